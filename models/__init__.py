@@ -1,0 +1,6 @@
+"""Tables, configuration and value types: the bottom layer, importing nothing above it."""
+
+from models.audit import AccessLog, AuditEvent
+from models.case import Case, Measure
+
+__all__ = ["AccessLog", "AuditEvent", "Case", "Measure"]

@@ -1,0 +1,80 @@
+"""A newcomer's case (ärende) and its measures (insatser)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, text
+from sqlmodel import Field, SQLModel
+
+from models.timestamps import UTCDateTime
+
+_CASE_VERSION = Column("version", Integer, nullable=False)
+_MEASURE_VERSION = Column("version", Integer, nullable=False)
+
+
+class Case(SQLModel, table=True):
+    """One individual's way through the module process in one municipality.
+
+    `state` is a dotted state of the process table (statemachine/process.py). `due` is
+    the current stage's due date, fixed when the case entered the stage and moved only by
+    time on hold. `version` refuses concurrent changes (optimistic locking).
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        # One active case per person: the engine checks first, the index makes it true.
+        Index("uq_cases_active_person", "person", unique=True,
+              sqlite_where=text("active"), postgresql_where=text("active")),
+        Index("ix_cases_municipality_state", "municipality", "state"),
+        Index("ix_cases_due", "due"),
+    )
+    __mapper_args__ = {"version_id_col": _CASE_VERSION}
+
+    id: int | None = Field(default=None, primary_key=True)
+    person: str = Field(max_length=12, description="personal identity or coordination number, 12 digits")
+    municipality: str = Field(max_length=4)
+    target_group: str = Field(max_length=1)
+    no_upper_secondary: bool = False
+    permit_date: date
+    reception_date: date | None = None
+    state: str = Field(max_length=40)
+    state_since: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    stage_started: date = Field(description="the Stockholm date the current stage began")
+    due: date | None = None
+    establishment_due: date
+    paused_from: str | None = Field(default=None, max_length=40)
+    paused_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    plan: str | None = Field(default=None, max_length=20)
+    track: str | None = Field(default=None, max_length=60)
+    kommun_officer: str | None = Field(default=None, max_length=60)
+    af_officer: str | None = Field(default=None, max_length=60)
+    active: bool = True
+    last_seq: int = 0
+    last_hash: str = Field(default="", max_length=64)
+    last_event_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    version: int = Field(default=1, sa_column=_CASE_VERSION)
+
+
+class Measure(SQLModel, table=True):
+    """A measure (insats) in module 2, or a component of a local job track in module 3.
+
+    Its own small lifecycle: planned → ongoing → completed | cancelled (with a reason).
+    """
+
+    __tablename__ = "measures"
+    __table_args__ = (Index("ix_measures_open_due", "state", "due"),)
+    __mapper_args__ = {"version_id_col": _MEASURE_VERSION}
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), nullable=False, index=True))
+    type: str = Field(max_length=40)
+    module: str = Field(max_length=10)
+    component: str | None = Field(default=None, max_length=120)
+    state: str = Field(default="planned", max_length=12)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    due: date
+    reason: str | None = Field(default=None, max_length=40)
+    version: int = Field(default=1, sa_column=_MEASURE_VERSION)

@@ -1,0 +1,94 @@
+"""Connecting to the database: SQLite by default, PostgreSQL by URL.
+
+`ETABLERA_DATABASE_URL` names the database (default: `sqlite:///etablera.sqlite3` in the
+working directory). On SQLite every connection gets WAL, `synchronous=NORMAL`, a busy
+timeout and foreign keys; a transaction opened for writing starts with `BEGIN IMMEDIATE`
+so two writers queue for the lock instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.engine import Engine
+
+DEFAULT_URL = "sqlite:///etablera.sqlite3"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def database_url() -> str:
+    url = os.environ.get("ETABLERA_DATABASE_URL", DEFAULT_URL)
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "foreign_keys=ON"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    mode = "IMMEDIATE" if conn.get_execution_options().get("etablera_write") else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = url or database_url()
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    return make_engine(url)
+
+
+def get_engine() -> Engine:
+    return engine_for(database_url())
+
+
+@contextmanager
+def transaction(engine: Engine, write: bool = True) -> Iterator[Connection]:
+    """One database transaction: committed when the block ends, rolled back on any error.
+
+    Everything a use case writes (a case's new state, its audit event, its measures) goes
+    through one of these, so it all commits together or not at all.
+    """
+    conn = engine.connect()
+    if write:
+        conn = conn.execution_options(etablera_write=True)
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        conn.close()
+
+
+def upgrade(engine: Engine) -> str:
+    """Create or upgrade the schema to the newest migration; safe to run again.
+    Returns the revision the database is at."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision() or ""

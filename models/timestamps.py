@@ -1,0 +1,73 @@
+"""Time stored as UTC, shown in Europe/Stockholm.
+
+SQLite has no time zones: a `DateTime(timezone=True)` value comes back naive and a
+Stockholm value would be stored as wall-clock text. `UTCDateTime` converts every value to
+UTC on the way in and attaches UTC on the way out, on every database, so a time zone is
+never lost and comparisons in SQL compare instants.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+
+import pendulum
+from sqlalchemy.types import DateTime, TypeDecorator
+
+STOCKHOLM = pendulum.timezone("Europe/Stockholm")
+_BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class UTCDateTime(TypeDecorator):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing a naive datetime: every stored time must carry its zone")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def local_date(moment: datetime) -> date:
+    """The Stockholm calendar date of an instant (deadlines are Swedish dates)."""
+    return pendulum.instance(moment).in_timezone(STOCKHOLM).date()
+
+
+def show(moment: datetime | None) -> str | None:
+    """An instant as people read it: ISO 8601 in Stockholm time, with its offset."""
+    if moment is None:
+        return None
+    return pendulum.instance(moment).in_timezone(STOCKHOLM).isoformat()
+
+
+def parse_moment(text: str) -> datetime:
+    """Parse a user-given date or datetime into a UTC instant. A time without a zone is
+    Stockholm time; a bare date means midday Stockholm time (clear of DST switches)."""
+    text = text.strip()
+    if _BARE_DATE.match(text):
+        day = date.fromisoformat(text)
+        parsed = pendulum.datetime(day.year, day.month, day.day, 12, tz=STOCKHOLM)
+    else:
+        parsed = pendulum.parse(text, tz=STOCKHOLM, strict=False)
+        if not isinstance(parsed, pendulum.DateTime):
+            raise ValueError(f"not a date or datetime: {text!r}")
+    return datetime.fromtimestamp(parsed.timestamp(), timezone.utc)
+
+
+def parse_day(text: str) -> date:
+    """Parse a calendar date (YYYY-MM-DD)."""
+    return date.fromisoformat(text.strip())

@@ -1,0 +1,37 @@
+"""What can go wrong, as exceptions an interface maps to exit codes and HTTP statuses.
+
+Every message is written for the person at the keyboard and never contains a name or an
+identity number.
+"""
+
+
+class EtableraError(Exception):
+    exit_code = 1
+    http_status = 500
+
+
+class BadInput(EtableraError):
+    """The input is wrong; nothing was written. Names the field."""
+    exit_code = 2
+    http_status = 400
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class NotFound(BadInput):
+    http_status = 404
+
+
+class NotPermitted(EtableraError):
+    """The trigger may not fire in the case's state, or a rule of the process refuses it."""
+    exit_code = 3
+    http_status = 409
+
+
+class ConcurrentChange(EtableraError):
+    """Someone else changed the case first; nothing was written. Safe to retry."""
+    exit_code = 4
+    http_status = 409

@@ -1,0 +1,78 @@
+"""Writing to a case inside an open transaction: the one place where a change to the case
+row and its audit event are made together.
+
+`append` updates the case only if its version is still the one that was read (optimistic
+locking) and appends the event chained to the previous one. Use cases call it inside
+`models.database.transaction`, so the case row, the event and anything else the use case
+wrote commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from models import AccessLog, Case
+from models.timestamps import show, utcnow
+from statemachine.audit import CASES, EVENTS, event_hash
+from statemachine.errors import BadInput, ConcurrentChange, NotFound
+
+FUTURE_TOLERANCE_SECONDS = 60
+
+
+def load_case(conn: Connection, case_id: int):
+    row = conn.execute(select(CASES).where(CASES.c.id == case_id)).mappings().first()
+    if row is None:
+        raise NotFound("id", f"no case with id {case_id}")
+    return row
+
+
+def event_time(at: datetime | None, last_event_at: datetime | None) -> datetime:
+    """The event's time: now unless given; never in the future, never before the case's
+    last event (past events may be recorded, but history is not rewritten)."""
+    now = utcnow()
+    if at is None:
+        at = now
+    if at.tzinfo is None:
+        raise BadInput("at", "give a time zone or a plain date")
+    if (at - now).total_seconds() > FUTURE_TOLERANCE_SECONDS:
+        raise BadInput("at", "is in the future")
+    if last_event_at is not None and at < last_event_at:
+        raise BadInput("at", f"is before the case's last event ({show(last_event_at)})")
+    return at
+
+
+def check_version(case, expect_version: int | None) -> None:
+    if expect_version is not None and case["version"] != expect_version:
+        raise ConcurrentChange(f"case {case['id']} changed since you read it (version {expect_version}, "
+                               f"now {case['version']}); reload it and try again")
+
+
+def append(conn: Connection, case, changes: dict, event: dict) -> dict:
+    """Apply `changes` to the case and append `event`; returns the stored event."""
+    seq = case["last_seq"] + 1
+    stored = {**event, "case_id": case["id"], "seq": seq, "recorded_at": utcnow()}
+    digest = event_hash(case["last_hash"], stored)
+    result = conn.execute(
+        update(CASES)
+        .where(CASES.c.id == case["id"], CASES.c.version == case["version"])
+        .values(**changes, version=case["version"] + 1, last_seq=seq, last_hash=digest,
+                last_event_at=event["at"])
+    )
+    if result.rowcount != 1:
+        raise ConcurrentChange(f"case {case['id']} was changed by someone else at the same time; "
+                               "nothing was written, reload it and try again")
+    stored.update(prev_hash=case["last_hash"], hash=digest)
+    conn.execute(insert(EVENTS).values(**stored))
+    return stored
+
+
+def log_access(conn: Connection, *, actor: str, case_id: int | None, action: str, role: str | None = None,
+               organisation: str | None = None, detail: str | None = None) -> None:
+    conn.execute(insert(AccessLog.__table__).values(
+        at=utcnow(), actor=actor, role=role, organisation=organisation, case_id=case_id, action=action,
+        detail=detail))
+
+
+__all__ = ["Case", "append", "check_version", "event_time", "load_case", "log_access"]
