@@ -41,6 +41,8 @@ class Case(SQLModel, table=True):
     state: str = Field(max_length=40)
     state_since: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     stage_started: date = Field(description="the Stockholm date the current stage began")
+    stage_seq: int = Field(default=1, description="seq of the event that entered the current stage: "
+                                                  "identifies the stage visit")
     due: date | None = None
     establishment_due: date
     paused_from: str | None = Field(default=None, max_length=40)

@@ -45,6 +45,9 @@ class Frame:
 
     def due(self, start: date) -> date:
         """The due date of a stage that begins on `start`."""
+        return _due(self, date(start.year, start.month, start.day))
+
+    def _compute(self, start: date) -> date:
         if self.working_days:
             return add_working_days(start, self.working_days)
         anchor = pendulum.date(start.year, start.month, start.day)
@@ -56,6 +59,11 @@ class Frame:
             return f"{self.working_days} working days"
         parts = [(self.years, "Y"), (self.months, "M"), (self.weeks, "W"), (self.days, "D")]
         return "P" + "".join(f"{n}{unit}" for n, unit in parts if n) if any(n for n, _ in parts) else "P0D"
+
+
+@lru_cache(maxsize=65536)
+def _due(frame: Frame, start: date) -> date:
+    return frame._compute(start)
 
 
 @lru_cache(maxsize=64)

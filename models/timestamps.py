@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pendulum
 from sqlalchemy.types import DateTime, TypeDecorator
 
 STOCKHOLM = pendulum.timezone("Europe/Stockholm")
+_ZONE = ZoneInfo("Europe/Stockholm")      # the stdlib's, for the hot paths
 _BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -44,7 +46,7 @@ def utcnow() -> datetime:
 
 def local_date(moment: datetime) -> date:
     """The Stockholm calendar date of an instant (deadlines are Swedish dates)."""
-    return pendulum.instance(moment).in_timezone(STOCKHOLM).date()
+    return moment.astimezone(_ZONE).date()
 
 
 def show(moment: datetime | None) -> str | None:

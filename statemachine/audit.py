@@ -24,16 +24,19 @@ HASHED = ("case_id", "seq", "at", "recorded_at", "actor", "trigger", "from_state
           "municipality", "reason", "note", "skipped", "data")
 
 
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def _instant(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 def event_hash(prev_hash: str, event: dict) -> str:
-    body = {k: event.get(k) for k in HASHED}
-    body["at"] = _instant(body["at"])
-    body["recorded_at"] = _instant(body["recorded_at"])
-    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+    """SHA-256 over the previous hash and the event's fields (HASHED order) as a JSON list:
+    canonical (fixed order, sorted keys inside `data`, UTC instants) and injective."""
+    body = [event.get(k) for k in HASHED]
+    body[2], body[3] = _instant(body[2]), _instant(body[3])          # at, recorded_at
+    return hashlib.sha256((prev_hash + _CANONICAL.encode(body)).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -49,21 +49,26 @@ def check_version(case, expect_version: int | None) -> None:
                                f"now {case['version']}); reload it and try again")
 
 
+def link(case, changes: dict, event: dict, recorded_at: datetime) -> tuple[dict, dict]:
+    """Chain `event` to the case (pure): returns the stored event row and the case's new
+    column values (changes, version, chain head)."""
+    seq = case["last_seq"] + 1
+    stored = {**event, "case_id": case["id"], "seq": seq, "recorded_at": recorded_at}
+    digest = event_hash(case["last_hash"], stored)
+    stored.update(prev_hash=case["last_hash"], hash=digest)
+    values = {**changes, "version": case["version"] + 1, "last_seq": seq, "last_hash": digest,
+              "last_event_at": event["at"]}
+    return stored, values
+
+
 def append(conn: Connection, case, changes: dict, event: dict) -> dict:
     """Apply `changes` to the case and append `event`; returns the stored event."""
-    seq = case["last_seq"] + 1
-    stored = {**event, "case_id": case["id"], "seq": seq, "recorded_at": utcnow()}
-    digest = event_hash(case["last_hash"], stored)
-    result = conn.execute(
-        update(CASES)
-        .where(CASES.c.id == case["id"], CASES.c.version == case["version"])
-        .values(**changes, version=case["version"] + 1, last_seq=seq, last_hash=digest,
-                last_event_at=event["at"])
-    )
+    stored, values = link(case, changes, event, utcnow())
+    result = conn.execute(update(CASES).where(CASES.c.id == case["id"], CASES.c.version == case["version"])
+                          .values(**values))
     if result.rowcount != 1:
         raise ConcurrentChange(f"case {case['id']} was changed by someone else at the same time; "
                                "nothing was written, reload it and try again")
-    stored.update(prev_hash=case["last_hash"], hash=digest)
     conn.execute(insert(EVENTS).values(**stored))
     return stored
 
@@ -75,4 +80,4 @@ def log_access(conn: Connection, *, actor: str, case_id: int | None, action: str
         detail=detail))
 
 
-__all__ = ["Case", "append", "check_version", "event_time", "load_case", "log_access"]
+__all__ = ["Case", "append", "link", "check_version", "event_time", "load_case", "log_access"]

@@ -44,10 +44,12 @@ def stage_due(config: Config, stage: str, target_group: str, start: date, contex
 
 
 def step(case: dict, trigger: str, data: dict, at: datetime, actor: str, config: Config,
-         context: Context = Context()) -> Step:
+         context: Context = Context(), resolve=next_state) -> Step:
+    """`resolve` is the machine's next_state; the bulk cohort passes a memoised wrapper
+    around the same machine."""
     state = case["state"]
     facts = {**data, "paused_from": case.get("paused_from")}
-    dest = next_state(state, trigger, facts)
+    dest = resolve(state, trigger, facts)
     route = TRIGGER[trigger].route_for(state, facts)
     changes: dict = {}
     shift = 0
@@ -71,6 +73,7 @@ def step(case: dict, trigger: str, data: dict, at: datetime, actor: str, config:
     elif target.stage and target.stage != STATE[state].stage:
         entered = target.stage
         changes["stage_started"] = today
+        changes["stage_seq"] = case["last_seq"] + 1      # the seq this event will get
         changes["due"] = stage_due(config, target.stage, case["target_group"], today, context)
     if target.terminal:
         changes["active"] = False
@@ -135,7 +138,7 @@ def new_case(*, person: str, municipality: str, target_group: str, no_upper_seco
     return {
         "person": person, "municipality": municipality, "target_group": target_group,
         "no_upper_secondary": no_upper_secondary, "permit_date": permit_date, "reception_date": reception_date,
-        "state": "module1.registered", "state_since": at, "stage_started": today,
+        "state": "module1.registered", "state_since": at, "stage_started": today, "stage_seq": 1,
         "due": stage_due(config, "module1", target_group, today, Context()),
         "establishment_due": config.establishment_frame.due(anchor),
         "paused_from": None, "paused_at": None, "plan": None, "track": None,

@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('state_since', models.timestamps.UTCDateTime(timezone=True), nullable=False),
     sa.Column('stage_started', sa.Date(), nullable=False),
+    sa.Column('stage_seq', sa.Integer(), nullable=False),
     sa.Column('due', sa.Date(), nullable=True),
     sa.Column('establishment_due', sa.Date(), nullable=False),
     sa.Column('paused_from', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),

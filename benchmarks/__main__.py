@@ -1,0 +1,52 @@
+"""Run every benchmark (or those named) and print one table.
+
+    python -m benchmarks                 # all, default sizes
+    python -m benchmarks transitions     # only bench_transitions.py
+    python -m benchmarks --scale 0.1     # smaller cohorts for a quick look
+    python -m benchmarks --postgres URL  # PostgreSQL server to use (default 127.0.0.1:5432/test)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import sys
+import time
+
+import benchmarks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("only", nargs="*", help="benchmark modules to run (without bench_)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply cohort sizes")
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--workdir", default="var/bench", help="where benchmark databases go")
+    parser.add_argument("--json", action="store_true")
+    options = parser.parse_args()
+    names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_"))
+    if options.only:
+        names = [n for n in names if n.removeprefix("bench_") in options.only]
+    results = []
+    for name in names:
+        started = time.perf_counter()
+        print(f"# {name} ...", file=sys.stderr, flush=True)
+        module = importlib.import_module(f"benchmarks.{name}")
+        results += module.run(options)
+        print(f"# {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    if options.json:
+        print(json.dumps([r.__dict__ for r in results], indent=2))
+        return
+    headings = ["benchmark", "value", "raw floor", "ratio", "goal", "", "note"]
+    rows = [headings] + [r.row() for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(headings))]
+    for i, row in enumerate(rows):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+if __name__ == "__main__":
+    main()

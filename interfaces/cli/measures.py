@@ -1,0 +1,47 @@
+"""`etablera measure ...`: add measures and move them through their lifecycle."""
+
+from __future__ import annotations
+
+import click
+
+from interfaces.cli.common import changing, common, parse_date
+from interfaces.cli.output import emit
+from models.database import get_engine
+from statemachine import measures as use_cases
+
+
+@click.group()
+def measure():
+    """Measures (insatser) in module 2 and 3."""
+
+
+@measure.command()
+@click.argument("case_id", type=int)
+@click.argument("measure_type")
+@click.option("--due", default=None, help="Due date (YYYY-MM-DD); default from the type's typical duration.")
+@common
+@changing
+def add(options, at, case_id, measure_type, due):
+    """Add a measure of TYPE to a case."""
+    measure_id = use_cases.add_measure(get_engine(), case_id, measure_type, actor=options.actor,
+                                       due=parse_date(due, "due"), at=at)
+    emit(options, {"measure": measure_id, "case": case_id, "type": measure_type, "state": "planned"},
+         lambda d: f"measure {d['measure']} added to case {d['case']}")
+
+
+def _lifecycle(action: str):
+    @click.argument("measure_id", type=int)
+    @click.option("--reason", default=None, help="Reason code (required to cancel).")
+    @click.option("--note", default=None)
+    @common
+    @changing
+    def command(options, at, measure_id, reason, note):
+        state = use_cases.change_measure(get_engine(), measure_id, action, actor=options.actor, reason=reason,
+                                         note=note, at=at)
+        emit(options, {"measure": measure_id, "state": state}, lambda d: f"measure {d['measure']}: {d['state']}")
+    command.__doc__ = f"{action.capitalize()} a measure."
+    return measure.command(action)(command)
+
+
+for _action in use_cases.ACTIONS:
+    _lifecycle(_action)

@@ -1,0 +1,323 @@
+"""A synthetic cohort: realistic, backdated cases for demos, tests and benchmarks.
+
+A case's life is first written as a *script* (register, then triggers and measure
+changes at increasing times, stopping at "now"), from a per-case random generator so a
+seed always gives the same cohort. A script can be played two ways:
+
+- `play` runs it through the engine's use cases (service.py, measures.py), one
+  transaction per action, exactly as an officer's commands would;
+- `bulk.write_cohort` builds the same rows with the same pure functions (step, link,
+  new_measure, ...) and inserts them in batches, which is what makes a million cases fast.
+
+A test plays the same scripts both ways and compares the databases row by row.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+
+from models.agreements import AgreementBook, unmet_prerequisites
+from models.configuration import Config, get_config
+from models.identity import parse_identity
+from models.timestamps import local_date
+
+# Where the synthetic newcomers live: the municipalities with example agreements (and so
+# local job tracks) are over-represented, the rest spread over the country.
+MUNICIPALITY_WEIGHTS = {"0581": 14, "1493": 6, "1473": 3, "1447": 2, "0180": 14, "1480": 10, "1280": 9, "0380": 5,
+                        "0580": 5, "1880": 4, "1980": 4, "0680": 3, "2480": 3, "1283": 3, "0181": 3, "0484": 2,
+                        "0780": 2, "2180": 2, "2281": 2, "1780": 2, "0880": 1, "1380": 1, "1490": 1, "2580": 1}
+MEASURE_MIX = {"sfi": 10, "civic_orientation": 8, "career_guidance": 5, "internship": 5, "validation": 3,
+               "labour_market_training": 3, "health": 2, "motivation": 2, "rehabilitation": 1, "other": 1}
+DECISION_MIX = {"local_track": 40, "work": 18, "studies": 10, "fast_track": 5, "extended_support": 27}
+ACTORS_PER_MUNICIPALITY = 12
+_ZONE = ZoneInfo("Europe/Stockholm")
+
+
+@dataclass
+class Action:
+    kind: str                      # register | advance | add_measure | measure
+    at: datetime
+    args: dict = field(default_factory=dict)
+
+
+@dataclass
+class Script:
+    index: int
+    actor: str
+    actions: list[Action]
+
+
+def _pick(rng: random.Random, weights: dict):
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _luhn(nine: str) -> int:
+    total = 0
+    for i, ch in enumerate(nine):
+        v = int(ch) * (2 - i % 2)
+        total += v - 9 if v > 9 else v
+    return (10 - total % 10) % 10
+
+
+BIRTH_SPAN_DAYS = 15_500          # coprime with the multiplier below: a bijection on index % span
+
+
+def synthetic_person(index: int, today: date, coordination: bool) -> tuple[str, date]:
+    """A valid identity number unique to `index` (for index < 15.5 million): the birth
+    date walks a 42-year span in a scrambled order and the serial counts the laps.
+    Everyone is 17–64 years old at any registration in the last four years."""
+    oldest = date(today.year - 64, today.month, 1) + timedelta(days=40)
+    birth = oldest + timedelta(days=(index * 7919) % BIRTH_SPAN_DAYS)
+    serial = 1 + (index // BIRTH_SPAN_DAYS) % 999
+    day = birth.day + (60 if coordination else 0)
+    short = f"{birth:%y%m}{day:02d}{serial:03d}"
+    return f"{birth.year}{birth:%m}{day:02d}{serial:03d}{_luhn(short)}", birth
+
+
+class _Clock:
+    """Moves a case's time forward in working hours, never past `now`."""
+
+    def __init__(self, rng: random.Random, start: date, now: datetime):
+        self.rng, self.now = rng, now
+        self.at = self._office_hours(start)
+
+    def _office_hours(self, day: date) -> datetime:
+        local = datetime(day.year, day.month, day.day, self.rng.randint(8, 15), self.rng.randint(0, 59), tzinfo=_ZONE)
+        return local.astimezone(timezone.utc)
+
+    def after(self, low: int, high: int) -> datetime | None:
+        """A moment `low`–`high` days later, or None when that is after now."""
+        day = local_date(self.at) + timedelta(days=self.rng.randint(low, high))
+        moment = max(self._office_hours(day), self.at)
+        if moment > self.now:
+            return None
+        self.at = moment
+        return moment
+
+
+def script(index: int, seed: int, now: datetime, config: Config, book: AgreementBook) -> Script:
+    """One case's life, from registration up to now (deterministic in index and seed)."""
+    rng = random.Random(seed * 1_000_003 + index)
+    today = local_date(now)
+    person, birth = synthetic_person(index, today, coordination=rng.random() < 0.1)
+    permit = today - timedelta(days=rng.randint(20, 4 * 365))
+    reception = permit + timedelta(days=rng.randint(0, 60)) if rng.random() < 0.7 else None
+    municipality = _pick(rng, MUNICIPALITY_WEIGHTS)
+    start = min(max(reception or permit, permit) + timedelta(days=rng.randint(1, 20)), today)
+    clock = _Clock(rng, start, now)
+    clock.at = min(clock.at, now)
+    age = parse_identity(person).age_on(local_date(clock.at))
+    # Under 20 only target group B admits; between 20 and 24 some lack upper-secondary school.
+    no_upper_secondary = age < 20 or (age <= 24 and rng.random() < 0.5)
+    officer = f"h{municipality}-{rng.randint(1, ACTORS_PER_MUNICIPALITY):02d}"
+    actions = [Action("register", clock.at, {
+        "person": person, "municipality": municipality, "permit_date": permit, "reception_date": reception,
+        "no_upper_secondary": no_upper_secondary, "kommun_officer": officer, "af_officer": f"af{municipality}-01"})]
+    group = config.target_group_for(age, no_upper_secondary).code
+    _life(rng, clock, actions, book, municipality, birth, group, no_upper_secondary)
+    return Script(index, officer, actions)
+
+
+def _life(rng, clock, actions, book, municipality, birth, group, no_upper_secondary) -> None:
+    """Append the case's triggers after registration until a terminal state or now."""
+    state = "module1.registered"
+    measures: list[str] = []         # state of each measure added so far, by position
+    paused_once = False
+
+    def advance(trigger, low, high, **raw):
+        nonlocal state
+        moment = clock.after(low, high)
+        if moment is None:
+            return False
+        actions.append(Action("advance", moment, {"trigger": trigger, "raw": raw}))
+        return True
+
+    def measure_work(count: int, span: int) -> bool:
+        for _ in range(count):
+            moment = clock.after(0, span)
+            if moment is None:
+                return False
+            actions.append(Action("add_measure", moment, {"type": _pick(rng, MEASURE_MIX)}))
+            measures.append("planned")
+        for position, current in enumerate(measures):
+            if current != "planned" or rng.random() < 0.15:
+                continue
+            moment = clock.after(1, 14)
+            if moment is None:
+                return False
+            actions.append(Action("measure", moment, {"position": position, "action": "start"}))
+            measures[position] = "ongoing"
+            ending = "cancel" if rng.random() < 0.1 else "complete"
+            moment = clock.after(20, 120)
+            if moment is None:
+                return False
+            actions.append(Action("measure", moment, {"position": position, "action": ending,
+                                                      "reason": "not_needed" if ending == "cancel" else None}))
+            measures[position] = ending
+        return True
+
+    def maybe_pause() -> bool:
+        nonlocal paused_once
+        if paused_once or rng.random() > 0.08:
+            return True
+        paused_once = True
+        if not advance("pause", 5, 60, reason=rng.choice(["parental_leave", "illness", "other"])):
+            return False
+        return advance("resume", 30, 240)
+
+    if rng.random() < 0.04:                       # moved before anything happened
+        advance("close", 10, 200, reason=rng.choice(["moved_abroad", "moved_no_transfer", "declined"]))
+        return
+    if not advance("hold_talk", 7, 45) or not maybe_pause():
+        return
+    roll = rng.random()
+    if roll < 0.05:
+        advance("exit_direct", 10, 90, outcome=rng.choice(["work", "studies"]), reason="job_offer",
+                note="Har fått anställning före modul 2")
+        return
+    if roll < 0.10:
+        if not advance("skip_module2", 5, 30, reason=rng.choice(["validated_skills", "fast_track_match"]),
+                       note="Validerad yrkeskompetens, går direkt till gemensam bedömning"):
+            return
+    else:
+        if not advance("establish_plan", 3, 30, plan="handlingsplan"):
+            return
+        if not measure_work(rng.randint(1, 3), 25) or not maybe_pause():
+            return
+        if rng.random() < 0.05:
+            advance("exit_direct", 30, 200, outcome="work", reason="job_offer", note="Anställd under modul 2")
+            return
+        if rng.random() < 0.03:
+            advance("transfer", 30, 200, municipality=_pick(rng, MUNICIPALITY_WEIGHTS))
+            return
+        if not advance("request_assessment", 120, 420):
+            return
+    for _round in range(2):
+        decision = _pick(rng, DECISION_MIX)
+        raw = {"decision": decision, "participants": "kommun,af,individual",
+               "note": "Gemensam bedömning med individen"}
+        if decision == "local_track":
+            track = _open_track(rng, book, municipality, local_date(clock.at), birth, group, no_upper_secondary)
+            if track is None:
+                decision = raw["decision"] = "extended_support"
+            else:
+                raw["track"] = track
+                raw["participants"] = "kommun,af,individual,employer"
+        if decision in ("work", "studies"):
+            raw["reason"] = "job_offer" if decision == "work" else "admitted_to_studies"
+        if decision == "fast_track":
+            raw["reason"] = "fast_track_match"
+            raw["fast_track"] = rng.choice(["chefs", "health_professions", "teachers", "electricians"])
+        if not advance("decide", 5, 20, **raw):
+            return
+        if decision in ("work", "studies", "fast_track"):
+            return
+        if decision == "local_track":
+            if rng.random() < 0.1:
+                advance("drop_track", 30, 120, reason="track_not_suitable")
+                return
+            advance("complete_track", 150, 330, outcome=rng.choice(["work"] * 6 + ["studies", "own_business"]))
+            return
+        # extended support: more measures, then a new joint assessment
+        if not measure_work(rng.randint(1, 2), 30) or not advance("request_assessment", 90, 240):
+            return
+
+
+def _open_track(rng, book: AgreementBook, municipality: str, on: date, birth: date, group: str,
+                no_upper_secondary: bool):
+    agreement = book.agreement_for(municipality, on)
+    if agreement is None:
+        return None
+    age = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    fitting = [t.id for t in agreement.open_tracks
+               if not unmet_prerequisites(t, age=age, target_group=group, no_upper_secondary=no_upper_secondary)]
+    return rng.choice(fitting) if fitting else None
+
+
+def scripts(count: int, seed: int, now: datetime, first_index: int = 0, config: Config | None = None):
+    config = config or get_config()
+    book = AgreementBook.load()
+    for index in range(first_index, first_index + count):
+        yield script(index, seed, now, config, book)
+
+
+def play(engine: Engine, plan: Script, config: Config | None = None) -> int:
+    """Run a script through the engine's use cases, as officers' commands would."""
+    from statemachine import measures as measure_cases
+    from statemachine import service
+
+    config = config or get_config()
+    case_id = None
+    measure_ids: list[int] = []
+    for action in plan.actions:
+        if action.kind == "register":
+            case_id = service.register(engine, actor=plan.actor, at=action.at, config=config, **action.args)
+        elif action.kind == "advance":
+            event = service.advance(engine, case_id, action.args["trigger"], dict(action.args["raw"]),
+                                    actor=plan.actor, at=action.at, config=config)
+            measure_ids += event["data"].get("measures", [])
+        elif action.kind == "add_measure":
+            measure_ids.append(measure_cases.add_measure(engine, case_id, action.args["type"], actor=plan.actor,
+                                                         at=action.at, config=config))
+        else:
+            measure_cases.change_measure(engine, measure_ids[action.args["position"]], action.args["action"],
+                                         actor=plan.actor, reason=action.args.get("reason"), at=action.at,
+                                         config=config)
+    return case_id
+
+
+def walkthrough(engine: Engine, echo=print, lang: str = "sv") -> list[int]:
+    """The README's demo: a few cases walked through the process, states and history printed."""
+    from statemachine import queries
+
+    now = datetime.now(timezone.utc)
+    seed = random.SystemRandom().randint(1, 10**9)     # fresh people on every run
+    wanted = {"exited.work", "exited.studies", "module3.in_track", "assessment.pending", "on_hold", "closed",
+              "module2.preparing"}
+    shown, ids = set(), []
+    for plan in scripts(400, seed, now, first_index=14_000_000 + seed % 1_000_000):
+        final = _final_state(plan)
+        if final in shown or final not in wanted or len(plan.actions) < 3:
+            continue
+        shown.add(final)
+        case_id = play(engine, plan)
+        ids.append(case_id)
+        doc = queries.show_case(engine, case_id, actor="demo", lang=lang)
+        echo(f"\n== Ärende {case_id} ({doc['municipality_name'] or doc['municipality']}), målgrupp "
+             f"{doc['target_group']}: {doc['state_label']} ==")
+        for event in queries.history(engine, case_id, actor="demo", lang=lang):
+            line = f"  {event['seq']:>2}. {event['at'][:16]}  {event['trigger']:<18} → {event['to_state_label']}"
+            if event["skipped"]:
+                line += f"   (hoppar över {', '.join(event['skipped'])}: {event['reason_label']})"
+            echo(line)
+        if len(shown) == len(wanted):
+            break
+    echo(f"\n{len(ids)} demo cases written. Try: etablera case show {ids[0]}; etablera case events {ids[0]}; "
+         "etablera audit skips; etablera process diagram")
+    return ids
+
+
+def _final_state(plan: Script) -> str:
+    """Where a script ends, by the process table (no database needed)."""
+    from statemachine.process import TRIGGER
+
+    state, paused_from = "module1.registered", None
+    for action in plan.actions:
+        if action.kind != "advance":
+            continue
+        trigger, raw = action.args["trigger"], action.args["raw"]
+        route = TRIGGER[trigger].route_for(state, {**raw, "paused_from": paused_from})
+        if trigger == "pause":
+            paused_from = state
+        state = route.dest or state
+    return state
+
+
+def generate(engine: Engine, count: int, seed: int = 1, workers: int | None = None) -> dict:
+    from statemachine.bulk import write_cohort
+    return write_cohort(engine, count, seed=seed, workers=workers)

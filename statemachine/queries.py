@@ -1,0 +1,143 @@
+"""Reading cases, histories and skips, as JSON-able documents with Swedish or English labels.
+
+Reading a case's personal data is logged (who, when, which case) in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import String, cast, select
+from sqlalchemy.engine import Engine
+
+from models import Measure
+from models.configuration import Config, get_config
+from models.database import transaction
+from models.timestamps import show
+from statemachine.audit import CASES, EVENTS
+from statemachine.journal import load_case, log_access
+from statemachine.process import STATE, module_of, state_label
+
+MEASURES = Measure.__table__
+HISTORY_COLUMNS = ("seq", "at", "actor", "trigger", "from_state", "to_state", "municipality", "reason", "note",
+                   "skipped", "data")
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def measure_doc(row, config: Config, lang: str) -> dict:
+    kind = config.measure_types.get(row["type"])
+    state = config.measure_states.get(row["state"])
+    return {"id": row["id"], "type": row["type"], "type_label": kind.label(lang) if kind else row["type"],
+            "module": row["module"], "component": row["component"], "state": row["state"],
+            "state_label": state(lang) if state else row["state"], "due": _day(row["due"]),
+            "created_at": show(row["created_at"]), "started_at": show(row["started_at"]),
+            "ended_at": show(row["ended_at"]), "reason": row["reason"], "version": row["version"]}
+
+
+def case_doc(case, measures, config: Config, lang: str) -> dict:
+    group = next((g for g in config.target_groups if g.code == case["target_group"]), None)
+    return {
+        "id": case["id"], "person": case["person"], "municipality": case["municipality"],
+        "municipality_name": config.municipalities.get(case["municipality"]),
+        "target_group": case["target_group"], "target_group_label": group.label(lang) if group else None,
+        "no_upper_secondary": case["no_upper_secondary"],
+        "permit_date": _day(case["permit_date"]), "reception_date": _day(case["reception_date"]),
+        "state": case["state"], "state_label": state_label(case["state"], lang),
+        "module": module_of(case["state"]), "state_since": show(case["state_since"]),
+        "stage_started": _day(case["stage_started"]), "due": _day(case["due"]),
+        "establishment_due": _day(case["establishment_due"]),
+        "paused_from": case["paused_from"], "plan": case["plan"], "track": case["track"],
+        "kommun_officer": case["kommun_officer"], "af_officer": case["af_officer"], "active": case["active"],
+        "measures": [measure_doc(m, config, lang) for m in measures], "version": case["version"],
+    }
+
+
+def show_case(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", role: str | None = None,
+              organisation: str | None = None, config: Config | None = None) -> dict:
+    config = config or get_config()
+    with transaction(engine) as conn:
+        case = load_case(conn, case_id)
+        measures = conn.execute(select(MEASURES).where(MEASURES.c.case_id == case_id)
+                                .order_by(MEASURES.c.id)).mappings().all()
+        log_access(conn, actor=actor, case_id=case_id, action="show", role=role, organisation=organisation)
+    return case_doc(case, measures, config, lang)
+
+
+def event_doc(row, config: Config, lang: str) -> dict:
+    doc = {k: row[k] for k in HISTORY_COLUMNS}
+    doc["at"] = show(row["at"])
+    doc["to_state_label"] = state_label(row["to_state"], lang)
+    doc["from_state_label"] = state_label(row["from_state"], lang) if row["from_state"] else None
+    doc["reason_label"] = reason_label(config, row["trigger"], row["reason"], lang)
+    return doc
+
+
+def reason_label(config: Config, trigger: str, reason: str | None, lang: str) -> str | None:
+    if not reason:
+        return None
+    category = {"pause": "pause", "close": "close", "drop_track": "drop_track",
+                "cancel_measure": "cancel_measure"}.get(trigger, "skip")
+    label = config.reasons.get(category, {}).get(reason)
+    return label(lang) if label else reason
+
+
+def history(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", config: Config | None = None) -> list[dict]:
+    config = config or get_config()
+    with transaction(engine) as conn:
+        load_case(conn, case_id)
+        rows = conn.execute(select(EVENTS).where(EVENTS.c.case_id == case_id).order_by(EVENTS.c.seq)).mappings()
+        events = [event_doc(r, config, lang) for r in rows]
+        log_access(conn, actor=actor, case_id=case_id, action="history")
+    return events
+
+
+def list_cases(engine: Engine, *, municipality: str | None = None, state: str | None = None,
+               limit: int = 1000, lang: str = "sv") -> list[dict]:
+    """Cases without personal data (no identity numbers), newest first."""
+    query = select(CASES.c.id, CASES.c.municipality, CASES.c.target_group, CASES.c.state, CASES.c.state_since,
+                   CASES.c.due, CASES.c.track, CASES.c.version).order_by(CASES.c.id.desc()).limit(limit)
+    if municipality:
+        query = query.where(CASES.c.municipality == municipality)
+    if state:
+        if state in STATE:
+            query = query.where(CASES.c.state == state)
+        else:
+            query = query.where(CASES.c.state.like(f"{state}.%"))
+    with transaction(engine, write=False) as conn:
+        rows = conn.execute(query).mappings().all()
+    return [{"id": r["id"], "municipality": r["municipality"], "target_group": r["target_group"],
+             "state": r["state"], "state_label": state_label(r["state"], lang), "state_since": show(r["state_since"]),
+             "due": _day(r["due"]), "track": r["track"], "version": r["version"]} for r in rows]
+
+
+def skips(engine: Engine, *, municipality: str | None = None, since: datetime | None = None,
+          until: datetime | None = None, module: str | None = None, lang: str = "sv",
+          config: Config | None = None) -> list[dict]:
+    """Who skipped what, when and why: every audit event that skipped a module."""
+    config = config or get_config()
+    text = cast(EVENTS.c.skipped, String)
+    query = (select(EVENTS.c.case_id, EVENTS.c.seq, EVENTS.c.at, EVENTS.c.actor, EVENTS.c.trigger,
+                    EVENTS.c.from_state, EVENTS.c.to_state, EVENTS.c.municipality, EVENTS.c.reason,
+                    EVENTS.c.note, EVENTS.c.skipped, EVENTS.c.data)
+             .where(text.like('%"module%'))
+             .order_by(EVENTS.c.at, EVENTS.c.case_id))
+    if municipality:
+        query = query.where(EVENTS.c.municipality == municipality)
+    if since:
+        query = query.where(EVENTS.c.at >= since)
+    if until:
+        query = query.where(EVENTS.c.at < until)
+    if module:
+        query = query.where(text.like(f'%"module{module}"%'))
+    with transaction(engine, write=False) as conn:
+        rows = conn.execute(query).mappings().all()
+    return [{"case_id": r["case_id"], "seq": r["seq"], "at": show(r["at"]), "actor": r["actor"],
+             "trigger": r["trigger"], "from_state": r["from_state"], "to_state": r["to_state"],
+             "to_state_label": state_label(r["to_state"], lang), "municipality": r["municipality"],
+             "skipped": r["skipped"], "reason": r["reason"],
+             "reason_label": reason_label(config, "skip", r["reason"], lang), "justification": r["note"],
+             "decision": r["data"].get("decision"), "participants": r["data"].get("participants")}
+            for r in rows]

@@ -1,0 +1,116 @@
+"""Shared fixtures: a migrated SQLite database per test, the real PostgreSQL on
+127.0.0.1:5432 (database `test`) in a schema of its own, and a CLI runner.
+
+PostgreSQL tests are marked `postgres`. Without a server they skip with a clear message,
+except under CI (CI=true or ETABLERA_REQUIRE_POSTGRES=1), where a missing server fails.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from models.database import engine_for, make_engine, upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_SERVER = os.environ.get("ETABLERA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("CI") == "true" or os.environ.get("ETABLERA_REQUIRE_POSTGRES") == "1"
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = create_engine(PG_SERVER, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    problem = _pg_available()
+    if problem:
+        message = (f"PostgreSQL is not reachable at {PG_SERVER} ({problem}); start it "
+                   "(pg_ctlcluster 15 main start) or set ETABLERA_TEST_PG")
+        if REQUIRE_PG:
+            pytest.fail(message + " — CI requires the PostgreSQL tests", pytrace=False)
+        pytest.skip(message)
+    return PG_SERVER
+
+
+def fresh_pg_url(server: str) -> str:
+    """A new empty schema on the test server; the URL's search_path points at it."""
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(server)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
+    return f"{server}?options=-csearch_path%3D{schema}"
+
+
+def drop_pg_schema(server: str, url: str) -> None:
+    schema = url.rsplit("%3D", 1)[1]
+    admin = create_engine(server)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'etablera.sqlite3'}"
+    upgrade(make_engine(url))
+    return url
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    url = fresh_pg_url(pg_server)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    engine_for.cache_clear()
+    drop_pg_schema(pg_server, url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request) -> str:
+    """Run a test on both databases."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def engine(sqlite_url):
+    return make_engine(sqlite_url)
+
+
+@pytest.fixture
+def any_engine(db_url):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def cli_env(db_url, monkeypatch) -> dict:
+    """Environment for running `etablera` (in-process or as a subprocess) on db_url."""
+    monkeypatch.setenv("ETABLERA_DATABASE_URL", db_url)
+    monkeypatch.setenv("ETABLERA_ACTOR", "handl01")
+    return {**os.environ, "ETABLERA_DATABASE_URL": db_url, "ETABLERA_ACTOR": "handl01"}
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run the real `etablera` command in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "interfaces.cli.main", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, cwd=ROOT)
