@@ -1,0 +1,72 @@
+"""The state grant table (statsbidrag): boundaries, validation, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from interfaces.cli.agreements import grant as grant_cli
+from models.configuration import DEFAULT_DIR, ConfigError
+from models.grant import clear_cache, max_grant, parse_bands
+
+
+@pytest.fixture(autouse=True)
+def shipped_config(monkeypatch):
+    monkeypatch.setenv("ETABLERA_CONFIG_DIR", str(DEFAULT_DIR))
+    clear_cache()
+    yield
+    clear_cache()
+
+
+@pytest.mark.parametrize("received, amount", [
+    (0, 150_000), (99, 150_000), (100, 200_000), (299, 200_000), (300, 300_000),
+    (499, 300_000), (500, 350_000), (1000, 350_000), (1001, 400_000), (25_000, 400_000),
+])
+def test_grant_boundaries(received, amount):
+    assert max_grant(received) == amount
+
+
+@pytest.mark.parametrize("bad", [-1, -1000])
+def test_negative_received_is_refused(bad):
+    with pytest.raises(ValueError, match="received"):
+        max_grant(bad)
+
+
+def test_non_integer_received_is_refused():
+    with pytest.raises(ValueError, match="received"):
+        max_grant(1.5)
+
+
+def test_bands_must_be_contiguous():
+    with pytest.raises(ConfigError, match=r"bands\[1\]\.min: is 101, expected 100"):
+        parse_bands([{"min": 0, "max": 99, "amount": 1}, {"min": 101, "amount": 2}])
+    with pytest.raises(ConfigError, match=r"bands\[0\]\.min: is 1, expected 0"):
+        parse_bands([{"min": 1, "amount": 1}])
+    with pytest.raises(ConfigError, match="last band must be open-ended"):
+        parse_bands([{"min": 0, "max": 99, "amount": 1}])
+    with pytest.raises(ConfigError, match="only the last band may be open-ended"):
+        parse_bands([{"min": 0, "amount": 1}, {"min": 0, "amount": 2}])
+    with pytest.raises(ConfigError, match=r"bands\[0\]\.amount"):
+        parse_bands([{"min": 0, "amount": "many"}])
+
+
+def test_missing_grant_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("ETABLERA_CONFIG_DIR", str(tmp_path))
+    with pytest.raises(ConfigError, match="grant.toml"):
+        max_grant(10)
+
+
+def test_cli_grant():
+    runner = CliRunner()
+    result = runner.invoke(grant_cli, ["--received", "1000"])
+    assert result.exit_code == 0
+    assert "350 000 kr" in result.output
+    result = runner.invoke(grant_cli, ["--received", "1001", "--lang", "en"])
+    assert "SEK 400,000" in result.output
+    result = runner.invoke(grant_cli, ["--received", "42", "--json"])
+    assert json.loads(result.stdout) == {"received": 42, "max_grant": 150000, "currency": "SEK",
+                                         "band": {"min": 0, "max": 99}}
+    result = runner.invoke(grant_cli, ["--received", "-5"])
+    assert result.exit_code == 2 and "received" in result.stderr
