@@ -2,7 +2,7 @@
 own pure functions, inserted in batches, in parallel worker processes.
 
 Nothing here decides anything about the process: validation is `clean_data`, the state
-change is `step` (through the machine, memoised per distinct transition), the chain is
+change is `step` (through the machine), the chain is
 `journal.link`, measures are `measures.new_measure` / `moved_measure`, track components
 are `guards.track_measures`. Only the I/O differs from the engine: ids are assigned up
 front (cases from the current maximum, measures in a block per chunk) and rows go in
@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import time
 from datetime import datetime, timezone
-from functools import lru_cache
 
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
@@ -28,7 +27,6 @@ from statemachine import cohort, guards
 from statemachine.audit import GENESIS
 from statemachine.fields import clean_data
 from statemachine.journal import link
-from statemachine.machine import next_state
 from statemachine.measures import measure_event, moved_measure, new_measure
 from statemachine.process import TRIGGER
 from statemachine.service import OPEN_MEASURE_STATES, shifted
@@ -37,17 +35,6 @@ from statemachine.step import Context, new_case, registration_event, step
 CASES, MEASURES, EVENTS = Case.__table__, Measure.__table__, AuditEvent.__table__
 CHUNK = 5_000
 MEASURE_IDS_PER_CASE = 32          # an id block per case: more than any script adds
-
-
-@lru_cache(maxsize=4096)
-def _resolve(state: str, trigger: str, selector: tuple) -> str:
-    return next_state(state, trigger, dict(selector))
-
-
-def memo_next_state(state: str, trigger: str, facts: dict) -> str:
-    """The machine's answer, asked once per distinct (state, trigger, selecting facts)."""
-    keys = {r.match[0] for r in TRIGGER[trigger].routes if r.match}
-    return _resolve(state, trigger, tuple(sorted((k, facts.get(k)) for k in keys)))
 
 
 class CaseRows:
@@ -90,7 +77,7 @@ class CaseRows:
         if trigger == "decide" and data["decision"] == "local_track":
             track = guards.chosen_track(self.case, data["track"], local_date(at))
             context = Context(track_frame=track.estimated_frame, track=track)
-        result = step(self.case, trigger, data, at, actor, self.config, context, resolve=memo_next_state)
+        result = step(self.case, trigger, data, at, actor, self.config, context)
         if result.entered_stage == "module3" and context.track is not None:
             result.event["data"]["measures"] = [self._new_measure(row) for row in
                                                 guards.track_measures(self.case_id, context.track, at)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from models import AccessLog, Case
 from models.timestamps import show, utcnow
@@ -21,8 +21,15 @@ from statemachine.errors import BadInput, ConcurrentChange, NotFound
 FUTURE_TOLERANCE_SECONDS = 60
 
 
+# Statements built once: the values travel as parameters, so SQLAlchemy's statement cache
+# hits every time (building `.values(...)` per call costs more than the database work).
+_SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("case_id"))
+_UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("_id"), CASES.c.version == bindparam("_version"))
+_INSERT_EVENT = insert(EVENTS)
+
+
 def load_case(conn: Connection, case_id: int):
-    row = conn.execute(select(CASES).where(CASES.c.id == case_id)).mappings().first()
+    row = conn.execute(_SELECT_CASE, {"case_id": case_id}).mappings().first()
     if row is None:
         raise NotFound("id", f"no case with id {case_id}")
     return row
@@ -64,12 +71,11 @@ def link(case, changes: dict, event: dict, recorded_at: datetime) -> tuple[dict,
 def append(conn: Connection, case, changes: dict, event: dict) -> dict:
     """Apply `changes` to the case and append `event`; returns the stored event."""
     stored, values = link(case, changes, event, utcnow())
-    result = conn.execute(update(CASES).where(CASES.c.id == case["id"], CASES.c.version == case["version"])
-                          .values(**values))
+    result = conn.execute(_UPDATE_CASE, {**values, "_id": case["id"], "_version": case["version"]})
     if result.rowcount != 1:
         raise ConcurrentChange(f"case {case['id']} was changed by someone else at the same time; "
                                "nothing was written, reload it and try again")
-    conn.execute(insert(EVENTS).values(**stored))
+    conn.execute(_INSERT_EVENT, stored)
     return stored
 
 

@@ -7,12 +7,14 @@ cannot be a machine model; and one machine per case would cost memory for nothin
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from transitions import MachineError
 from transitions.extensions import HierarchicalMachine
 from transitions.extensions.nesting import NestedState
 
 from statemachine.errors import NotPermitted
-from statemachine.process import CASE_TRIGGERS, INITIAL, PARENTS, STATES, Route, permitted, state_label
+from statemachine.process import CASE_TRIGGERS, INITIAL, PARENTS, STATES, TRIGGER, Route, permitted, state_label
 
 
 class _DottedState(NestedState):
@@ -71,8 +73,21 @@ MACHINE = _ProcessMachine(
 
 def next_state(state: str, trigger: str, facts: dict) -> str:
     """Where `trigger` leads from `state`, given the trigger's data and the case's facts.
-    Raises NotPermitted (naming the state and what is permitted) when it may not fire."""
+    Raises NotPermitted (naming the state and what is permitted) when it may not fire.
+
+    The machine's answer depends only on the state, the trigger and the facts its routes
+    match on, so each distinct question is put to the machine once and remembered."""
+    spec = TRIGGER.get(trigger)
+    keys = _SELECTORS.get(trigger, ())
+    if spec is None:
+        raise NotPermitted(not_permitted_message(state, trigger))
+    return _ask_machine(state, trigger, tuple((k, facts.get(k)) for k in keys))
+
+
+@lru_cache(maxsize=4096)
+def _ask_machine(state: str, trigger: str, selector: tuple) -> str:
     token = _Token(state)
+    facts = dict(selector)
     try:
         fired = MACHINE.trigger_event(token, trigger, facts=facts)
     except (MachineError, AttributeError, ValueError):
@@ -80,6 +95,10 @@ def next_state(state: str, trigger: str, facts: dict) -> str:
     if not fired:
         raise NotPermitted(not_permitted_message(state, trigger))
     return token.state
+
+
+# The facts each trigger's routes are selected by (decision, outcome, paused_from...).
+_SELECTORS = {t.name: tuple(sorted({r.match[0] for r in t.routes if r.match})) for t in CASE_TRIGGERS}
 
 
 def not_permitted_message(state: str, trigger: str) -> str:

@@ -24,6 +24,7 @@ class Context:
     """What the engine looked up for this step beyond the case row itself."""
     track_frame: Frame | None = None          # the chosen local track's estimated length
     track: object | None = None               # the chosen local track (models.agreements.Track)
+    audit: dict = field(default_factory=dict)  # what the guards found that the event must record
 
 
 @dataclass
@@ -44,12 +45,10 @@ def stage_due(config: Config, stage: str, target_group: str, start: date, contex
 
 
 def step(case: dict, trigger: str, data: dict, at: datetime, actor: str, config: Config,
-         context: Context = Context(), resolve=next_state) -> Step:
-    """`resolve` is the machine's next_state; the bulk cohort passes a memoised wrapper
-    around the same machine."""
+         context: Context = Context()) -> Step:
     state = case["state"]
     facts = {**data, "paused_from": case.get("paused_from")}
-    dest = resolve(state, trigger, facts)
+    dest = next_state(state, trigger, facts)
     route = TRIGGER[trigger].route_for(state, facts)
     changes: dict = {}
     shift = 0
@@ -96,6 +95,7 @@ def step(case: dict, trigger: str, data: dict, at: datetime, actor: str, config:
     event_data = {k: v for k, v in data.items() if k not in ("reason", "note")}
     if trigger == "transfer":
         event_data["from_municipality"] = case["municipality"]
+    event_data.update(context.audit)
     if shift:
         event_data["paused_days"] = shift
     if "due" in changes and changes["due"] is not None:

@@ -1,0 +1,204 @@
+"""Issue 2's targets: persisted transitions per second (SQLite ≥ 3,000/s; PostgreSQL),
+each with its audit event and committed, beside the raw floor (plain SQL doing the same
+read-update-insert per transition on the same database); the wall time of `etablera case
+show` (≤ 0.5 s); and `etablera demo --cases 1000000` (≤ 120 s, peak memory ≤ 1 GB)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from benchmarks import Result
+from models.database import make_engine, upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSITION_CASES = 1_000          # each walks 4 transitions: 4,000 persisted transitions per run
+
+
+def run(options) -> list[Result]:
+    workdir = Path(options.workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    results = []
+    sqlite_url = f"sqlite:///{workdir / 'transitions.sqlite3'}"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(workdir / "transitions.sqlite3") + suffix).unlink(missing_ok=True)
+    results.append(_transitions("SQLite", sqlite_url, goal=3000))
+    pg_url = _pg_schema(options.postgres)
+    if pg_url:
+        try:
+            results.append(_transitions("PostgreSQL", pg_url, goal=None))
+        finally:
+            _drop_pg_schema(options.postgres, pg_url)
+    else:
+        results.append(Result("transitions/s PostgreSQL", 0, "/s", note="PostgreSQL not reachable: skipped"))
+    cases = int(1_000_000 * options.scale)
+    cohort_db = workdir / f"cohort-{cases}.sqlite3"
+    results.append(_demo(cohort_db, cases))
+    results += _case_show(cohort_db)
+    return results
+
+
+def _register_fresh(engine, count: int) -> list[int]:
+    from statemachine.cohort import synthetic_person
+    from statemachine.service import register
+
+    at = datetime.now(timezone.utc) - timedelta(days=30)
+    ids = []
+    for i in range(count):
+        person, _ = synthetic_person(10_000_000 + i, at.date(), coordination=False)
+        ids.append(register(engine, person=person, municipality="0581", permit_date=at.date() - timedelta(days=20),
+                            actor="bench", at=at))
+    return ids
+
+
+def _transitions(label: str, url: str, goal: float | None) -> Result:
+    from statemachine.service import advance
+
+    engine = make_engine(url)
+    upgrade(engine)
+    ids = _register_fresh(engine, TRANSITION_CASES)
+    walk = [("hold_talk", {}), ("establish_plan", {"plan": "handlingsplan"}), ("pause", {"reason": "illness"}),
+            ("resume", {})]
+    started = time.perf_counter()
+    for trigger, raw in walk:
+        for case_id in ids:
+            advance(engine, case_id, trigger, dict(raw), actor="bench")
+    engine_rate = len(ids) * len(walk) / (time.perf_counter() - started)
+    floor_rate = _raw_floor(engine, ids, len(walk))
+    engine.dispose()
+    return Result(f"transitions/s {label}", engine_rate, "/s", floor=floor_rate,
+                  goal=f"≥ {goal:,.0f}/s" if goal else "", met=(engine_rate >= goal) if goal else None,
+                  note="each: read case, machine, version-checked update + hash-chained event, commit")
+
+
+def _raw_floor(engine, ids: list[int], rounds: int) -> float:
+    """The same I/O per transition in plain SQL on the driver: read the case, update it
+    with a version check, insert an audit row, commit."""
+    raw = engine.raw_connection()
+    driver = raw.driver_connection
+    sqlite = engine.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    cursor = driver.cursor()
+    now = datetime.now(timezone.utc)
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
+    started = time.perf_counter()
+    for n in range(rounds):
+        for case_id in ids:
+            if sqlite:
+                cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute(f"SELECT version, last_seq, state FROM cases WHERE id = {mark}", (case_id,))
+            version, seq, state = cursor.fetchone()
+            cursor.execute(f"UPDATE cases SET state = {mark}, version = {mark}, last_seq = {mark}, last_hash = {mark},"
+                           f" last_event_at = {mark} WHERE id = {mark} AND version = {mark}",
+                           (state, version + 1, seq + 1, "f" * 64, stamp, case_id, version))
+            cursor.execute(f"INSERT INTO audit_events (case_id, seq, at, recorded_at, actor, trigger, from_state, "
+                           f"to_state, municipality, reason, note, skipped, data, prev_hash, hash) VALUES "
+                           f"({', '.join([mark] * 15)})",
+                           (case_id, seq + 1, stamp, stamp, "bench", "floor", state, state, "0581", None, None, "[]",
+                            "{}", "e" * 64, "f" * 64))
+            driver.commit()
+    rate = len(ids) * rounds / (time.perf_counter() - started)
+    cursor.close()
+    raw.close()
+    return rate
+
+
+def _pg_schema(server: str) -> str | None:
+    try:
+        admin = create_engine(server, connect_args={"connect_timeout": 3})
+        schema = "bench_" + uuid.uuid4().hex[:8]
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        admin.dispose()
+        return f"{server}?options=-csearch_path%3D{schema}"
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _drop_pg_schema(server: str, url: str) -> None:
+    admin = create_engine(server)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {url.rsplit('%3D', 1)[1]} CASCADE"))
+    admin.dispose()
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes."""
+    total, stack = 0, [pid]
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parent = int(fh.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+            except OSError:
+                continue
+    while stack:
+        current = stack.pop()
+        stack += children.get(current, [])
+        try:
+            with open(f"/proc/{current}/statm") as fh:
+                total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            continue
+    return total
+
+
+def _demo(db: Path, cases: int) -> Result:
+    """`etablera demo --cases N` as a user runs it; the database is kept for case show."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    env = {**os.environ, "ETABLERA_DATABASE_URL": f"sqlite:///{db}", "ETABLERA_ACTOR": "bench"}
+    etablera = [sys.executable, "-m", "interfaces.cli.main"]
+    subprocess.run(etablera + ["init"], env=env, check=True, capture_output=True, cwd=ROOT)
+    peak = 0
+    started = time.perf_counter()
+    process = subprocess.Popen(etablera + ["demo", "--cases", str(cases), "--seed", "7"], env=env, cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def sample():
+        nonlocal peak
+        while process.poll() is None:
+            peak = max(peak, _tree_rss(process.pid))
+            time.sleep(0.25)
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = process.communicate()
+    seconds = time.perf_counter() - started
+    sampler.join()
+    if process.returncode != 0:
+        return Result(f"demo --cases {cases:,}", seconds, "s", note=f"FAILED: {err.decode()[-200:]}")
+    goal_seconds = 120 * cases / 1_000_000
+    return Result(f"demo --cases {cases:,}", seconds, "s", goal=f"≤ {goal_seconds:.0f} s, ≤ 1 GB",
+                  met=seconds <= goal_seconds and peak <= 1 << 30,
+                  note=f"peak memory {peak / 2**20:,.0f} MB (process tree)")
+
+
+def _case_show(db: Path) -> list[Result]:
+    env = {**os.environ, "ETABLERA_DATABASE_URL": f"sqlite:///{db}", "ETABLERA_ACTOR": "bench"}
+    runs = []
+    for case_id in (1, 500, 1000, 2000, 3000, 4000, 5000):
+        started = time.perf_counter()
+        subprocess.run([str(ROOT / ".venv/bin/etablera") if (ROOT / ".venv/bin/etablera").exists() else "etablera",
+                        "case", "show", str(case_id)], env=env, check=True, capture_output=True, cwd=ROOT)
+        runs.append(time.perf_counter() - started)
+    floor = []
+    for _ in range(5):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                        "print(c.execute('select * from cases where id = 500').fetchone())", str(db)],
+                       check=True, capture_output=True)
+        floor.append(time.perf_counter() - started)
+    median = statistics.median(runs)
+    return [Result("etablera case show (wall)", median, "s", floor=statistics.median(floor), goal="≤ 0.5 s",
+                   met=median <= 0.5, note=f"median of {len(runs)}; floor: python + sqlite3 select of the row")]
