@@ -671,7 +671,9 @@ class AgreementBook:
                     f"(rule {', '.join(rules)}); first issue: {broken[0]}")
         others = self.agreements_for(municipality)
         if not others:
-            return f"municipality {municipality} has no agreement (överenskommelse) with local tracks"
+            unread = sorted(b.file for b in self.broken if not b.municipalities)
+            return (f"municipality {municipality} has no agreement (överenskommelse) with local tracks"
+                    + (f" (unreadable agreement files that might hold it: {', '.join(unread)})" if unread else ""))
         periods = "; ".join(a.validity for a in sorted(others, key=lambda a: a.valid_from))
         when = "not yet valid" if all(on < a.valid_from for a in others) else "expired"
         return (f"municipality {municipality}: no agreement valid on {on.isoformat()} "
@@ -725,12 +727,13 @@ def clear_cache() -> None:
 
 
 def _codes_of(path: Path) -> tuple[str, ...]:
-    """The municipality codes a broken file names, so its issues reach those municipalities."""
+    """The municipality codes a broken file names, so its issues reach those municipalities;
+    when it cannot be read at all, the codes its name starts with (`0581_norrkoping.toml`)."""
     try:
         with path.open("rb") as fh:
             codes = tomllib.load(fh).get("municipalities", [])
     except (OSError, tomllib.TOMLDecodeError):
-        return ()
+        return tuple(re.findall(r"(?:^|_)(\d{4})(?=_|$)", path.stem))
     return tuple(str(c) for c in codes) if isinstance(codes, list) else ()
 
 

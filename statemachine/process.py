@@ -202,6 +202,11 @@ TRIGGERS = (
             Field("participants", "Deltagare", "Participants", kind="list", choices=PARTICIPANTS,
                   must_include=("kommun", "af")),
             Field("track", "Lokalt jobbspår", "Local job track", kind="track", when=("decision", ("local_track",))),
+            # Admits a person who does not meet the track's prerequisites; the rationale
+            # (--note) is the justification, and the event records what was overridden.
+            Field("override_prerequisites", "Åsidosätt ej uppfyllda förkunskapskrav",
+                  "Override unmet prerequisites", kind="flag", required=False,
+                  when=("decision", ("local_track",))),
             Field("fast_track", "Nationellt snabbspår", "National fast track", kind="fast_track",
                   when=("decision", ("fast_track",))),
             _reason("skip", "Skäl för att hoppa över modul 3", "Reason for skipping module 3",

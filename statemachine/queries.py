@@ -17,6 +17,7 @@ from models.timestamps import show
 from statemachine.audit import CASES, EVENTS
 from statemachine.journal import load_case, log_access
 from statemachine.process import STATE, module_of, state_label
+from statemachine.tracks import track_status
 
 MEASURES = Measure.__table__
 HISTORY_COLUMNS = ("seq", "at", "actor", "trigger", "from_state", "to_state", "municipality", "reason", "note",
@@ -63,7 +64,8 @@ def show_case(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", rol
         measures = conn.execute(select(MEASURES).where(MEASURES.c.case_id == case_id)
                                 .order_by(MEASURES.c.id)).mappings().all()
         log_access(conn, actor=actor, case_id=case_id, action="show", role=role, organisation=organisation)
-    return case_doc(case, measures, config, lang)
+        status = track_status(conn, case)      # is its track still valid where it now is
+    return {**case_doc(case, measures, config, lang), **status}
 
 
 def event_doc(row, config: Config, lang: str) -> dict:

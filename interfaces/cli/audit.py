@@ -8,12 +8,12 @@ from interfaces.cli.common import common, parse_at
 from interfaces.cli.output import emit, table
 from models.database import get_engine, transaction
 from statemachine import audit as chain
-from statemachine import queries
+from statemachine import queries, tracks
 
 
 @click.group()
 def audit():
-    """The audit trail: skips and the integrity of the chain."""
+    """The audit trail: skips, prerequisite overrides and the integrity of the chain."""
 
 
 @audit.command()
@@ -30,6 +30,21 @@ def skips(options, municipality, since, until, module):
                                             ("municipality", "kommun"), ("trigger", "händelse"),
                                             ("skipped", "hoppade över"), ("reason_label", "skäl"),
                                             ("justification", "motivering")]))
+
+
+@audit.command()
+@click.option("--municipality", default=None)
+@click.option("--since", default=None, help="From this date or time (inclusive).")
+@click.option("--until", default=None, help="Up to this date or time (exclusive).")
+@common
+def overrides(options, municipality, since, until):
+    """Who admitted someone to a local track despite unmet prerequisites, when and why."""
+    rows = tracks.overrides(get_engine(), municipality=municipality, since=parse_at(since), until=parse_at(until))
+    shown = [{**r, "overridden": "; ".join(r["overridden_prerequisites"])} for r in rows]
+    emit(options, rows, lambda _: table(shown, [("case_id", "ärende"), ("at", "när"), ("actor", "vem"),
+                                                ("municipality", "kommun"), ("track", "spår"),
+                                                ("overridden", "åsidosatta krav"),
+                                                ("justification", "motivering")]))
 
 
 @audit.command()

@@ -7,7 +7,7 @@ import click
 from interfaces.cli.common import changing, common, parse_date, parse_sets
 from interfaces.cli.output import emit, table
 from models.database import get_engine
-from statemachine import queries, service
+from statemachine import queries, service, tracks
 
 
 @click.group()
@@ -45,9 +45,12 @@ def _case_text(d: dict) -> str:
              f"  Målgrupp:          {d['target_group']}",
              f"  Läge:              {d['state_label']}  [{d['state']}] sedan {d['state_since']}",
              f"  Förfaller:         {d['due'] or '–'}   (etablering senast {d['establishment_due']})",
-             f"  Plan / spår:       {d['plan'] or '–'} / {d['track'] or '–'}",
+             f"  Plan / spår:       {d['plan'] or '–'} / {d['track'] or '–'}"
+             + ("  (GÄLLER INTE i denna kommun)" if d.get("track_valid") is False else ""),
              f"  Handläggare:       kommun {d['kommun_officer'] or '–'}, AF {d['af_officer'] or '–'}",
              f"  Version:           {d['version']}"]
+    if d.get("track_warning"):
+        lines.append(f"  Varning:           {d['track_warning']}")
     if d["measures"]:
         lines.append("  Insatser:")
         lines += [f"    #{m['id']} {m['type_label']}: {m['state_label']}, förfaller {m['due']}"
@@ -138,5 +141,7 @@ def advance(options, at, case_id, trigger, reason, note, sets, expect_version):
     doc = queries.show_case(engine, case_id, actor=options.actor, lang=options.lang)
     doc["event"] = {"seq": event["seq"], "trigger": trigger, "from_state": event["from_state"],
                     "to_state": event["to_state"], "skipped": event["skipped"]}
+    doc["warnings"] = tracks.warnings(event["data"])
     emit(options, doc, lambda d: f"case {d['id']}: {trigger} → {d['state_label']} [{d['state']}]"
-                                 + (f", skipped {', '.join(event['skipped'])}" if event["skipped"] else ""))
+                                 + (f", skipped {', '.join(event['skipped'])}" if event["skipped"] else "")
+                                 + "".join(f"\nwarning: {w}" for w in d["warnings"]))

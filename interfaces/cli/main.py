@@ -19,6 +19,7 @@ from interfaces.cli.cases import case
 from interfaces.cli.common import common
 from interfaces.cli.measures import measure
 from interfaces.cli.output import emit, fail
+from interfaces.cli.tracks import track
 from models.configuration import ConfigError, get_config
 from statemachine.errors import EtableraError
 
@@ -112,6 +113,7 @@ cli.add_command(measure)
 cli.add_command(audit)
 cli.add_command(agreement)
 cli.add_command(grant)
+cli.add_command(track)
 
 
 def main(argv: list[str] | None = None) -> None:

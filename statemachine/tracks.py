@@ -1,0 +1,164 @@
+"""Module 3 read from the database: who is in a local job track (lokalt jobbspår), whose
+track decision no longer holds after a transfer, and who overrode a track's
+prerequisites.
+
+The rules themselves (which track a case may enter, what a transfer does to it) are in
+guards.py; this module only reads what they recorded on the audit events. Every query is
+set-based: a fixed number of statements whatever the number of cases. No identity
+numbers leave this module.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import String, and_, case, cast, func, or_, select
+from sqlalchemy.engine import Connection, Engine
+
+from models import Measure
+from models.configuration import Config, get_config
+from models.database import transaction
+from models.timestamps import local_date, show, utcnow
+from statemachine.audit import CASES, EVENTS
+from statemachine.errors import NotFound
+from statemachine.guards import agreement_book
+from statemachine.process import ON_HOLD, state_label
+
+MEASURES = Measure.__table__
+IN_TRACK = "module3.in_track"
+OPEN = ("planned", "ongoing")
+
+
+def _in_track(track_id: str, municipality: str | None):
+    """The cases in a track now: in module 3, or on hold from it."""
+    where = and_(CASES.c.track == track_id,
+                 or_(CASES.c.state == IN_TRACK, and_(CASES.c.state == ON_HOLD, CASES.c.paused_from == IN_TRACK)))
+    return and_(where, CASES.c.municipality == municipality) if municipality else where
+
+
+def lost_tracks(conn: Connection, case_filter) -> dict[int, str]:
+    """Case id -> why its track decision is not valid where the case now is.
+
+    It is not when the case's last transfer since it entered module 3 (seq after
+    `stage_seq`, the seq of the decision) recorded `track_invalid_after_transfer`; a later
+    transfer to a municipality that has the track makes it valid again.
+    """
+    ids = select(CASES.c.id).where(case_filter)
+    last = (select(EVENTS.c.case_id, func.max(EVENTS.c.seq).label("seq"))
+            .where(EVENTS.c.trigger == "transfer", EVENTS.c.case_id.in_(ids))
+            .group_by(EVENTS.c.case_id).subquery())
+    rows = conn.execute(
+        select(EVENTS.c.case_id, EVENTS.c.data)
+        .join(last, and_(EVENTS.c.case_id == last.c.case_id, EVENTS.c.seq == last.c.seq))
+        .join(CASES, CASES.c.id == EVENTS.c.case_id)
+        .where(EVENTS.c.seq > CASES.c.stage_seq)).all()
+    return {r.case_id: r.data.get("track_invalid_reason") or "not valid after the transfer"
+            for r in rows if r.data.get("track_invalid_after_transfer")}
+
+
+def track_status(conn: Connection, case_row) -> dict:
+    """`track_valid` and `track_warning` for one case (None when it is not in a track)."""
+    if not case_row["track"] or case_row["state"] not in (IN_TRACK, ON_HOLD):
+        return {"track_valid": None, "track_warning": None}
+    why = lost_tracks(conn, CASES.c.id == case_row["id"]).get(case_row["id"])
+    return {"track_valid": why is None,
+            "track_warning": None if why is None else
+            f"the track decision ({case_row['track']}) is not valid after the transfer: {why}"}
+
+
+def _counted(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def participants(engine: Engine, track_id: str, *, municipality: str | None = None, lang: str = "sv",
+                 today: date | None = None, config: Config | None = None) -> dict:
+    """Who is in the track and where they are: case, municipality, state, since when,
+    module 3's due date and the progress of the track's components. No personal data."""
+    config = config or get_config()
+    today = today or local_date(utcnow())
+    in_track = _in_track(track_id, municipality)
+    # The components of this visit to module 3: created by the decision that entered it
+    # (the event at the case's stage_seq), not those of an earlier track the case left.
+    entered = EVENTS.alias("entered")
+    components = (
+        select(MEASURES.c.case_id,
+               func.count().label("total"),
+               _counted(MEASURES.c.state == "planned").label("planned"),
+               _counted(MEASURES.c.state == "ongoing").label("ongoing"),
+               _counted(MEASURES.c.state == "completed").label("completed"),
+               _counted(MEASURES.c.state == "cancelled").label("cancelled"),
+               _counted(and_(MEASURES.c.state.in_(OPEN), MEASURES.c.due < today)).label("overdue"))
+        .join(CASES, CASES.c.id == MEASURES.c.case_id)
+        .join(entered, and_(entered.c.case_id == CASES.c.id, entered.c.seq == CASES.c.stage_seq))
+        .where(in_track, MEASURES.c.module == "module3", MEASURES.c.component.is_not(None),
+               MEASURES.c.created_at >= entered.c.at)
+        .group_by(MEASURES.c.case_id).subquery())
+    query = (select(CASES.c.id, CASES.c.municipality, CASES.c.state, CASES.c.paused_from, CASES.c.stage_started,
+                    CASES.c.due, CASES.c.kommun_officer, CASES.c.af_officer, components.c.total,
+                    components.c.planned, components.c.ongoing, components.c.completed, components.c.cancelled,
+                    components.c.overdue)
+             .outerjoin(components, components.c.case_id == CASES.c.id)
+             .where(in_track).order_by(CASES.c.municipality, CASES.c.stage_started, CASES.c.id))
+    with transaction(engine, write=False) as conn:
+        rows = conn.execute(query).mappings().all()
+        lost = lost_tracks(conn, in_track) if rows else {}
+    book = agreement_book()
+    known = [a for a in book.agreements if a.track(track_id) is not None
+             and (municipality is None or municipality in a.municipalities)]
+    if not rows and not known:
+        raise NotFound("track", f"no agreement has a track {track_id!r}"
+                       + (f" for municipality {municipality}" if municipality else "")
+                       + " and no case is in one; see `etablera agreement list`")
+    names = {code: a.track(track_id).label(lang) for a in known for code in a.municipalities}
+    people = []
+    for r in rows:
+        progress = {k: int(r[k] or 0) for k in ("total", "planned", "ongoing", "completed", "cancelled", "overdue")}
+        people.append({
+            "case_id": r["id"], "municipality": r["municipality"],
+            "municipality_name": config.municipalities.get(r["municipality"]),
+            "state": r["state"], "state_label": state_label(r["state"], lang), "paused_from": r["paused_from"],
+            "since": r["stage_started"].isoformat() if r["stage_started"] else None,
+            "due": r["due"].isoformat() if r["due"] else None,
+            "overdue": bool(r["due"] and r["due"] < today and r["state"] == IN_TRACK),
+            "components": progress,
+            "kommun_officer": r["kommun_officer"], "af_officer": r["af_officer"],
+            "track_valid": r["id"] not in lost, "track_warning": lost.get(r["id"]),
+        })
+    return {"track": track_id, "municipality": municipality, "names": names, "count": len(people),
+            "participants": people}
+
+
+def overrides(engine: Engine, *, municipality: str | None = None, since: datetime | None = None,
+              until: datetime | None = None) -> list[dict]:
+    """Who admitted whom to a track despite unmet prerequisites, when, and why (the
+    decision's rationale is the justification)."""
+    query = (select(EVENTS.c.case_id, EVENTS.c.seq, EVENTS.c.at, EVENTS.c.actor, EVENTS.c.municipality,
+                    EVENTS.c.note, EVENTS.c.data)
+             .where(EVENTS.c.trigger == "decide",
+                    cast(EVENTS.c.data, String).like('%"overridden_prerequisites"%'))
+             .order_by(EVENTS.c.at, EVENTS.c.case_id))
+    if municipality:
+        query = query.where(EVENTS.c.municipality == municipality)
+    if since:
+        query = query.where(EVENTS.c.at >= since)
+    if until:
+        query = query.where(EVENTS.c.at < until)
+    with transaction(engine, write=False) as conn:
+        rows = conn.execute(query).mappings().all()
+    return [{"case_id": r["case_id"], "seq": r["seq"], "at": show(r["at"]), "actor": r["actor"],
+             "municipality": r["municipality"], "track": r["data"].get("track"),
+             "overridden_prerequisites": r["data"]["overridden_prerequisites"], "justification": r["note"],
+             "participants": r["data"].get("participants")}
+            for r in rows if r["data"].get("overridden_prerequisites")]
+
+
+def warnings(event_data: dict) -> list[str]:
+    """What the officer must be told about an event that was nevertheless recorded."""
+    out = []
+    if event_data.get("track_invalid_after_transfer"):
+        out.append(f"the track decision ({event_data.get('track')}) is not valid after the transfer: "
+                   f"{event_data.get('track_invalid_reason')}; consider drop_track and a new joint assessment")
+    if event_data.get("overridden_prerequisites"):
+        out.append("prerequisites overridden (recorded in the audit trail): "
+                   + "; ".join(event_data["overridden_prerequisites"]))
+    return out
