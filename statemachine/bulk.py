@@ -27,9 +27,9 @@ from statemachine import cohort, guards
 from statemachine.audit import GENESIS
 from statemachine.fields import clean_data
 from statemachine.journal import link
-from statemachine.measures import measure_event, moved_measure, new_measure
+from statemachine.measures import LEFT_MODULE, measure_event, moved_measure, new_measure
 from statemachine.process import TRIGGER
-from statemachine.service import OPEN_MEASURE_STATES, shifted
+from statemachine.service import OPEN_MEASURE_STATES, ended_module, shifted
 from statemachine.step import Context, new_case, registration_event, step
 
 CASES, MEASURES, EVENTS = Case.__table__, Measure.__table__, AuditEvent.__table__
@@ -85,6 +85,14 @@ class CaseRows:
             for measure in self.measures:
                 if measure["state"] in OPEN_MEASURE_STATES:
                     measure.update(shifted(measure, result.shift_days))
+        closing = ended_module(trigger, result.to_state)
+        cancelled = []
+        for measure in self.measures if closing else ():
+            if measure["module"] in closing and measure["state"] in OPEN_MEASURE_STATES:
+                measure.update(moved_measure(measure, "cancel", at, LEFT_MODULE, self.config))
+                cancelled.append(measure["id"])
+        if cancelled:
+            result.event["data"]["cancelled_measures"] = cancelled
         self._chain(result.changes, result.event)
 
     def add_measure(self, at: datetime, actor: str, measure_type: str) -> None:

@@ -33,6 +33,7 @@ LIFECYCLE = (
 MEASURE_MACHINE = HierarchicalMachine(model=None, states=["planned", "ongoing", "completed", "cancelled"],
                           transitions=list(LIFECYCLE), initial="planned", auto_transitions=False)
 ACTIONS = tuple(t["trigger"] for t in LIFECYCLE)
+LEFT_MODULE = "case_left_module"     # the cancel reason when the case leaves the measures' module
 
 
 class _Token:

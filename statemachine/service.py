@@ -25,6 +25,7 @@ from statemachine.errors import BadInput, NotPermitted
 from statemachine.fields import clean_data, describe
 from statemachine.journal import append, check_version, event_time, load_case
 from statemachine.machine import not_permitted_message
+from statemachine.measures import LEFT_MODULE, moved_measure
 from statemachine.process import STATE, TRIGGER, permitted, state_label
 from statemachine.step import new_case, registration_event, step
 
@@ -113,7 +114,33 @@ def advance(engine: Engine, case_id: int, trigger: str, raw: dict, *, actor: str
             result.event["data"]["measures"] = created
         if result.shift_days:
             _move_open_measures(conn, case_id, result.shift_days)
+        closing = ended_module(trigger, result.to_state)
+        if closing:
+            cancelled = _cancel_open_measures(conn, case_id, closing, at, config)
+            if cancelled:
+                result.event["data"]["cancelled_measures"] = cancelled
         return append(conn, case, result.changes, result.event)
+
+
+def ended_module(trigger: str, to_state: str) -> tuple[str, ...]:
+    """Whose open measures end with this step: the track's components when a case leaves
+    its track, every open measure when the case leaves the process. Cancelled with the
+    reason `case_left_module`, so no reminder is sent for work nobody will do."""
+    if STATE[to_state].terminal:
+        return ("module2", "module3")
+    if trigger == "drop_track":
+        return ("module3",)
+    return ()
+
+
+def _cancel_open_measures(conn, case_id: int, modules: tuple[str, ...], at, config: Config) -> list[int]:
+    rows = conn.execute(select(MEASURES).where(MEASURES.c.case_id == case_id, MEASURES.c.module.in_(modules),
+                                               MEASURES.c.state.in_(OPEN_MEASURE_STATES))
+                        .order_by(MEASURES.c.id)).mappings().all()
+    for row in rows:
+        conn.execute(update(MEASURES).where(MEASURES.c.id == row["id"])
+                     .values(**moved_measure(row, "cancel", at, LEFT_MODULE, config)))
+    return [row["id"] for row in rows]
 
 
 def shifted(measure, days: int) -> dict:

@@ -35,8 +35,9 @@ def _dump(engine) -> tuple[list, list, list]:
         data = dict(e["data"])
         if "measure" in data:
             data["measure"] = rank[data["measure"]]
-        if "measures" in data:
-            data["measures"] = [rank[i] for i in data["measures"]]
+        for key in ("measures", "cancelled_measures"):
+            if key in data:
+                data[key] = [rank[i] for i in data[key]]
         e["data"] = data
 
     def strip(rows):
