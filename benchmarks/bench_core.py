@@ -22,6 +22,7 @@ from models.database import make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSITION_CASES = 1_000          # each walks 4 transitions: 4,000 persisted transitions per run
+STATES_CYCLE = ("module1.talk_held", "module2.preparing", "on_hold", "module2.preparing")
 
 
 def run(options) -> list[Result]:
@@ -81,8 +82,9 @@ def _transitions(label: str, url: str, goal: float | None) -> Result:
 
 
 def _raw_floor(engine, ids: list[int], rounds: int) -> float:
-    """The same I/O per transition in plain SQL on the driver: read the case, update it
-    with a version check, insert an audit row, commit."""
+    """The same I/O per transition in plain SQL on the driver: read the case, update its
+    state, due date and chain head with a version check, insert an audit row, commit.
+    (The same indexed columns change as in the engine's walk, so the commits weigh the same.)"""
     raw = engine.raw_connection()
     driver = raw.driver_connection
     sqlite = engine.dialect.name == "sqlite"
@@ -97,13 +99,16 @@ def _raw_floor(engine, ids: list[int], rounds: int) -> float:
                 cursor.execute("BEGIN IMMEDIATE")
             cursor.execute(f"SELECT version, last_seq, state FROM cases WHERE id = {mark}", (case_id,))
             version, seq, state = cursor.fetchone()
-            cursor.execute(f"UPDATE cases SET state = {mark}, version = {mark}, last_seq = {mark}, last_hash = {mark},"
-                           f" last_event_at = {mark} WHERE id = {mark} AND version = {mark}",
-                           (state, version + 1, seq + 1, "f" * 64, stamp, case_id, version))
+            new_state = STATES_CYCLE[(n + case_id) % len(STATES_CYCLE)]
+            due = (now + timedelta(days=30 + n)).date()
+            cursor.execute(f"UPDATE cases SET state = {mark}, due = {mark}, version = {mark}, last_seq = {mark}, "
+                           f"last_hash = {mark}, last_event_at = {mark} WHERE id = {mark} AND version = {mark}",
+                           (new_state, due.isoformat() if sqlite else due, version + 1, seq + 1, "f" * 64, stamp,
+                            case_id, version))
             cursor.execute(f"INSERT INTO audit_events (case_id, seq, at, recorded_at, actor, trigger, from_state, "
                            f"to_state, municipality, reason, note, skipped, data, prev_hash, hash) VALUES "
                            f"({', '.join([mark] * 15)})",
-                           (case_id, seq + 1, stamp, stamp, "bench", "floor", state, state, "0581", None, None, "[]",
+                           (case_id, seq + 1, stamp, stamp, "bench", "floor", state, new_state, "0581", None, None, "[]",
                             "{}", "e" * 64, "f" * 64))
             driver.commit()
     rate = len(ids) * rounds / (time.perf_counter() - started)
