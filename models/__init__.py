@@ -2,5 +2,6 @@
 
 from models.audit import AccessLog, AuditEvent
 from models.case import Case, Measure
+from models.reminders import Officer, Reminder, ReminderDelivery
 
-__all__ = ["AccessLog", "AuditEvent", "Case", "Measure"]
+__all__ = ["AccessLog", "AuditEvent", "Case", "Measure", "Officer", "Reminder", "ReminderDelivery"]

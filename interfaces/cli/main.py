@@ -17,6 +17,7 @@ from interfaces.cli.agreements import agreement, grant
 from interfaces.cli.audit import audit
 from interfaces.cli.cases import case
 from interfaces.cli.common import common
+from interfaces.cli.deadlines import deadlines, officer, reminders_group, serve
 from interfaces.cli.measures import measure
 from interfaces.cli.output import emit, fail
 from interfaces.cli.tracks import track
@@ -49,7 +50,9 @@ def config():
 @common
 def config_show(options):
     """Measure types, reason codes, target groups, fast tracks and time frames."""
+    from models.ladder import get_reminder_config
     doc = get_config().as_dict(options.lang)
+    doc["reminders"] = get_reminder_config().as_dict()
 
     def text(d):
         lang = options.lang
@@ -63,6 +66,13 @@ def config_show(options):
                                     for stage, frames in d["time_frames"]["stages"].items()]
         out.append(f"  {'etablering':<20} {d['time_frames']['establishment']}")
         out += ["", "Nationella snabbspår:"] + [f"  {code:<24} {t[lang]}" for code, t in d["fast_tracks"].items()]
+        r = d["reminders"]
+        for subject, rungs in r["ladders"].items():
+            out += ["", f"Påminnelsetrappa ({subject}):"] + [f"  {x['step']:<12} {x['at']:<18} till {', '.join(x['to'])}"
+                                                             for x in rungs]
+        out += ["", f"Utskick: standardkanal {r['delivery']['default_url']}, högst {r['delivery']['max_attempts']} försök",
+                f"Schema: {r['schedule']['cron']} ({r['schedule']['timezone']})"
+                + (", endast arbetsdagar" if r["schedule"]["working_days_only"] else "")]
         return "\n".join(out)
     emit(options, doc, text)
 
@@ -114,6 +124,10 @@ cli.add_command(audit)
 cli.add_command(agreement)
 cli.add_command(grant)
 cli.add_command(track)
+cli.add_command(deadlines)
+cli.add_command(reminders_group)
+cli.add_command(officer)
+cli.add_command(serve)
 
 
 def main(argv: list[str] | None = None) -> None:

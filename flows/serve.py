@@ -1,0 +1,78 @@
+"""`etablera serve`: the daily check on its schedule, in one command.
+
+With PREFECT_API_URL set, the flow is served against that server (a shared Prefect
+server, e.g. backed by PostgreSQL). Without it, a local Prefect server is started on
+127.0.0.1 first (SQLite under PREFECT_HOME) and stopped on exit, so the runs are visible
+in its UI at http://127.0.0.1:PORT.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from models.ladder import get_reminder_config
+
+DEPLOYMENT = "daily"
+
+
+def wait_healthy(api_url: str, timeout: float = 90, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the Prefect server at {api_url} did not become healthy in {timeout:.0f} s")
+
+
+@contextmanager
+def local_server(port: int, env: dict | None = None, log=None) -> Iterator[str]:
+    """A Prefect server on 127.0.0.1:port for the duration of the block."""
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **(env or {})}
+    env.pop("PREFECT_API_URL", None)
+    process = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                                "--port", str(port)], env=env, stdout=log or subprocess.DEVNULL,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    api_url = f"http://127.0.0.1:{port}/api"
+    try:
+        wait_healthy(api_url, process=process)
+        yield api_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def serve(port: int = 4200, echo: Callable[[str], None] = print) -> None:
+    schedule = get_reminder_config().schedule
+    if os.environ.get("PREFECT_API_URL"):
+        _serve(schedule, echo)
+        return
+    with local_server(port) as api_url:
+        os.environ["PREFECT_API_URL"] = api_url
+        echo(f"local Prefect server on {api_url.removesuffix('/api')} (UI and run history)")
+        _serve(schedule, echo)
+
+
+def _serve(schedule, echo) -> None:
+    from prefect.client.schemas.schedules import CronSchedule
+
+    from flows.deadlines import deadline_check
+    echo(f"deadline check scheduled: {schedule.cron} ({schedule.timezone})"
+         + (", Swedish working days only" if schedule.working_days_only else ""))
+    deadline_check.serve(name=DEPLOYMENT, schedule=CronSchedule(cron=schedule.cron, timezone=schedule.timezone),
+                         parameters={"scheduled": True})

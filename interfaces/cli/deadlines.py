@@ -1,0 +1,155 @@
+"""`etablera deadlines ...`, `etablera reminders ...`, `etablera officer ...`, `etablera serve`.
+
+Prefect is imported only inside the commands that run a flow, so the rest of the CLI
+answers without it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from interfaces.cli.common import common, parse_at
+from interfaces.cli.output import emit, table
+from models.database import get_engine
+from statemachine import officers as officer_cases
+from statemachine import reminders as outbox
+from statemachine.errors import BadInput
+
+
+def _quiet_prefect() -> None:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@click.group()
+def deadlines():
+    """Time frames: the daily check and recomputing due dates."""
+
+
+@deadlines.command()
+@click.option("--now", default=None, help="Check as of this date or datetime (Stockholm time); default now. "
+                                          "Replays a day: reminders already recorded are not recorded again.")
+@click.option("--send/--no-send", default=True, show_default=True, help="Deliver what is pending after the check.")
+@common
+def check(options, now, send):
+    """Run the deadline check once, as a Prefect flow (record, then deliver)."""
+    moment = parse_at(now)
+    _quiet_prefect()
+    from flows.deadlines import deadline_check
+    summary = deadline_check(now=moment.isoformat() if moment else None, send=send)
+
+    def text(d):
+        c = d["check"]
+        lines = [f"Kontroll {c['today']}: {c['new']} nya påminnelser"
+                 + (" (" + ", ".join(f"{step} {n}" for step, n in c["by_step"].items()) + ")" if c["by_step"] else "")]
+        for subject, per in c["by_subject"].items():
+            if any(per.values()):
+                lines.append(f"  {subject:<14} " + ", ".join(f"{step} {n}" for step, n in per.items() if n))
+        if "delivery" in d:
+            dl = d["delivery"]
+            lines.append(f"Utskick: skickade {dl['sent']}, misslyckade {dl['failed']} (försöks igen), döda {dl['dead']}")
+        lines.append("Utkorgen: " + ", ".join(f"{k} {v}" for k, v in sorted(d["outbox"].items())))
+        return "\n".join(lines)
+    emit(options, summary, text)
+
+
+@deadlines.command()
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@common
+def recompute(options, dry_run):
+    """Recompute running cases' due dates from the current time frames (audited)."""
+    from statemachine.recompute import recompute as run
+    if not dry_run and options.actor == "unknown":
+        raise BadInput("actor", "say who does this: --actor ID or ETABLERA_ACTOR")
+    result = run(get_engine(), actor=options.actor, dry_run=dry_run).as_dict()
+
+    def text(d):
+        head = f"{'Skulle ändra' if d['dry_run'] else 'Ändrade'} {d['changed']} av {d['examined']} pågående ärenden"
+        rows = [{"case": c["case"], "state": c["state"],
+                 "due": f"{c['due']['from']} → {c['due']['to']}" if "due" in c else "",
+                 "establishment": (f"{c['establishment_due']['from']} → {c['establishment_due']['to']}"
+                                   if "establishment_due" in c else "")} for c in d["changes"]]
+        return head + ("\n" + table(rows, [("case", "ärende"), ("state", "läge"), ("due", "förfaller"),
+                                           ("establishment", "etablering")]) if rows else "")
+    emit(options, result, text)
+
+
+@click.group("reminders")
+def reminders_group():
+    """The reminder outbox (påminnelser)."""
+
+
+@reminders_group.command("list")
+@click.option("--case", "case_id", type=int, default=None)
+@click.option("--status", type=click.Choice(outbox.STATUSES), default=None)
+@click.option("--limit", default=1000, show_default=True)
+@common
+def list_(options, case_id, status, limit):
+    """Reminders, newest first (failed ones wait for the next run; dead ones need a person)."""
+    rows = outbox.list_reminders(get_engine(), case_id=case_id, status=status, limit=limit, lang=options.lang)
+
+    def text(items):
+        shown = [{**r, "target": r["case_id"] if r["case_id"] is not None else f"kommun {r['municipality']}",
+                  "to": ", ".join(d["recipient"] for d in r["deliveries"]),
+                  "error": (r["last_error"] or "")[:60]} for r in items]
+        return table(shown, [("id", "id"), ("target", "ärende"), ("stage", "steg"), ("step", "nivå"),
+                             ("due", "förfaller"), ("days_late", "dagar sent"), ("status", "status"),
+                             ("attempts", "försök"), ("to", "till"), ("error", "senaste fel")])
+    emit(options, rows, text)
+
+
+@reminders_group.command()
+@click.option("--reclaim-after", type=float, default=None,
+              help="Seconds after which a message claimed by a delivery that died is sent again "
+                   "(default from config/reminders.toml).")
+@common
+def deliver(options, reclaim_after):
+    """Send what is pending now, without Prefect (the flow does this after every check)."""
+    result = outbox.deliver(get_engine(), reclaim_after=reclaim_after)
+    emit(options, result.as_dict(), lambda d: f"skickade {d['sent']}, misslyckade {d['failed']}, döda {d['dead']}")
+
+
+@click.group()
+def officer():
+    """Officers and coordinators, and where their reminders go."""
+
+
+@officer.command()
+@click.argument("officer_id")
+@click.option("--name", required=True)
+@click.option("--org", type=click.Choice(officer_cases.ORGS), required=True)
+@click.option("--municipality", required=True, help="Municipality code (kommunkod).")
+@click.option("--role", type=click.Choice(officer_cases.ROLES), default="officer", show_default=True)
+@click.option("--notify", default=None, help="Notification URL (apprise: mailto://, msteams://, slack://, "
+                                             "json://; or file:PATH). Default: the default channel.")
+@click.option("--update", "update_existing", is_flag=True, help="Change an officer already registered.")
+@common
+def add(options, officer_id, name, org, municipality, role, notify, update_existing):
+    """Register an officer or coordinator."""
+    doc = officer_cases.add_officer(get_engine(), officer_id, name=name, org=org, municipality=municipality,
+                                    role=role, notify=notify, update_existing=update_existing)
+    emit(options, doc, lambda d: f"{d['role']} {d['id']} ({d['org']}, {d['municipality']}) registered"
+                                 + (f", notified via {d['notify']}" if d["notify"] else ", default channel"))
+
+
+@officer.command("list")
+@click.option("--municipality", default=None)
+@click.option("--role", type=click.Choice(officer_cases.ROLES), default=None)
+@common
+def officer_list(options, municipality, role):
+    """Registered officers and coordinators (notification URLs without credentials)."""
+    rows = officer_cases.list_officers(get_engine(), municipality=municipality, role=role)
+    emit(options, rows, lambda r: table(r, [("id", "id"), ("name", "namn"), ("org", "org"),
+                                            ("municipality", "kommun"), ("role", "roll"), ("notify", "kanal")]))
+
+
+@click.command()
+@click.option("--port", default=4200, show_default=True, help="Port of the local Prefect server (when started).")
+@common
+def serve(options, port):
+    """Start the schedule (cron and time zone from config/reminders.toml). Without
+    PREFECT_API_URL, a local Prefect server is started on 127.0.0.1 first."""
+    _quiet_prefect()
+    from flows.serve import serve as run
+    run(port=port, echo=click.echo)

@@ -1,0 +1,80 @@
+"""Officers and coordinators (handläggare, samordnare): who gets which reminder, and where.
+
+A case names its responsible officers by id (cases.kommun_officer, cases.af_officer); the
+municipality's coordinators get the escalations. Registering one here gives the id a
+notification URL; an officer without one gets reminders through the default channel.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Engine
+
+from models import Officer
+from models.configuration import Config, get_config
+from models.database import transaction
+from models.ladder import redact
+from models.timestamps import show, utcnow
+from statemachine.errors import BadInput, NotFound, NotPermitted
+
+OFFICERS = Officer.__table__
+ORGS = ("kommun", "af")
+ROLES = ("officer", "coordinator")
+_ID = re.compile(r"^[A-Za-z0-9._@-]{1,60}$")
+_URL = re.compile(r"^(file:.+|[a-z][a-z0-9+.-]*://.+)$")
+
+
+def add_officer(engine: Engine, officer_id: str, *, name: str, org: str, municipality: str, role: str = "officer",
+                notify: str | None = None, update_existing: bool = False, config: Config | None = None) -> dict:
+    """Register an officer or coordinator (or, with `update_existing`, change one)."""
+    config = config or get_config()
+    if not _ID.match(officer_id or ""):
+        raise BadInput("id", "1–60 letters, digits or . _ @ - (the id cases use, e.g. handl01)")
+    if not name or not name.strip():
+        raise BadInput("name", "give the officer's name")
+    if org not in ORGS:
+        raise BadInput("org", f"one of {', '.join(ORGS)}")
+    if role not in ROLES:
+        raise BadInput("role", f"one of {', '.join(ROLES)}")
+    if not re.fullmatch(r"\d{4}", municipality or "") or municipality[:2] not in config.counties:
+        raise BadInput("municipality", f"not a municipality code: {municipality!r} (four digits, a known county)")
+    if notify is not None and not _URL.match(notify):
+        raise BadInput("notify", "not a notification URL (e.g. mailto://..., msteams://..., json://..., file:PATH)")
+    values = {"name": name.strip(), "org": org, "municipality": municipality, "role": role, "notify": notify,
+              "active": True}
+    with transaction(engine) as conn:
+        exists = conn.execute(select(OFFICERS.c.id).where(OFFICERS.c.id == officer_id)).first()
+        if exists and not update_existing:
+            raise NotPermitted(f"id: officer {officer_id} is already registered (use --update to change it)")
+        if exists:
+            conn.execute(update(OFFICERS).where(OFFICERS.c.id == officer_id).values(**values))
+        else:
+            conn.execute(insert(OFFICERS).values(id=officer_id, created_at=utcnow(), **values))
+        row = conn.execute(select(OFFICERS).where(OFFICERS.c.id == officer_id)).mappings().one()
+    return officer_doc(row)
+
+
+def officer_doc(row) -> dict:
+    return {"id": row["id"], "name": row["name"], "org": row["org"], "municipality": row["municipality"],
+            "role": row["role"], "notify": redact(row["notify"]) if row["notify"] else None,
+            "active": row["active"], "created_at": show(row["created_at"])}
+
+
+def list_officers(engine: Engine, *, municipality: str | None = None, role: str | None = None) -> list[dict]:
+    query = select(OFFICERS).order_by(OFFICERS.c.municipality, OFFICERS.c.id)
+    if municipality:
+        query = query.where(OFFICERS.c.municipality == municipality)
+    if role:
+        query = query.where(OFFICERS.c.role == role)
+    with transaction(engine, write=False) as conn:
+        return [officer_doc(r) for r in conn.execute(query).mappings()]
+
+
+def get_officer(engine: Engine, officer_id: str) -> dict:
+    with transaction(engine, write=False) as conn:
+        row = conn.execute(select(OFFICERS).where(OFFICERS.c.id == officer_id)).mappings().first()
+    if row is None:
+        raise NotFound("id", f"no officer {officer_id}")
+    return officer_doc(row)

@@ -1,0 +1,310 @@
+"""Delivering the reminder outbox, and reading it.
+
+`deliver` first addresses new reminders (one delivery row per recipient: the case's
+officers, and for an escalation the municipality's coordinators), then sends the
+deliveries one by one: claim (a short transaction), send, mark sent or failed (another).
+A failed delivery keeps its attempts and last error and is retried by the next run;
+after `max_attempts` it is `dead` and stays visible. A claim left behind by a delivery
+that died (SIGKILL, power cut) is taken again after the lease: the message it was sending
+may or may not have gone out, so it is sent again (at least once, never silently lost).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from models import Case, Officer, Reminder, ReminderDelivery
+from models.configuration import Config, get_config
+from models.database import transaction
+from models.ladder import ReminderConfig, get_reminder_config
+from models.timestamps import show, utcnow
+from statemachine import channels
+from statemachine.process import PARENTS, STATE
+
+CASES = Case.__table__
+OFFICERS = Officer.__table__
+REMINDERS = Reminder.__table__
+DELIVERIES = ReminderDelivery.__table__
+STATUSES = ("pending", "sent", "failed", "dead")
+STEP_LABELS = {"warning": ("Varning", "Warning"), "overdue": ("Försenad", "Overdue"),
+               "escalation": ("Eskalering", "Escalation")}
+Sender = Callable[..., None]
+
+
+@dataclass
+class DeliveryResult:
+    addressed: int = 0
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+
+    def as_dict(self) -> dict:
+        return {"addressed": self.addressed, "sent": self.sent, "failed": self.failed, "dead": self.dead}
+
+
+# --------------------------------------------------------------------------- addressing
+
+def address(engine: Engine, config: ReminderConfig | None = None) -> int:
+    """Give every new reminder its delivery rows. Returns how many reminders were addressed."""
+    config = config or get_reminder_config()
+    with transaction(engine) as conn:
+        rows = conn.execute(
+            select(REMINDERS.c.id, REMINDERS.c.kind, REMINDERS.c.step, REMINDERS.c.municipality,
+                   CASES.c.kommun_officer, CASES.c.af_officer)
+            .select_from(REMINDERS.outerjoin(CASES, CASES.c.id == REMINDERS.c.case_id))
+            .where(REMINDERS.c.status == "pending", REMINDERS.c.addressed.is_(False))).all()
+        if not rows:
+            return 0
+        coordinators: dict[str, list[str]] = {}
+        for officer in conn.execute(select(OFFICERS.c.id, OFFICERS.c.municipality)
+                                    .where(OFFICERS.c.role == "coordinator", OFFICERS.c.active)
+                                    .order_by(OFFICERS.c.id)):
+            coordinators.setdefault(officer.municipality, []).append(officer.id)
+        deliveries = []
+        for row in rows:
+            deliveries += [{"reminder_id": row.id, "recipient": r, "status": "pending", "attempts": 0}
+                           for r in recipients(config, row, coordinators)]
+        insert_ = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(DELIVERIES)
+        for start in range(0, len(deliveries), 5000):
+            conn.execute(insert_.on_conflict_do_nothing(index_elements=["reminder_id", "recipient"]),
+                         deliveries[start:start + 5000])
+        ids = [row.id for row in rows]
+        for start in range(0, len(ids), 5000):
+            conn.execute(update(REMINDERS).where(REMINDERS.c.id.in_(ids[start:start + 5000])).values(addressed=True))
+    return len(rows)
+
+
+def recipients(config: ReminderConfig, row, coordinators: dict[str, list[str]]) -> list[str]:
+    """Who gets this reminder: officer ids, `coordinator:CODE` when the municipality has no
+    coordinator registered, `unassigned` when nobody else would. Never empty."""
+    subject = "agreement" if row.kind.startswith("agreement") else row.kind
+    rung = config.ladder(subject).rung(row.step)
+    wanted = rung.to if rung else ("officers", "coordinator")
+    out: list[str] = []
+    for who in wanted:
+        if who in ("officers", "kommun_officer") and row.kommun_officer:
+            out.append(row.kommun_officer)
+        if who in ("officers", "af_officer") and row.af_officer:
+            out.append(row.af_officer)
+        if who == "coordinator":
+            out += coordinators.get(row.municipality) or [f"coordinator:{row.municipality}"]
+    return list(dict.fromkeys(out)) or ["unassigned"]
+
+
+# --------------------------------------------------------------------------- sending
+
+def deliver(engine: Engine, *, config: ReminderConfig | None = None, case_config: Config | None = None,
+            send: Sender | None = None, reclaim_after: float | None = None,
+            limit: int | None = None) -> DeliveryResult:
+    """Send what is pending (and what failed before this run). Each delivery is claimed,
+    sent and marked on its own, so a crash loses at most the one in flight."""
+    config = config or get_reminder_config()
+    case_config = case_config or get_config()
+    send = send or channels.send
+    result = DeliveryResult(addressed=address(engine, config))
+    started = utcnow()
+    lease = config.delivery.lease_seconds if reclaim_after is None else reclaim_after
+    with transaction(engine, write=False) as conn:
+        urls = {r.id: r.notify for r in conn.execute(select(OFFICERS.c.id, OFFICERS.c.notify)
+                                                     .where(OFFICERS.c.notify.is_not(None)))}
+    done = 0
+    while limit is None or done < limit:
+        claim = _claim(engine, started, started - timedelta(seconds=lease))
+        if claim is None:
+            break
+        done += 1
+        subject, body = render(claim, case_config, config.delivery.language)
+        url = urls.get(claim["recipient"]) or config.delivery.default_url
+        error = None
+        try:
+            send(url, subject, body, recipient=claim["recipient"],
+                 message_id=f"<reminder-{claim['reminder_id']}-{claim['delivery_id']}@etablera>")
+        except channels.DeliveryError as exc:
+            error = str(exc) or type(exc).__name__
+        except Exception as exc:  # noqa: BLE001 - a broken channel must not stop the others
+            error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        status = _finish(engine, claim, error, config.delivery.max_attempts)
+        if status == "sent":
+            result.sent += 1
+        elif status == "dead":
+            result.dead += 1
+        elif status == "failed":
+            result.failed += 1
+    return result
+
+
+def _claimable(started: datetime, stale: datetime):
+    d = DELIVERIES.c
+    return or_(d.status == "pending",
+               and_(d.status == "failed", or_(d.claimed_at.is_(None), d.claimed_at < started)),
+               and_(d.status == "sending", d.claimed_at < stale))
+
+
+def _claim(engine: Engine, started: datetime, stale: datetime) -> dict | None:
+    d, r = DELIVERIES.c, REMINDERS.c
+    for _ in range(20):      # another deliverer may take the row first: look again
+        with transaction(engine) as conn:
+            row = conn.execute(
+                select(d.id.label("delivery_id"), d.recipient, d.attempts, r.id.label("reminder_id"), r.kind,
+                       r.step, r.case_id, r.measure_id, r.municipality, r.stage, r.due, r.detected_on)
+                .select_from(DELIVERIES.join(REMINDERS, r.id == d.reminder_id))
+                .where(_claimable(started, stale), d.status.in_(("pending", "failed", "sending")))
+                .order_by(d.id).limit(1)).mappings().first()
+            if row is None:
+                return None
+            now = utcnow()
+            taken = conn.execute(update(DELIVERIES).where(d.id == row["delivery_id"], _claimable(started, stale))
+                                 .values(status="sending", claimed_at=now)).rowcount
+            if taken == 1:
+                return {**row, "claimed_at": now}
+    return None
+
+
+def _finish(engine: Engine, claim: dict, error: str | None, max_attempts: int) -> str | None:
+    d = DELIVERIES.c
+    attempts = claim["attempts"] + 1
+    now = utcnow()
+    if error is None:
+        values = {"status": "sent", "sent_at": now, "attempts": attempts, "last_error": None}
+    else:
+        values = {"status": "dead" if attempts >= max_attempts else "failed", "attempts": attempts,
+                  "last_error": error[:500]}
+    with transaction(engine) as conn:
+        # Only if the claim is still ours (a lease that ran out may have passed it on).
+        changed = conn.execute(update(DELIVERIES).where(d.id == claim["delivery_id"], d.status == "sending",
+                                                        d.claimed_at == claim["claimed_at"])
+                               .values(**values)).rowcount
+        if changed != 1:
+            return None
+        _summarise(conn, claim["reminder_id"], now)
+    return values["status"]
+
+
+def _summarise(conn, reminder_id: int, now: datetime) -> None:
+    """The reminder's status from its deliveries: sent when all are, dead when one is,
+    failed when one failed and waits for the next run, else pending."""
+    rows = conn.execute(select(DELIVERIES.c.status, DELIVERIES.c.attempts, DELIVERIES.c.last_error)
+                        .where(DELIVERIES.c.reminder_id == reminder_id)).all()
+    statuses = {row.status for row in rows}
+    if statuses == {"sent"}:
+        status = "sent"
+    elif "dead" in statuses:
+        status = "dead"
+    elif "failed" in statuses:
+        status = "failed"
+    else:
+        status = "pending"
+    errors = [row.last_error for row in rows if row.last_error]
+    conn.execute(update(REMINDERS).where(REMINDERS.c.id == reminder_id).values(
+        status=status, attempts=max(row.attempts for row in rows), last_error=errors[-1] if errors else None,
+        sent_at=now if status == "sent" else None))
+
+
+# --------------------------------------------------------------------------- the message
+
+def stage_label(stage: str, config: Config, lang: str) -> str:
+    if stage in STATE:
+        state = STATE[stage]
+        return state.en if lang == "en" else state.sv
+    parent = next((p for p in PARENTS if p.name == stage), None)
+    if parent is not None:
+        return parent.en if lang == "en" else parent.sv
+    if stage.startswith("measure."):
+        kind = config.measure_types.get(stage.removeprefix("measure."))
+        what = kind.label(lang) if kind else stage.removeprefix("measure.")
+        return f"{'Measure' if lang == 'en' else 'Insats'}: {what}"
+    return {"establishment": ("Etableringen (hela tidsramen)", "The establishment (the whole time frame)"),
+            "agreement.revision": ("Överenskommelsen: revision", "The agreement: revision"),
+            "agreement.expiry": ("Överenskommelsen: giltighetstiden löper ut", "The agreement: validity ends")
+            }.get(stage, (stage, stage))[lang == "en"]
+
+
+def days_late(due: date, on: date) -> int:
+    return (on - due).days
+
+
+def render(row, config: Config, lang: str = "sv") -> tuple[str, str]:
+    """Subject and body of a reminder: case id, stage, due date, days late. Nothing about
+    the person (no name, no identity number): it may travel by e-mail."""
+    en = lang == "en"
+    step = STEP_LABELS.get(row["step"], (row["step"], row["step"]))[en]
+    stage = stage_label(row["stage"], config, lang)
+    late = days_late(row["due"], row["detected_on"])
+    if late > 0:
+        lateness = f"{late} days late" if en else f"{late} dagar sent"
+    elif late == 0:
+        lateness = "due today" if en else "förfaller i dag"
+    else:
+        lateness = f"due in {-late} days" if en else f"förfaller om {-late} dagar"
+    if row["case_id"] is not None:
+        what = f"{'case' if en else 'ärende'} {row['case_id']}"
+    else:
+        what = f"{'municipality' if en else 'kommun'} {row['municipality']}"
+    subject = f"[etablera] {step}: {what}, {stage}, {row['due'].isoformat()} ({lateness})"
+    lines = [
+        f"{'Reminder' if en else 'Påminnelse'} R{row['reminder_id']}: {step} ({row['step']})",
+        f"{'Case' if en else 'Ärende'}: {row['case_id']}" if row["case_id"] is not None else None,
+        f"{'Measure' if en else 'Insats'}: {row['measure_id']}" if row["measure_id"] is not None else None,
+        f"{'Municipality' if en else 'Kommun'}: {row['municipality']}",
+        f"{'Stage' if en else 'Steg'}: {stage} [{row['stage']}]",
+        f"{'Due date' if en else 'Förfallodatum'}: {row['due'].isoformat()}",
+        f"{'Days late' if en else 'Dagar sent'}: {late} ({lateness}, {row['detected_on'].isoformat()})",
+    ]
+    return subject, "\n".join(line for line in lines if line)
+
+
+# --------------------------------------------------------------------------- reading
+
+def list_reminders(engine: Engine, *, case_id: int | None = None, status: str | None = None,
+                   limit: int = 1000, lang: str = "sv", config: Config | None = None) -> list[dict]:
+    """Reminders, newest first, with their deliveries' attempts and last error."""
+    config = config or get_config()
+    r = REMINDERS.c
+    query = select(REMINDERS).order_by(r.id.desc()).limit(limit)
+    if case_id is not None:
+        query = query.where(r.case_id == case_id)
+    if status is not None:
+        query = query.where(r.status == status)
+    with transaction(engine, write=False) as conn:
+        rows = conn.execute(query).mappings().all()
+        ids = [row["id"] for row in rows]
+        recipients_of: dict[int, list[dict]] = {}
+        for start in range(0, len(ids), 5000):
+            for d in conn.execute(select(DELIVERIES).where(DELIVERIES.c.reminder_id.in_(ids[start:start + 5000]))
+                                  .order_by(DELIVERIES.c.id)).mappings():
+                recipients_of.setdefault(d["reminder_id"], []).append(
+                    {"recipient": d["recipient"], "status": d["status"], "attempts": d["attempts"],
+                     "last_error": d["last_error"], "sent_at": show(d["sent_at"])})
+    return [{"id": row["id"], "kind": row["kind"], "step": row["step"], "case_id": row["case_id"],
+             "measure_id": row["measure_id"], "municipality": row["municipality"], "stage": row["stage"],
+             "stage_label": stage_label(row["stage"], config, lang), "due": row["due"].isoformat(),
+             "detected_on": row["detected_on"].isoformat(), "days_late": days_late(row["due"], row["detected_on"]),
+             "status": row["status"], "attempts": row["attempts"], "last_error": row["last_error"],
+             "recorded_at": show(row["recorded_at"]), "sent_at": show(row["sent_at"]),
+             "deliveries": recipients_of.get(row["id"], [])} for row in rows]
+
+
+def delivered_since(engine: Engine, since: datetime) -> dict[str, int]:
+    """Deliveries attempted since `since` by outcome (a run's summary, across task retries)."""
+    d = DELIVERIES.c
+    with transaction(engine, write=False) as conn:
+        rows = conn.execute(select(d.status, func.count()).where(d.claimed_at >= since)
+                            .group_by(d.status)).all()
+    found = {status: n for status, n in rows}
+    return {"sent": found.get("sent", 0), "failed": found.get("failed", 0), "dead": found.get("dead", 0)}
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    """Reminders per status (for the check's summary and `reminders list`)."""
+    with transaction(engine, write=False) as conn:
+        rows = conn.execute(select(REMINDERS.c.status, func.count()).group_by(REMINDERS.c.status)).all()
+    return {status: n for status, n in rows}
+
+
+__all__ = ["DeliveryResult", "STATUSES", "address", "counts", "delivered_since", "deliver", "list_reminders", "recipients", "render"]

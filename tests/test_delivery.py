@@ -1,0 +1,249 @@
+"""Delivering the outbox: a real SMTP server on loopback (down, then up), retries until
+dead, a delivery process killed mid-batch, and concurrent checks on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.header
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from conftest import ROOT
+from identities import pnr
+from models import Reminder, ReminderDelivery
+from models.agreements import AgreementBook
+from models.configuration import DEFAULT_DIR
+from models.database import make_engine
+from models.ladder import load_reminder_config
+from models.timestamps import parse_moment
+from statemachine import deadlines, officers, reminders, service
+from statemachine.channels import DeliveryError
+
+CONFIG = load_reminder_config(DEFAULT_DIR)
+NO_AGREEMENTS = AgreementBook(directory=ROOT / "nonexistent", agreements=())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it accepted; can hold one message unanswered."""
+
+    def __init__(self, hold_at: int | None = None):
+        self.messages: list[email.message.Message] = []
+        self.seen = 0
+        self.hold_at = hold_at
+        self.holding = threading.Event()
+        self.release = False
+
+    async def handle_DATA(self, server, session, envelope):
+        self.seen += 1
+        if self.hold_at is not None and self.seen == self.hold_at:
+            self.holding.set()
+            while not self.release:
+                await asyncio.sleep(0.05)
+            return "451 not accepted"
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def keys(self) -> list[tuple[str, str]]:
+        """(reminder, recipient) of each accepted message."""
+        out = []
+        for m in self.messages:
+            body = m.get_payload(decode=True).decode("utf-8") if not m.is_multipart() else \
+                m.get_payload(0).get_payload(decode=True).decode("utf-8")
+            reminder = next(w for w in body.split() if w.startswith("R") and w[1:-1].isdigit())
+            out.append((reminder.rstrip(":"), m["To"]))
+        return out
+
+
+def smtp_url(port: int, who: str) -> str:
+    return f"mailto://127.0.0.1:{port}?from=etablera@example.se&to={who}@example.se&mode=insecure"
+
+
+def setup_cases(engine, port: int, n: int = 4, coordinator=True) -> None:
+    officers.add_officer(engine, "k1", name="Kim", org="kommun", municipality="0581", notify=smtp_url(port, "k1"))
+    officers.add_officer(engine, "af1", name="Alex", org="af", municipality="0581", notify=smtp_url(port, "af1"))
+    if coordinator:
+        officers.add_officer(engine, "samo", name="Sam", org="kommun", municipality="0581", role="coordinator",
+                             notify=smtp_url(port, "samo"))
+    for i in range(n):
+        service.register(engine, person=pnr("19900101", 100 + i), municipality="0581",
+                         permit_date=parse_moment("2026-02-20").date(), actor="t", at=parse_moment("2026-03-02"),
+                         kommun_officer="k1", af_officer="af1")
+    deadlines.record_due(engine, parse_moment("2026-04-22"), config=CONFIG, book=NO_AGREEMENTS)   # escalations
+
+
+def statuses(engine) -> Counter:
+    with engine.connect() as conn:
+        return Counter(conn.execute(select(Reminder.__table__.c.status)).scalars())
+
+
+@pytest.fixture
+def smtp():
+    started = []
+
+    def start(port: int, inbox: Inbox) -> Controller:
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        started.append(controller)
+        return controller
+    yield start
+    for controller in started:
+        try:
+            controller.stop()
+        except Exception:  # noqa: BLE001 - already stopped
+            pass
+
+
+def test_smtp_down_then_up_delivers_each_exactly_once(engine, smtp):
+    port = free_port()
+    setup_cases(engine, port)                                  # 4 escalations × 3 recipients
+    down = reminders.deliver(engine, config=CONFIG)            # nothing listens on the port
+    assert (down.sent, down.failed, down.dead) == (0, 12, 0)
+    assert statuses(engine) == {"failed": 4}
+    listed = reminders.list_reminders(engine, status="failed")
+    assert all(r["attempts"] == 1 and r["last_error"] for r in listed)
+    assert all(f"{port}" not in (r["last_error"] or "") or "example" not in r["last_error"] for r in listed)
+
+    inbox = Inbox()
+    controller = smtp(port, inbox)
+    up = reminders.deliver(engine, config=CONFIG)
+    assert (up.sent, up.failed) == (12, 0)
+    assert statuses(engine) == {"sent": 4}
+    assert len(inbox.messages) == 12 and len(set(inbox.keys())) == 12
+    again = reminders.deliver(engine, config=CONFIG)           # nothing left: nothing sent twice
+    assert again.sent == 0 and len(inbox.messages) == 12
+    subject = str(email.header.make_header(email.header.decode_header(inbox.messages[0]["Subject"])))
+    assert "ärende" in subject and "Modul 1" in subject
+    assert pnr("19900101", 100) not in inbox.messages[0].as_string()
+    controller.stop()
+
+
+def test_failed_delivery_is_retried_then_dead(engine):
+    service.register(engine, person=pnr("19900101"), municipality="0581",
+                     permit_date=parse_moment("2026-02-20").date(), actor="t", at=parse_moment("2026-03-02"))
+    deadlines.record_due(engine, parse_moment("2026-04-08"), config=CONFIG, book=NO_AGREEMENTS)   # a warning
+
+    def broken(*args, **kwargs):
+        raise DeliveryError("mail server said no")
+    for attempt in range(1, CONFIG.delivery.max_attempts + 1):
+        result = reminders.deliver(engine, config=CONFIG, send=broken)
+        expected = "dead" if attempt == CONFIG.delivery.max_attempts else "failed"
+        assert statuses(engine) == {expected: 1}, attempt
+    [row] = reminders.list_reminders(engine, status="dead")
+    assert row["attempts"] == CONFIG.delivery.max_attempts and row["last_error"] == "mail server said no"
+    assert row["deliveries"] == [{"recipient": "unassigned", "status": "dead", "attempts": 5,
+                                  "last_error": "mail server said no", "sent_at": None}]
+    assert reminders.deliver(engine, config=CONFIG, send=broken).failed == 0     # dead stays dead, shown
+
+
+def test_recipients_fall_back_to_the_default_channel(engine, tmp_path):
+    service.register(engine, person=pnr("19900101"), municipality="0581", kommun_officer="nobody",
+                     permit_date=parse_moment("2026-02-20").date(), actor="t", at=parse_moment("2026-03-02"))
+    deadlines.record_due(engine, parse_moment("2026-04-22"), config=CONFIG, book=NO_AGREEMENTS)
+    sent = []
+    reminders.deliver(engine, config=CONFIG, send=lambda url, s, b, recipient, message_id: sent.append((url, recipient)))
+    assert sorted(sent) == [(CONFIG.delivery.default_url, "coordinator:0581"), (CONFIG.delivery.default_url, "nobody")]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_batch_then_next_run_delivers_the_rest(sqlite_url, smtp):
+    engine = make_engine(sqlite_url)
+    port = free_port()
+    setup_cases(engine, port, n=4)                             # 12 deliveries
+    inbox = Inbox(hold_at=4)                                   # the 4th message is never answered
+    smtp(port, inbox)
+    env = {**os.environ, "ETABLERA_DATABASE_URL": sqlite_url}
+    child = subprocess.Popen([sys.executable, "-m", "interfaces.cli.main", "reminders", "deliver"], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert inbox.holding.wait(60), "the delivery never reached the 4th message"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    finally:
+        inbox.release = True
+        if child.poll() is None:
+            child.kill()
+    assert len(inbox.messages) == 3
+    with engine.connect() as conn:
+        left = Counter(conn.execute(select(ReminderDelivery.__table__.c.status)).scalars())
+    assert left == {"sent": 3, "sending": 1, "pending": 8}
+    # The next run leaves a fresh claim alone (the lease), then takes it over once it has run out.
+    assert reminders.deliver(engine, config=CONFIG).sent == 8
+    after = reminders.deliver(engine, config=CONFIG, reclaim_after=0)
+    assert after.sent == 1
+    keys = inbox.keys()
+    assert len(keys) == 12 and len(set(keys)) == 12            # every (reminder, recipient) exactly once
+    assert statuses(engine) == {"sent": 4}
+
+
+@pytest.mark.postgres
+def test_two_checks_at_the_same_moment_record_each_reminder_once(pg_url):
+    engine = make_engine(pg_url)
+    for i in range(40):
+        service.register(engine, person=pnr("19900101", 100 + i), municipality="0581",
+                         permit_date=parse_moment("2026-02-20").date(), actor="t",
+                         at=parse_moment("2026-03-02") + timedelta(days=i % 10))
+    moment = parse_moment("2026-04-22")
+    barrier = threading.Barrier(4)
+    results, errors = [], []
+
+    def run():
+        own = make_engine(pg_url)
+        try:
+            barrier.wait()
+            results.append(deadlines.record_due(own, moment, config=CONFIG, book=NO_AGREEMENTS).total)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            own.dispose()
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with engine.connect() as conn:
+        keys = conn.execute(select(Reminder.__table__.c.kind, Reminder.__table__.c.target_id,
+                                   Reminder.__table__.c.visit, Reminder.__table__.c.step)).all()
+    assert len(keys) == len(set(keys)) == 40                   # each case: the step it has reached, once
+    assert sorted(results, reverse=True)[0] == 40 and sum(results) == 40
+
+    sent = Counter()
+    lock = threading.Lock()
+
+    def fake_send(url, subject, body, recipient, message_id):
+        time.sleep(0.002)
+        with lock:
+            sent[message_id] += 1
+
+    def deliver():
+        own = make_engine(pg_url)
+        try:
+            reminders.deliver(own, config=CONFIG, send=fake_send)
+        finally:
+            own.dispose()
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sum(sent.values()) == len(sent) and set(sent.values()) == {1}
+    assert statuses(engine) == {"sent": 40}
+    engine.dispose()
