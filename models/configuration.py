@@ -109,7 +109,12 @@ def config_dir() -> Path:
 
 
 def get_config() -> Config:
-    return load_config(config_dir())
+    return _config_at(os.environ.get("ETABLERA_CONFIG_DIR", ""))
+
+
+@lru_cache(maxsize=8)
+def _config_at(directory: str) -> Config:
+    return load_config(Path(directory) if directory else DEFAULT_DIR)
 
 
 @lru_cache(maxsize=8)

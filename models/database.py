@@ -37,8 +37,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    mode = "IMMEDIATE" if conn.get_execution_options().get("etablera_write") else "DEFERRED"
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    # Straight on the driver: this runs once per transaction, and SQLAlchemy's statement
+    # path would cost more than the BEGIN itself.
+    write = conn._execution_options.get("etablera_write")
+    conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
 
 
 def make_engine(url: str | None = None) -> Engine:
