@@ -1,7 +1,28 @@
-"""Tables, configuration and value types: the bottom layer, importing nothing above it."""
+"""Tables, configuration and value types: the bottom layer, importing nothing above it.
 
-from models.audit import AccessLog, AuditEvent
-from models.case import Case, Measure
-from models.reminders import Officer, Reminder, ReminderDelivery
+Tables are imported on first use (`from models import Case` loads models/case.py only),
+so a command that needs two tables does not pay for all of them; `load_all()` registers
+every table on the metadata (migrations, tests).
+"""
 
-__all__ = ["AccessLog", "AuditEvent", "Case", "Measure", "Officer", "Reminder", "ReminderDelivery"]
+from importlib import import_module
+
+_HOMES = {
+    "AccessLog": "models.audit", "AuditEvent": "models.audit",
+    "Case": "models.case", "Measure": "models.case",
+    "Officer": "models.reminders", "Reminder": "models.reminders", "ReminderDelivery": "models.reminders",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'models' has no attribute {name!r}")
+    return getattr(import_module(home), name)
+
+
+def load_all() -> None:
+    for home in set(_HOMES.values()):
+        import_module(home)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
-import holidays
 import pendulum
 
 _ISO = re.compile(r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?$")
@@ -69,6 +68,8 @@ def _due(frame: Frame, start: date) -> date:
 @lru_cache(maxsize=64)
 def swedish_holidays(year: int) -> frozenset[date]:
     """Public holidays plus the de facto ones (Midsummer, Christmas and New Year's Eve)."""
+    import holidays     # a large package: loaded only when a working-day frame is counted
+
     return frozenset(holidays.country_holidays("SE", years=year, categories=("public", "de_facto")))
 
 

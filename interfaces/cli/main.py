@@ -7,25 +7,45 @@ permitted in the current state, or a rule refused it; 4 the case changed concurr
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 import click
-from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
-from interfaces.cli.agreements import agreement, grant
-from interfaces.cli.audit import audit
-from interfaces.cli.cases import case
 from interfaces.cli.common import common
-from interfaces.cli.deadlines import deadlines, officer, reminders_group, serve
-from interfaces.cli.measures import measure
 from interfaces.cli.output import emit, fail
-from interfaces.cli.tracks import track
 from models.configuration import ConfigError, get_config
 from statemachine.errors import EtableraError
 
+# Command groups by name and where they live: imported only when used, so a case
+# officer's `etablera case show` loads the case commands and nothing else.
+LAZY_COMMANDS = {
+    "case": "interfaces.cli.cases:case",
+    "measure": "interfaces.cli.measures:measure",
+    "audit": "interfaces.cli.audit:audit",
+    "agreement": "interfaces.cli.agreements:agreement",
+    "grant": "interfaces.cli.agreements:grant",
+    "track": "interfaces.cli.tracks:track",
+    "deadlines": "interfaces.cli.deadlines:deadlines",
+    "reminders": "interfaces.cli.deadlines:reminders_group",
+    "officer": "interfaces.cli.deadlines:officer",
+    "serve": "interfaces.cli.deadlines:serve",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx, name):
+        if name in LAZY_COMMANDS and name not in self.commands:
+            module, attribute = LAZY_COMMANDS[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli():
     """etablera: the individual's module process for newcomers (nyanlända)."""
 
@@ -118,18 +138,6 @@ def demo(options, cases, seed, walkthrough):
                                        f"{d['measures']} measures in {d['seconds']:.1f} s")
 
 
-cli.add_command(case)
-cli.add_command(measure)
-cli.add_command(audit)
-cli.add_command(agreement)
-cli.add_command(grant)
-cli.add_command(track)
-cli.add_command(deadlines)
-cli.add_command(reminders_group)
-cli.add_command(officer)
-cli.add_command(serve)
-
-
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     as_json = "--json" in args
@@ -145,23 +153,25 @@ def main(argv: list[str] | None = None) -> None:
         fail(exc.format_message(), 2, as_json)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except OperationalError as exc:
-        if "locked" in str(exc.orig):
+    except Exception as exc:  # noqa: BLE001 - sorted below; sqlalchemy is imported only if it was used
+        _database_error(exc, as_json)
+
+
+def _database_error(exc: Exception, as_json: bool) -> None:
+    if "sqlalchemy" in sys.modules:
+        from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+        detail = str(getattr(exc, "orig", ""))
+        if isinstance(exc, OperationalError) and "locked" in detail:
             fail("the database is busy with another change; nothing was written, try again", 4, as_json)
-        if "no such table" in str(exc.orig):
+        if isinstance(exc, (OperationalError, ProgrammingError)) and ("no such table" in detail
+                                                                       or "does not exist" in detail):
             fail("the database has no tables yet: run `etablera init`", 1, as_json)
-        fail(f"database error: {exc.orig}", 1, as_json)
-    except ProgrammingError as exc:
-        if "does not exist" in str(exc.orig):
-            fail("the database has no tables yet: run `etablera init`", 1, as_json)
-        fail(f"database error: {exc.orig}", 1, as_json)
-    except DBAPIError as exc:
-        # Constraint messages can quote the row (an identity number): name only the kind.
-        fail(f"database refused the change ({type(exc.orig).__name__}); nothing was written", 1, as_json)
-    except Exception as exc:  # noqa: BLE001 - a bug: one line, no data; the trace on request
-        if os.environ.get("ETABLERA_DEBUG"):
-            raise
-        fail(f"unexpected error ({type(exc).__name__}); set ETABLERA_DEBUG=1 for details", 1, as_json)
+        if isinstance(exc, DBAPIError):
+            # Constraint messages can quote the row (an identity number): name only the kind.
+            fail(f"database refused the change ({type(exc.orig).__name__}); nothing was written", 1, as_json)
+    if os.environ.get("ETABLERA_DEBUG"):
+        raise exc
+    fail(f"unexpected error ({type(exc).__name__}); set ETABLERA_DEBUG=1 for details", 1, as_json)
 
 
 if __name__ == "__main__":

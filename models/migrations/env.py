@@ -4,9 +4,10 @@ or on ETABLERA_DATABASE_URL when called from the alembic command line."""
 from alembic import context
 from sqlmodel import SQLModel
 
-import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import models
 from models.database import make_engine
 
+models.load_all()     # every table on SQLModel.metadata, for autogenerate
 target_metadata = SQLModel.metadata
 
 
