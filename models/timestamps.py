@@ -70,6 +70,12 @@ def parse_moment(text: str) -> datetime:
     return datetime.fromtimestamp(parsed.timestamp(), timezone.utc)
 
 
+def day_start(day: date) -> datetime:
+    """The instant a Stockholm calendar day begins, in UTC."""
+    start = pendulum.datetime(day.year, day.month, day.day, tz=STOCKHOLM)
+    return datetime.fromtimestamp(start.timestamp(), timezone.utc)
+
+
 def parse_day(text: str) -> date:
     """Parse a calendar date (YYYY-MM-DD)."""
     return date.fromisoformat(text.strip())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from interfaces.cli.common import common, parse_at
+from interfaces.cli.common import common, parse_bound
 from interfaces.cli.output import emit, table
 from models.database import get_engine, transaction
 from statemachine import audit as chain
@@ -24,7 +24,8 @@ def audit():
 @common
 def skips(options, municipality, since, until, module):
     """Who skipped which module, when and why."""
-    rows = queries.skips(get_engine(), municipality=municipality, since=parse_at(since), until=parse_at(until),
+    rows = queries.skips(get_engine(), municipality=municipality, since=parse_bound(since, "since"),
+                         until=parse_bound(until, "until"),
                          module=module, lang=options.lang)
     emit(options, rows, lambda r: table(r, [("case_id", "ärende"), ("at", "när"), ("actor", "vem"),
                                             ("municipality", "kommun"), ("trigger", "händelse"),
@@ -39,7 +40,8 @@ def skips(options, municipality, since, until, module):
 @common
 def overrides(options, municipality, since, until):
     """Who admitted someone to a local track despite unmet prerequisites, when and why."""
-    rows = tracks.overrides(get_engine(), municipality=municipality, since=parse_at(since), until=parse_at(until))
+    rows = tracks.overrides(get_engine(), municipality=municipality, since=parse_bound(since, "since"),
+                            until=parse_bound(until, "until"))
     shown = [{**r, "overridden": "; ".join(r["overridden_prerequisites"])} for r in rows]
     emit(options, rows, lambda _: table(shown, [("case_id", "ärende"), ("at", "när"), ("actor", "vem"),
                                                 ("municipality", "kommun"), ("track", "spår"),

@@ -47,6 +47,22 @@ def parse_at(text: str | None) -> datetime | None:
         raise BadInput("at", f"not a date or datetime: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
 
 
+def parse_bound(text: str | None, field: str) -> datetime | None:
+    """A period bound (--since, --until): a bare date is the start of that day in Stockholm
+    (not midday, as for an event time), so `--since 2025-03-05` includes the whole day."""
+    if text is None:
+        return None
+    from models.timestamps import day_start
+    try:
+        return day_start(date.fromisoformat(text.strip()))
+    except ValueError:
+        pass
+    try:
+        return parse_at(text)
+    except BadInput:
+        raise BadInput(field, f"not a date or datetime: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
+
+
 def parse_date(text: str | None, field: str) -> date | None:
     if text is None:
         return None
