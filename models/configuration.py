@@ -120,12 +120,12 @@ def _config_at(directory: str) -> Config:
 @lru_cache(maxsize=8)
 def load_config(directory: Path) -> Config:
     directory = Path(directory)
-    reasons_doc = _read(directory, "reasons.toml")
-    measures_doc = _read(directory, "measures.toml")
-    groups_doc = _read(directory, "target_groups.toml")
-    fast_doc = _read(directory, "fast_tracks.toml")
-    frames_doc = _read(directory, "timeframes.toml")
-    places_doc = _read(directory, "municipalities.toml")
+    reasons_doc = read_toml(directory / "reasons.toml")
+    measures_doc = read_toml(directory / "measures.toml")
+    groups_doc = read_toml(directory / "target_groups.toml")
+    fast_doc = read_toml(directory / "fast_tracks.toml")
+    frames_doc = read_toml(directory / "timeframes.toml")
+    places_doc = read_toml(directory / "municipalities.toml")
 
     reasons = {}
     for category in REASON_CATEGORIES:
@@ -172,8 +172,8 @@ def load_config(directory: Path) -> Config:
     )
 
 
-def _read(directory: Path, name: str) -> dict:
-    path = directory / name
+def read_toml(path: Path) -> dict:
+    """A configuration file's document; `ConfigError` naming the file if it is missing or not TOML."""
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

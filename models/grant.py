@@ -7,12 +7,11 @@ contiguous from 0 with one open-ended last band.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from models.configuration import ConfigError, config_dir
+from models.configuration import ConfigError, config_dir, read_toml
 
 
 @dataclass(frozen=True)
@@ -47,13 +46,7 @@ def grant_bands(directory: Path) -> tuple[GrantBand, ...]:
     """The bands of `<directory>/grant.toml`; `ConfigError` naming the field if they are not
     contiguous from 0 with only the last band open-ended."""
     path = Path(directory) / "grant.toml"
-    try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: missing configuration file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    doc = read_toml(path)
     return parse_bands(doc.get("bands"), str(path))
 
 

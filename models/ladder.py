@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pendulum
 
-from models.configuration import ConfigError, config_dir
+from models.configuration import ConfigError, config_dir, read_toml
 from models.timeframes import add_working_days, is_working_day
 
 SUBJECTS = ("stage", "measure", "establishment", "agreement")
@@ -190,13 +189,7 @@ def get_reminder_config() -> ReminderConfig:
 @lru_cache(maxsize=8)
 def load_reminder_config(directory: Path) -> ReminderConfig:
     path = Path(directory) / FILE
-    try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: missing configuration file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    doc = read_toml(path)
 
     default = _ladder(doc.get("ladder"), "ladder")
     ladders = {s: default for s in SUBJECTS}

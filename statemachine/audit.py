@@ -102,3 +102,15 @@ def verify(conn: Connection, case_ids: list[int] | None = None) -> tuple[int, in
     for case_id in list(heads):
         breaks.append(Break(case_id, None, "the case has no audit events"))
     return cases, events, breaks
+
+
+def events_in(query, municipality: str | None, since: datetime | None, until: datetime | None):
+    """`query` over audit events, narrowed to a municipality (where the case was at the
+    event) and a period [since, until)."""
+    if municipality:
+        query = query.where(EVENTS.c.municipality == municipality)
+    if since:
+        query = query.where(EVENTS.c.at >= since)
+    if until:
+        query = query.where(EVENTS.c.at < until)
+    return query

@@ -14,7 +14,7 @@ from models import Measure
 from models.configuration import Config, get_config
 from models.database import transaction
 from models.timestamps import show
-from statemachine.audit import CASES, EVENTS
+from statemachine.audit import CASES, EVENTS, events_in
 from statemachine.journal import load_case, log_access
 from statemachine.process import STATE, module_of, state_label
 from statemachine.tracks import track_status
@@ -86,13 +86,14 @@ def reason_label(config: Config, trigger: str, reason: str | None, lang: str) ->
     return label(lang) if label else reason
 
 
-def history(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", config: Config | None = None) -> list[dict]:
+def history(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", role: str | None = None,
+            organisation: str | None = None, config: Config | None = None) -> list[dict]:
     config = config or get_config()
     with transaction(engine) as conn:
         load_case(conn, case_id)
         rows = conn.execute(select(EVENTS).where(EVENTS.c.case_id == case_id).order_by(EVENTS.c.seq)).mappings()
         events = [event_doc(r, config, lang) for r in rows]
-        log_access(conn, actor=actor, case_id=case_id, action="history")
+        log_access(conn, actor=actor, case_id=case_id, action="history", role=role, organisation=organisation)
     return events
 
 
@@ -126,12 +127,7 @@ def skips(engine: Engine, *, municipality: str | None = None, since: datetime | 
                     EVENTS.c.note, EVENTS.c.skipped, EVENTS.c.data)
              .where(text.like('%"module%'))
              .order_by(EVENTS.c.at, EVENTS.c.case_id))
-    if municipality:
-        query = query.where(EVENTS.c.municipality == municipality)
-    if since:
-        query = query.where(EVENTS.c.at >= since)
-    if until:
-        query = query.where(EVENTS.c.at < until)
+    query = events_in(query, municipality, since, until)
     if module:
         query = query.where(text.like(f'%"module{module}"%'))
     with transaction(engine, write=False) as conn:

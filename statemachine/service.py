@@ -20,7 +20,7 @@ from models.database import transaction
 from models.identity import IdentityError, parse_identity
 from models.timestamps import local_date
 from statemachine import guards
-from statemachine.audit import CASES, GENESIS, event_hash
+from statemachine.audit import CASES, GENESIS
 from statemachine.errors import BadInput, NotPermitted
 from statemachine.fields import clean_data, describe
 from statemachine.journal import append, check_version, event_time, load_case

@@ -19,7 +19,7 @@ from models import Measure
 from models.configuration import Config, get_config
 from models.database import transaction
 from models.timestamps import local_date, show, utcnow
-from statemachine.audit import CASES, EVENTS
+from statemachine.audit import CASES, EVENTS, events_in
 from statemachine.errors import NotFound
 from statemachine.guards import agreement_book
 from statemachine.process import ON_HOLD, state_label
@@ -137,12 +137,7 @@ def overrides(engine: Engine, *, municipality: str | None = None, since: datetim
              .where(EVENTS.c.trigger == "decide",
                     cast(EVENTS.c.data, String).like('%"overridden_prerequisites"%'))
              .order_by(EVENTS.c.at, EVENTS.c.case_id))
-    if municipality:
-        query = query.where(EVENTS.c.municipality == municipality)
-    if since:
-        query = query.where(EVENTS.c.at >= since)
-    if until:
-        query = query.where(EVENTS.c.at < until)
+    query = events_in(query, municipality, since, until)
     with transaction(engine, write=False) as conn:
         rows = conn.execute(query).mappings().all()
     return [{"case_id": r["case_id"], "seq": r["seq"], "at": show(r["at"]), "actor": r["actor"],

@@ -146,6 +146,7 @@ def test_failed_delivery_is_retried_then_dead(engine):
         result = reminders.deliver(engine, config=CONFIG, send=broken)
         expected = "dead" if attempt == CONFIG.delivery.max_attempts else "failed"
         assert statuses(engine) == {expected: 1}, attempt
+        assert (result.sent, result.failed + result.dead) == (0, 1), attempt
     [row] = reminders.list_reminders(engine, status="dead")
     assert row["attempts"] == CONFIG.delivery.max_attempts and row["last_error"] == "mail server said no"
     assert row["deliveries"] == [{"recipient": "unassigned", "status": "dead", "attempts": 5,
