@@ -1,6 +1,7 @@
-"""`etablera serve`: the daily check on its schedule, in one command.
+"""`etablera serve`: the daily deadline check and the monthly follow-up report on their
+schedules (config/reminders.toml: [schedule] and [report]), in one command.
 
-With PREFECT_API_URL set, the flow is served against that server (a shared Prefect
+With PREFECT_API_URL set, the flows are served against that server (a shared Prefect
 server, e.g. backed by PostgreSQL). Without it, a local Prefect server is started on
 127.0.0.1 first (SQLite under PREFECT_HOME) and stopped on exit, so the runs are visible
 in its UI at http://127.0.0.1:PORT.
@@ -14,11 +15,13 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator
 
-from models.ladder import get_reminder_config
+from models.ladder import ReminderConfig, get_reminder_config
 
 DEPLOYMENT = "daily"
+REPORT_DEPLOYMENT = "monthly"
 
 
 def wait_healthy(api_url: str, timeout: float = 90, process: subprocess.Popen | None = None) -> None:
@@ -58,21 +61,41 @@ def local_server(port: int, env: dict | None = None, log=None) -> Iterator[str]:
 
 
 def serve(port: int = 4200, echo: Callable[[str], None] = print) -> None:
-    schedule = get_reminder_config().schedule
+    config = get_reminder_config()
     if os.environ.get("PREFECT_API_URL"):
-        _serve(schedule, echo)
+        _serve(config, echo)
         return
     with local_server(port) as api_url:
         os.environ["PREFECT_API_URL"] = api_url
         echo(f"local Prefect server on {api_url.removesuffix('/api')} (UI and run history)")
-        _serve(schedule, echo)
+        _serve(config, echo)
 
 
-def _serve(schedule, echo) -> None:
+def deployments(config: ReminderConfig) -> list:
+    """The daily deadline check and the monthly report, each on its configured schedule."""
     from prefect.client.schemas.schedules import CronSchedule
 
     from flows.deadlines import deadline_check
-    echo(f"deadline check scheduled: {schedule.cron} ({schedule.timezone})"
-         + (", Swedish working days only" if schedule.working_days_only else ""))
-    deadline_check.serve(name=DEPLOYMENT, schedule=CronSchedule(cron=schedule.cron, timezone=schedule.timezone),
-                         parameters={"scheduled": True})
+    from flows.report_flow import monthly_report
+    daily, monthly = config.schedule, config.report
+    return [deadline_check.to_deployment(name=DEPLOYMENT, parameters={"scheduled": True},
+                                         schedule=CronSchedule(cron=daily.cron, timezone=daily.timezone)),
+            monthly_report.to_deployment(name=REPORT_DEPLOYMENT, parameters={"folder": report_folder(config)},
+                                         schedule=CronSchedule(cron=monthly.cron, timezone=monthly.timezone))]
+
+
+def report_folder(config: ReminderConfig) -> str:
+    """The report folder as an absolute path: where `serve` was started, not wherever a run
+    happens to execute."""
+    return str(Path(config.report.folder).resolve())
+
+
+def _serve(config: ReminderConfig, echo) -> None:
+    from prefect import serve as serve_all
+
+    daily, monthly = config.schedule, config.report
+    echo(f"deadline check scheduled: {daily.cron} ({daily.timezone})"
+         + (", Swedish working days only" if daily.working_days_only else ""))
+    echo(f"monthly report scheduled: {monthly.cron} ({monthly.timezone}), written to "
+         f"{Path(report_folder(config)) / 'YYYY-MM'}")
+    serve_all(*deployments(config))

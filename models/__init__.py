@@ -11,6 +11,7 @@ _HOMES = {
     "AccessLog": "models.audit", "AuditEvent": "models.audit",
     "Case": "models.case", "Measure": "models.case",
     "Officer": "models.reminders", "Reminder": "models.reminders", "ReminderDelivery": "models.reminders",
+    "FollowUp": "models.followup", "ReportCase": "models.followup", "ReportVisit": "models.followup",
 }
 
 __all__ = sorted(_HOMES)

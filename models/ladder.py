@@ -5,13 +5,16 @@ A rung fires at an offset from a due date ("-5 working days", "0 days", "+1 mont
 Offsets are monotone in the due date, so "which rung has a due date reached by `today`"
 turns into a range of due dates per rung (`Ladder.windows`), and the check becomes one
 index range scan per rung instead of a loop over cases.
+
+The same file holds what `etablera serve` schedules: the daily check ([schedule]) and the
+monthly follow-up report ([report]: when, and the folder it writes to).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +24,7 @@ import pendulum
 from models.configuration import ConfigError, config_dir, read_toml
 from models.timeframes import add_working_days, is_working_day
 
-SUBJECTS = ("stage", "measure", "establishment", "agreement")
+SUBJECTS = ("stage", "measure", "establishment", "agreement", "followup")
 RECIPIENTS = ("officers", "kommun_officer", "af_officer", "coordinator")
 _OFFSET = re.compile(r"^(?P<n>[+-]?\d+)\s+(?P<unit>working days?|days?|weeks?|months?)$")
 FILE = "reminders.toml"
@@ -142,10 +145,20 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class ReportSchedule:
+    """The monthly follow-up report (flows/report_flow.py): when `etablera serve` runs it,
+    and the folder it writes to (relative to the working directory)."""
+    cron: str
+    timezone: str
+    folder: str
+
+
+@dataclass(frozen=True)
 class ReminderConfig:
     ladders: dict[str, Ladder]          # subject -> ladder
     delivery: Delivery
     schedule: Schedule
+    report: ReportSchedule
     catch_up_days: int = 30
 
     def ladder(self, subject: str) -> Ladder:
@@ -162,6 +175,7 @@ class ReminderConfig:
                          "lease_seconds": self.delivery.lease_seconds, "language": self.delivery.language},
             "schedule": {"cron": self.schedule.cron, "timezone": self.schedule.timezone,
                          "working_days_only": self.schedule.working_days_only},
+            "report": {"cron": self.report.cron, "timezone": self.report.timezone, "folder": self.report.folder},
         }
 
 
@@ -178,11 +192,14 @@ def redact(url: str) -> str:
 
 
 def get_reminder_config() -> ReminderConfig:
+    """The configuration, with two environment overrides: ETABLERA_NOTIFY_DEFAULT (the
+    default channel) and ETABLERA_REPORT_DIR (the monthly report's folder)."""
     config = load_reminder_config(config_dir())
-    override = os.environ.get("ETABLERA_NOTIFY_DEFAULT")
-    if override:
-        from dataclasses import replace
-        config = replace(config, delivery=replace(config.delivery, default_url=override))
+    notify, folder = os.environ.get("ETABLERA_NOTIFY_DEFAULT"), os.environ.get("ETABLERA_REPORT_DIR")
+    if notify:
+        config = replace(config, delivery=replace(config.delivery, default_url=notify))
+    if folder:
+        config = replace(config, report=replace(config.report, folder=folder))
     return config
 
 
@@ -216,16 +233,23 @@ def load_reminder_config(directory: Path) -> ReminderConfig:
         language=str(d.get("language", "sv")),
     )
     s = doc.get("schedule") or {}
-    schedule = Schedule(cron=str(s.get("cron", "0 6 * * 1-5")), timezone=str(s.get("timezone", "Europe/Stockholm")),
-                        working_days_only=bool(s.get("working_days_only", True)))
-    try:
-        pendulum.timezone(schedule.timezone)
-    except Exception:  # noqa: BLE001 - pendulum raises several kinds
-        raise ConfigError(f"config/{FILE}: schedule.timezone: unknown time zone {schedule.timezone!r}") from None
-    if len(schedule.cron.split()) != 5:
-        raise ConfigError(f"config/{FILE}: schedule.cron: {schedule.cron!r} is not a five-field cron expression")
-    return ReminderConfig(ladders=ladders, delivery=delivery, schedule=schedule,
+    schedule = Schedule(*_cron(s, "schedule", "0 6 * * 1-5"), working_days_only=bool(s.get("working_days_only", True)))
+    r = doc.get("report") or {}
+    report = ReportSchedule(*_cron(r, "report", "30 6 1 * *"), folder=str(r.get("folder", "reports")))
+    return ReminderConfig(ladders=ladders, delivery=delivery, schedule=schedule, report=report,
                           catch_up_days=_positive(doc.get("catch_up_days", 30), "catch_up_days"))
+
+
+def _cron(section: dict, where: str, default: str) -> tuple[str, str]:
+    """A section's cron expression and time zone (default Europe/Stockholm), checked."""
+    cron, zone = str(section.get("cron", default)), str(section.get("timezone", "Europe/Stockholm"))
+    try:
+        pendulum.timezone(zone)
+    except Exception:  # noqa: BLE001 - pendulum raises several kinds
+        raise ConfigError(f"config/{FILE}: {where}.timezone: unknown time zone {zone!r}") from None
+    if len(cron.split()) != 5:
+        raise ConfigError(f"config/{FILE}: {where}.cron: {cron!r} is not a five-field cron expression")
+    return cron, zone
 
 
 def _ladder(rungs, where: str) -> Ladder:

@@ -21,30 +21,38 @@ Subjects and their visits:
 - establishment: the two-year establishment due date, once per case;
 - measure: each open measure's due date;
 - agreement.revision / agreement.expiry: the municipality's agreement dates, for the
-  coordinators (from the agreement files, not the database: a handful of rows).
+  coordinators (from the agreement files, not the database: a handful of rows);
+- followup: the follow-up 90, 180 or 360 days after a case left for work, own business or
+  studies (the visit is the day), due on the exit's Stockholm date + that many days,
+  until somebody records it (statemachine/followup.py).
 Cases on hold are skipped: their clock stops, and resuming moves their due dates.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, Date, Integer, String, and_, case, cast, exists, literal, null, select, true
+from sqlalchemy import (Connection, Date, Integer, String, and_, case, cast, exists, literal, literal_column, null,
+                        select, true)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from models import Case, Measure, Reminder
+from models import Case, FollowUp, Measure, Reminder
 from models.agreements import Agreement, AgreementBook
 from models.configuration import config_dir
 from models.database import transaction
+from models.followup import FOLLOWUP_DAYS
 from models.ladder import Ladder, ReminderConfig, Window, get_reminder_config
-from models.timestamps import UTCDateTime, local_date, utcnow
+from models.timestamps import UTCDateTime, day_start, local_date, utcnow
+from statemachine.followup import FOLLOWED_EXITS
 from statemachine.process import STATES
+from statemachine.report_sql import Dialect
 
 CASES = Case.__table__
 MEASURES = Measure.__table__
 REMINDERS = Reminder.__table__
+FOLLOWUPS = FollowUp.__table__
 KEY = ("kind", "target_id", "visit", "step")
 COLUMNS = ("kind", "target_id", "visit", "step", "case_id", "measure_id", "municipality", "stage", "due",
            "detected_on", "recorded_at", "status", "addressed", "attempts")
@@ -94,6 +102,11 @@ def record_due(engine: Engine, now: datetime | None = None, *, config: ReminderC
             for window in config.ladder(subject).windows(today, config.catch_up_days):
                 query = select_for(window, today, recorded, conn.dialect.name == "sqlite")
                 result.add(subject, window.step, _insert(conn, query))
+        dialect = Dialect(conn.dialect.name)
+        for window in config.ladder("followup").windows(today, config.catch_up_days):
+            for day in FOLLOWUP_DAYS:
+                result.add("followup", window.step, _insert(conn, _followup_select(window, day, today, recorded,
+                                                                                    dialect)))
         if book is None:
             book = AgreementBook.load(config_dir() / "agreements")
         for row in agreement_rows(book, config.ladder("agreement"), today, recorded, config.catch_up_days):
@@ -150,6 +163,26 @@ def _measure_select(window: Window, today: date, recorded: datetime, probe: bool
             .where(MEASURES.c.state.in_(OPEN_MEASURES), _in_window(MEASURES.c.due, window),
                    CASES.c.state.in_(list(STAGE_OF)), CASES.c.active,
                    _not_recorded("measure", MEASURES.c.id, 0, window.step, probe)))
+
+
+def _followup_select(window: Window, day: int, today: date, recorded: datetime, dialect: Dialect):
+    """The `day`-day follow-ups whose due date (the exit's Stockholm date + day) is in the
+    window and that nobody has recorded: the due dates (after, upto] are exits from the
+    Stockholm midnight opening after - day + 1 to the one opening upto - day + 1, one range
+    over ix_cases_state_since."""
+    step, detected, recorded, status, addressed, attempts = _common(window, today, recorded)
+    exited = CASES.c.state_since
+    in_window = exited < day_start(window.upto - timedelta(days=day - 1))
+    if window.after is not None:
+        in_window = and_(exited >= day_start(window.after - timedelta(days=day - 1)), in_window)
+    due = literal_column(dialect.date_of_day(f"{dialect.local_day('cases.state_since')} + {day}"), Date)
+    f = FOLLOWUPS.c
+    return (select(literal("followup", String), CASES.c.id, literal(day, Integer), step, CASES.c.id,
+                   cast(null(), Integer), CASES.c.municipality, literal(f"followup.{day}", String), due, detected,
+                   recorded, status, addressed, attempts)
+            .where(CASES.c.state.in_(FOLLOWED_EXITS), in_window,
+                   ~exists().where(f.case_id == CASES.c.id, f.day == day),
+                   _not_recorded("followup", CASES.c.id, day, window.step, dialect.sqlite)))
 
 
 def _dialect_insert(conn: Connection):

@@ -219,6 +219,9 @@ def stage_label(stage: str, config: Config, lang: str) -> str:
         kind = config.measure_types.get(stage.removeprefix("measure."))
         what = kind.label(lang) if kind else stage.removeprefix("measure.")
         return f"{'Measure' if lang == 'en' else 'Insats'}: {what}"
+    if stage.startswith("followup."):
+        day = stage.removeprefix("followup.")
+        return f"Follow-up {day} days after the exit" if lang == "en" else f"Uppföljning {day} dagar efter avslut"
     return {"establishment": ("Etableringen (hela tidsramen)", "The establishment (the whole time frame)"),
             "agreement.revision": ("Överenskommelsen: revision", "The agreement: revision"),
             "agreement.expiry": ("Överenskommelsen: giltighetstiden löper ut", "The agreement: validity ends")

@@ -3,6 +3,8 @@
 
 PostgreSQL tests are marked `postgres`. Without a server they skip with a clear message,
 except under CI (CI=true or ETABLERA_REQUIRE_POSTGRES=1), where a missing server fails.
+The browser tests (`chromium`: Debian's Chromium driven by Playwright, never a downloaded
+browser) do the same under CI=true.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from models.database import engine_for, make_engine, upgrade
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("ETABLERA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("CI") == "true" or os.environ.get("ETABLERA_REQUIRE_POSTGRES") == "1"
+CHROMIUM = Path(os.environ.get("ETABLERA_TEST_CHROMIUM", "/usr/bin/chromium"))
 
 
 def _pg_available() -> str | None:
@@ -44,6 +47,25 @@ def pg_server() -> str:
             pytest.fail(message + " — CI requires the PostgreSQL tests", pytrace=False)
         pytest.skip(message)
     return PG_SERVER
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """The Chromium executable for Playwright (`executable_path=`)."""
+    problem = None
+    if not CHROMIUM.exists():
+        problem = (f"Chromium is not installed at {CHROMIUM} "
+                   "(apt-get install -y chromium, or set ETABLERA_TEST_CHROMIUM)")
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the playwright package is missing (pip install -c constraints.txt -e '.[test]')"
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(problem + " — CI requires the browser tests", pytrace=False)
+        pytest.skip(problem + "; the browser tests are skipped")
+    return CHROMIUM
 
 
 def fresh_pg_url(server: str) -> str:

@@ -101,27 +101,33 @@ def test_the_real_flow_through_prefect(sqlite_url, tmp_path):
 
 
 @pytest.mark.slow
-def test_serve_starts_a_local_server_and_schedules_the_check(sqlite_url, tmp_path):
+def test_serve_starts_a_local_server_and_schedules_the_check_and_the_report(sqlite_url, tmp_path):
     port = free_port()
-    env = prefect_env(tmp_path, ETABLERA_DATABASE_URL=sqlite_url)
+    env = prefect_env(tmp_path, ETABLERA_DATABASE_URL=sqlite_url, ETABLERA_REPORT_DIR=str(tmp_path / "reports"))
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen([PY, "-m", "interfaces.cli.main", "serve", "--port", str(port)], cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/api"
     try:
         deadline = time.monotonic() + 120
-        deployment = None
-        while time.monotonic() < deadline and deployment is None:
+        wanted = {"daily": "/deployments/name/deadline-check/daily",        # served together, registered
+                  "monthly": "/deployments/name/monthly-report/monthly"}    # one after the other
+        found = {}
+        while time.monotonic() < deadline and len(found) < len(wanted):
             assert process.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
-            try:
-                deployment = api(url, "/deployments/name/deadline-check/daily")
-            except OSError:
-                time.sleep(1)
-        assert deployment is not None, (tmp_path / "serve.log").read_text()[-2000:]
+            for name in wanted.keys() - found.keys():
+                try:
+                    found[name] = api(url, wanted[name])
+                except OSError:
+                    time.sleep(0.5)
+        assert found.keys() == wanted.keys(), (tmp_path / "serve.log").read_text()[-2000:]
+        deployment, monthly = found["daily"], found["monthly"]
         [schedule] = deployment["schedules"]
         assert schedule["schedule"]["cron"] == "0 6 * * 1-5"
         assert schedule["schedule"]["timezone"] == "Europe/Stockholm"
         assert deployment["parameters"] == {"scheduled": True}
+        assert [s["schedule"]["cron"] for s in monthly["schedules"]] == ["30 6 1 * *"]
+        assert monthly["parameters"] == {"folder": str(tmp_path / "reports")}
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:

@@ -148,8 +148,9 @@ def officer_list(options, municipality, role):
 @click.option("--port", default=4200, show_default=True, help="Port of the local Prefect server (when started).")
 @common
 def serve(options, port):
-    """Start the schedule (cron and time zone from config/reminders.toml). Without
-    PREFECT_API_URL, a local Prefect server is started on 127.0.0.1 first."""
+    """Start the schedules: the daily deadline check and the monthly follow-up report (cron,
+    time zone and report folder from config/reminders.toml). Without PREFECT_API_URL, a
+    local Prefect server is started on 127.0.0.1 first."""
     _quiet_prefect()
     from flows.serve import serve as run
     run(port=port, echo=click.echo)

@@ -31,6 +31,8 @@ LAZY_COMMANDS = {
     "reminders": "interfaces.cli.deadlines:reminders_group",
     "officer": "interfaces.cli.deadlines:officer",
     "serve": "interfaces.cli.deadlines:serve",
+    "report": "interfaces.cli.report:report",
+    "followup": "interfaces.cli.report:followup",
 }
 
 
@@ -92,7 +94,9 @@ def config_show(options):
                                                              for x in rungs]
         out += ["", f"Utskick: standardkanal {r['delivery']['default_url']}, högst {r['delivery']['max_attempts']} försök",
                 f"Schema: {r['schedule']['cron']} ({r['schedule']['timezone']})"
-                + (", endast arbetsdagar" if r["schedule"]["working_days_only"] else "")]
+                + (", endast arbetsdagar" if r["schedule"]["working_days_only"] else ""),
+                f"Månadsrapport: {r['report']['cron']} ({r['report']['timezone']}), "
+                f"till {r['report']['folder']}/ÅÅÅÅ-MM/"]
         return "\n".join(out)
     emit(options, doc, text)
 

@@ -1,0 +1,96 @@
+"""`etablera report ...` (the follow-up report) and `etablera followup ...` (follow-up
+after exit: record, due, list)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from interfaces.cli.common import changing, common, parse_date
+from interfaces.cli.output import emit, table
+from models.database import get_engine
+from models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
+from statemachine import followup as followups
+from statemachine.report_render import FORMATS
+
+
+@click.command("report")
+@click.option("--municipality", "municipalities", multiple=True,
+              help="Municipality code (kommunkod); repeat for several. Default: the whole country.")
+@click.option("--from", "start", default=None, help="First day of the period (YYYY-MM-DD). Default: the beginning.")
+@click.option("--to", "end", default=None, help="Last day of the period (YYYY-MM-DD), included. Default: today.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report to this file instead of printing it.")
+@common
+def report(options, municipalities, start, end, fmt, output):
+    """The follow-up report (uppföljning): states, flows, time in each stage, establishment,
+    outcomes per track and target group, skips, overdue stages and follow-ups after exit."""
+    from statemachine.report import build_report, make_scope
+    from statemachine.report_render import render
+
+    if options.as_json:
+        fmt = "json"
+    scope = make_scope(municipalities, parse_date(start, "from"), parse_date(end, "to"), lang=options.lang)
+    doc = build_report(get_engine(), scope)
+    body = render(doc, fmt)
+    if output is None:
+        click.echo(body)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(body if body.endswith("\n") else body + "\n", encoding="utf-8")
+    click.echo(f"{'report written to' if options.lang == 'en' else 'rapporten skriven till'} {output}", err=True)
+
+
+@click.group("followup")
+def followup():
+    """Follow-up after exit (uppföljning) at 90, 180 and 360 days."""
+
+
+@followup.command("record")
+@click.argument("case_id", type=int)
+@click.option("--day", type=click.Choice([str(d) for d in FOLLOWUP_DAYS]), required=True,
+              help="Days after the exit.")
+@click.option("--status", type=click.Choice(FOLLOWUP_STATUSES), required=True,
+              help="Where the person is now.")
+@click.option("--note", default=None)
+@common
+@changing
+def record(options, at, case_id, day, status, note):
+    """Record where a person who left for work, own business or studies is now (audited)."""
+    event = followups.record_followup(get_engine(), case_id, day=int(day), status=status, actor=options.actor,
+                                      at=at, note=note)
+    doc = {"case": case_id, "day": int(day), "status": status, "seq": event["seq"], "state": event["to_state"]}
+    emit(options, doc, lambda d: (f"case {d['case']}: {d['day']}-day follow-up recorded: {d['status']}"
+                                  if options.lang == "en" else
+                                  f"ärende {d['case']}: uppföljning efter {d['day']} dagar registrerad: {d['status']}"))
+
+
+def _headings(options, columns: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """(key, Swedish, English) -> (key, heading in the chosen language)."""
+    return [(key, en if options.lang == "en" else sv) for key, sv, en in columns]
+
+
+@followup.command("due")
+@click.option("--municipality", default=None)
+@click.option("--today", default=None, help="As of this date (YYYY-MM-DD); default today.")
+@common
+def due(options, municipality, today):
+    """Follow-ups whose day has come and that nobody has recorded yet."""
+    rows = [r.as_dict() for r in followups.due_followups(get_engine(), parse_date(today, "today"),
+                                                         municipality=municipality)]
+    emit(options, rows, lambda r: table(r, _headings(options, [
+        ("case_id", "ärende", "case"), ("day", "dag", "day"), ("due", "förfaller", "due"),
+        ("exit_state", "avslut", "exit"), ("municipality", "kommun", "municipality"),
+        ("kommun_officer", "handläggare", "officer")])))
+
+
+@followup.command("list")
+@click.argument("case_id", type=int)
+@common
+def list_(options, case_id):
+    """The follow-ups recorded for a case."""
+    rows = followups.list_followups(get_engine(), case_id)
+    emit(options, rows, lambda r: table(r, _headings(options, [
+        ("day", "dag", "day"), ("status", "status", "status"), ("at", "när", "at"), ("actor", "av", "by")])))

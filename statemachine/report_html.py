@@ -1,0 +1,203 @@
+"""The follow-up report as one self-contained HTML file: charts first, tables under them.
+
+Charts are drawn with matplotlib and embedded as inline SVG: no JavaScript, no fonts or
+scripts to fetch, the file opens offline in any browser, prints well and stays small
+(tens of kB). A Content-Security-Policy in the file forbids every network load, so a
+chart can never silently depend on one. Text in the SVG stays text (svg.fonttype
+"none"): it is searchable, and a screen reader reads it.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+
+from statemachine.report_render import _pct, heading, sections
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+COLOURS = {"work": "#1b7837", "own_business": "#5aae61", "studies": "#2166ac", "dropped": "#f1a340",
+           "closed": "#999999", "other": "#cccccc", "line": "#2166ac", "box": "#92c5de"}
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto; max-width: 70rem;
+       color: #222; line-height: 1.4; padding: 0 1rem; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(30rem, 1fr)); gap: 1.5rem; }
+figure.chart { margin: 0; padding: .5rem; border: 1px solid #e5e5e5; border-radius: 6px; background: #fff; }
+figure.chart svg { width: 100%; height: auto; }
+figcaption { font-size: .9rem; color: #555; }
+table { border-collapse: collapse; margin: .5rem 0 1.5rem; font-size: .9rem; }
+th, td { padding: .25rem .6rem; border-bottom: 1px solid #eee; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f6f6f6; }
+.kpis { display: flex; flex-wrap: wrap; gap: 1rem; }
+.kpi { border: 1px solid #e5e5e5; border-radius: 6px; padding: .6rem 1rem; min-width: 10rem; }
+.kpi b { display: block; font-size: 1.5rem; }
+.method { font-size: .85rem; color: #555; }
+"""
+
+
+def to_html(doc: dict) -> str:
+    en = doc.get("lang") == "en"
+    t = (lambda sv, e: e) if en else (lambda sv, e: sv)  # noqa: E731
+    charts = [
+        ("chart-time-in-stage", t("Tid i varje steg (dagar, vilande tid borträknad)",
+                                  "Time in each stage (days, time on hold excluded)"), time_chart(doc)),
+        ("chart-establishment", t("Andel etablerade efter månader sedan uppehållstillstånd",
+                                  "Share established by months since the residence permit"),
+         establishment_chart(doc)),
+        ("chart-tracks", t("Utfall per lokalt jobbspår", "Outcomes per local job track"), track_chart(doc)),
+        ("chart-states", t("Ärenden per läge nu", "Cases per state now"), states_chart(doc)),
+    ]
+    e = doc["establishment"]
+    kpis = [(t("Pågående ärenden", "Active cases"), doc["states_now"]["active"]),
+            (t("Inskrivna under perioden", "Entries in the period"), doc["flow"]["entries"]),
+            (t("Avslut under perioden", "Exits in the period"), doc["flow"]["exits_total"]),
+            (t("Etablerade inom två år", "Established within two years"), _pct(e["share_within_two_years"])),
+            (t("Försenade steg nu", "Overdue stages now"), doc["overdue"]["stages"]["overdue"])]
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="{"en" if en else "sv"}"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(heading(doc))}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{html.escape(heading(doc))}</h1>",
+        f'<p class="method">{html.escape(t("Skapad", "Generated"))} {html.escape(doc["generated_at"] or "")}</p>',
+        '<div class="kpis">' + "".join(f'<div class="kpi"><span>{html.escape(k)}</span><b>{html.escape(str(v))}</b></div>'
+                                       for k, v in kpis) + "</div>",
+        '<div class="charts">',
+    ]
+    for chart_id, caption, svg in charts:
+        parts.append(f'<figure class="chart" id="{chart_id}">{svg}<figcaption>{html.escape(caption)}</figcaption></figure>')
+    parts.append("</div>")
+    for title, heads, rows in sections(doc):
+        parts.append(f"<h2>{html.escape(title)}</h2>")
+        if not rows:
+            parts.append(f"<p>{t('Inga rader.', 'No rows.')}</p>")
+            continue
+        parts.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in heads) + "</tr></thead><tbody>")
+        for row in rows:
+            parts.append("<tr>" + "".join(f"<td>{html.escape(_cell(c))}</td>" for c in row) + "</tr>")
+        parts.append("</tbody></table>")
+    parts.append(f"<h2>{t('Metod', 'Method')}</h2><dl class=\"method\">"
+                 + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in doc["method"].items())
+                 + "</dl></body></html>")
+    return "\n".join(parts)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+# --------------------------------------------------------------------------- charts
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "etablera", "font.size": 10,
+                                "axes.spines.top": False, "axes.spines.right": False})
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _svg(fig) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    _pyplot().close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]        # drop the XML prologue and DOCTYPE
+
+
+def _no_data(plt, message: str) -> str:
+    fig, ax = plt.subplots(figsize=(6, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", color="#777")
+    return _svg(fig)
+
+
+def _empty(doc: dict) -> str:
+    return "No data in the period" if doc.get("lang") == "en" else "Inga uppgifter under perioden"
+
+
+def time_chart(doc: dict) -> str:
+    """Box plots from the report's own quartiles: box p25–p75, line at the median,
+    whiskers from the minimum to the 90th percentile."""
+    plt = _pyplot()
+    stages = [s for s in doc["time_in_stage"]["stages"] if s["n"]]
+    if not stages:
+        return _no_data(plt, _empty(doc))
+    stats = [{"label": f"{s['label']} (n={s['n']})", "med": s["median"], "q1": s["p25"], "q3": s["p75"],
+              "whislo": s["min"], "whishi": s["p90"], "mean": s["mean"], "fliers": []} for s in stages]
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.55 * len(stats)))
+    ax.bxp(stats[::-1], orientation="horizontal", showmeans=True, patch_artist=True,
+           boxprops={"facecolor": COLOURS["box"]}, medianprops={"color": "#08306b", "linewidth": 2})
+    ax.set_xlabel("dagar (min, p25, median, p75, p90)" if doc.get("lang") != "en" else "days (min, p25, median, p75, p90)")
+    ax.grid(axis="x", color="#eee")
+    return _svg(fig)
+
+
+def establishment_chart(doc: dict) -> str:
+    plt = _pyplot()
+    curve = doc["establishment"]["curve"]
+    if not doc["establishment"]["starters"]:
+        return _no_data(plt, _empty(doc))
+    en = doc.get("lang") == "en"
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    ax.step([p["months"] for p in curve], [(p["share"] or 0) * 100 for p in curve], where="post",
+            color=COLOURS["line"], linewidth=2)
+    ax.axvline(24, color="#b2182b", linestyle="--", linewidth=1)
+    ax.text(24.3, 2, "2 years" if en else "2 år", color="#b2182b")
+    ax.set_xlabel("months since the residence permit" if en else "månader sedan uppehållstillstånd")
+    ax.set_ylabel("% of the period's starters" if en else "% av periodens startande")
+    ax.set_ylim(0, 100)
+    ax.set_xlim(0, curve[-1]["months"] if curve else 48)
+    ax.grid(color="#eee")
+    return _svg(fig)
+
+
+def track_chart(doc: dict) -> str:
+    plt = _pyplot()
+    en = doc.get("lang") == "en"
+    tracks = [t for t in doc["tracks"]["tracks"] if t["left"]]
+    if not tracks:
+        return _no_data(plt, _empty(doc))
+    parts = [("work", "arbete", "work"), ("own_business", "eget företag", "own business"),
+             ("studies", "studier", "studies"), ("dropped", "tillbaka till modul 2", "back to module 2"),
+             ("closed", "avslutade", "closed"), ("other", "annat", "other")]
+    labels = [f"{t['label']} ({t['municipality']})" for t in tracks]
+    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.4 * len(tracks)))
+    left = [0.0] * len(tracks)
+    for key, sv, english in parts:
+        values = [t[key] / t["left"] * 100 for t in tracks]
+        ax.barh(labels, values, left=left, color=COLOURS[key], label=english if en else sv)
+        left = [a + b for a, b in zip(left, values)]
+    for i, t in enumerate(tracks):
+        ax.text(101, i, t["summary"], va="center", fontsize=8)
+    ax.set_xlim(0, 135)
+    ax.set_xlabel("% of those who left the track in the period" if en else "% av dem som lämnat spåret under perioden")
+    ax.invert_yaxis()
+    ax.legend(loc="lower center", bbox_to_anchor=(0.45, 1.0), ncol=3, frameon=False, fontsize=8)
+    return _svg(fig)
+
+
+def states_chart(doc: dict) -> str:
+    plt = _pyplot()
+    states = [s for s in doc["states_now"]["by_state"] if s["count"]]
+    if not states:
+        return _no_data(plt, _empty(doc))
+    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.35 * len(states)))
+    ax.barh([s["label"] for s in states], [s["count"] for s in states], color=COLOURS["box"])
+    for i, s in enumerate(states):
+        ax.text(s["count"], i, f" {s['count']}", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.grid(axis="x", color="#eee")
+    return _svg(fig)
+
+
+def chart_ids(page: str) -> list[str]:
+    """The chart figures in a rendered page (for tests and checks)."""
+    return re.findall(r'<figure class="chart" id="([^"]+)"><svg', page)

@@ -1,0 +1,144 @@
+"""The follow-up report as text a person reads (table), as CSV, as JSON, or as HTML
+(statemachine/report_html.py). Rendering only: every figure is already in the document.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+FORMATS = ("table", "json", "csv", "html")
+
+
+def render(doc: dict, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(doc, ensure_ascii=False, indent=2)
+    if fmt == "csv":
+        return to_csv(doc)
+    if fmt == "html":
+        from statemachine.report_html import to_html
+        return to_html(doc)
+    if fmt == "table":
+        return to_table(doc)
+    raise ValueError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+
+
+def _en(doc: dict) -> bool:
+    return doc.get("lang") == "en"
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{value * 100:.1f} %"
+
+
+def grid(rows: list[list], headings: list[str]) -> str:
+    cells = [[_fmt(c) if not isinstance(c, str) else c for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headings)]
+    line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headings), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def sections(doc: dict) -> list[tuple[str, list[str], list[list]]]:
+    """The report as (title, headings, rows) tables: shared by text, CSV and HTML."""
+    en = _en(doc)
+    t = (lambda sv, e: e) if en else (lambda sv, e: sv)  # noqa: E731
+    out = []
+    states = doc["states_now"]
+    out.append((t("Ärenden per läge nu", "Cases per state now"), [t("läge", "state"), t("antal", "count")],
+                [[s["label"], s["count"]] for s in states["by_state"]] + [[t("Totalt", "Total"), states["total"]]]))
+    f = doc["flow"]
+    out.append((t("In- och utflöde under perioden", "Entries and exits in the period"),
+                [t("kommun", "municipality"), t("inskrivna", "entries"), t("inflyttade", "transfers in"),
+                 t("utflyttade", "transfers out")] + [f["exit_labels"][s] for s in f["exits"]]
+                + [t("avslut totalt", "exits total")],
+                [[f"{m['municipality']} {m['name'] or ''}".strip(), m["entries"], m["transfers_in"],
+                  m["transfers_out"]] + list(m["exits"].values()) + [m["exits_total"]] for m in f["by_municipality"]]
+                + [[t("Totalt", "Total"), f["entries"], f["transfers_in"], f["transfers_out"]]
+                   + list(f["exits"].values()) + [f["exits_total"]]]))
+    stat_heads = ["n", t("medel", "mean"), "p25", t("median", "median"), "p75", "p90"]
+    out.append((t("Tid i varje steg (dagar, vilande tid borträknad)", "Time in each stage (days, time on hold excluded)"),
+                [t("steg", "stage")] + stat_heads + [t("vilande dagar", "days on hold")],
+                [[s["label"], s["n"], s["mean"], s["p25"], s["median"], s["p75"], s["p90"],
+                  s["paused_days_excluded"]] for s in doc["time_in_stage"]["stages"]]))
+    e = doc["establishment"]
+    out.append((t("Etablering: periodens startande", "Establishment: the period's starters"),
+                [t("kommun", "municipality"), t("startande", "starters"), t("etablerade", "established"),
+                 t("inom två år", "within two years"), t("andel inom två år", "share within two years"),
+                 t("ännu inom ramen", "still within frame")],
+                [[f"{m['municipality']} {m['name'] or ''}".strip(), m["starters"], m["established"],
+                  m["established_within_two_years"], _pct(m["share_within_two_years"]), m["still_within_frame"]]
+                 for m in e["by_municipality"]]
+                + [[t("Totalt", "Total"), e["starters"], e["established"], e["established_within_two_years"],
+                    _pct(e["share_within_two_years"]), e["still_within_frame"]]]))
+    p = e["days_from_permit"]
+    out.append((t("Dagar från uppehållstillstånd till arbete, eget företag eller studier",
+                  "Days from permit to work, own business or studies"), stat_heads,
+                [[p["n"], p["mean"], p["p25"], p["median"], p["p75"], p["p90"]]]))
+    out.append((t("Utfall per lokalt jobbspår", "Outcomes per local job track"),
+                [t("kommun", "municipality"), t("spår", "track"), t("lämnat", "left"), t("arbete", "work"),
+                 t("eget företag", "own business"), t("studier", "studies"), t("tillbaka till modul 2", "back to module 2"),
+                 t("pågår", "ongoing"), t("sammanfattning", "summary")],
+                [[tr["municipality"], tr["label"], tr["left"], tr["work"], tr["own_business"], tr["studies"],
+                  tr["dropped"], tr["ongoing"], tr["summary"]] for tr in doc["tracks"]["tracks"]]))
+    out.append((t("Avslut per målgrupp", "Exits per target group"),
+                [t("målgrupp", "target group")] + list(f["exit_labels"].values()) + [t("andel etablerade", "share established")],
+                [[g["label"]] + list(g["exits"].values()) + [_pct(g["share_established"])]
+                 for g in doc["target_groups"]["groups"]]))
+    out.append((t("Överhoppade moduler per skäl", "Skipped modules by reason"),
+                [t("modul", "module"), t("skäl", "reason"), t("antal", "count")],
+                [[s["module"], s["label"], s["count"]] for s in doc["skips"]["by_reason"]]))
+    o = doc["overdue"]
+    levels = [lv["step"] for lv in o["levels"]]
+    out.append((t("Försenade steg och insatser nu, per kommun och nivå", "Overdue stages and measures now, by municipality and level"),
+                [t("kommun", "municipality"), t("vad", "what")] + [lv["label"] for lv in o["levels"]]
+                + [t("försenade", "overdue")],
+                [[f"{m['municipality']} {m['name'] or ''}".strip(), what] + [m["by_level"][s] for s in levels]
+                 + [m["overdue"]]
+                 for part, what in ((o["stages"], t("steg", "stages")), (o["measures"], t("insatser", "measures")))
+                 for m in part["by_municipality"]]))
+    fu = doc["followups"]
+    labels = fu["status_labels"]
+    out.append((t("Uppföljning efter avslut", "Follow-up after exit"),
+                [t("dag", "day"), t("förfallna", "due"), t("registrerade", "recorded"), t("saknas", "missing")]
+                + list(labels.values()) + [t("andel kvar i arbete/studier", "share still established")],
+                [[d["day"], d["due"], d["recorded"], d["missing"]] + [d["by_status"][s] for s in labels]
+                 + [_pct(d["share_still_established"])] for d in fu["days"]]))
+    return out
+
+
+def heading(doc: dict) -> str:
+    en = _en(doc)
+    period = doc["period"]
+    scope = doc["scope"]
+    where = (", ".join(f"{m['code']} {m['name'] or ''}".strip() for m in scope["municipalities"])
+             or ("the whole country" if en else "hela landet"))
+    start = period["from"] or ("the start" if en else "början")
+    return f"{doc['title']}: {where}, {start} – {period['to']}"
+
+
+def to_table(doc: dict) -> str:
+    parts = [heading(doc), "=" * len(heading(doc))]
+    for title, heads, rows in sections(doc):
+        parts += ["", title, grid(rows, heads) if rows else ("(no rows)" if _en(doc) else "(inga rader)")]
+    return "\n".join(parts)
+
+
+def to_csv(doc: dict) -> str:
+    """Long format, one figure per row: section, key columns, measure, value."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["section", "row", "column", "value"])
+    for title, heads, rows in sections(doc):
+        for row in rows:
+            for head, value in zip(heads[1:], row[1:]):
+                writer.writerow([title, row[0], head, "" if value is None else value])
+    return buffer.getvalue()

@@ -1,0 +1,289 @@
+"""The follow-up report on a hand-built cohort whose every figure is known, on SQLite and
+PostgreSQL: medians and quartiles, shares, per-track outcomes, skips, overdue stages,
+paused time excluded, a transferred case counted where it was, empty selections as zeros.
+
+The cohort (A = 0581 Norrköping, B = 0180 Stockholm; all events at midday Stockholm):
+
+case 1, A: permit 2024-12-01, registered 2025-01-10, talk 01-20, plan 02-09 (module 1:
+    30 days), assessment requested 06-09 (module 2: 120), local track `industri` 06-19
+    (assessment: 10), track completed to work 12-16 (module 3: 180); 380 days from permit.
+case 2, A: permit 2025-01-01, registered 01-15, on hold 01-25 – 03-06 (40 days), talk
+    03-10, plan 03-16 (module 1: 60 - 40 = 20 days), straight to work 05-15 skipping
+    module 3 (module 2: 60); 134 days from permit; 90-day follow-up recorded: work.
+case 3, A then B: permit 2025-01-01, registered 02-01 in A, talk 02-11, transferred to B
+    02-21, module 2 skipped 03-03 (module 1: 30 days, counted in B), decision work 03-13
+    skipping module 3 (assessment: 10, in B); 71 days from permit.
+case 4, B: permit 2024-06-01, registered 2024-06-10, closed 2025-04-01 (module 1: 295).
+case 5, A: permit 2025-02-15, registered 2025-03-01, still in module 1 (overdue).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from sqlalchemy import text
+
+from models.database import make_engine
+from models.timestamps import parse_moment
+from statemachine import followup, service
+from statemachine.report import build_report, make_scope
+from statemachine.report_facts import refresh
+from identities import pnr
+
+A, B = "0581", "0180"
+TODAY = date(2026, 11, 23)
+PERIOD = dict(start=date(2025, 1, 1), end=date(2025, 12, 31), today=TODAY)
+
+
+def at(day: str):
+    return parse_moment(day)
+
+
+def step(engine, case_id, trigger, day, **raw):
+    return service.advance(engine, case_id, trigger, raw, actor="handl01", at=at(day))
+
+
+def register(engine, person, municipality, permit, day):
+    return service.register(engine, person=person, municipality=municipality, permit_date=date.fromisoformat(permit),
+                            actor="handl01", at=at(day))
+
+
+def build_cohort(engine) -> dict[int, int]:
+    ids = {}
+    c = ids[1] = register(engine, pnr("19900101", 101), A, "2024-12-01", "2025-01-10")
+    step(engine, c, "hold_talk", "2025-01-20")
+    step(engine, c, "establish_plan", "2025-02-09", plan="handlingsplan")
+    step(engine, c, "request_assessment", "2025-06-09")
+    step(engine, c, "decide", "2025-06-19", decision="local_track", track="industri",
+         participants="kommun,af,individual,employer", note="Industrispåret passar")
+    step(engine, c, "complete_track", "2025-12-16", outcome="work")
+
+    c = ids[2] = register(engine, pnr("19880202", 202), A, "2025-01-01", "2025-01-15")
+    step(engine, c, "pause", "2025-01-25", reason="illness")
+    step(engine, c, "resume", "2025-03-06")
+    step(engine, c, "hold_talk", "2025-03-10")
+    step(engine, c, "establish_plan", "2025-03-16", plan="handlingsplan")
+    step(engine, c, "exit_direct", "2025-05-15", outcome="work", reason="job_offer", note="Anställd")
+
+    c = ids[3] = register(engine, pnr("19850303", 303), A, "2025-01-01", "2025-02-01")
+    step(engine, c, "hold_talk", "2025-02-11")
+    step(engine, c, "transfer", "2025-02-21", municipality=B)
+    step(engine, c, "skip_module2", "2025-03-03", reason="validated_skills", note="Validerad svetsare")
+    step(engine, c, "decide", "2025-03-13", decision="work", participants="kommun,af,individual",
+         reason="job_offer", note="Erbjuden anställning")
+
+    c = ids[4] = register(engine, pnr("19800404", 404), B, "2024-06-01", "2024-06-10")
+    step(engine, c, "close", "2025-04-01", reason="moved_abroad")
+
+    ids[5] = register(engine, pnr("19950505", 505), A, "2025-02-15", "2025-03-01")
+    followup.record_followup(engine, ids[2], day=90, status="work", actor="handl01", at=at("2025-08-20"))
+    return ids
+
+
+@pytest.fixture
+def cohort_engine(db_url):
+    engine = make_engine(db_url)
+    build_cohort(engine)
+    yield engine
+    engine.dispose()
+
+
+def stage(doc, name):
+    return next(s for s in doc["time_in_stage"]["stages"] if s["stage"] == name)
+
+
+def muni(rows, code):
+    return next(r for r in rows if r["municipality"] == code)
+
+
+def test_national_figures(cohort_engine):
+    doc = build_report(cohort_engine, make_scope(**PERIOD))
+    assert doc["refreshed_cases"] == 5
+    module1 = stage(doc, "module1")           # 20, 30, 30, 295 days
+    assert {k: module1[k] for k in ("n", "min", "max", "mean", "p25", "median", "p75", "p90")} == {
+        "n": 4, "min": 20, "max": 295, "mean": 93.75, "p25": 27.5, "median": 30.0, "p75": 96.25, "p90": 215.5}
+    assert module1["paused_days_excluded"] == 40 and module1["stays_with_pause"] == 1
+    m2 = stage(doc, "module2.preparing")      # 60, 120
+    assert (m2["n"], m2["p25"], m2["median"], m2["p75"], m2["p90"]) == (2, 75.0, 90.0, 105.0, 114.0)
+    assessment = stage(doc, "assessment")     # 10 (A), 10 (B)
+    assert (assessment["n"], assessment["median"]) == (2, 10.0)
+    assert (stage(doc, "module3")["n"], stage(doc, "module3")["median"]) == (1, 180.0)
+    assert stage(doc, "module2.extended")["n"] == 0 and stage(doc, "module2.extended")["median"] is None
+
+    flow = doc["flow"]
+    assert flow["entries"] == 4                 # case 4 registered in 2024
+    assert flow["exits"] == {"exited.work": 3, "exited.own_business": 0, "exited.studies": 0,
+                             "exited.fast_track": 0, "closed": 1}
+    assert (flow["transfers_in"], flow["transfers_out"]) == (1, 1)
+
+    est = doc["establishment"]
+    assert (est["starters"], est["established"], est["established_within_two_years"]) == (4, 3, 3)
+    assert est["share_within_two_years"] == 0.75 and est["still_within_frame"] == 1
+    days = est["days_from_permit"]            # 71, 134, 380
+    assert (days["n"], days["median"], days["p25"], days["p90"]) == (3, 134.0, 102.5, 330.8)
+    curve = {p["months"]: p["established"] for p in est["curve"]}
+    assert (curve[1], curve[2], curve[4], curve[12], curve[48]) == (0, 1, 2, 3, 3)   # 71 d = 2.3 months
+
+    assert doc["states_now"]["total"] == 5
+    states = {s["state"]: s["count"] for s in doc["states_now"]["by_state"]}
+    assert states["exited.work"] == 3 and states["closed"] == 1 and states["module1.registered"] == 1
+
+    skips = doc["skips"]
+    assert {s["module"]: s["count"] for s in skips["by_module"]} == {"module2": 1, "module3": 2}
+    assert {(s["module"], s["reason"]): s["count"] for s in skips["by_reason"]} == {
+        ("module2", "validated_skills"): 1, ("module3", "job_offer"): 2}
+
+    groups = {g["target_group"]: g for g in doc["target_groups"]["groups"]}
+    assert groups["A"]["exits_total"] == 4 and groups["A"]["established"] == 3
+
+    fu = {d["day"]: d for d in doc["followups"]["days"]}
+    assert (fu[90]["due"], fu[90]["recorded"], fu[90]["by_status"]["work"]) == (2, 1, 1)
+    assert (fu[180]["due"], fu[180]["recorded"], fu[360]["due"]) == (2, 0, 0)
+    json.dumps(doc)                            # JSON-able as it is (no Decimal, no date objects)
+
+
+def test_municipality_counts_where_the_case_was(cohort_engine):
+    doc = build_report(cohort_engine, make_scope([A], **PERIOD))
+    module1 = stage(doc, "module1")           # cases 1 and 2; case 3 left module 1 in B
+    assert (module1["n"], module1["median"], module1["p25"], module1["p90"]) == (2, 25.0, 22.5, 29.0)
+    assert stage(doc, "assessment")["n"] == 1
+    flow = doc["flow"]
+    assert flow["entries"] == 4 and flow["exits"]["exited.work"] == 2 and flow["exits"]["closed"] == 0
+    assert (flow["transfers_in"], flow["transfers_out"]) == (0, 1)
+    skips = {s["module"]: s["count"] for s in doc["skips"]["by_module"]}
+    assert skips == {"module2": 0, "module3": 1}
+    track = doc["tracks"]["tracks"]
+    assert [(t["track"], t["left"], t["work"], t["summary"]) for t in track] == [("industri", 1, 1, "1 av 1 i arbete")]
+    assert doc["overdue"]["stages"]["overdue"] == 1          # case 5, still in module 1
+    assert muni(doc["overdue"]["stages"]["by_municipality"], A)["overdue"] == 1
+
+    other = build_report(cohort_engine, make_scope([B], **PERIOD))
+    m1 = stage(other, "module1")              # case 3 (30, left after the transfer) and case 4 (295)
+    assert (m1["n"], m1["median"]) == (2, 162.5)
+    assert other["flow"]["entries"] == 0 and other["flow"]["exits"]["exited.work"] == 1
+    assert other["flow"]["exits"]["closed"] == 1 and other["flow"]["transfers_in"] == 1
+    assert {s["module"]: s["count"] for s in other["skips"]["by_module"]} == {"module2": 1, "module3": 1}
+    assert other["overdue"]["stages"]["overdue"] == 0
+
+
+def test_outcomes_per_track_two_of_three(any_engine):
+    """Four people in Norrköping's industry track (module 3 from 2025-03-12): two leave for
+    work, one goes back to module 2, one is still in the track."""
+    for serial, ending in ((601, "work"), (602, "work"), (603, "drop"), (604, None)):
+        c = register(any_engine, pnr("19900606", serial), A, "2025-01-01", "2025-01-10")
+        step(any_engine, c, "hold_talk", "2025-01-20")
+        step(any_engine, c, "establish_plan", "2025-02-01", plan="handlingsplan")
+        step(any_engine, c, "request_assessment", "2025-03-02")
+        step(any_engine, c, "decide", "2025-03-12", decision="local_track", track="industri",
+             participants="kommun,af,individual,employer", note="Industrispåret")
+        if ending == "work":
+            step(any_engine, c, "complete_track", "2025-09-08", outcome="work")
+        elif ending == "drop":
+            step(any_engine, c, "drop_track", "2025-06-10", reason="track_not_suitable")
+    doc = build_report(any_engine, make_scope([A], **PERIOD))
+    [track] = doc["tracks"]["tracks"]
+    assert {k: track[k] for k in ("track", "left", "work", "dropped", "ongoing", "established", "share_work",
+                                  "summary")} == {
+        "track": "industri", "left": 3, "work": 2, "dropped": 1, "ongoing": 1, "established": 2,
+        "share_work": 0.6667, "summary": "2 av 3 i arbete"}
+    module3 = stage(doc, "module3")           # 90, 180, 180 days in the track
+    assert (module3["n"], module3["median"], module3["mean"]) == (3, 180.0, 150.0)
+    english = build_report(any_engine, make_scope([A], lang="en", **PERIOD))
+    assert english["tracks"]["tracks"][0]["summary"] == "2 of 3 in work"
+
+
+def test_empty_municipality_and_period_give_zeros(cohort_engine):
+    for scope in (make_scope(["2480"], **PERIOD), make_scope(start=date(2010, 1, 1), end=date(2010, 12, 31),
+                                                             today=TODAY)):
+        doc = build_report(cohort_engine, scope)
+        assert doc["flow"]["entries"] == 0 and doc["flow"]["exits_total"] == 0
+        assert all(s["n"] == 0 and s["median"] is None for s in doc["time_in_stage"]["stages"])
+        assert doc["establishment"]["starters"] == 0 and doc["establishment"]["share_within_two_years"] is None
+        assert doc["tracks"]["tracks"] == []
+        assert all(d["due"] == 0 for d in doc["followups"]["days"])
+    empty = build_report(cohort_engine, make_scope(["2480"], **PERIOD))
+    assert empty["states_now"]["total"] == 0
+    assert muni(empty["flow"]["by_municipality"], "2480")["entries"] == 0
+
+
+def test_empty_database_gives_zeros(db_url):
+    engine = make_engine(db_url)
+    doc = build_report(engine, make_scope(today=TODAY))
+    assert doc["states_now"]["total"] == 0 and doc["overdue"]["stages"]["overdue"] == 0
+    assert all(s["n"] == 0 for s in doc["time_in_stage"]["stages"])
+    engine.dispose()
+
+
+def test_refresh_recomputes_only_changed_cases(cohort_engine):
+    assert refresh(cohort_engine).cases == 5
+    assert refresh(cohort_engine).cases == 0
+    case_5 = 5
+    with cohort_engine.connect() as conn:
+        case_5 = conn.execute(text("SELECT MAX(id) FROM cases")).scalar()
+    step(cohort_engine, case_5, "hold_talk", "2025-03-11")
+    assert refresh(cohort_engine).cases == 1
+    with cohort_engine.connect() as conn:
+        visits = conn.execute(text("SELECT stage, end_day FROM report_visits WHERE case_id = :c"),
+                              {"c": case_5}).all()
+    assert visits == [("module1", None)]      # still in module 1: one open visit
+
+
+def test_percentiles_match_percentile_cont(pg_url):
+    """On PostgreSQL our ROW_NUMBER-free histogram method equals percentile_cont."""
+    engine = make_engine(pg_url)
+    build_cohort(engine)
+    doc = build_report(engine, make_scope(**PERIOD))
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT percentile_cont(0.25) WITHIN GROUP (ORDER BY days), percentile_cont(0.5) WITHIN GROUP "
+            "(ORDER BY days), percentile_cont(0.75) WITHIN GROUP (ORDER BY days), percentile_cont(0.9) WITHIN "
+            "GROUP (ORDER BY days) FROM report_visits WHERE stage = 'module1' AND end_day IS NOT NULL")).one()
+    module1 = stage(doc, "module1")
+    assert [module1["p25"], module1["median"], module1["p75"], module1["p90"]] == [pytest.approx(v) for v in row]
+    engine.dispose()
+
+
+def test_stockholm_day_in_sqlite_matches_zoneinfo(engine):
+    """The SQLite spelling of 'the Stockholm date of an instant' (summer time by the EU
+    rule) agrees with zoneinfo around every switch of several years."""
+    from datetime import datetime, timedelta, timezone
+
+    from models.timestamps import local_date
+    from statemachine.report_sql import Dialect, day_number
+
+    moments = []
+    for year in (2019, 2024, 2025, 2026, 2031):
+        for month, day in ((3, 24), (10, 24)):
+            start = datetime(year, month, day, tzinfo=timezone.utc)
+            moments += [start + timedelta(minutes=30 * i) for i in range(8 * 48)]
+    expr = Dialect("sqlite").local_day(":at")
+    with engine.connect() as conn:
+        for moment in moments:
+            stored = moment.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+            got = conn.execute(text(f"SELECT {expr}"), {"at": stored}).scalar()
+            assert got == day_number(local_date(moment)), moment
+
+
+def test_cli_report_formats(cli_env, tmp_path):
+    from conftest import run_cli
+
+    engine = make_engine(cli_env["ETABLERA_DATABASE_URL"])
+    build_cohort(engine)
+    engine.dispose()
+    out = run_cli("report", "--municipality", A, "--from", "2025-01-01", "--to", "2025-12-31", "--json", env=cli_env)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["flow"]["entries"] == 4 and doc["scope"]["municipalities"][0]["code"] == A
+    table = run_cli("report", "--from", "2025-01-01", "--to", "2025-12-31", env=cli_env)
+    assert table.returncode == 0 and "Tid i varje steg" in table.stdout and "1 av 1 i arbete" in table.stdout
+    english = run_cli("report", "--lang", "en", "--format", "csv", "--to", "2025-12-31", env=cli_env)
+    assert english.returncode == 0 and english.stdout.startswith("section,row,column,value")
+    assert "Time in each stage" in english.stdout
+    target = tmp_path / "out" / "report.html"
+    html = run_cli("report", "--format", "html", "--output", str(target), env=cli_env)
+    assert html.returncode == 0, html.stderr
+    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    bad = run_cli("report", "--municipality", "58", env=cli_env)
+    assert bad.returncode == 2 and "municipality" in bad.stderr
