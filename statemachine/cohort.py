@@ -193,7 +193,8 @@ def _life(rng, clock, actions, book, municipality, birth, group, no_upper_second
             advance("exit_direct", 30, 200, outcome="work", reason="job_offer", note="Anställd under modul 2")
             return
         if rng.random() < 0.03:
-            advance("transfer", 30, 200, municipality=_pick(rng, MUNICIPALITY_WEIGHTS))
+            others = {code: w for code, w in MUNICIPALITY_WEIGHTS.items() if code != municipality}
+            advance("transfer", 30, 200, municipality=_pick(rng, others))
             return
         if not advance("request_assessment", 120, 420):
             return

@@ -18,7 +18,7 @@ from models.agreements import AgreementBook, Track, TrackRefused, component_plan
 from models.configuration import Config, config_dir
 from models.identity import parse_identity
 from models.timestamps import local_date
-from statemachine.errors import NotPermitted
+from statemachine.errors import BadInput, NotPermitted
 from statemachine.step import Context, Step
 
 MEASURES = Measure.__table__
@@ -39,6 +39,9 @@ def check(conn: Connection, case, trigger: str, data: dict, at: datetime, config
         unmet = prerequisites_unmet(case, track, on) if override else []
         return Context(track_frame=track.estimated_frame, track=track,
                        audit={"overridden_prerequisites": unmet} if unmet else {})
+    if trigger == "transfer" and data["municipality"] == case["municipality"]:
+        raise BadInput("municipality", f"the case is already in municipality {case['municipality']}; "
+                                       f"a transfer needs another one")
     if trigger == "transfer" and case["state"] == "module3.in_track" and case["track"]:
         why = track_lost_by_transfer(case, data["municipality"], on)
         if why:

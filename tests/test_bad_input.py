@@ -106,6 +106,8 @@ BAD_INPUT = {
     "municipality unknown county": (lambda ids: _register(NEW, "9912"), "municipality"),
     "transfer to unknown county": (_adv("module2", "transfer", "--set", "municipality=1100"), "municipality"),
     "transfer to bad code": (_adv("module2", "transfer", "--set", "municipality=18"), "municipality"),
+    "transfer to the municipality it is in": (_adv("module2", "transfer", "--set", "municipality=0180"),
+                                              "municipality"),
     "--at before the last event": (_adv("talk", "establish_plan", "--set", "plan=handlingsplan",
                                         "--at", "2025-03-09T10:00"), "at"),
     "--at in the future": (_adv("talk", "establish_plan", "--set", "plan=handlingsplan", "--at", "2099-01-01"),

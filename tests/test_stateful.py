@@ -358,7 +358,7 @@ def test_random_trigger_sequences(tmp_path_factory):
     ProcessMachine.engine = engine
     try:
         run = ProcessMachine.TestCase
-        run.settings = settings(max_examples=50, stateful_step_count=50, deadline=None,
+        run.settings = settings(max_examples=150, stateful_step_count=50, deadline=None,
                                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
         run("runTest").runTest()
         with transaction(engine, write=False) as conn:
