@@ -13,7 +13,7 @@ import html
 import io
 import re
 
-from statemachine.report_render import _pct, heading, sections
+from statemachine.report_render import cell, heading, pct, sections
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 COLOURS = {"work": "#1b7837", "own_business": "#5aae61", "studies": "#2166ac", "dropped": "#f1a340",
@@ -53,7 +53,7 @@ def to_html(doc: dict) -> str:
     kpis = [(t("Pågående ärenden", "Active cases"), doc["states_now"]["active"]),
             (t("Inskrivna under perioden", "Entries in the period"), doc["flow"]["entries"]),
             (t("Avslut under perioden", "Exits in the period"), doc["flow"]["exits_total"]),
-            (t("Etablerade inom två år", "Established within two years"), _pct(e["share_within_two_years"])),
+            (t("Etablerade inom två år", "Established within two years"), pct(e["share_within_two_years"])),
             (t("Försenade steg nu", "Overdue stages now"), doc["overdue"]["stages"]["overdue"])]
     parts = [
         "<!DOCTYPE html>",
@@ -77,20 +77,12 @@ def to_html(doc: dict) -> str:
             continue
         parts.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in heads) + "</tr></thead><tbody>")
         for row in rows:
-            parts.append("<tr>" + "".join(f"<td>{html.escape(_cell(c))}</td>" for c in row) + "</tr>")
+            parts.append("<tr>" + "".join(f"<td>{html.escape(cell(c))}</td>" for c in row) + "</tr>")
         parts.append("</tbody></table>")
     parts.append(f"<h2>{t('Metod', 'Method')}</h2><dl class=\"method\">"
                  + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in doc["method"].items())
                  + "</dl></body></html>")
     return "\n".join(parts)
-
-
-def _cell(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    return str(value)
 
 
 # --------------------------------------------------------------------------- charts

@@ -28,7 +28,8 @@ def _en(doc: dict) -> bool:
     return doc.get("lang") == "en"
 
 
-def _fmt(value) -> str:
+def cell(value) -> str:
+    """A figure as a table shows it: one decimal, a dash for none."""
     if value is None:
         return "–"
     if isinstance(value, float):
@@ -36,12 +37,12 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _pct(value) -> str:
+def pct(value) -> str:
     return "–" if value is None else f"{value * 100:.1f} %"
 
 
 def grid(rows: list[list], headings: list[str]) -> str:
-    cells = [[_fmt(c) if not isinstance(c, str) else c for c in row] for row in rows]
+    cells = [[cell(c) if not isinstance(c, str) else c for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headings)]
     line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
     return "\n".join([line(headings), line(["-" * w for w in widths])] + [line(r) for r in cells])
@@ -75,10 +76,10 @@ def sections(doc: dict) -> list[tuple[str, list[str], list[list]]]:
                  t("inom två år", "within two years"), t("andel inom två år", "share within two years"),
                  t("ännu inom ramen", "still within frame")],
                 [[f"{m['municipality']} {m['name'] or ''}".strip(), m["starters"], m["established"],
-                  m["established_within_two_years"], _pct(m["share_within_two_years"]), m["still_within_frame"]]
+                  m["established_within_two_years"], pct(m["share_within_two_years"]), m["still_within_frame"]]
                  for m in e["by_municipality"]]
                 + [[t("Totalt", "Total"), e["starters"], e["established"], e["established_within_two_years"],
-                    _pct(e["share_within_two_years"]), e["still_within_frame"]]]))
+                    pct(e["share_within_two_years"]), e["still_within_frame"]]]))
     p = e["days_from_permit"]
     out.append((t("Dagar från uppehållstillstånd till arbete, eget företag eller studier",
                   "Days from permit to work, own business or studies"), stat_heads,
@@ -91,7 +92,7 @@ def sections(doc: dict) -> list[tuple[str, list[str], list[list]]]:
                   tr["dropped"], tr["ongoing"], tr["summary"]] for tr in doc["tracks"]["tracks"]]))
     out.append((t("Avslut per målgrupp", "Exits per target group"),
                 [t("målgrupp", "target group")] + list(f["exit_labels"].values()) + [t("andel etablerade", "share established")],
-                [[g["label"]] + list(g["exits"].values()) + [_pct(g["share_established"])]
+                [[g["label"]] + list(g["exits"].values()) + [pct(g["share_established"])]
                  for g in doc["target_groups"]["groups"]]))
     out.append((t("Överhoppade moduler per skäl", "Skipped modules by reason"),
                 [t("modul", "module"), t("skäl", "reason"), t("antal", "count")],
@@ -111,7 +112,7 @@ def sections(doc: dict) -> list[tuple[str, list[str], list[list]]]:
                 [t("dag", "day"), t("förfallna", "due"), t("registrerade", "recorded"), t("saknas", "missing")]
                 + list(labels.values()) + [t("andel kvar i arbete/studier", "share still established")],
                 [[d["day"], d["due"], d["recorded"], d["missing"]] + [d["by_status"][s] for s in labels]
-                 + [_pct(d["share_still_established"])] for d in fu["days"]]))
+                 + [pct(d["share_still_established"])] for d in fu["days"]]))
     return out
 
 
