@@ -9,6 +9,7 @@ so two writers queue for the lock instead of failing half-way.
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +18,13 @@ from typing import Iterator
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
 
+try:
+    import fcntl
+except ImportError:         # not on Windows: there SQLite's busy handler alone queues writers
+    fcntl = None
+
 DEFAULT_URL = "sqlite:///etablera.sqlite3"
+_HELD = threading.local()           # the writers' locks this thread holds (see _writers_queue)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -74,10 +81,30 @@ def transaction(engine: Engine, write: bool = True) -> Iterator[Connection]:
     if write:
         conn = conn.execution_options(etablera_write=True)
     try:
-        with conn.begin():
+        with _writers_queue(engine, write), conn.begin():
             yield conn
     finally:
         conn.close()
+
+
+@contextmanager
+def _writers_queue(engine: Engine, write: bool) -> Iterator[None]:
+    """On a SQLite file, writers (threads and processes) take turns on an flock before
+    BEGIN IMMEDIATE. SQLite's own busy handler polls with sleeps of up to 100 ms, so
+    under many concurrent writers (the web interface logs every view) some wait seconds;
+    the kernel wakes the next writer as soon as the lock is free. Released after commit."""
+    path = engine.url.database if write and engine.dialect.name == "sqlite" else None
+    held = _HELD.__dict__.setdefault("paths", set())
+    if not path or path == ":memory:" or fcntl is None or path in held:
+        yield           # (a write inside a write of the same thread meets SQLite's busy timeout, as before)
+        return
+    with open(f"{path}-writers.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        held.add(path)
+        try:
+            yield
+        finally:
+            held.discard(path)
 
 
 def upgrade(engine: Engine) -> str:
