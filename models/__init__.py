@@ -12,6 +12,7 @@ _HOMES = {
     "Case": "models.case", "Measure": "models.case",
     "Officer": "models.reminders", "Reminder": "models.reminders", "ReminderDelivery": "models.reminders",
     "FollowUp": "models.followup", "ReportCase": "models.followup", "ReportVisit": "models.followup",
+    "ApiToken": "models.users", "User": "models.users", "WebSession": "models.users",
 }
 
 __all__ = sorted(_HOMES)

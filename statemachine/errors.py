@@ -10,15 +10,19 @@ class EtableraError(Exception):
     http_status = 500
 
 
-class BadInput(EtableraError):
-    """The input is wrong; nothing was written. Names the field."""
-    exit_code = 2
-    http_status = 400
+class FieldError(EtableraError):
+    """A refusal that names the field (or option) it is about."""
 
     def __init__(self, field: str, message: str):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
+
+
+class BadInput(FieldError):
+    """The input is wrong; nothing was written. Names the field."""
+    exit_code = 2
+    http_status = 400
 
 
 class NotFound(BadInput):
@@ -35,3 +39,10 @@ class ConcurrentChange(EtableraError):
     """Someone else changed the case first; nothing was written. Safe to retry."""
     exit_code = 4
     http_status = 409
+
+
+class Forbidden(FieldError):
+    """The user's role or scope may not do this (an auditor changing a case, an officer
+    reading the access log); nothing was written."""
+    exit_code = 3
+    http_status = 403

@@ -112,6 +112,23 @@ DECISIONS = ("local_track", "work", "studies", "fast_track", "extended_support")
 SKIPPING_DECISIONS = ("work", "studies", "fast_track")
 PARTICIPANTS = ("kommun", "af", "individual", "employer")
 PLANS = ("handlingsplan", "etableringsplan")
+# The choice values' labels (Swedish, English), for forms and timelines.
+CHOICE_LABELS: dict[str, tuple[str, str]] = {
+    "local_track": ("Lokalt jobbspår (modul 3)", "Local job track (module 3)"),
+    "work": ("Arbete", "Work"),
+    "studies": ("Reguljära studier", "Regular studies"),
+    "own_business": ("Eget företagande", "Own business"),
+    "fast_track": ("Nationellt snabbspår", "National fast track"),
+    "extended_support": ("Förlängda insatser (tillbaka till modul 2)", "Extended measures (back to module 2)"),
+    "kommun": ("Kommunen", "The municipality"),
+    "af": ("Arbetsförmedlingen", "Arbetsförmedlingen (AF)"),
+    "individual": ("Individen", "The individual"),
+    "employer": ("Arbetsgivare", "Employer"),
+    "handlingsplan": ("Handlingsplan", "Action plan (handlingsplan)"),
+    "etableringsplan": ("Etableringsplan", "Establishment plan (etableringsplan)"),
+    "module2": ("Modul 2", "Module 2"),
+    "module3": ("Modul 3", "Module 3"),
+}
 
 SKIP_REASON = _reason("skip", "Skäl för att hoppa över", "Skip reason")
 JUSTIFICATION = _note("Motivering", "Justification")

@@ -56,16 +56,21 @@ def case_doc(case, measures, config: Config, lang: str) -> dict:
     }
 
 
+def _case(conn, case_id: int, config: Config, lang: str) -> dict:
+    case = load_case(conn, case_id)
+    measures = conn.execute(select(MEASURES).where(MEASURES.c.case_id == case_id)
+                            .order_by(MEASURES.c.id)).mappings().all()
+    status = track_status(conn, case)      # is its track still valid where it now is
+    return {**case_doc(case, measures, config, lang), **status}
+
+
 def show_case(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", role: str | None = None,
               organisation: str | None = None, config: Config | None = None) -> dict:
     config = config or get_config()
     with transaction(engine) as conn:
-        case = load_case(conn, case_id)
-        measures = conn.execute(select(MEASURES).where(MEASURES.c.case_id == case_id)
-                                .order_by(MEASURES.c.id)).mappings().all()
+        doc = _case(conn, case_id, config, lang)
         log_access(conn, actor=actor, case_id=case_id, action="show", role=role, organisation=organisation)
-        status = track_status(conn, case)      # is its track still valid where it now is
-    return {**case_doc(case, measures, config, lang), **status}
+    return doc
 
 
 def event_doc(row, config: Config, lang: str) -> dict:
@@ -86,15 +91,32 @@ def reason_label(config: Config, trigger: str, reason: str | None, lang: str) ->
     return label(lang) if label else reason
 
 
+def _events(conn, case_id: int, config: Config, lang: str) -> list[dict]:
+    rows = conn.execute(select(EVENTS).where(EVENTS.c.case_id == case_id).order_by(EVENTS.c.seq)).mappings()
+    return [event_doc(r, config, lang) for r in rows]
+
+
 def history(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", role: str | None = None,
             organisation: str | None = None, config: Config | None = None) -> list[dict]:
     config = config or get_config()
     with transaction(engine) as conn:
         load_case(conn, case_id)
-        rows = conn.execute(select(EVENTS).where(EVENTS.c.case_id == case_id).order_by(EVENTS.c.seq)).mappings()
-        events = [event_doc(r, config, lang) for r in rows]
+        events = _events(conn, case_id, config, lang)
         log_access(conn, actor=actor, case_id=case_id, action="history", role=role, organisation=organisation)
     return events
+
+
+def case_with_history(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", role: str | None = None,
+                      organisation: str | None = None, config: Config | None = None) -> tuple[dict, list[dict]]:
+    """`show_case` and `history` in one transaction (the web's case page): one snapshot,
+    one commit, both views logged."""
+    config = config or get_config()
+    with transaction(engine) as conn:
+        doc = _case(conn, case_id, config, lang)
+        events = _events(conn, case_id, config, lang)
+        for action in ("show", "history"):
+            log_access(conn, actor=actor, case_id=case_id, action=action, role=role, organisation=organisation)
+    return doc, events
 
 
 def list_cases(engine: Engine, *, municipality: str | None = None, state: str | None = None,

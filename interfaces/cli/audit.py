@@ -1,14 +1,17 @@
-"""`etablera audit ...`: the skip audit and the audit-chain check."""
+"""`etablera audit ...`: the skip audit, the audit-chain check and a person's own
+access-log extract."""
 
 from __future__ import annotations
 
 import click
 
-from interfaces.cli.common import common, parse_bound
+from interfaces.cli.common import common
 from interfaces.cli.output import emit, table
 from models.database import get_engine, transaction
 from statemachine import audit as chain
 from statemachine import queries, tracks
+from statemachine.errors import BadInput
+from statemachine.parsing import parse_bound
 
 
 @click.group()
@@ -60,3 +63,23 @@ def verify(options):
                                   "\n".join(["AUDIT TRAIL BROKEN:"] + d["breaks"])))
     if breaks:
         raise SystemExit(1)
+
+
+@audit.command("access")
+@click.option("--person", required=True, help="The person's identity or coordination number.")
+@common
+def access(options, person):
+    """A person's own log extract: every access to their cases (who, role, organisation,
+    when, which case, what). The number itself is never printed or logged."""
+    from statemachine.access_log import person_extract
+    if options.actor == "unknown":
+        raise BadInput("actor", "say who produces the extract: --actor ID or ETABLERA_ACTOR")
+    doc = person_extract(get_engine(), person, actor=options.actor, role="cli")
+
+    def text(d):
+        head = (f"Registerutdrag (åtkomstlogg) skapat {d['generated_at']}: "
+                f"{len(d['cases'])} ärende(n) {', '.join(map(str, d['cases'])) or '–'}, {len(d['entries'])} rader")
+        return head + "\n" + table(d["entries"], [("at", "när"), ("actor", "vem"), ("role", "roll"),
+                                                  ("organisation", "organisation"), ("case_id", "ärende"),
+                                                  ("action", "vad"), ("detail", "detalj")])
+    emit(options, doc, text)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from interfaces.cli.common import changing, common, parse_date, parse_sets
+from interfaces.cli.common import changing, common, parse_sets
 from interfaces.cli.output import emit, table
 from models.database import get_engine
 from statemachine import queries, service, tracks
+from statemachine.parsing import parse_day
 
 
 @click.group()
@@ -31,8 +32,8 @@ def register(options, at, person, municipality, permit_date, reception_date, no_
     """Register a newcomer (module 1, inskriven)."""
     engine = get_engine()
     case_id = service.register(
-        engine, person=person, municipality=municipality, permit_date=parse_date(permit_date, "permit_date"),
-        reception_date=parse_date(reception_date, "reception_date"), no_upper_secondary=no_upper_secondary,
+        engine, person=person, municipality=municipality, permit_date=parse_day(permit_date, "permit_date"),
+        reception_date=parse_day(reception_date, "reception_date"), no_upper_secondary=no_upper_secondary,
         kommun_officer=kommun_officer, af_officer=af_officer, actor=options.actor, at=at, note=note)
     doc = queries.show_case(engine, case_id, actor=options.actor, lang=options.lang)
     emit(options, doc, lambda d: f"case {d['id']} registered: {d['state_label']} "

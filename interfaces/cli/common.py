@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import date, datetime
 
 import click
 
 from interfaces.cli.output import Options
 from statemachine.errors import BadInput
+from statemachine.parsing import parse_at
 
 
 def common(func):
@@ -35,41 +35,6 @@ def changing(func):
             raise BadInput("actor", "say who does this: --actor ID or ETABLERA_ACTOR")
         return func(options, at=parse_at(at), **kwargs)
     return wrapper
-
-
-def parse_at(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    from models.timestamps import parse_moment
-    try:
-        return parse_moment(text)
-    except Exception:
-        raise BadInput("at", f"not a date or datetime: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
-
-
-def parse_bound(text: str | None, field: str) -> datetime | None:
-    """A period bound (--since, --until): a bare date is the start of that day in Stockholm
-    (not midday, as for an event time), so `--since 2025-03-05` includes the whole day."""
-    if text is None:
-        return None
-    from models.timestamps import day_start
-    try:
-        return day_start(date.fromisoformat(text.strip()))
-    except ValueError:
-        pass
-    try:
-        return parse_at(text)
-    except BadInput:
-        raise BadInput(field, f"not a date or datetime: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
-
-
-def parse_date(text: str | None, field: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise BadInput(field, f"not a date: {text!r} (use YYYY-MM-DD)") from None
 
 
 def parse_sets(pairs: tuple[str, ...]) -> dict:

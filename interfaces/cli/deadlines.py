@@ -10,12 +10,13 @@ import os
 
 import click
 
-from interfaces.cli.common import common, parse_at
+from interfaces.cli.common import common
 from interfaces.cli.output import emit, table
 from models.database import get_engine
 from statemachine import officers as officer_cases
 from statemachine import reminders as outbox
 from statemachine.errors import BadInput
+from statemachine.parsing import parse_at
 
 
 def _quiet_prefect() -> None:
@@ -34,7 +35,7 @@ def deadlines():
 @common
 def check(options, now, send):
     """Run the deadline check once, as a Prefect flow (record, then deliver)."""
-    moment = parse_at(now)
+    moment = parse_at(now, "now")
     _quiet_prefect()
     from flows.deadlines import deadline_check
     summary = deadline_check(now=moment.isoformat() if moment else None, send=send)

@@ -33,6 +33,8 @@ LAZY_COMMANDS = {
     "serve": "interfaces.cli.deadlines:serve",
     "report": "interfaces.cli.report:report",
     "followup": "interfaces.cli.report:followup",
+    "web": "interfaces.cli.web:web",
+    "user": "interfaces.cli.web:user",
 }
 
 
@@ -140,6 +142,11 @@ def demo(options, cases, seed, walkthrough):
         stats = cohort.generate(engine, cases, seed=seed)
         emit(options, stats, lambda d: f"created {d['cases']} cases with {d['events']} events and "
                                        f"{d['measures']} measures in {d['seconds']:.1f} s")
+    if walkthrough or cases:
+        from statemachine.accounts import add_demo_users, demo_users_text
+        # Beside the one JSON document on stdout (--json), the logins go to stderr.
+        click.echo(f"\nWeb interface: `etablera web`, then http://127.0.0.1:8000/ — "
+                   f"{demo_users_text(add_demo_users(engine))}", err=options.as_json)
 
 
 def main(argv: list[str] | None = None) -> None:

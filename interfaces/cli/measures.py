@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from interfaces.cli.common import changing, common, parse_date
+from interfaces.cli.common import changing, common
 from interfaces.cli.output import emit
 from models.database import get_engine
 from statemachine import measures as use_cases
+from statemachine.parsing import parse_day
 
 
 @click.group()
@@ -24,7 +25,7 @@ def measure():
 def add(options, at, case_id, measure_type, due):
     """Add a measure of TYPE to a case."""
     measure_id = use_cases.add_measure(get_engine(), case_id, measure_type, actor=options.actor,
-                                       due=parse_date(due, "due"), at=at)
+                                       due=parse_day(due, "due"), at=at)
     emit(options, {"measure": measure_id, "case": case_id, "type": measure_type, "state": "planned"},
          lambda d: f"measure {d['measure']} added to case {d['case']}")
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
-from interfaces.cli.common import changing, common, parse_date
+from interfaces.cli.common import changing, common
 from interfaces.cli.output import emit, table
 from models.database import get_engine
 from models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
 from statemachine import followup as followups
+from statemachine.parsing import parse_day
 from statemachine.report_render import FORMATS
 
 
@@ -32,7 +33,7 @@ def report(options, municipalities, start, end, fmt, output):
 
     if options.as_json:
         fmt = "json"
-    scope = make_scope(municipalities, parse_date(start, "from"), parse_date(end, "to"), lang=options.lang)
+    scope = make_scope(municipalities, parse_day(start, "from"), parse_day(end, "to"), lang=options.lang)
     doc = build_report(get_engine(), scope)
     body = render(doc, fmt)
     if output is None:
@@ -78,7 +79,7 @@ def _headings(options, columns: list[tuple[str, str, str]]) -> list[tuple[str, s
 @common
 def due(options, municipality, today):
     """Follow-ups whose day has come and that nobody has recorded yet."""
-    rows = [r.as_dict() for r in followups.due_followups(get_engine(), parse_date(today, "today"),
+    rows = [r.as_dict() for r in followups.due_followups(get_engine(), parse_day(today, "today"),
                                                          municipality=municipality)]
     emit(options, rows, lambda r: table(r, _headings(options, [
         ("case_id", "ärende", "case"), ("day", "dag", "day"), ("due", "förfaller", "due"),

@@ -1,0 +1,220 @@
+"""Issue 6's target: the web interface under load. With the synthetic cohort at 1,000,000
+cases (`--scale` multiplies it), on SQLite and on PostgreSQL: the worklist and the case
+page at p95 ≤ 100 ms with no errors, 20 concurrent clients on loopback for 60 s (wrk, a
+Lua script carrying the session cookie), beside a static file of the same server as the
+floor.
+
+`etablera web --workers 2` serves the database; one officer logs in through the login
+form; wrk then keeps 20 requests in flight (closed loop: each client sends its next
+request when the previous answer arrives). The case page cycles through 500 of the
+officer's running cases, so it is not one row in a warm cache; every view of a case
+writes its access-log rows, as in real use.
+
+The cohort is written by `bulk.write_cohort` (the engine's own rows, ~7 minutes for a
+million on two cores) and kept for the next run: `<workdir>/web-<N>.sqlite3` and the
+PostgreSQL schema `bench_web_<N>` (drop it by hand when no longer wanted).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from benchmarks import Result
+
+ROOT = Path(__file__).resolve().parent.parent
+SECONDS = 60
+CLIENTS = 20
+GOAL_MS = 100.0
+OFFICER = ("h0180-01", "0180")          # one of the cohort's officers in the largest municipality
+PASSWORD = "bench-lösenord-1"
+CASE_IDS = 500
+
+# wrk's script: the session cookie on every request, the case pages in turn, and one JSON
+# line with the figures at the end (wrk's own summary has no p95).
+LUA = """
+local paths = {%(paths)s}
+local n = 0
+wrk.headers["Cookie"] = "%(cookie)s"
+request = function()
+  n = n + 1
+  return wrk.format("GET", paths[(n %% #paths) + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests": %%d, "seconds": %%f, "p50": %%f, "p95": %%f, "p99": %%f, ' ..
+    '"errors": %%d, "non2xx": %%d}\\n', summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1e3, latency:percentile(95) / 1e3, latency:percentile(99) / 1e3,
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def run(options) -> list[Result]:
+    cases = int(1_000_000 * options.scale)
+    if not shutil.which("wrk"):
+        return [Result("web pages", 0, "ms", note="wrk is not installed (apt-get install wrk): skipped")]
+    workdir = Path(options.workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    results = _measure("SQLite", _sqlite(workdir, cases), cases)
+    pg_url = _postgres(options.postgres, cases)
+    if pg_url is None:
+        return results + [Result("web pages PostgreSQL", 0, "ms", note="PostgreSQL not reachable: skipped")]
+    return results + _measure("PostgreSQL", pg_url, cases)
+
+
+# ----------------------------------------------------------------------------- the data
+
+def _count(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM cases")).scalar_one()
+    except Exception:  # noqa: BLE001 - no database or no tables yet
+        return -1
+    finally:
+        engine.dispose()
+
+
+def _fill(url: str, cases: int) -> None:
+    from models.database import make_engine, upgrade
+    from statemachine.bulk import write_cohort
+    engine = make_engine(url)
+    upgrade(engine)
+    stats = write_cohort(engine, cases, seed=7)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+    print(f"# bench_web: wrote {stats['cases']:,} cases in {stats['seconds']:.0f} s", file=sys.stderr)
+
+
+def _sqlite(workdir: Path, cases: int) -> str:
+    db = workdir / f"web-{cases}.sqlite3"
+    url = f"sqlite:///{db}"
+    if _count(url) != cases:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+        _fill(url, cases)
+    return url
+
+
+def _postgres(server: str, cases: int) -> str | None:
+    schema = f"bench_web_{cases}"
+    try:
+        admin = create_engine(server, connect_args={"connect_timeout": 3})
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+    except Exception as exc:  # noqa: BLE001
+        print(f"# bench_web: PostgreSQL not reachable ({type(exc).__name__})", file=sys.stderr)
+        return None
+    url = f"{server}?options=-csearch_path%3D{schema}"
+    if _count(url) != cases:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        _fill(url, cases)
+    admin.dispose()
+    return url
+
+
+def _officer_and_cases(url: str) -> list[int]:
+    """The bench officer's login (created or reset) and up to CASE_IDS of their running cases."""
+    from models.database import make_engine, upgrade
+    from statemachine.accounts import add_user
+    engine = make_engine(url)
+    upgrade(engine)
+    user_id, municipality = OFFICER
+    add_user(engine, user_id, name="Bench officer", role="officer", organisation="kommun",
+             municipality=municipality, password=PASSWORD, update_existing=True)
+    with engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(text(
+            "SELECT id FROM cases WHERE kommun_officer = :o AND municipality = :m AND active "
+            "AND due IS NOT NULL ORDER BY id LIMIT :n"), {"o": user_id, "m": municipality, "n": CASE_IDS})]
+    engine.dispose()
+    return ids
+
+
+# ----------------------------------------------------------------------------- the load
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(url: str) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "ETABLERA_DATABASE_URL": url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    server = subprocess.Popen([sys.executable, "-m", "interfaces.cli.main", "web", "--port", str(port),
+                               "--workers", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server, f"http://127.0.0.1:{port}"
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(f"etablera web exited: {server.stderr.read().decode()[-500:]}")
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("etablera web did not start listening within 120 s")
+
+
+def _login(base: str) -> str:
+    """The session cookie, from the real login form."""
+    import httpx
+    with httpx.Client(base_url=base, follow_redirects=True) as client:
+        form = client.get("/login")
+        token = re.search(r'name="login_csrf" value="([^"]+)"', form.text).group(1)
+        done = client.post("/login", data={"user": OFFICER[0], "password": PASSWORD, "login_csrf": token,
+                                           "next": "/worklist"})
+        if done.status_code != 200 or 'data-case="' not in done.text:
+            raise RuntimeError(f"login or worklist failed: {done.status_code}")
+        return f"etablera_session={client.cookies['etablera_session']}"
+
+
+def _wrk(base: str, cookie: str, paths: list[str]) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(LUA % {"paths": ", ".join(json.dumps(p) for p in paths), "cookie": cookie})
+    try:
+        done = subprocess.run(["wrk", "-t2", f"-c{CLIENTS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", fh.name,
+                               base + paths[0]], capture_output=True, text=True, timeout=SECONDS + 60)
+    finally:
+        os.unlink(fh.name)
+    line = next(l for l in reversed(done.stdout.splitlines()) if l.startswith("{"))
+    return json.loads(line)
+
+
+def _measure(name: str, url: str, cases: int) -> list[Result]:
+    ids = _officer_and_cases(url)
+    server, base = _serve(url)
+    try:
+        cookie = _login(base)
+        runs = {"static file": ["/static/app.css"], "worklist": ["/worklist"],
+                "case page": [f"/cases/{i}" for i in ids]}
+        figures = {page: _wrk(base, cookie, paths) for page, paths in runs.items()}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    floor = figures.pop("static file")
+    results = []
+    for page, f in figures.items():
+        errors = f["errors"] + f["non2xx"]
+        results.append(Result(
+            f"web {page} p95, {name}", f["p95"], "ms", floor=floor["p95"], goal=f"≤ {GOAL_MS:.0f} ms, 0 errors",
+            met=f["p95"] <= GOAL_MS and errors == 0,
+            note=f"{f['requests'] / f['seconds']:,.0f} req/s, p50 {f['p50']:.1f} ms, p99 {f['p99']:.1f} ms, "
+                 f"{errors} errors; static floor {floor['requests'] / floor['seconds']:,.0f} req/s, "
+                 f"p50 {floor['p50']:.1f} ms; {cases:,} cases, {CLIENTS} clients, {SECONDS} s"))
+    return results

@@ -1,0 +1,134 @@
+"""`etablera web` (the web interface and HTTP API) and `etablera user ...` (logins and API
+tokens).
+
+FastAPI and uvicorn are imported inside `web` only: the CLI starts without them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from interfaces.cli.common import common
+from interfaces.cli.output import emit, table
+from models.database import get_engine
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure (behind HTTPS).")
+def web(host, port, workers, secure_cookies):
+    """The web interface and the HTTP API (OpenAPI at /api/v1/openapi.json)."""
+    import uvicorn
+    from models.database import upgrade
+    upgrade(get_engine())
+    if secure_cookies:
+        os.environ["ETABLERA_SECURE_COOKIES"] = "1"
+    click.echo(f"etablera web: http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)", err=True)
+    # No access log: a URL may carry a query a person could be found by; the app's own
+    # access log (who looked at which case) is the record.
+    uvicorn.run("interfaces.http.server:app", host=host, port=port, workers=workers, access_log=False,
+                log_level="warning", factory=False)
+
+
+@click.group()
+def user():
+    """Logins for the web interface and the API: users, roles, API tokens."""
+
+
+@user.command("add")
+@click.argument("user_id")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["officer", "coordinator", "auditor", "admin"]), required=True)
+@click.option("--organisation", "--org", "organisation", type=click.Choice(["kommun", "af"]), required=True)
+@click.option("--municipality", default=None, help="A municipal user's kommunkod.")
+@click.option("--office", default=None, help="An AF user's office (config/af_offices.toml).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
+@click.option("--no-password", is_flag=True, help="No web login: the user acts only through API tokens.")
+@click.option("--update", "update_existing", is_flag=True, help="Change an existing user.")
+@common
+def user_add(options, user_id, name, role, organisation, municipality, office, password_stdin, no_password,
+             update_existing):
+    """Create (or --update) a user. Without --password-stdin or --no-password the password
+    is asked for."""
+    from statemachine.accounts import add_user
+    if no_password:
+        password = None
+    elif password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\n")
+    else:
+        password = click.prompt("Lösenord / password", hide_input=True, confirmation_prompt=True)
+    doc = add_user(get_engine(), user_id, name=name, role=role, organisation=organisation,
+                   municipality=municipality, office=office, password=password or None,
+                   update_existing=update_existing)
+    emit(options, doc, lambda d: f"user {d['id']}: {d['role']} ({d['organisation']}"
+                                 f"{', ' + d['municipality'] if d['municipality'] else ''}"
+                                 f"{', office ' + d['office'] if d['office'] else ''})")
+
+
+@user.command("list")
+@common
+def user_list(options):
+    """Every user (never a password or a token)."""
+    from statemachine.accounts import list_users
+    rows = list_users(get_engine())
+    emit(options, rows, lambda r: table(r, [("id", "id"), ("name", "namn"), ("role", "roll"),
+                                            ("organisation", "organisation"), ("municipality", "kommun"),
+                                            ("office", "kontor"), ("active", "aktiv")]))
+
+
+@user.command("deactivate")
+@click.argument("user_id")
+@common
+def user_deactivate(options, user_id):
+    """No more logins for USER_ID; their sessions end and their tokens stop working."""
+    from statemachine.accounts import deactivate_user
+    doc = deactivate_user(get_engine(), user_id)
+    emit(options, doc, lambda d: f"user {d['id']} deactivated")
+
+
+@user.command("token")
+@click.argument("user_id")
+@click.option("--label", required=True, help="What the token is for (an integration's name).")
+@click.option("--days", default=365, show_default=True, type=int, help="Valid this many days.")
+@common
+def user_token(options, user_id, label, days):
+    """A new API token acting as USER_ID (printed once; only its hash is kept)."""
+    from statemachine.accounts import create_token
+    token, doc = create_token(get_engine(), user_id, label=label, days=days)
+    emit(options, {**doc, "token": token}, lambda d: f"{d['token']}\n(shown once; send it as "
+                                                     "'Authorization: Bearer <token>')")
+
+
+@user.command("revoke")
+@click.argument("prefix")
+@common
+def user_revoke(options, prefix):
+    """Revoke the API token that starts with PREFIX (as `user tokens` lists it)."""
+    from statemachine.accounts import revoke_token
+    n = revoke_token(get_engine(), prefix)
+    emit(options, {"revoked": n}, lambda d: f"revoked {d['revoked']} token(s)")
+
+
+@user.command("tokens")
+@click.option("--user", "user_id", default=None)
+@common
+def user_tokens(options, user_id):
+    """API tokens (their prefixes, never the tokens)."""
+    from statemachine.accounts import list_tokens
+    rows = list_tokens(get_engine(), user_id)
+    emit(options, rows, lambda r: table(r, [("prefix", "prefix"), ("user", "användare"), ("label", "för"),
+                                            ("expires_at", "går ut"), ("revoked_at", "återkallad")]))
+
+
+@user.command("demo")
+@common
+def user_demo(options):
+    """Create the demo logins (idempotent): officers in Norrköping (kommun and AF), a
+    coordinator, an officer in Stockholm, an auditor and an admin."""
+    from statemachine.accounts import add_demo_users, demo_users_text
+    doc = add_demo_users(get_engine())
+    emit(options, doc, demo_users_text)

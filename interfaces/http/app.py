@@ -1,0 +1,147 @@
+"""The FastAPI application: the JSON API under /api/v1, the pages, static files, and the
+mapping of the service layer's errors to HTTP (the same meaning as the CLI's exit codes:
+400 bad input naming the field, 404 not found, 409 not permitted now or changed
+concurrently, 403 not allowed for this user, 401 not logged in)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from interfaces.http.auth import LoginRequired, LoginThrottle
+from statemachine.errors import ConcurrentChange, EtableraError
+
+HERE = Path(__file__).parent
+API_PREFIX = "/api/v1"
+log = logging.getLogger("etablera.web")
+
+# script-src 'self': no inline script anywhere. Inline style is allowed for the report's
+# SVG charts (matplotlib writes style attributes).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+_HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"DENY")]
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): security headers on every
+    response, and no caching of anything but static files (pages hold personal data)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        static = scope["path"].startswith("/static/")
+
+        async def wrapped(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", [])) + _HEADERS
+                if not static:
+                    headers.append(_NO_STORE)
+                message = {**message, "headers": headers}
+            await send(message)
+        return await self.app(scope, receive, wrapped)
+
+
+def error_doc(status: int, message: str, field: str | None = None, exit_code: int | None = None) -> dict:
+    return {"error": {"status": status, "exit_code": exit_code, "field": field, "message": message}}
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def create_app(engine: Engine | None = None, *, secure_cookies: bool = False) -> FastAPI:
+    """The application on `engine` (default: ETABLERA_DATABASE_URL or the embedded SQLite)."""
+    from interfaces.http import api, pages
+    from models.database import get_engine
+
+    app = FastAPI(
+        title="etablera", version="1",
+        description="The individual's module process for newcomers: cases, the events permitted now, "
+                    "measures, skips, reminders, agreements and the follow-up report. Errors are "
+                    "`{\"error\": {status, exit_code, field, message}}` with the CLI's meaning: 400 bad "
+                    "input (names the field), 404 not found, 409 not permitted now or changed concurrently "
+                    "(reload), 403 not allowed for your role or outside your municipalities, 401 not logged in.",
+        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None)
+    app.state.engine = engine or get_engine()
+    app.state.secure_cookies = secure_cookies
+    app.state.login_throttle = LoginThrottle()
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(api.router, prefix=API_PREFIX)
+    app.include_router(pages.router)
+
+    @app.exception_handler(EtableraError)
+    async def etablera_error(request: Request, exc: EtableraError):
+        status = exc.http_status
+        field = getattr(exc, "field", None)
+        message = getattr(exc, "message", None) or str(exc)
+        if isinstance(exc, ConcurrentChange):
+            message = f"the case changed, reload: {exc}"
+        if _is_api(request):
+            return JSONResponse(error_doc(status, message, field, exc.exit_code), status_code=status)
+        return pages.error_page(request, status, message, field)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        field = loc[-1] if loc else "body"
+        message = f"{'.'.join(loc) or 'body'}: {first.get('msg', 'invalid')}"
+        if _is_api(request):
+            return JSONResponse(error_doc(400, message, field, 2), status_code=400)
+        return pages.error_page(request, 400, message, field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if _is_api(request):
+            return JSONResponse(error_doc(exc.status_code, message), status_code=exc.status_code,
+                                headers=getattr(exc, "headers", None))
+        return pages.error_page(request, exc.status_code, message)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={pages.quote_next(target)}", status_code=303)
+
+    @app.exception_handler(OperationalError)
+    async def database_busy(request: Request, exc: OperationalError):
+        if "locked" in str(exc.orig) or "deadlock" in str(exc.orig):
+            message = "the database is busy with another change; nothing was written, try again"
+            if _is_api(request):
+                return JSONResponse(error_doc(409, message, None, 4), status_code=409)
+            return pages.error_page(request, 409, message)
+        return _internal(request, exc)
+
+    @app.exception_handler(DBAPIError)
+    async def database_refused(request: Request, exc: DBAPIError):
+        return _internal(request, exc)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        return _internal(request, exc)
+
+    return app
+
+
+def _internal(request: Request, exc: Exception) -> Response:
+    # One line, the exception's kind only: a database message can quote a row (an identity number).
+    log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    message = f"unexpected error ({type(exc).__name__}); nothing is shown about the data"
+    if _is_api(request):
+        return JSONResponse(error_doc(500, message, None, 1), status_code=500)
+    from interfaces.http import pages
+    return pages.error_page(request, 500, message)

@@ -1,0 +1,108 @@
+"""Who is asking: a session cookie (the browser) or a bearer token (an integration); and
+CSRF protection for the browser's forms.
+
+- The session cookie holds a random secret (HttpOnly, SameSite=Lax, Secure behind
+  HTTPS); the database holds its SHA-256 (statemachine/accounts.py).
+- Every state-changing request made with the cookie carries the session's CSRF token, in
+  the form field `csrf` or the header `X-CSRF-Token`; a request with a bearer token needs
+  none (a browser never sends one by itself).
+- The login form itself is protected by a double-submit token (cookie + hidden field).
+- Failed logins are counted per user name (in this process): after `MAX_FAILURES` within
+  `LOCKOUT` the name is refused for the rest of that window, and every attempt is logged.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+
+from fastapi import HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
+
+from statemachine.accounts import Session, find_session, user_for_token
+from statemachine.scope import Principal, principal_for
+
+SESSION_COOKIE = "etablera_session"
+LOGIN_CSRF_COOKIE = "etablera_login_csrf"
+LANG_COOKIE = "etablera_lang"
+MAX_FAILURES = 5
+LOCKOUT = 15 * 60
+bearer = HTTPBearer(auto_error=False, description="An API token: `etablera user token USER --label ...`")
+
+
+class LoginRequired(Exception):
+    """A page asked for without a live session: the browser goes to the login page."""
+
+
+def engine_of(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def identify(request: Request) -> tuple[Principal | None, Session | None]:
+    """The principal behind the request (cached on the request), and its session if any."""
+    if hasattr(request.state, "principal"):
+        return request.state.principal, request.state.session
+    principal, session = None, None
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        user = user_for_token(engine_of(request), header[7:].strip())
+        principal = principal_for(user, via="token") if user else None
+    else:
+        session = find_session(engine_of(request), request.cookies.get(SESSION_COOKIE))
+        principal = principal_for(session.user) if session else None
+    request.state.principal, request.state.session = principal, session
+    return principal, session
+
+
+def csrf_ok(session: Session | None, given: str | None) -> bool:
+    return session is not None and bool(given) and secrets.compare_digest(session.csrf, given)
+
+
+def api_principal(request: Request, credentials: HTTPAuthorizationCredentials | None = None) -> Principal:
+    """The API's caller. 401 without a valid token or session; 403 for a browser session's
+    change without its CSRF token."""
+    principal, session = identify(request)
+    if principal is None:
+        raise HTTPException(401, "log in or send a valid API token (Authorization: Bearer ...)",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if session is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
+        if not csrf_ok(session, request.headers.get("x-csrf-token")):
+            raise HTTPException(403, "csrf: a change made with the session cookie needs the X-CSRF-Token header")
+    return principal
+
+
+def page_principal(request: Request) -> Principal:
+    principal, _ = identify(request)
+    if principal is None or principal.via != "session":
+        raise LoginRequired()
+    return principal
+
+
+class LoginThrottle:
+    """Failed logins per user name, in this process."""
+
+    def __init__(self, limit: int = MAX_FAILURES, window: float = LOCKOUT):
+        self.limit, self.window = limit, window
+        self._failures: dict[str, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _trim(self, name: str, now: float) -> deque:
+        failures = self._failures[name]
+        while failures and now - failures[0] > self.window:
+            failures.popleft()
+        return failures
+
+    def locked(self, name: str) -> bool:
+        with self._lock:
+            return len(self._trim(name.lower(), time.monotonic())) >= self.limit
+
+    def failed(self, name: str) -> None:
+        with self._lock:
+            self._trim(name.lower(), time.monotonic()).append(time.monotonic())
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(name.lower(), None)

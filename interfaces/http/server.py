@@ -1,0 +1,8 @@
+"""The ASGI application `etablera web` serves (uvicorn imports `interfaces.http.server:app`,
+once per worker process)."""
+
+import os
+
+from interfaces.http.app import create_app
+
+app = create_app(secure_cookies=os.environ.get("ETABLERA_SECURE_COOKIES") == "1")

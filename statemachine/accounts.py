@@ -1,0 +1,325 @@
+"""Users, their passwords, web sessions and API tokens (the logins of the web interface
+and the HTTP API).
+
+Passwords are hashed with argon2id (argon2-cffi, its default parameters); a session
+cookie and an API token are random secrets (`secrets.token_urlsafe`) of which only the
+SHA-256 is stored. A session expires after `IDLE` without use and at the latest `ABSOLUTE`
+after login; its expiry is pushed forward at most once every `REFRESH` so that reading a
+page does not write to the database each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Engine
+
+from models.configuration import Config, ConfigError, config_dir, get_config
+from models.database import transaction
+from models.timestamps import show, utcnow
+from models.users import ORGANISATIONS, ROLES, ApiToken, User, WebSession
+from statemachine.errors import BadInput, NotFound, NotPermitted
+
+USERS = User.__table__
+SESSIONS = WebSession.__table__
+TOKENS = ApiToken.__table__
+IDLE = timedelta(minutes=30)
+ABSOLUTE = timedelta(hours=10)
+REFRESH = timedelta(minutes=5)
+MIN_PASSWORD = 10
+TOKEN_PREFIX = "etb_"
+_ID = re.compile(r"^[A-Za-z0-9._@-]{1,60}$")
+_OFFICE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_HASHER = PasswordHasher()
+# A hash to verify against when the user does not exist, so that a wrong user name takes
+# as long as a wrong password (no user enumeration by timing).
+_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- AF offices
+
+@dataclass(frozen=True)
+class Office:
+    id: str
+    name: str
+    municipalities: tuple[str, ...]
+
+
+def af_offices(directory: Path | None = None) -> dict[str, Office]:
+    """Arbetsförmedlingen's offices and the municipalities each covers (config/af_offices.toml)."""
+    return _offices(Path(directory or config_dir()))
+
+
+@lru_cache(maxsize=8)
+def _offices(directory: Path) -> dict[str, Office]:
+    path = directory / "af_offices.toml"
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    offices = {}
+    for office_id, raw in doc.get("offices", {}).items():
+        codes = raw.get("municipalities") if isinstance(raw, dict) else None
+        if not _OFFICE.match(office_id) or not isinstance(codes, list) or not all(
+                isinstance(c, str) and re.fullmatch(r"\d{4}", c) for c in codes):
+            raise ConfigError(f"{path}: offices.{office_id}: needs name and municipalities = [\"0581\", ...] "
+                              "(four-digit codes); the id is lowercase letters, digits, '-' or '_'")
+        offices[office_id] = Office(office_id, str(raw.get("name", office_id)), tuple(codes))
+    return offices
+
+
+# ----------------------------------------------------------------------------- users
+
+def user_doc(row) -> dict:
+    return {"id": row["id"], "name": row["name"], "role": row["role"], "organisation": row["organisation"],
+            "municipality": row["municipality"], "office": row["office"], "active": row["active"],
+            "has_password": row["password_hash"] is not None, "created_at": show(row["created_at"])}
+
+
+def add_user(engine: Engine, user_id: str, *, name: str, role: str, organisation: str,
+             municipality: str | None = None, office: str | None = None, password: str | None = None,
+             update_existing: bool = False, config: Config | None = None) -> dict:
+    """Create a user (or, with `update_existing`, change one: role, scope, password)."""
+    config = config or get_config()
+    if not _ID.match(user_id or ""):
+        raise BadInput("id", "1–60 letters, digits or . _ @ - (the id cases and the audit trail use)")
+    if not name or not name.strip():
+        raise BadInput("name", "give the user's name")
+    if role not in ROLES:
+        raise BadInput("role", f"one of {', '.join(ROLES)}")
+    if organisation not in ORGANISATIONS:
+        raise BadInput("organisation", f"one of {', '.join(ORGANISATIONS)}")
+    if municipality is not None:
+        if not re.fullmatch(r"\d{4}", municipality) or municipality[:2] not in config.counties:
+            raise BadInput("municipality", f"not a municipality code: {municipality!r} (four digits, a known county)")
+    if office is not None and office not in af_offices():
+        raise BadInput("office", f"unknown AF office {office!r}; offices: {', '.join(af_offices()) or 'none'} "
+                                 "(config/af_offices.toml)")
+    if role != "admin" and role != "auditor":
+        if organisation == "kommun" and municipality is None:
+            raise BadInput("municipality", f"a municipal {role} needs a municipality (--municipality CODE)")
+        if organisation == "af" and office is None and municipality is None:
+            raise BadInput("office", f"an AF {role} needs an office (--office ID) or a municipality")
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise BadInput("password", f"at least {MIN_PASSWORD} characters")
+    values = {"name": name.strip(), "role": role, "organisation": organisation, "municipality": municipality,
+              "office": office, "active": True}
+    if password is not None:
+        values["password_hash"] = _HASHER.hash(password)
+    with transaction(engine) as conn:
+        exists = conn.execute(select(USERS.c.id).where(USERS.c.id == user_id)).first()
+        if exists and not update_existing:
+            raise NotPermitted(f"id: user {user_id} already exists (use --update to change it)")
+        if exists:
+            conn.execute(update(USERS).where(USERS.c.id == user_id).values(**values))
+        else:
+            conn.execute(insert(USERS).values(id=user_id, created_at=utcnow(),
+                                              **{"password_hash": None, **values}))
+        row = conn.execute(select(USERS).where(USERS.c.id == user_id)).mappings().one()
+    return user_doc(row)
+
+
+def deactivate_user(engine: Engine, user_id: str) -> dict:
+    """A user who leaves: no more logins; their sessions end and their tokens stop working."""
+    now = utcnow()
+    with transaction(engine) as conn:
+        if conn.execute(update(USERS).where(USERS.c.id == user_id).values(active=False)).rowcount != 1:
+            raise NotFound("id", f"no user {user_id}")
+        conn.execute(update(SESSIONS).where(SESSIONS.c.user_id == user_id, SESSIONS.c.ended_at.is_(None))
+                     .values(ended_at=now))
+        conn.execute(update(TOKENS).where(TOKENS.c.user_id == user_id, TOKENS.c.revoked_at.is_(None))
+                     .values(revoked_at=now))
+        row = conn.execute(select(USERS).where(USERS.c.id == user_id)).mappings().one()
+    return user_doc(row)
+
+
+def list_users(engine: Engine) -> list[dict]:
+    with transaction(engine, write=False) as conn:
+        return [user_doc(r) for r in conn.execute(select(USERS).order_by(USERS.c.id)).mappings()]
+
+
+def get_user(engine: Engine, user_id: str) -> dict:
+    with transaction(engine, write=False) as conn:
+        row = conn.execute(select(USERS).where(USERS.c.id == user_id)).mappings().first()
+    if row is None:
+        raise NotFound("id", f"no user {user_id}")
+    return user_doc(row)
+
+
+def authenticate(engine: Engine, user_id: str, password: str) -> dict | None:
+    """The user if the password is theirs and they are active; None otherwise (the same
+    answer, in about the same time, for an unknown user and a wrong password)."""
+    with transaction(engine, write=False) as conn:
+        row = conn.execute(select(USERS).where(USERS.c.id == (user_id or "").strip())).mappings().first()
+    stored = row["password_hash"] if row is not None and row["active"] else None
+    try:
+        _HASHER.verify(stored or _DUMMY_HASH, password or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if stored is None:
+        return None
+    if _HASHER.check_needs_rehash(stored):
+        with transaction(engine) as conn:
+            conn.execute(update(USERS).where(USERS.c.id == row["id"]).values(password_hash=_HASHER.hash(password)))
+    return user_doc(row)
+
+
+# ----------------------------------------------------------------------------- sessions
+
+@dataclass(frozen=True)
+class Session:
+    id: str                 # the stored digest
+    user: dict
+    csrf: str
+    expires_at: datetime
+
+
+def start_session(engine: Engine, user_id: str, now: datetime | None = None) -> tuple[str, Session]:
+    """A new session for a user who just logged in: (the cookie's secret, the session)."""
+    now = now or utcnow()
+    secret = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    row = {"id": _digest(secret), "user_id": user_id, "csrf": csrf, "created_at": now, "expires_at": now + IDLE,
+           "absolute_expires_at": now + ABSOLUTE, "ended_at": None}
+    with transaction(engine) as conn:
+        conn.execute(insert(SESSIONS).values(**row))
+        user = conn.execute(select(USERS).where(USERS.c.id == user_id)).mappings().one()
+    return secret, Session(row["id"], user_doc(user), csrf, row["expires_at"])
+
+
+_SESSION_QUERY = (select(SESSIONS.c.csrf, SESSIONS.c.expires_at, SESSIONS.c.absolute_expires_at,
+                         SESSIONS.c.ended_at, USERS)
+                  .join(USERS, USERS.c.id == SESSIONS.c.user_id))
+
+
+def find_session(engine: Engine, secret: str | None, now: datetime | None = None) -> Session | None:
+    """The live session the cookie's secret belongs to, or None (unknown, ended, expired,
+    or its user deactivated). Pushes the idle expiry forward, at most once per REFRESH."""
+    if not secret or len(secret) > 200:
+        return None
+    now = now or utcnow()
+    digest = _digest(secret)
+    with transaction(engine, write=False) as conn:
+        row = conn.execute(_SESSION_QUERY.where(SESSIONS.c.id == digest)).mappings().first()
+    if row is None or row["ended_at"] is not None or not row["active"]:
+        return None
+    if now >= row["expires_at"] or now >= row["absolute_expires_at"]:
+        return None
+    expires = row["expires_at"]
+    if expires - now < IDLE - REFRESH:
+        expires = min(now + IDLE, row["absolute_expires_at"])
+        with transaction(engine) as conn:
+            conn.execute(update(SESSIONS).where(SESSIONS.c.id == digest).values(expires_at=expires))
+    return Session(digest, user_doc(row), row["csrf"], expires)
+
+
+def end_session(engine: Engine, secret: str | None) -> None:
+    if not secret:
+        return
+    with transaction(engine) as conn:
+        conn.execute(update(SESSIONS).where(SESSIONS.c.id == _digest(secret), SESSIONS.c.ended_at.is_(None))
+                     .values(ended_at=utcnow()))
+
+
+# ----------------------------------------------------------------------------- API tokens
+
+def create_token(engine: Engine, user_id: str, *, label: str, days: int | None = 365) -> tuple[str, dict]:
+    """A new API token for `user_id`: (the token, shown once and never stored; its record)."""
+    if not label or not label.strip() or len(label) > 120:
+        raise BadInput("label", "say what the token is for (1–120 characters)")
+    if days is not None and days <= 0:
+        raise BadInput("days", "a positive number of days")
+    get_user(engine, user_id)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    row = {"id": _digest(token), "prefix": token[:12], "user_id": user_id, "label": label.strip(),
+           "created_at": now, "expires_at": now + timedelta(days=days) if days else None, "revoked_at": None}
+    with transaction(engine) as conn:
+        conn.execute(insert(TOKENS).values(**row))
+    return token, _token_doc(row)
+
+
+def _token_doc(row) -> dict:
+    return {"prefix": row["prefix"], "user": row["user_id"], "label": row["label"],
+            "created_at": show(row["created_at"]), "expires_at": show(row["expires_at"]),
+            "revoked_at": show(row["revoked_at"])}
+
+
+def list_tokens(engine: Engine, user_id: str | None = None) -> list[dict]:
+    query = select(TOKENS).order_by(TOKENS.c.created_at)
+    if user_id:
+        query = query.where(TOKENS.c.user_id == user_id)
+    with transaction(engine, write=False) as conn:
+        return [_token_doc(r) for r in conn.execute(query).mappings()]
+
+
+def revoke_token(engine: Engine, prefix: str) -> int:
+    with transaction(engine) as conn:
+        n = conn.execute(update(TOKENS).where(TOKENS.c.prefix == prefix, TOKENS.c.revoked_at.is_(None))
+                         .values(revoked_at=utcnow())).rowcount
+    if not n:
+        raise NotFound("token", f"no live token starting {prefix!r}")
+    return n
+
+
+_TOKEN_QUERY = (select(TOKENS.c.expires_at, TOKENS.c.revoked_at, USERS)
+                .join(USERS, USERS.c.id == TOKENS.c.user_id))
+
+
+def user_for_token(engine: Engine, token: str | None, now: datetime | None = None) -> dict | None:
+    """The active user whose live token this is, or None."""
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    now = now or utcnow()
+    with transaction(engine, write=False) as conn:
+        row = conn.execute(_TOKEN_QUERY.where(TOKENS.c.id == _digest(token))).mappings().first()
+    if row is None or row["revoked_at"] is not None or not row["active"]:
+        return None
+    if row["expires_at"] is not None and now >= row["expires_at"]:
+        return None
+    return user_doc(row)
+
+
+# ----------------------------------------------------------------------------- demo logins
+
+# For the walkthrough and the synthetic cohort: (id, name, role, organisation,
+# municipality, office). h0581-01 is one of the cohort's officers and af0581-01 its AF
+# officer in Norrköping, so with a cohort they have worklists of their own.
+DEMO_USERS = (
+    ("h0581-01", "Handläggare Norrköping (demo)", "officer", "kommun", "0581", None),
+    ("af0581-01", "Handläggare AF Norrköping (demo)", "officer", "af", None, "norrkoping"),
+    ("samordnare0581", "Samordnare Norrköping (demo)", "coordinator", "kommun", "0581", None),
+    ("h0180-01", "Handläggare Stockholm (demo)", "officer", "kommun", "0180", None),
+    ("granskare", "Granskare (demo)", "auditor", "kommun", None, None),
+    ("admin", "Administratör (demo)", "admin", "kommun", None, None),
+)
+DEMO_PASSWORD = "demo-losenord"
+
+
+def add_demo_users(engine: Engine) -> dict:
+    """Create or reset the demo logins, all with DEMO_PASSWORD."""
+    users = [add_user(engine, user_id, name=name, role=role, organisation=org, municipality=municipality,
+                      office=office, password=DEMO_PASSWORD, update_existing=True)
+             for user_id, name, role, org, municipality, office in DEMO_USERS]
+    return {"password": DEMO_PASSWORD, "users": users}
+
+
+def demo_users_text(doc: dict) -> str:
+    return "\n".join([f"demo users (password: {doc['password']}):"]
+                     + [f"  {u['id']:<16} {u['role']:<12} {u['organisation']:<6} "
+                        f"{u['municipality'] or u['office'] or 'alla kommuner'}" for u in doc["users"]])

@@ -1,0 +1,160 @@
+"""Who may see and change which cases (behörighet), and the access log of every attempt.
+
+A `Principal` is a logged-in user (or an API token's user) with the municipalities they
+may work in: a municipal officer or coordinator their municipality; an AF officer the
+municipalities of their AF office (config/af_offices.toml); an auditor everything (or
+their municipality), read-only; an admin everything. Every interface asks here before it
+calls a use case, and every view of a case's personal data, every change and every
+refused attempt lands in the append-only access log (who, role, organisation, when,
+which case, what).
+
+A case outside the principal's municipalities is answered exactly like a case that does
+not exist (404, the same message): its existence is itself personal data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from models import Measure
+from models.database import transaction
+from statemachine.accounts import af_offices
+from statemachine.audit import CASES
+from statemachine.errors import EtableraError, Forbidden, NotFound
+from statemachine.journal import log_access
+
+MEASURES = Measure.__table__
+CHANGING_ROLES = ("officer", "coordinator", "admin")
+AUDITING_ROLES = ("auditor", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    name: str
+    role: str
+    organisation: str
+    municipalities: tuple[str, ...] | None      # None: every municipality
+    home: str | None = None                     # the user's own municipality, if any
+    office: str | None = None
+    via: str = "session"                        # session | token
+
+    @property
+    def can_change(self) -> bool:
+        return self.role in CHANGING_ROLES
+
+    @property
+    def can_audit(self) -> bool:
+        return self.role in AUDITING_ROLES
+
+    @property
+    def sees_skip_audit(self) -> bool:
+        return self.role in AUDITING_ROLES + ("coordinator",)
+
+    def sees(self, municipality: str | None) -> bool:
+        return self.municipalities is None or municipality in self.municipalities
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "role": self.role, "organisation": self.organisation,
+                "municipalities": None if self.municipalities is None else list(self.municipalities),
+                "municipality": self.home, "office": self.office, "can_change": self.can_change,
+                "can_audit": self.can_audit}
+
+
+def principal_for(user: dict, via: str = "session") -> Principal:
+    """The scope of a user (a `user_doc`), from their role, organisation and office."""
+    role, org, home = user["role"], user["organisation"], user["municipality"]
+    if role == "admin" or (role == "auditor" and not home and not user["office"]):
+        scope = None
+    elif org == "af" and user["office"]:
+        office = af_offices().get(user["office"])
+        codes = office.municipalities if office else ()
+        scope = tuple(dict.fromkeys(codes + ((home,) if home else ())))
+    else:
+        scope = (home,) if home else ()
+    return Principal(user["id"], user["name"], role, org, scope, home, user["office"], via)
+
+
+def log(engine: Engine, who: Principal, case_id: int | None, action: str, detail: str | None = None) -> None:
+    """One access-log row in a transaction of its own (a view or change the use case did
+    not log itself, a refusal, a search)."""
+    with transaction(engine) as conn:
+        log_access(conn, actor=who.id, case_id=case_id, action=action[:40], role=who.role,
+                   organisation=who.organisation, detail=detail)
+
+
+def logged_change(engine: Engine, who: Principal, case_id: int | None, action: str, change):
+    """Run `change()` (a use case); log it, or its refusal, in the access log either way."""
+    try:
+        result = change()
+    except EtableraError as exc:
+        log(engine, who, case_id, action, f"refused ({type(exc).__name__}, {exc.http_status})")
+        raise
+    log(engine, who, case_id, action, "done")
+    return result
+
+
+def case_municipality(engine: Engine, case_id: int) -> str | None:
+    with transaction(engine, write=False) as conn:
+        return conn.execute(select(CASES.c.municipality).where(CASES.c.id == case_id)).scalar()
+
+
+def require_case(engine: Engine, who: Principal, case_id: int, action: str, *, change: bool = False) -> str:
+    """The case's municipality if `who` may `action` it; otherwise NotFound (no such case,
+    or outside their municipalities) or Forbidden (their role may not change cases). A
+    refusal of an existing case is logged."""
+    municipality = case_municipality(engine, case_id)
+    if municipality is None:
+        raise NotFound("id", f"no case with id {case_id}")
+    if not who.sees(municipality):
+        log(engine, who, case_id, f"denied:{action}", "outside the user's municipalities")
+        raise NotFound("id", f"no case with id {case_id}")
+    if change and not who.can_change:
+        log(engine, who, case_id, f"denied:{action}", f"role {who.role} may not change cases")
+        raise Forbidden("role", f"a user with role {who.role} may read but not change cases")
+    return municipality
+
+
+def require_measure(engine: Engine, who: Principal, measure_id: int, action: str) -> int:
+    """The case id of a measure `who` may change (as `require_case`)."""
+    with transaction(engine, write=False) as conn:
+        case_id = conn.execute(select(MEASURES.c.case_id).where(MEASURES.c.id == measure_id)).scalar()
+    if case_id is None:
+        raise NotFound("measure", f"no measure with id {measure_id}")
+    try:
+        require_case(engine, who, case_id, action, change=True)
+    except NotFound:
+        raise NotFound("measure", f"no measure with id {measure_id}") from None
+    return case_id
+
+
+def require_municipality(engine: Engine, who: Principal, municipality: str, action: str, *,
+                         change: bool = False) -> None:
+    """For a new case: `who` may work in `municipality` (and change cases)."""
+    if change and not who.can_change:
+        log(engine, who, None, f"denied:{action}", f"role {who.role} may not change cases")
+        raise Forbidden("role", f"a user with role {who.role} may read but not change cases")
+    if not who.sees(municipality):
+        log(engine, who, None, f"denied:{action}", f"municipality {municipality} is outside the user's")
+        raise Forbidden("municipality", f"{municipality} is outside your municipalities "
+                                        f"({', '.join(who.municipalities or ()) or 'none'})")
+
+
+def require_role(engine: Engine, who: Principal, allowed: bool, action: str, what: str) -> None:
+    if not allowed:
+        log(engine, who, None, f"denied:{action}", f"role {who.role}")
+        raise Forbidden("role", f"a user with role {who.role} may not {what}")
+
+
+def scoped_municipalities(who: Principal, asked: list[str] | tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """The municipalities a listing covers: those asked for (each must be in scope), or all
+    of the principal's. None: every municipality. Raises Forbidden for one outside."""
+    asked = tuple(dict.fromkeys(a for a in asked if a))
+    outside = [a for a in asked if not who.sees(a)]
+    if outside:
+        raise Forbidden("municipality", f"{', '.join(outside)} outside your municipalities "
+                                        f"({', '.join(who.municipalities or ()) or 'none'})")
+    return asked or who.municipalities
