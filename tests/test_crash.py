@@ -53,7 +53,7 @@ BATCH = textwrap.dedent("""
             service.advance(engine, case, "pause", {"reason": "illness"}, actor="batch")
             service.advance(engine, case, "resume", {}, actor="batch")
             service.advance(engine, case, "transfer", {"municipality": towns[n % 2]}, actor="batch")
-            n += 1
+        n += 1      # every case moves on to the other town in the next round
 """)
 
 
