@@ -270,6 +270,20 @@ def _refused(request: Request, who: Principal, case_id: int, exc: EtableraError,
                   exc.http_status)
 
 
+async def _change(request: Request, who: Principal, case_id: int, work, form: str, values: dict, *,
+                  saved: str, anchor: str):
+    """Run `work` (a change through a use case) in a worker thread; then back to the case
+    page where the change shows, or the case page again with the refusal beside `form`.
+    Not found and forbidden are answered as such, never as a form error."""
+    try:
+        await run_in_threadpool(work)
+    except (NotFound, Forbidden):
+        raise
+    except EtableraError as exc:
+        return await run_in_threadpool(_refused, request, who, case_id, exc, form, values)
+    return RedirectResponse(f"/cases/{case_id}?saved={quote(saved)}#{anchor}", status_code=303)
+
+
 @router.post("/cases/{case_id}/events/{trigger}")
 async def advance_form(request: Request, case_id: CaseId, trigger: str):
     who = page_principal(request)
@@ -277,8 +291,9 @@ async def advance_form(request: Request, case_id: CaseId, trigger: str):
     engine = engine_of(request)
     spec = TRIGGER.get(trigger)
     values: dict = {}
-    try:
-        await run_in_threadpool(require_case, engine, who, case_id, f"advance:{trigger}", change=True)
+
+    def work():
+        require_case(engine, who, case_id, f"advance:{trigger}", change=True)
         if spec is None or trigger == "register":
             raise BadInput("trigger", f"unknown trigger {trigger!r}")
         for field in spec.fields:
@@ -294,14 +309,10 @@ async def advance_form(request: Request, case_id: CaseId, trigger: str):
             raise BadInput("expect_version", "the form lacks the case's version; reload the page") from None
         at = parse_at(str(form.get("at", "")).strip())
         raw = {k: v for k, v in values.items() if v not in ("", [])}
-        await run_in_threadpool(scope.logged_change, engine, who, case_id, f"advance:{trigger}",
-                                lambda: service.advance(engine, case_id, trigger, raw, actor=who.id, at=at,
-                                                        expect_version=expect))
-    except (NotFound, Forbidden):
-        raise
-    except EtableraError as exc:
-        return await run_in_threadpool(_refused, request, who, case_id, exc, trigger, values)
-    return RedirectResponse(f"/cases/{case_id}?saved={quote(trigger)}#timeline", status_code=303)
+        scope.logged_change(engine, who, case_id, f"advance:{trigger}",
+                            lambda: service.advance(engine, case_id, trigger, raw, actor=who.id, at=at,
+                                                    expect_version=expect))
+    return await _change(request, who, case_id, work, trigger, values, saved=trigger, anchor="timeline")
 
 
 @router.post("/cases/{case_id}/measures")
@@ -317,13 +328,8 @@ async def add_measure_form(request: Request, case_id: CaseId):
         due = parse_day(due_text, "due")
         scope.logged_change(engine, who, case_id, f"add_measure:{kind}",
                             lambda: measures.add_measure(engine, case_id, kind, actor=who.id, due=due))
-    try:
-        await run_in_threadpool(work)
-    except (NotFound, Forbidden):
-        raise
-    except EtableraError as exc:
-        return await run_in_threadpool(_refused, request, who, case_id, exc, "add_measure", {"type": kind})
-    return RedirectResponse(f"/cases/{case_id}?saved=add_measure#measures", status_code=303)
+    return await _change(request, who, case_id, work, "add_measure", {"type": kind}, saved="add_measure",
+                         anchor="measures")
 
 
 @router.post("/measures/{measure_id}")
@@ -334,15 +340,12 @@ async def measure_form(request: Request, measure_id: MeasureId):
     action = str(form.get("action", ""))
     reason = str(form.get("reason", "")) or None
     case_id = await run_in_threadpool(scope.require_measure, engine, who, measure_id, f"{action}_measure")
-    try:
-        await run_in_threadpool(scope.logged_change, engine, who, case_id, f"{action}_measure:{measure_id}",
-                                lambda: measures.change_measure(engine, measure_id, action, actor=who.id,
-                                                                reason=reason))
-    except (NotFound, Forbidden):
-        raise
-    except EtableraError as exc:
-        return await run_in_threadpool(_refused, request, who, case_id, exc, f"measure-{measure_id}", {})
-    return RedirectResponse(f"/cases/{case_id}?saved={quote(action)}_measure#measures", status_code=303)
+
+    def work():
+        scope.logged_change(engine, who, case_id, f"{action}_measure:{measure_id}",
+                            lambda: measures.change_measure(engine, measure_id, action, actor=who.id, reason=reason))
+    return await _change(request, who, case_id, work, f"measure-{measure_id}", {}, saved=f"{action}_measure",
+                         anchor="measures")
 
 
 # ----------------------------------------------------------------------------- register
