@@ -293,6 +293,26 @@ def permitted(state: str) -> tuple[Trigger, ...]:
     return tuple(t for t in CASE_TRIGGERS if state in t.sources)
 
 
+# Audit events that are not triggers of the case's process: a measure's lifecycle and the
+# follow-up after exit.
+EVENT_LABELS: dict[str, tuple[str, str]] = {
+    "add_measure": ("Insats tillagd", "Measure added"),
+    "start_measure": ("Insats startad", "Measure started"),
+    "complete_measure": ("Insats slutförd", "Measure completed"),
+    "cancel_measure": ("Insats avbruten", "Measure cancelled"),
+    "followup": ("Uppföljning efter avslut", "Follow-up after exit"),
+}
+
+
+def trigger_label(name: str, lang: str = "sv") -> str:
+    """What an audit event's trigger is called, in `lang`."""
+    trigger = TRIGGER.get(name)
+    if trigger is not None:
+        return trigger.en if lang == "en" else trigger.sv
+    pair = EVENT_LABELS.get(name)
+    return (pair[1] if lang == "en" else pair[0]) if pair else name
+
+
 def state_label(name: str, lang: str = "sv") -> str:
     state = STATE.get(name)
     if state is None:

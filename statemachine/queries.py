@@ -16,7 +16,7 @@ from models.database import transaction
 from models.timestamps import show
 from statemachine.audit import CASES, EVENTS, events_in
 from statemachine.journal import load_case, log_access
-from statemachine.process import STATE, module_of, state_label
+from statemachine.process import STATE, module_of, state_label, trigger_label
 from statemachine.tracks import track_status
 
 MEASURES = Measure.__table__
@@ -76,6 +76,7 @@ def show_case(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", rol
 def event_doc(row, config: Config, lang: str) -> dict:
     doc = {k: row[k] for k in HISTORY_COLUMNS}
     doc["at"] = show(row["at"])
+    doc["trigger_label"] = trigger_label(row["trigger"], lang)
     doc["to_state_label"] = state_label(row["to_state"], lang)
     doc["from_state_label"] = state_label(row["from_state"], lang) if row["from_state"] else None
     doc["reason_label"] = reason_label(config, row["trigger"], row["reason"], lang)

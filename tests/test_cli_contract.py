@@ -107,6 +107,7 @@ def test_json_on_stdout_of_a_real_process(sqlite_url):
     assert set(json.loads(proc.stdout)) == {"error"}
     proc = run_cli("case", "history", str(doc["id"]), "--json", env=env)
     assert [e["trigger"] for e in json.loads(proc.stdout)] == ["register"]
+    assert [e["trigger_label"] for e in json.loads(proc.stdout)] == ["Skriv in"]
 
 
 # --- documents and labels -----------------------------------------------------------

@@ -89,7 +89,7 @@ def history(options, case_id):
     def text(rows):
         out = []
         for e in rows:
-            line = f"{e['seq']:>3} {e['at']}  {e['actor']:<12} {e['trigger']:<18} → {e['to_state_label']}"
+            line = f"{e['seq']:>3} {e['at']}  {e['actor']:<12} {e['trigger_label']:<28} → {e['to_state_label']}"
             if e["skipped"]:
                 line += f"  [hoppar över {', '.join(e['skipped'])}: {e['reason_label']}]"
             if e["note"]:

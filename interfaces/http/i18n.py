@@ -130,14 +130,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "version": ("Version", "Version"),
 }
 
-MEASURE_EVENTS: dict[str, tuple[str, str]] = {
-    "add_measure": ("Insats tillagd", "Measure added"),
-    "start_measure": ("Insats startad", "Measure started"),
-    "complete_measure": ("Insats slutförd", "Measure completed"),
-    "cancel_measure": ("Insats avbruten", "Measure cancelled"),
-    "register": ("Inskriven", "Registered"),
-}
-
 ROLES = {"officer": ("Handläggare", "Case officer"), "coordinator": ("Samordnare", "Coordinator"),
          "auditor": ("Granskare", "Auditor"), "admin": ("Administratör", "Administrator")}
 

@@ -196,9 +196,7 @@ def timeline(events: list[dict], municipality: str, lang: str) -> list[dict]:
     tracks = track_choices(municipality, lang)
     out = []
     for e in events:
-        trigger = TRIGGER.get(e["trigger"])
-        title = (trigger.en if lang == "en" else trigger.sv) if trigger else \
-            i18n.pick(i18n.MEASURE_EVENTS.get(e["trigger"]), lang, e["trigger"])
+        title = e["trigger_label"]
         data = e["data"] or {}
         facts = []
         if "decision" in data:

@@ -127,6 +127,7 @@ class EventDoc(TransitionDoc):
     note: str | None
     skipped: list[str]
     data: dict[str, Any]
+    trigger_label: str | None = None
     to_state_label: str | None = None
     from_state_label: str | None = None
     reason_label: str | None = None
