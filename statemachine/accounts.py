@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -24,7 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
-from models.configuration import Config, ConfigError, config_dir, get_config
+from models.configuration import Config, ConfigError, config_dir, get_config, read_toml
 from models.database import transaction
 from models.timestamps import show, utcnow
 from models.users import ORGANISATIONS, ROLES, ApiToken, User, WebSession
@@ -67,11 +66,9 @@ def af_offices(directory: Path | None = None) -> dict[str, Office]:
 @lru_cache(maxsize=8)
 def _offices(directory: Path) -> dict[str, Office]:
     path = directory / "af_offices.toml"
-    try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
-    except FileNotFoundError:
+    if not path.exists():           # no AF offices configured: AF officers see their own municipality only
         return {}
+    doc = read_toml(path)
     offices = {}
     for office_id, raw in doc.get("offices", {}).items():
         codes = raw.get("municipalities") if isinstance(raw, dict) else None
