@@ -20,7 +20,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
 from models.configuration import Config, ConfigError, config_dir, get_config, read_toml
@@ -199,9 +199,10 @@ def start_session(engine: Engine, user_id: str, now: datetime | None = None) -> 
     return secret, Session(row["id"], user_doc(user), csrf, row["expires_at"])
 
 
+# Built once, the digest a parameter: every request looks its session up.
 _SESSION_QUERY = (select(SESSIONS.c.csrf, SESSIONS.c.expires_at, SESSIONS.c.absolute_expires_at,
                          SESSIONS.c.ended_at, USERS)
-                  .join(USERS, USERS.c.id == SESSIONS.c.user_id))
+                  .join(USERS, USERS.c.id == SESSIONS.c.user_id).where(SESSIONS.c.id == bindparam("digest")))
 
 
 def find_session(engine: Engine, secret: str | None, now: datetime | None = None) -> Session | None:
@@ -212,7 +213,7 @@ def find_session(engine: Engine, secret: str | None, now: datetime | None = None
     now = now or utcnow()
     digest = _digest(secret)
     with transaction(engine, write=False) as conn:
-        row = conn.execute(_SESSION_QUERY.where(SESSIONS.c.id == digest)).mappings().first()
+        row = conn.execute(_SESSION_QUERY, {"digest": digest}).mappings().first()
     if row is None or row["ended_at"] is not None or not row["active"]:
         return None
     if now >= row["expires_at"] or now >= row["absolute_expires_at"]:
@@ -275,7 +276,7 @@ def revoke_token(engine: Engine, prefix: str) -> int:
 
 
 _TOKEN_QUERY = (select(TOKENS.c.expires_at, TOKENS.c.revoked_at, USERS)
-                .join(USERS, USERS.c.id == TOKENS.c.user_id))
+                .join(USERS, USERS.c.id == TOKENS.c.user_id).where(TOKENS.c.id == bindparam("digest")))
 
 
 def user_for_token(engine: Engine, token: str | None, now: datetime | None = None) -> dict | None:
@@ -284,7 +285,7 @@ def user_for_token(engine: Engine, token: str | None, now: datetime | None = Non
         return None
     now = now or utcnow()
     with transaction(engine, write=False) as conn:
-        row = conn.execute(_TOKEN_QUERY.where(TOKENS.c.id == _digest(token))).mappings().first()
+        row = conn.execute(_TOKEN_QUERY, {"digest": _digest(token)}).mappings().first()
     if row is None or row["revoked_at"] is not None or not row["active"]:
         return None
     if row["expires_at"] is not None and now >= row["expires_at"]:

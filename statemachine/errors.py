@@ -1,7 +1,8 @@
 """What can go wrong, as exceptions an interface maps to exit codes and HTTP statuses.
 
 Every message is written for the person at the keyboard and never contains a name or an
-identity number.
+identity number. The message is English (the CLI's and the API's); `sv` is the same in
+Swedish where it is written, for the pages case officers read.
 """
 
 
@@ -9,14 +10,18 @@ class EtableraError(Exception):
     exit_code = 1
     http_status = 500
 
+    def __init__(self, message: str, *, sv: str | None = None):
+        self.sv = sv
+        super().__init__(message)
+
 
 class FieldError(EtableraError):
     """A refusal that names the field (or option) it is about."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, *, sv: str | None = None):
         self.field = field
         self.message = message
-        super().__init__(f"{field}: {message}")
+        super().__init__(f"{field}: {message}", sv=sv)
 
 
 class BadInput(FieldError):

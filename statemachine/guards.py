@@ -41,7 +41,8 @@ def check(conn: Connection, case, trigger: str, data: dict, at: datetime, config
                        audit={"overridden_prerequisites": unmet} if unmet else {})
     if trigger == "transfer" and data["municipality"] == case["municipality"]:
         raise BadInput("municipality", f"the case is already in municipality {case['municipality']}; "
-                                       f"a transfer needs another one")
+                                       f"a transfer needs another one",
+                       sv=f"ärendet finns redan i kommun {case['municipality']}; en flytt går till en annan")
     if trigger == "transfer" and case["state"] == "module3.in_track" and case["track"]:
         why = track_lost_by_transfer(case, data["municipality"], on)
         if why:

@@ -9,6 +9,7 @@ wrote commit together or not at all.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -26,12 +27,13 @@ FUTURE_TOLERANCE_SECONDS = 60
 _SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("case_id"))
 _UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("_id"), CASES.c.version == bindparam("_version"))
 _INSERT_EVENT = insert(EVENTS)
+_INSERT_ACCESS = insert(AccessLog.__table__)
 
 
 def load_case(conn: Connection, case_id: int):
     row = conn.execute(_SELECT_CASE, {"case_id": case_id}).mappings().first()
     if row is None:
-        raise NotFound("id", f"no case with id {case_id}")
+        raise NotFound("id", f"no case with id {case_id}", sv=f"inget ärende med id {case_id}")
     return row
 
 
@@ -42,11 +44,12 @@ def event_time(at: datetime | None, last_event_at: datetime | None) -> datetime:
     if at is None:
         at = now
     if at.tzinfo is None:
-        raise BadInput("at", "give a time zone or a plain date")
+        raise BadInput("at", "give a time zone or a plain date", sv="ange en tidszon eller bara ett datum")
     if (at - now).total_seconds() > FUTURE_TOLERANCE_SECONDS:
-        raise BadInput("at", "is in the future")
+        raise BadInput("at", "is in the future", sv="ligger i framtiden")
     if last_event_at is not None and at < last_event_at:
-        raise BadInput("at", f"is before the case's last event ({show(last_event_at)})")
+        raise BadInput("at", f"is before the case's last event ({show(last_event_at)})",
+                       sv=f"ligger före ärendets senaste händelse ({show(last_event_at)})")
     return at
 
 
@@ -79,11 +82,25 @@ def append(conn: Connection, case, changes: dict, event: dict) -> dict:
     return stored
 
 
+@dataclass(frozen=True)
+class Access:
+    """Who makes a change, for the access log (åtkomstlogg): a use case given one writes
+    it inside its own transaction, so the change and the record of who made it commit
+    together or not at all."""
+    actor: str
+    role: str | None
+    organisation: str | None
+    action: str
+
+    def write(self, conn: Connection, case_id: int | None) -> None:
+        log_access(conn, actor=self.actor, case_id=case_id, action=self.action[:40], role=self.role,
+                   organisation=self.organisation, detail="done")
+
+
 def log_access(conn: Connection, *, actor: str, case_id: int | None, action: str, role: str | None = None,
                organisation: str | None = None, detail: str | None = None) -> None:
-    conn.execute(insert(AccessLog.__table__).values(
-        at=utcnow(), actor=actor, role=role, organisation=organisation, case_id=case_id, action=action,
-        detail=detail))
+    conn.execute(_INSERT_ACCESS, {"at": utcnow(), "actor": actor, "role": role, "organisation": organisation,
+                                  "case_id": case_id, "action": action, "detail": detail})
 
 
-__all__ = ["Case", "append", "link", "check_version", "event_time", "load_case", "log_access"]
+__all__ = ["Access", "Case", "append", "link", "check_version", "event_time", "load_case", "log_access"]

@@ -80,7 +80,7 @@ def next_state(state: str, trigger: str, facts: dict) -> str:
     spec = TRIGGER.get(trigger)
     keys = _SELECTORS.get(trigger, ())
     if spec is None:
-        raise NotPermitted(not_permitted_message(state, trigger))
+        raise NotPermitted(not_permitted_message(state, trigger), sv=not_permitted_message_sv(state, trigger))
     return _ask_machine(state, trigger, tuple((k, facts.get(k)) for k in keys))
 
 
@@ -93,7 +93,7 @@ def _ask_machine(state: str, trigger: str, selector: tuple) -> str:
     except (MachineError, AttributeError, ValueError):
         fired = False
     if not fired:
-        raise NotPermitted(not_permitted_message(state, trigger))
+        raise NotPermitted(not_permitted_message(state, trigger), sv=not_permitted_message_sv(state, trigger))
     return token.state
 
 
@@ -105,3 +105,10 @@ def not_permitted_message(state: str, trigger: str) -> str:
     allowed = ", ".join(t.name for t in permitted(state)) or "nothing (the case is closed)"
     return (f"{trigger} is not permitted in state {state} ({state_label(state, 'en')}); "
             f"permitted now: {allowed}")
+
+
+def not_permitted_message_sv(state: str, trigger: str) -> str:
+    spec = TRIGGER.get(trigger)
+    allowed = ", ".join(t.sv.lower() for t in permitted(state)) or "ingenting (ärendet är avslutat)"
+    return (f"{spec.sv if spec else trigger} går inte i läget {state_label(state, 'sv').lower()}; "
+            f"det som går nu: {allowed}")

@@ -21,7 +21,7 @@ from models.configuration import Config, get_config
 from models.database import transaction
 from models.timestamps import local_date
 from statemachine.errors import BadInput, ConcurrentChange, NotFound, NotPermitted
-from statemachine.journal import append, event_time, load_case
+from statemachine.journal import Access, append, event_time, load_case
 from statemachine.process import MEASURE_STATES, module_of, state_label
 
 MEASURES = Measure.__table__
@@ -62,10 +62,12 @@ def new_measure(case, measure_type: str, at: datetime, due: date | None, config:
         raise BadInput("type", f"unknown measure type {measure_type!r}; types: {', '.join(config.measure_types)}")
     if case["state"] not in MEASURE_STATES:
         raise NotPermitted(f"measures can be added only in module 2 or 3; case {case['id']} is in "
-                           f"{case['state']} ({state_label(case['state'], 'en')})")
+                           f"{case['state']} ({state_label(case['state'], 'en')})",
+                           sv=f"insatser kan bara läggas till i modul 2 eller 3; ärende {case['id']} är i läget "
+                              f"{state_label(case['state'], 'sv').lower()}")
     start = local_date(at)
     if due is not None and due < start:
-        raise BadInput("due", "is before the day the measure is added")
+        raise BadInput("due", "is before the day the measure is added", sv="ligger före dagen insatsen läggs till")
     return {"case_id": case["id"], "type": measure_type, "module": module_of(case["state"]), "component": None,
             "state": "planned", "created_at": at, "started_at": None, "ended_at": None,
             "due": due or kind.frame.due(start), "reason": None, "version": 1}
@@ -78,14 +80,17 @@ def moved_measure(measure, action: str, at: datetime, reason: str | None, config
     if action == "cancel":
         codes = config.reasons["cancel_measure"]
         if not reason:
-            raise BadInput("reason", f"cancelling a measure needs a reason (--reason CODE; one of: {', '.join(codes)})")
+            raise BadInput("reason", f"cancelling a measure needs a reason (--reason CODE; one of: {', '.join(codes)})",
+                           sv="att avbryta en insats kräver ett skäl")
         if reason not in codes:
             raise BadInput("reason", f"unknown cancel reason {reason!r}; choose from: {', '.join(codes)}")
     elif reason:
         raise BadInput("reason", f"{action} takes no reason")
     new_state = lifecycle_step(measure["state"], action)
     if new_state is None:
-        raise NotPermitted(f"cannot {action} measure {measure['id']}: it is {measure['state']}")
+        raise NotPermitted(f"cannot {action} measure {measure['id']}: it is {measure['state']}",
+                           sv=f"insats {measure['id']} kan inte ändras så: den är "
+                              f"{config.measure_states[measure['state']]('sv').lower()}")
     stamp = "started_at" if action == "start" else "ended_at"
     return {"state": new_state, "reason": reason, "version": measure["version"] + 1, stamp: at}
 
@@ -97,9 +102,9 @@ def measure_event(case, trigger: str, at: datetime, actor: str, data: dict, reas
 
 
 def add_measure(engine: Engine, case_id: int, measure_type: str, *, actor: str, due: date | None = None,
-                at: datetime | None = None, config: Config | None = None) -> int:
+                at: datetime | None = None, access: Access | None = None, config: Config | None = None) -> int:
     """Add a measure to a case in module 2 or 3; its due date comes from the type's
-    typical duration unless given. Returns the measure id."""
+    typical duration unless given. Returns the measure id. `access`: as service.advance."""
     config = config or get_config()
     with transaction(engine) as conn:
         case = load_case(conn, case_id)
@@ -108,12 +113,15 @@ def add_measure(engine: Engine, case_id: int, measure_type: str, *, actor: str, 
         measure_id = conn.execute(insert(MEASURES).values(**row)).inserted_primary_key[0]
         append(conn, case, {}, measure_event(case, "add_measure", at, actor, {
             "measure": measure_id, "type": measure_type, "to": "planned", "due": row["due"].isoformat()}))
+        if access:
+            access.write(conn, case_id)
         return measure_id
 
 
 def change_measure(engine: Engine, measure_id: int, action: str, *, actor: str, reason: str | None = None,
-                   note: str | None = None, at: datetime | None = None, config: Config | None = None) -> str:
-    """start | complete | cancel a measure. Returns its new state."""
+                   note: str | None = None, at: datetime | None = None, access: Access | None = None,
+                   config: Config | None = None) -> str:
+    """start | complete | cancel a measure. Returns its new state. `access`: as service.advance."""
     config = config or get_config()
     with transaction(engine) as conn:
         measure = conn.execute(select(MEASURES).where(MEASURES.c.id == measure_id)).mappings().first()
@@ -129,4 +137,6 @@ def change_measure(engine: Engine, measure_id: int, action: str, *, actor: str, 
         append(conn, case, {}, measure_event(case, f"{action}_measure", at, actor, {
             "measure": measure_id, "type": measure["type"], "from": measure["state"], "to": values["state"]},
             reason=reason, note=note))
+        if access:
+            access.write(conn, case["id"])
         return values["state"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, bindparam, cast, select
 from sqlalchemy.engine import Engine
 
 from models import Measure
@@ -56,12 +56,21 @@ def case_doc(case, measures, config: Config, lang: str) -> dict:
     }
 
 
+# Built once, the case id a parameter (the case page reads these on every view).
+_MEASURES_OF = select(MEASURES).where(MEASURES.c.case_id == bindparam("case_id")).order_by(MEASURES.c.id)
+_EVENTS_OF = select(EVENTS).where(EVENTS.c.case_id == bindparam("case_id")).order_by(EVENTS.c.seq)
+
+
+def read_case(conn, case, config: Config, lang: str, *, history: bool = False) -> tuple[dict, list[dict]]:
+    """The document of a case row read in `conn` (with its measures and whether its track
+    still holds where it now is), and its history if asked for."""
+    measures = conn.execute(_MEASURES_OF, {"case_id": case["id"]}).mappings().all()
+    doc = {**case_doc(case, measures, config, lang), **track_status(conn, case)}
+    return doc, _events(conn, case["id"], config, lang) if history else []
+
+
 def _case(conn, case_id: int, config: Config, lang: str) -> dict:
-    case = load_case(conn, case_id)
-    measures = conn.execute(select(MEASURES).where(MEASURES.c.case_id == case_id)
-                            .order_by(MEASURES.c.id)).mappings().all()
-    status = track_status(conn, case)      # is its track still valid where it now is
-    return {**case_doc(case, measures, config, lang), **status}
+    return read_case(conn, load_case(conn, case_id), config, lang)[0]
 
 
 def show_case(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", role: str | None = None,
@@ -93,7 +102,7 @@ def reason_label(config: Config, trigger: str, reason: str | None, lang: str) ->
 
 
 def _events(conn, case_id: int, config: Config, lang: str) -> list[dict]:
-    rows = conn.execute(select(EVENTS).where(EVENTS.c.case_id == case_id).order_by(EVENTS.c.seq)).mappings()
+    rows = conn.execute(_EVENTS_OF, {"case_id": case_id}).mappings()
     return [event_doc(r, config, lang) for r in rows]
 
 
@@ -105,19 +114,6 @@ def history(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", role:
         events = _events(conn, case_id, config, lang)
         log_access(conn, actor=actor, case_id=case_id, action="history", role=role, organisation=organisation)
     return events
-
-
-def case_with_history(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", role: str | None = None,
-                      organisation: str | None = None, config: Config | None = None) -> tuple[dict, list[dict]]:
-    """`show_case` and `history` in one transaction (the web's case page): one snapshot,
-    one commit, both views logged."""
-    config = config or get_config()
-    with transaction(engine) as conn:
-        doc = _case(conn, case_id, config, lang)
-        events = _events(conn, case_id, config, lang)
-        for action in ("show", "history"):
-            log_access(conn, actor=actor, case_id=case_id, action=action, role=role, organisation=organisation)
-    return doc, events
 
 
 def list_cases(engine: Engine, *, municipality: str | None = None, state: str | None = None,

@@ -20,13 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from models import Measure
+from models.configuration import Config, get_config
 from models.database import transaction
+from statemachine import queries
 from statemachine.accounts import af_offices
 from statemachine.audit import CASES
 from statemachine.errors import EtableraError, Forbidden, NotFound
-from statemachine.journal import log_access
+from statemachine.journal import Access, load_case, log_access
 
 MEASURES = Measure.__table__
+OUTSIDE = "outside the user's municipalities"
 CHANGING_ROLES = ("officer", "coordinator", "admin")
 AUDITING_ROLES = ("auditor", "admin")
 
@@ -87,14 +90,13 @@ def log(engine: Engine, who: Principal, case_id: int | None, action: str, detail
 
 
 def logged_change(engine: Engine, who: Principal, case_id: int | None, action: str, change):
-    """Run `change()` (a use case); log it, or its refusal, in the access log either way."""
+    """Run `change(access)`, a use case that writes `access` (who did what) to the access
+    log in its own transaction; a refusal, whose transaction rolled back, is logged here."""
     try:
-        result = change()
+        return change(Access(who.id, who.role, who.organisation, action))
     except EtableraError as exc:
         log(engine, who, case_id, action, f"refused ({type(exc).__name__}, {exc.http_status})")
         raise
-    log(engine, who, case_id, action, "done")
-    return result
 
 
 def case_municipality(engine: Engine, case_id: int) -> str | None:
@@ -108,14 +110,35 @@ def require_case(engine: Engine, who: Principal, case_id: int, action: str, *, c
     refusal of an existing case is logged."""
     municipality = case_municipality(engine, case_id)
     if municipality is None:
-        raise NotFound("id", f"no case with id {case_id}")
+        raise NotFound("id", f"no case with id {case_id}", sv=f"inget ärende med id {case_id}")
     if not who.sees(municipality):
-        log(engine, who, case_id, f"denied:{action}", "outside the user's municipalities")
-        raise NotFound("id", f"no case with id {case_id}")
+        log(engine, who, case_id, f"denied:{action}", OUTSIDE)
+        raise NotFound("id", f"no case with id {case_id}", sv=f"inget ärende med id {case_id}")
     if change and not who.can_change:
         log(engine, who, case_id, f"denied:{action}", f"role {who.role} may not change cases")
-        raise Forbidden("role", f"a user with role {who.role} may read but not change cases")
+        raise Forbidden("role", f"a user with role {who.role} may read but not change cases",
+                        sv="din roll får läsa men inte ändra ärenden")
     return municipality
+
+
+def view_case(engine: Engine, who: Principal, case_id: int, *, lang: str = "sv", history: bool = False,
+              config: Config | None = None) -> tuple[dict, list[dict]]:
+    """The case (and its history) for `who` to look at: checked, read and logged in one
+    transaction, so what is shown is what was checked. A case outside their
+    municipalities is NotFound, like a missing one, and the attempt is logged."""
+    config = config or get_config()
+    actions = ("show", "history") if history else ("show",)
+    with transaction(engine) as conn:
+        case = load_case(conn, case_id)
+        visible = who.sees(case["municipality"])
+        if visible:
+            doc, events = queries.read_case(conn, case, config, lang, history=history)
+        for action in actions if visible else (f"denied:{actions[0]}",):
+            log_access(conn, actor=who.id, case_id=case_id, action=action, role=who.role,
+                       organisation=who.organisation, detail=None if visible else OUTSIDE)
+    if not visible:
+        raise NotFound("id", f"no case with id {case_id}", sv=f"inget ärende med id {case_id}")
+    return doc, events
 
 
 def require_measure(engine: Engine, who: Principal, measure_id: int, action: str) -> int:
@@ -123,11 +146,11 @@ def require_measure(engine: Engine, who: Principal, measure_id: int, action: str
     with transaction(engine, write=False) as conn:
         case_id = conn.execute(select(MEASURES.c.case_id).where(MEASURES.c.id == measure_id)).scalar()
     if case_id is None:
-        raise NotFound("measure", f"no measure with id {measure_id}")
+        raise NotFound("measure", f"no measure with id {measure_id}", sv=f"ingen insats med id {measure_id}")
     try:
         require_case(engine, who, case_id, action, change=True)
     except NotFound:
-        raise NotFound("measure", f"no measure with id {measure_id}") from None
+        raise NotFound("measure", f"no measure with id {measure_id}", sv=f"ingen insats med id {measure_id}") from None
     return case_id
 
 
@@ -136,17 +159,20 @@ def require_municipality(engine: Engine, who: Principal, municipality: str, acti
     """For a new case: `who` may work in `municipality` (and change cases)."""
     if change and not who.can_change:
         log(engine, who, None, f"denied:{action}", f"role {who.role} may not change cases")
-        raise Forbidden("role", f"a user with role {who.role} may read but not change cases")
+        raise Forbidden("role", f"a user with role {who.role} may read but not change cases",
+                        sv="din roll får läsa men inte ändra ärenden")
     if not who.sees(municipality):
         log(engine, who, None, f"denied:{action}", f"municipality {municipality} is outside the user's")
         raise Forbidden("municipality", f"{municipality} is outside your municipalities "
-                                        f"({', '.join(who.municipalities or ()) or 'none'})")
+                                        f"({', '.join(who.municipalities or ()) or 'none'})",
+                        sv=f"{municipality} hör inte till dina kommuner ({', '.join(who.municipalities or ()) or 'inga'})")
 
 
 def require_role(engine: Engine, who: Principal, allowed: bool, action: str, what: str) -> None:
     if not allowed:
         log(engine, who, None, f"denied:{action}", f"role {who.role}")
-        raise Forbidden("role", f"a user with role {who.role} may not {what}")
+        raise Forbidden("role", f"a user with role {who.role} may not {what}",
+                        sv="din roll får inte göra detta")
 
 
 def scoped_municipalities(who: Principal, asked: list[str] | tuple[str, ...] = ()) -> tuple[str, ...] | None:
@@ -156,5 +182,7 @@ def scoped_municipalities(who: Principal, asked: list[str] | tuple[str, ...] = (
     outside = [a for a in asked if not who.sees(a)]
     if outside:
         raise Forbidden("municipality", f"{', '.join(outside)} outside your municipalities "
-                                        f"({', '.join(who.municipalities or ()) or 'none'})")
+                                        f"({', '.join(who.municipalities or ()) or 'none'})",
+                        sv=f"{', '.join(outside)} hör inte till dina kommuner "
+                           f"({', '.join(who.municipalities or ()) or 'inga'})")
     return asked or who.municipalities

@@ -23,8 +23,8 @@ from statemachine import guards
 from statemachine.audit import CASES, GENESIS
 from statemachine.errors import BadInput, NotPermitted
 from statemachine.fields import clean_data, describe
-from statemachine.journal import append, check_version, event_time, load_case
-from statemachine.machine import not_permitted_message
+from statemachine.journal import Access, append, check_version, event_time, load_case
+from statemachine.machine import not_permitted_message, not_permitted_message_sv
 from statemachine.measures import LEFT_MODULE, moved_measure
 from statemachine.process import STATE, TRIGGER, permitted, state_label
 from statemachine.step import new_case, registration_event, step
@@ -36,7 +36,7 @@ OPEN_MEASURE_STATES = ("planned", "ongoing")
 def register(engine: Engine, *, person: str, municipality: str, permit_date, reception_date=None,
              no_upper_secondary: bool = False, kommun_officer: str | None = None,
              af_officer: str | None = None, actor: str, at: datetime | None = None,
-             note: str | None = None, config: Config | None = None) -> int:
+             note: str | None = None, access: Access | None = None, config: Config | None = None) -> int:
     """Register a newcomer: validate, derive the target group, open the case in module 1.
     Returns the new case id."""
     config = config or get_config()
@@ -52,12 +52,14 @@ def register(engine: Engine, *, person: str, municipality: str, permit_date, rec
         raise BadInput("person", str(exc)) from None
     permit = date.fromisoformat(data["permit_date"])
     if permit > today:
-        raise BadInput("permit_date", "is in the future (after the registration date)")
+        raise BadInput("permit_date", "is in the future (after the registration date)",
+                       sv="ligger i framtiden (efter inskrivningsdagen)")
     reception = date.fromisoformat(data["reception_date"]) if "reception_date" in data else None
     if reception is not None and reception > today:
-        raise BadInput("reception_date", "is in the future (after the registration date)")
+        raise BadInput("reception_date", "is in the future (after the registration date)",
+                       sv="ligger i framtiden (efter inskrivningsdagen)")
     if reception is not None and reception < permit:
-        raise BadInput("reception_date", "is before the permit date")
+        raise BadInput("reception_date", "is before the permit date", sv="ligger före tillståndsdagen")
     group = _target_group(config, identity.age_on(today), bool(data.get("no_upper_secondary")))
 
     row = new_case(person=identity.digits, municipality=data["municipality"], target_group=group,
@@ -70,13 +72,19 @@ def register(engine: Engine, *, person: str, municipality: str, permit_date, rec
                                                              CASES.c.active)).first()
             if existing is not None:
                 raise NotPermitted(f"person: already has an active case (case {existing.id}); "
-                                   "one active case per person")
+                                   "one active case per person",
+                                   sv=f"personen har redan ett pågående ärende (ärende {existing.id}); "
+                                      "en person har ett pågående ärende i taget")
             case_id = conn.execute(insert(CASES).values(**row, last_seq=0, last_hash=GENESIS,
                                                         last_event_at=at, version=1)).inserted_primary_key[0]
             case = load_case(conn, case_id)
             append(conn, case, {}, registration_event(row, at, actor, note))
+            if access:
+                access.write(conn, case_id)
     except IntegrityError:
-        raise NotPermitted("person: already has an active case; one active case per person") from None
+        raise NotPermitted("person: already has an active case; one active case per person",
+                           sv="personen har redan ett pågående ärende; en person har ett pågående ärende i taget"
+                           ) from None
     return case_id
 
 
@@ -93,9 +101,10 @@ def _target_group(config: Config, age: int, no_upper_secondary: bool) -> str:
 
 
 def advance(engine: Engine, case_id: int, trigger: str, raw: dict, *, actor: str,
-            at: datetime | None = None, expect_version: int | None = None,
+            at: datetime | None = None, expect_version: int | None = None, access: Access | None = None,
             config: Config | None = None) -> dict:
-    """Fire `trigger` on the case with the data in `raw`. Returns the stored audit event."""
+    """Fire `trigger` on the case with the data in `raw`. Returns the stored audit event.
+    `access`: who did it, written to the access log in the same transaction."""
     config = config or get_config()
     spec = TRIGGER.get(trigger)
     if spec is None:
@@ -104,7 +113,8 @@ def advance(engine: Engine, case_id: int, trigger: str, raw: dict, *, actor: str
         case = load_case(conn, case_id)
         check_version(case, expect_version)
         if case["state"] not in spec.sources or trigger == "register":
-            raise NotPermitted(not_permitted_message(case["state"], trigger))
+            raise NotPermitted(not_permitted_message(case["state"], trigger),
+                               sv=not_permitted_message_sv(case["state"], trigger))
         data = clean_data(spec, raw, config)
         at = event_time(at, case["last_event_at"])
         context = guards.check(conn, case, trigger, data, at, config)
@@ -119,6 +129,8 @@ def advance(engine: Engine, case_id: int, trigger: str, raw: dict, *, actor: str
             cancelled = _cancel_open_measures(conn, case_id, closing, at, config)
             if cancelled:
                 result.event["data"]["cancelled_measures"] = cancelled
+        if access:
+            access.write(conn, case_id)
         return append(conn, case, result.changes, result.event)
 
 
@@ -157,9 +169,14 @@ def _move_open_measures(conn, case_id: int, days: int) -> None:
 
 def permitted_events(engine: Engine, case_id: int, lang: str = "sv", config: Config | None = None) -> dict:
     """What can be done with the case now, with the data each trigger needs."""
-    config = config or get_config()
     with transaction(engine, write=False) as conn:
         case = load_case(conn, case_id)
+    return events_for(case, lang, config)
+
+
+def events_for(case, lang: str = "sv", config: Config | None = None) -> dict:
+    """`permitted_events` of a case already read (a row or a case document)."""
+    config = config or get_config()
     state = case["state"]
     events = []
     for trigger in permitted(state):
@@ -174,7 +191,7 @@ def permitted_events(engine: Engine, case_id: int, lang: str = "sv", config: Con
             "skips": sorted({m for r in trigger.routes if state in r.sources for m in r.skips}),
             "fields": [describe(f, config, lang) for f in trigger.fields],
         })
-    return {"case": case_id, "state": state, "state_label": state_label(state, lang), "version": case["version"],
+    return {"case": case["id"], "state": state, "state_label": state_label(state, lang), "version": case["version"],
             "events": events}
 
 

@@ -135,6 +135,30 @@ def test_views_and_changes_are_logged_with_who_role_organisation_and_what(world,
     assert by_action["advance:hold_talk"]["detail"] == "done"
 
 
+def test_a_change_and_its_access_log_row_commit_together(world, api, monkeypatch):
+    """The "done" row is written inside the change's transaction: when that transaction
+    fails after writing it, neither the change nor the row is there."""
+    from statemachine import service
+    case_id = world.cases["nkpg"]
+    h = world.bearer("h0581")
+    version = _version(world, case_id)
+
+    def broken_append(conn, case, changes, event):
+        raise RuntimeError("the disk went away")
+    monkeypatch.setattr(service, "append", broken_append)
+    failed = TestClient(create_app(world.engine), raise_server_exceptions=False).post(
+        f"/api/v1/cases/{case_id}/events", headers=h, json={"trigger": "hold_talk", "data": {},
+                                                            "expect_version": version})
+    assert failed.status_code == 500
+    assert _events(world, case_id) == ["register"] and _version(world, case_id) == version
+    assert not [r for r in world.access_rows(case_id=case_id) if r["action"] == "advance:hold_talk"]
+    monkeypatch.undo()
+    done = api.post(f"/api/v1/cases/{case_id}/events", headers=h,
+                    json={"trigger": "hold_talk", "data": {}, "expect_version": version})
+    assert done.status_code == 200, done.text
+    assert [r["detail"] for r in world.access_rows(case_id=case_id) if r["action"] == "advance:hold_talk"] == ["done"]
+
+
 def test_errors_have_the_cli_meaning(world, api):
     case_id = world.cases["nkpg"]
     h = world.bearer("h0581")

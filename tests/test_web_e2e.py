@@ -132,7 +132,7 @@ def test_a_skip_without_justification_is_refused_on_the_page(page, site):
     summary = page.locator("#error-skip_module2")
     expect(summary).to_be_visible()
     expect(summary).to_contain_text("Motivering")
-    expect(summary).to_contain_text("skip_module2 needs justification")
+    expect(summary).to_contain_text("Hoppa över modul 2 kräver motivering")      # in Swedish, like the page
     expect(summary).to_be_focused()
     expect(page.locator("#f-skip_module2-note")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#f-skip_module2-reason")).to_have_value("job_offer")   # what was entered stays

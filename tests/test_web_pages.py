@@ -136,6 +136,26 @@ def test_swedish_by_default_english_on_request(world, browser):
     assert off_site.headers["location"] == "/worklist"                   # never redirected off the site
 
 
+def test_a_refusal_is_shown_in_the_pages_language(world, browser):
+    """The service's refusals in Swedish on a Swedish page, in English on an English one;
+    the API keeps the English message (and the field) for programs."""
+    case_id = world.cases["nkpg"]
+    version = service.permitted_events(world.engine, case_id)["version"]
+    form = {"csrf": browser.csrf, "expect_version": str(version), "at": "2999-01-01"}
+    refused = browser.post(f"/cases/{case_id}/events/hold_talk", data=form)
+    assert refused.status_code == 400 and "ligger i framtiden" in refused.text
+    wrong_state = browser.post(f"/cases/{case_id}/events/request_assessment",
+                               data={**form, "at": ""})
+    assert wrong_state.status_code == 409
+    assert "Begär gemensam bedömning går inte i läget modul 1, inskriven" in wrong_state.text
+    browser.get("/lang/en?next=/worklist")
+    english = browser.post(f"/cases/{case_id}/events/hold_talk", data=form)
+    assert english.status_code == 400 and "is in the future" in english.text and "framtiden" not in english.text
+    api = browser.post(f"/api/v1/cases/{case_id}/events", headers=world.bearer("h0581"),
+                       json={"trigger": "hold_talk", "data": {}, "expect_version": version, "at": "2999-01-01"})
+    assert api.json()["error"] == {"status": 400, "exit_code": 2, "field": "at", "message": "is in the future"}
+
+
 def test_worklist_marks_overdue_and_escalated_cases(world, browser):
     from datetime import date, timedelta
     from sqlalchemy import insert, update

@@ -53,7 +53,11 @@ def track_choices(municipality: str, lang: str, on: date | None = None) -> dict[
 
 
 def permitted_with_tracks(engine, case_id: CaseId, municipality: str, lang: str) -> dict:
-    doc = service.permitted_events(engine, case_id, lang)
+    return with_tracks(service.permitted_events(engine, case_id, lang), municipality, lang)
+
+
+def with_tracks(doc: dict, municipality: str, lang: str) -> dict:
+    """The permitted events with the open tracks of `municipality` as the track field's choices."""
     for event in doc["events"]:
         for field in event["fields"]:
             if field["kind"] == "track":
@@ -83,11 +87,10 @@ def list_cases(request: Request, who: Who, lang: Lang = "sv",
 def register(request: Request, who: Who, body: s.RegisterRequest):
     engine = engine_of(request)
     scope.require_municipality(engine, who, body.municipality, "register", change=True)
-    case_id = service.register(engine, person=body.person, municipality=body.municipality,
-                               permit_date=body.permit_date, reception_date=body.reception_date,
-                               no_upper_secondary=body.no_upper_secondary, kommun_officer=body.kommun_officer,
-                               af_officer=body.af_officer, actor=who.id, note=body.note)
-    scope.log(engine, who, case_id, "register", "done")
+    case_id = scope.logged_change(engine, who, None, "register", lambda access: service.register(
+        engine, person=body.person, municipality=body.municipality, permit_date=body.permit_date,
+        reception_date=body.reception_date, no_upper_secondary=body.no_upper_secondary,
+        kommun_officer=body.kommun_officer, af_officer=body.af_officer, actor=who.id, note=body.note, access=access))
     return {"id": case_id}
 
 
@@ -122,8 +125,9 @@ def advance(request: Request, who: Who, case_id: CaseId, body: s.AdvanceRequest,
         raise BadInput("trigger", f"unknown trigger {body.trigger!r}; triggers: {', '.join(TRIGGER)}")
     at = parse_at(body.at)
     event = scope.logged_change(engine, who, case_id, f"advance:{body.trigger}",
-                                lambda: service.advance(engine, case_id, body.trigger, dict(body.data), actor=who.id,
-                                                        at=at, expect_version=body.expect_version))
+                                lambda access: service.advance(engine, case_id, body.trigger, dict(body.data),
+                                                               actor=who.id, at=at, expect_version=body.expect_version,
+                                                               access=access))
     from models.configuration import get_config
     return {"case": case_id, "version": body.expect_version + 1,
             "event": queries.event_doc(event, get_config(), lang)}
@@ -136,7 +140,8 @@ def add_measure(request: Request, who: Who, case_id: CaseId, body: s.MeasureRequ
     require_case(engine, who, case_id, "add_measure", change=True)
     due = parse_day(body.due, "due")
     measure_id = scope.logged_change(engine, who, case_id, f"add_measure:{body.type}",
-                                     lambda: measures.add_measure(engine, case_id, body.type, actor=who.id, due=due))
+                                     lambda access: measures.add_measure(engine, case_id, body.type, actor=who.id,
+                                                                         due=due, access=access))
     return {"id": measure_id, "case": case_id, "state": "planned"}
 
 
@@ -146,8 +151,9 @@ def change_measure(request: Request, who: Who, measure_id: MeasureId, body: s.Me
     engine = engine_of(request)
     case_id = scope.require_measure(engine, who, measure_id, f"{body.action}_measure"[:40])
     state = scope.logged_change(engine, who, case_id, f"{body.action}_measure:{measure_id}",
-                                lambda: measures.change_measure(engine, measure_id, body.action, actor=who.id,
-                                                                reason=body.reason or None, note=body.note))
+                                lambda access: measures.change_measure(engine, measure_id, body.action, actor=who.id,
+                                                                       reason=body.reason or None, note=body.note,
+                                                                       access=access))
     return {"id": measure_id, "case": case_id, "state": state}
 
 

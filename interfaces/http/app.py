@@ -6,7 +6,10 @@ concurrently, 403 not allowed for this user, 401 not logged in)."""
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+import anyio.to_thread
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -62,10 +65,24 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
 
 
-def create_app(engine: Engine | None = None, *, secure_cookies: bool = False) -> FastAPI:
-    """The application on `engine` (default: ETABLERA_DATABASE_URL or the embedded SQLite)."""
+def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, threads: int | None = None) -> FastAPI:
+    """The application on `engine` (default: ETABLERA_DATABASE_URL or the embedded SQLite).
+
+    `threads`: how many requests one process works on at a time (the rest wait their turn
+    in the event loop). The handlers are Python and hold the GIL, so more threads than
+    that do not make a process faster; they share it out, and a thread holding SQLite's
+    writers' lock then waits behind the others for the GIL while every writer of every
+    process waits for it: the tail of the latencies grows (p95 several times p50). A few
+    threads keep SQLite's and PostgreSQL's waits overlapped with the Python of the others.
+    """
     from interfaces.http import api, pages
     from models.database import get_engine
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        if threads:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
 
     app = FastAPI(
         title="etablera", version="1",
@@ -74,7 +91,8 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False) ->
                     "`{\"error\": {status, exit_code, field, message}}` with the CLI's meaning: 400 bad "
                     "input (names the field), 404 not found, 409 not permitted now or changed concurrently "
                     "(reload), 403 not allowed for your role or outside your municipalities, 401 not logged in.",
-        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None)
+        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None,
+        lifespan=lifespan)
     app.state.engine = engine or get_engine()
     app.state.secure_cookies = secure_cookies
     app.state.login_throttle = LoginThrottle()
@@ -92,7 +110,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False) ->
             message = f"the case changed, reload: {exc}"
         if _is_api(request):
             return JSONResponse(error_doc(status, message, field, exc.exit_code), status_code=status)
-        return pages.error_page(request, status, message, field)
+        return pages.error_page(request, status, pages.web_message(exc, pages.lang_of(request)), field)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

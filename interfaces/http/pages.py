@@ -10,40 +10,26 @@ next to the field it names; nothing is validated here that the service does not 
 from __future__ import annotations
 
 import re
-from pathlib import Path as FilePath
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from jinja2 import pass_context
 from starlette.concurrency import run_in_threadpool
 
-from interfaces.http import i18n
-from interfaces.http.api import MAX_ID, permitted_with_tracks, skip_rows, track_choices
+from interfaces.http import i18n, templating
+from interfaces.http.api import MAX_ID, skip_rows, track_choices, with_tracks
 from interfaces.http.auth import (LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, csrf_ok, engine_of, identify,
                                   page_principal)
 from models.configuration import get_config
 from models.timestamps import local_date, utcnow
-from statemachine import access_log, accounts, measures, queries, scope, service, worklist
+from statemachine import access_log, accounts, measures, scope, service, worklist
 from statemachine.errors import BadInput, ConcurrentChange, EtableraError, Forbidden, NotFound
 from statemachine.parsing import parse_at, parse_bound, parse_day
 from statemachine.fields import describe
 from statemachine.process import MEASURE_STATES, STATES, TRIGGER
 from statemachine.scope import Principal, require_case, require_role
 
-HERE = FilePath(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.auto_reload = False         # templates change with a deploy, not while serving
-
-
-@pass_context
-def _choice_filter(context, code) -> str:
-    return i18n.choice(str(code), context.get("lang", "sv"))
-
-
-templates.env.filters["choice"] = _choice_filter
 router = APIRouter(include_in_schema=False)
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
 MeasureId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -68,7 +54,7 @@ def render(request: Request, name: str, context: dict, status: int = 200) -> HTM
             "choice": lambda code: i18n.choice(code, lang), "who": principal,
             "role_label": (lambda r: i18n.pick(i18n.ROLES.get(r), lang, r)),
             "csrf": session.csrf if session else "", "here": quote_next(here)}
-    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
+    return HTMLResponse(templating.template(lang, name).render({**base, **context}), status_code=status)
 
 
 def error_page(request: Request, status: int, message: str, field: str | None = None) -> HTMLResponse:
@@ -78,8 +64,13 @@ def error_page(request: Request, status: int, message: str, field: str | None = 
                                           "message": _CLI_HINT.sub("", message), "field": field}, status)
 
 
-def web_message(exc: EtableraError) -> str:
-    """The service's message without the CLI's hints (`--note TEXT`)."""
+def web_message(exc: EtableraError, lang: str) -> str:
+    """The service's message for a page: in Swedish where the service wrote it in Swedish
+    (the English otherwise), without the CLI's hints (`--note TEXT`)."""
+    if isinstance(exc, ConcurrentChange):
+        return i18n.word("changed_reload", lang)
+    if lang == "sv" and exc.sv:
+        return exc.sv
     return _CLI_HINT.sub("", getattr(exc, "message", None) or str(exc))
 
 
@@ -226,12 +217,10 @@ def timeline(events: list[dict], municipality: str, lang: str) -> list[dict]:
 
 def case_context(request: Request, who: Principal, case_id: int) -> dict:
     lang = lang_of(request)
-    engine = engine_of(request)
-    require_case(engine, who, case_id, "show")
-    case, events = queries.case_with_history(engine, case_id, actor=who.id, lang=lang, role=who.role,
-                                             organisation=who.organisation)
-    permitted = permitted_with_tracks(engine, case_id, case["municipality"], lang) if who.can_change else None
     config = get_config()
+    case, events = scope.view_case(engine_of(request), who, case_id, lang=lang, history=True, config=config)
+    permitted = with_tracks(service.events_for(case, lang, config), case["municipality"], lang) \
+        if who.can_change else None
     today = local_date(utcnow())
     return {"case": case, "timeline": timeline(events, case["municipality"], lang), "permitted": permitted,
             "overdue": bool(case["due"]) and case["due"] < today.isoformat(),
@@ -252,7 +241,8 @@ async def _form(request: Request, who: Principal) -> dict:
     form = await request.form()
     _, session = identify(request)
     if not csrf_ok(session, str(form.get("csrf", ""))):
-        raise Forbidden("csrf", "the form's security token is missing or stale; reload the page and try again")
+        raise Forbidden("csrf", "the form's security token is missing or stale; reload the page and try again",
+                        sv="formulärets säkerhetskod saknas eller är för gammal; ladda om sidan och försök igen")
     return form
 
 
@@ -261,9 +251,15 @@ def _refused(request: Request, who: Principal, case_id: int, exc: EtableraError,
     lang = lang_of(request)
     context = case_context(request, who, case_id)
     field = getattr(exc, "field", None)
-    message = i18n.word("changed_reload", lang) if isinstance(exc, ConcurrentChange) else web_message(exc)
-    error = {"trigger": trigger, "field": field, "message": message, "concurrent": isinstance(exc, ConcurrentChange),
-             "status": exc.http_status}
+    message = web_message(exc, lang)
+    concurrent = isinstance(exc, ConcurrentChange)
+    # Beside its form when the page still has that form; at the top when it does not (the
+    # case moved on, so the trigger is no longer permitted).
+    forms = {e["trigger"] for e in (context["permitted"] or {}).get("events", ())}
+    beside = trigger in forms or (trigger or "").startswith("measure-") or \
+        (trigger == "add_measure" and context["can_add_measure"])
+    error = {"trigger": trigger, "field": field, "message": message, "concurrent": concurrent,
+             "summary": concurrent or not beside, "status": exc.http_status}
     return render(request, "case.html", {**context, "saved": None, "form_error": error, "values": values},
                   exc.http_status)
 
@@ -308,8 +304,8 @@ async def advance_form(request: Request, case_id: CaseId, trigger: str):
         at = parse_at(str(form.get("at", "")).strip())
         raw = {k: v for k, v in values.items() if v not in ("", [])}
         scope.logged_change(engine, who, case_id, f"advance:{trigger}",
-                            lambda: service.advance(engine, case_id, trigger, raw, actor=who.id, at=at,
-                                                    expect_version=expect))
+                            lambda access: service.advance(engine, case_id, trigger, raw, actor=who.id, at=at,
+                                                           expect_version=expect, access=access))
     return await _change(request, who, case_id, work, trigger, values, saved=trigger, anchor="timeline")
 
 
@@ -325,7 +321,8 @@ async def add_measure_form(request: Request, case_id: CaseId):
         require_case(engine, who, case_id, "add_measure", change=True)
         due = parse_day(due_text, "due")
         scope.logged_change(engine, who, case_id, f"add_measure:{kind}",
-                            lambda: measures.add_measure(engine, case_id, kind, actor=who.id, due=due))
+                            lambda access: measures.add_measure(engine, case_id, kind, actor=who.id, due=due,
+                                                                access=access))
     return await _change(request, who, case_id, work, "add_measure", {"type": kind}, saved="add_measure",
                          anchor="measures")
 
@@ -341,7 +338,8 @@ async def measure_form(request: Request, measure_id: MeasureId):
 
     def work():
         scope.logged_change(engine, who, case_id, f"{action}_measure:{measure_id}",
-                            lambda: measures.change_measure(engine, measure_id, action, actor=who.id, reason=reason))
+                            lambda access: measures.change_measure(engine, measure_id, action, actor=who.id,
+                                                                   reason=reason, access=access))
     return await _change(request, who, case_id, work, f"measure-{measure_id}", {}, saved=f"{action}_measure",
                          anchor="measures")
 
@@ -381,18 +379,16 @@ async def register_submit(request: Request):
 
     def work():
         scope.require_municipality(engine, who, values["municipality"], "register", change=True)
-        case_id = service.register(
+        return scope.logged_change(engine, who, None, "register", lambda access: service.register(
             engine, person=values["person"], municipality=values["municipality"],
             permit_date=values["permit_date"] or None, reception_date=values["reception_date"] or None,
             no_upper_secondary=bool(values["no_upper_secondary"]), kommun_officer=values["kommun_officer"] or None,
-            af_officer=values["af_officer"] or None, actor=who.id)
-        scope.log(engine, who, case_id, "register", "done")
-        return case_id
+            af_officer=values["af_officer"] or None, actor=who.id, access=access))
     try:
         case_id = await run_in_threadpool(work)
     except EtableraError as exc:
         safe = {k: v for k, v in values.items() if k != "person"} | {"person": values["person"]}
-        error = {"field": getattr(exc, "field", None), "message": web_message(exc)}
+        error = {"field": getattr(exc, "field", None), "message": web_message(exc, lang_of(request))}
         return _register_render(request, who, safe, error, exc.http_status)
     return RedirectResponse(f"/cases/{case_id}?saved=register", status_code=303)
 
@@ -445,7 +441,7 @@ async def access_person(request: Request):
             municipalities=who.municipalities))
         error = None
     except BadInput as exc:
-        doc, error = None, web_message(exc)
+        doc, error = None, web_message(exc, lang_of(request))
     return render(request, "access_log.html", {"rows": [], "case_id": "", "actor": "", "action": "",
                                                "extract": doc, "extract_error": error}, 400 if error else 200)
 
