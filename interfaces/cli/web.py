@@ -14,7 +14,7 @@ from interfaces.cli.common import common
 from interfaces.cli.output import emit, table
 from models.database import get_engine
 
-DEFAULT_THREADS = 2     # see interfaces/http/app.py: create_app
+DEFAULT_THREADS = 4     # see interfaces/http/app.py: create_app
 
 
 @click.command()
@@ -27,7 +27,7 @@ DEFAULT_THREADS = 2     # see interfaces/http/app.py: create_app
 @click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure (behind HTTPS).")
 def web(host, port, workers, threads, secure_cookies):
     """The web interface and the HTTP API (OpenAPI at /api/v1/openapi.json)."""
-    import uvicorn
+    from interfaces.http.serving import serve
     from models.database import upgrade
     upgrade(get_engine())
     if secure_cookies:
@@ -36,8 +36,8 @@ def web(host, port, workers, threads, secure_cookies):
     click.echo(f"etablera web: http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)", err=True)
     # No access log: a URL may carry a query a person could be found by; the app's own
     # access log (who looked at which case) is the record.
-    uvicorn.run("interfaces.http.server:app", host=host, port=port, workers=workers, access_log=False,
-                log_level="warning", factory=False)
+    serve("interfaces.http.server:app", host=host, port=port, workers=workers, access_log=False,
+          log_level="warning")
 
 
 @click.group()
