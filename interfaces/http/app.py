@@ -5,6 +5,7 @@ concurrently, 403 not allowed for this user, 401 not logged in)."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from interfaces.http.auth import LoginRequired, LoginThrottle
+from models.wal import BackgroundCheckpoints
 from statemachine.errors import ConcurrentChange, EtableraError
 
 HERE = Path(__file__).parent
@@ -65,7 +67,8 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
 
 
-def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, threads: int | None = None) -> FastAPI:
+def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, threads: int | None = None,
+               background_checkpoints: bool = False) -> FastAPI:
     """The application on `engine` (default: ETABLERA_DATABASE_URL or the embedded SQLite).
 
     `threads`: how many requests one process works on at a time (the rest wait their turn
@@ -74,15 +77,26 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     writers' lock then waits behind the others for the GIL while every writer of every
     process waits for it: the tail of the latencies grows (p95 several times p50). A few
     threads keep SQLite's and PostgreSQL's waits overlapped with the Python of the others.
+
+    `background_checkpoints`: on SQLite, checkpoint the write-ahead log on a thread of its
+    own instead of inside a request's commit (models/wal.py); for a long-running server.
     """
     from interfaces.http import api, pages
     from models.database import get_engine
 
     @asynccontextmanager
-    async def lifespan(_app):
+    async def lifespan(application: FastAPI):
         if threads:
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        # What is loaded by now (the libraries, the process table, the templates) lives as
+        # long as the process: out of the collector's way, so that a full collection does
+        # not walk it in the middle of a request.
+        gc.collect()
+        gc.freeze()
+        checkpoints = BackgroundCheckpoints(application.state.engine).start() if background_checkpoints else None
         yield
+        if checkpoints:
+            checkpoints.stop()
 
     app = FastAPI(
         title="etablera", version="1",

@@ -6,4 +6,4 @@ import os
 from interfaces.http.app import create_app
 
 app = create_app(secure_cookies=os.environ.get("ETABLERA_SECURE_COOKIES") == "1",
-                 threads=int(os.environ.get("ETABLERA_WEB_THREADS", "0")) or None)
+                 threads=int(os.environ.get("ETABLERA_WEB_THREADS", "0")) or None, background_checkpoints=True)
