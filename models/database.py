@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Iterator
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 try:
     import fcntl
@@ -26,6 +28,7 @@ except ImportError:         # not on Windows: there SQLite's busy handler alone 
 DEFAULT_URL = "sqlite:///etablera.sqlite3"
 _HELD = threading.local()           # the writers' locks this thread holds (see _writers_queue)
 MIGRATIONS = Path(__file__).with_name("migrations")
+PING_AFTER = 10.0           # seconds in the pool after which a PostgreSQL connection is pinged before use
 
 
 def database_url() -> str:
@@ -57,8 +60,35 @@ def make_engine(url: str | None = None) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url)
+        event.listen(engine.pool, "checkin", _mark_idle)
+        event.listen(engine.pool, "checkout", _ping_if_idle(engine.dialect))
     return engine
+
+
+def _mark_idle(_dbapi_connection, record) -> None:
+    if record is not None:
+        record.info["etablera_idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dialect):
+    """SQLAlchemy's pool_pre_ping, for a connection that sat in the pool PING_AFTER seconds
+    or more. A ping is a round trip: pinging at every checkout was two of a case page's
+    ten. A connection given back a moment ago is alive unless the server restarted in
+    that moment; then its statement fails, SQLAlchemy invalidates the whole pool, and the
+    next request gets new connections. A DisconnectionError here makes the pool replace
+    the connection before anyone uses it."""
+    def checkout(dbapi_connection, record, _proxy) -> None:
+        since = record.info.get("etablera_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # noqa: BLE001 - a ping that fails in any way: a dead connection
+            raise DisconnectionError(f"connection dead after {time.monotonic() - since:.0f} s in the pool") from exc
+        if not alive:
+            raise DisconnectionError("connection dead")
+    return checkout
 
 
 @lru_cache(maxsize=8)
@@ -71,15 +101,22 @@ def get_engine() -> Engine:
 
 
 @contextmanager
-def transaction(engine: Engine, write: bool = True) -> Iterator[Connection]:
+def transaction(engine: Engine, write: bool = True, *, single: bool = False) -> Iterator[Connection]:
     """One database transaction: committed when the block ends, rolled back on any error.
 
     Everything a use case writes (a case's new state, its audit event, its measures) goes
     through one of these, so it all commits together or not at all.
+
+    `single`: the block runs one statement, which is a transaction by itself (a read that
+    needs no snapshot beyond its own, one INSERT); on PostgreSQL it runs in autocommit,
+    without the BEGIN and COMMIT round trips (two of a session lookup's four). On SQLite
+    a write still takes the writers' lock and BEGIN IMMEDIATE.
     """
     conn = engine.connect()
     if write:
         conn = conn.execution_options(etablera_write=True)
+    if single and engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
     try:
         with _writers_queue(engine, write), conn.begin():
             yield conn
