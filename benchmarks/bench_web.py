@@ -39,6 +39,7 @@ GOAL_MS = 100.0
 OFFICER = ("h0180-01", "0180")          # one of the cohort's officers in the largest municipality
 PASSWORD = "bench-lösenord-1"
 CASE_IDS = 500
+REMINDER_DAYS = 60
 
 # wrk's script: the session cookie on every request, the case pages in turn, and one JSON
 # line with the figures at the end (wrk's own summary has no p95).
@@ -136,12 +137,29 @@ def _officer_and_cases(url: str) -> list[int]:
     user_id, municipality = OFFICER
     add_user(engine, user_id, name="Bench officer", role="officer", organisation="kommun",
              municipality=municipality, password=PASSWORD, update_existing=True)
+    _reminder_history(engine)
     with engine.connect() as conn:
         ids = [r[0] for r in conn.execute(text(
             "SELECT id FROM cases WHERE kommun_officer = :o AND municipality = :m AND active "
             "AND due IS NOT NULL ORDER BY id LIMIT :n"), {"o": user_id, "m": municipality, "n": CASE_IDS})]
     engine.dispose()
     return ids
+
+
+def _reminder_history(engine) -> None:
+    """The reminders a running system has recorded: the daily deadline check of each of
+    the last REMINDER_DAYS days (once per database; the check is idempotent), so that the
+    worklist marks what it would mark in real use."""
+    from datetime import timedelta
+    from models.timestamps import utcnow
+    from statemachine.deadlines import record_due
+    with engine.connect() as conn:
+        if conn.execute(text("SELECT count(*) FROM reminders")).scalar_one():
+            return
+    started, now = time.perf_counter(), utcnow()
+    recorded = sum(record_due(engine, now - timedelta(days=back)).total for back in range(REMINDER_DAYS, -1, -1))
+    print(f"# bench_web: {recorded:,} reminders from {REMINDER_DAYS + 1} daily checks in "
+          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- the load

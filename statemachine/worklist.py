@@ -4,17 +4,17 @@ escalated ones marked. No personal data: case ids, places, states and dates only
 "Mine" means the cases the user is responsible for (cases.kommun_officer for a municipal
 user, cases.af_officer for an AF user); otherwise every running case in the user's
 municipalities. Cases without a stage due date are left out (the terminal ones: a running
-case always has one). Each listing is one indexed range read (indexes of migration 0004),
-plus one read of the reminders recorded for the page's cases.
+case always has one). Each listing is one indexed range read (indexes of migration 0005),
+with the highest rung of the reminder ladder reached in each case's current stage visit
+read beside it (one indexed lookup per listed case, in the same statement).
 """
 
 from __future__ import annotations
 
 from datetime import date
-
 from functools import lru_cache
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.engine import Engine
 
 from models import Reminder
@@ -28,11 +28,18 @@ from statemachine.scope import Principal
 
 REMINDERS = Reminder.__table__
 LADDER_ORDER = {"warning": 1, "overdue": 2, "escalation": 3}
+LADDER_STEPS = {rank: step for step, rank in LADDER_ORDER.items()}
 MAX_LIMIT = 200
 MODULES = {s.split(".")[0] for s in STATE if "." in s}      # module1, module2, ... (a state's parent)
 _COLUMNS = (CASES.c.id, CASES.c.municipality, CASES.c.target_group, CASES.c.state, CASES.c.state_since,
             CASES.c.due, CASES.c.establishment_due, CASES.c.stage_seq, CASES.c.track, CASES.c.kommun_officer,
-            CASES.c.af_officer, CASES.c.version)
+            CASES.c.af_officer, CASES.c.version,
+            # The highest rung recorded for the current visit to the stage (uq_reminder_key).
+            select(func.max(case(*((REMINDERS.c.step == step, rank) for step, rank in LADDER_ORDER.items()),
+                                 else_=0)))
+            .where(REMINDERS.c.kind == "stage", REMINDERS.c.target_id == CASES.c.id,
+                   REMINDERS.c.visit == CASES.c.stage_seq)
+            .scalar_subquery().label("ladder"))
 
 
 def worklist(engine: Engine, who: Principal, *, mine: bool = True, state: str | None = None,
@@ -56,15 +63,13 @@ def worklist(engine: Engine, who: Principal, *, mine: bool = True, state: str | 
     params = {"officer": who.id, "municipality": scope[0] if places == "one" else None,
               "municipalities": list(scope or ()), "state": state if matching == "exact" else f"{state}.%",
               "today": today, "limit": limit + 1, "offset": offset}
-    with transaction(engine, write=False) as conn:
+    with transaction(engine, write=False, single=True) as conn:
         rows = conn.execute(query, params).mappings().all()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        steps = _reminder_steps(conn, rows)
+    more = len(rows) > limit
     items = []
-    for r in rows:
+    for r in rows[:limit]:
         late = (today - r["due"]).days
-        step = steps.get((r["id"], r["stage_seq"]))
+        step = LADDER_STEPS.get(r["ladder"])
         items.append({
             "id": r["id"], "municipality": r["municipality"],
             "municipality_name": config.municipalities.get(r["municipality"]),
@@ -98,19 +103,3 @@ def _listing(officer: str | None, places: str | None, matching: str | None, over
     if overdue:
         query = query.where(c.due < bindparam("today"))
     return query.order_by(c.due, c.id).limit(bindparam("limit")).offset(bindparam("offset"))
-
-
-_STEPS = select(REMINDERS.c.case_id, REMINDERS.c.visit, REMINDERS.c.step).where(
-    REMINDERS.c.kind == "stage", REMINDERS.c.case_id.in_(bindparam("ids", expanding=True)))
-
-
-def _reminder_steps(conn, rows) -> dict[tuple[int, int], str]:
-    """(case id, stage visit) -> the highest step of the ladder recorded for that visit."""
-    if not rows:
-        return {}
-    found: dict[tuple[int, int], str] = {}
-    for case_id, visit, step in conn.execute(_STEPS, {"ids": [r["id"] for r in rows]}):
-        key = (case_id, visit)
-        if LADDER_ORDER.get(step, 0) > LADDER_ORDER.get(found.get(key), 0):
-            found[key] = step
-    return found
