@@ -199,10 +199,17 @@ def start_session(engine: Engine, user_id: str, now: datetime | None = None) -> 
     return secret, Session(row["id"], user_doc(user), csrf, row["expires_at"])
 
 
+# What a request needs of its user (never the password hash).
+_PRINCIPAL = (USERS.c.id, USERS.c.name, USERS.c.role, USERS.c.organisation, USERS.c.municipality, USERS.c.office,
+              USERS.c.active)
 # Built once, the digest a parameter: every request looks its session up.
 _SESSION_QUERY = (select(SESSIONS.c.csrf, SESSIONS.c.expires_at, SESSIONS.c.absolute_expires_at,
-                         SESSIONS.c.ended_at, USERS)
+                         SESSIONS.c.ended_at, *_PRINCIPAL)
                   .join(USERS, USERS.c.id == SESSIONS.c.user_id).where(SESSIONS.c.id == bindparam("digest")))
+
+
+def _principal_doc(row) -> dict:
+    return {c.name: row[c.name] for c in _PRINCIPAL}
 
 
 def find_session(engine: Engine, secret: str | None, now: datetime | None = None) -> Session | None:
@@ -212,7 +219,7 @@ def find_session(engine: Engine, secret: str | None, now: datetime | None = None
         return None
     now = now or utcnow()
     digest = _digest(secret)
-    with transaction(engine, write=False) as conn:
+    with transaction(engine, write=False, single=True) as conn:
         row = conn.execute(_SESSION_QUERY, {"digest": digest}).mappings().first()
     if row is None or row["ended_at"] is not None or not row["active"]:
         return None
@@ -223,7 +230,7 @@ def find_session(engine: Engine, secret: str | None, now: datetime | None = None
         expires = min(now + IDLE, row["absolute_expires_at"])
         with transaction(engine) as conn:
             conn.execute(update(SESSIONS).where(SESSIONS.c.id == digest).values(expires_at=expires))
-    return Session(digest, user_doc(row), row["csrf"], expires)
+    return Session(digest, _principal_doc(row), row["csrf"], expires)
 
 
 def end_session(engine: Engine, secret: str | None) -> None:
@@ -275,7 +282,7 @@ def revoke_token(engine: Engine, prefix: str) -> int:
     return n
 
 
-_TOKEN_QUERY = (select(TOKENS.c.expires_at, TOKENS.c.revoked_at, USERS)
+_TOKEN_QUERY = (select(TOKENS.c.expires_at, TOKENS.c.revoked_at, *_PRINCIPAL)
                 .join(USERS, USERS.c.id == TOKENS.c.user_id).where(TOKENS.c.id == bindparam("digest")))
 
 
@@ -284,13 +291,13 @@ def user_for_token(engine: Engine, token: str | None, now: datetime | None = Non
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     now = now or utcnow()
-    with transaction(engine, write=False) as conn:
+    with transaction(engine, write=False, single=True) as conn:
         row = conn.execute(_TOKEN_QUERY, {"digest": _digest(token)}).mappings().first()
     if row is None or row["revoked_at"] is not None or not row["active"]:
         return None
     if row["expires_at"] is not None and now >= row["expires_at"]:
         return None
-    return user_doc(row)
+    return _principal_doc(row)
 
 
 # ----------------------------------------------------------------------------- demo logins

@@ -28,6 +28,9 @@ _SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("case_id"))
 _UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("_id"), CASES.c.version == bindparam("_version"))
 _INSERT_EVENT = insert(EVENTS)
 _INSERT_ACCESS = insert(AccessLog.__table__)
+# With RETURNING, SQLAlchemy sends several rows as one INSERT ... VALUES (...), (...)
+# ("insertmanyvalues"): one statement, so one transaction by itself.
+_INSERT_ACCESSES = insert(AccessLog.__table__).returning(AccessLog.__table__.c.id)
 
 
 def load_case(conn: Connection, case_id: int):
@@ -98,9 +101,15 @@ class Access:
 
 
 def log_access(conn: Connection, *, actor: str, case_id: int | None, action: str, role: str | None = None,
-               organisation: str | None = None, detail: str | None = None) -> None:
-    conn.execute(_INSERT_ACCESS, {"at": utcnow(), "actor": actor, "role": role, "organisation": organisation,
-                                  "case_id": case_id, "action": action, "detail": detail})
+               organisation: str | None = None, detail: str | None = None, also: tuple[str, ...] = ()) -> None:
+    """One row of the access log; `also`: more actions of the same moment, in the same
+    statement (so that it may run as a transaction of its own: transaction(single=True))."""
+    row = {"at": utcnow(), "actor": actor, "role": role, "organisation": organisation, "case_id": case_id,
+           "action": action, "detail": detail}
+    if also:
+        conn.execute(_INSERT_ACCESSES, [row] + [{**row, "action": name} for name in also]).all()
+    else:
+        conn.execute(_INSERT_ACCESS, row)
 
 
 __all__ = ["Access", "Case", "append", "link", "check_version", "event_time", "load_case", "log_access"]

@@ -58,7 +58,8 @@ def case_doc(case, measures, config: Config, lang: str) -> dict:
 
 # Built once, the case id a parameter (the case page reads these on every view).
 _MEASURES_OF = select(MEASURES).where(MEASURES.c.case_id == bindparam("case_id")).order_by(MEASURES.c.id)
-_EVENTS_OF = select(EVENTS).where(EVENTS.c.case_id == bindparam("case_id")).order_by(EVENTS.c.seq)
+_EVENTS_OF = (select(*(EVENTS.c[name] for name in HISTORY_COLUMNS))
+              .where(EVENTS.c.case_id == bindparam("case_id")).order_by(EVENTS.c.seq))
 
 
 def read_case(conn, case, config: Config, lang: str, *, history: bool = False) -> tuple[dict, list[dict]]:

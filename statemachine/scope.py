@@ -100,7 +100,7 @@ def logged_change(engine: Engine, who: Principal, case_id: int | None, action: s
 
 
 def case_municipality(engine: Engine, case_id: int) -> str | None:
-    with transaction(engine, write=False) as conn:
+    with transaction(engine, write=False, single=True) as conn:
         return conn.execute(select(CASES.c.municipality).where(CASES.c.id == case_id)).scalar()
 
 
@@ -123,19 +123,25 @@ def require_case(engine: Engine, who: Principal, case_id: int, action: str, *, c
 
 def view_case(engine: Engine, who: Principal, case_id: int, *, lang: str = "sv", history: bool = False,
               config: Config | None = None) -> tuple[dict, list[dict]]:
-    """The case (and its history) for `who` to look at: checked, read and logged in one
-    transaction, so what is shown is what was checked. A case outside their
-    municipalities is NotFound, like a missing one, and the attempt is logged."""
+    """The case (and its history) for `who` to look at: checked and read in one snapshot,
+    so what is shown is what was checked, and the view logged before it is returned. A
+    case outside their municipalities is NotFound, like a missing one, and the attempt is
+    logged.
+
+    The log row has a write transaction of its own, after the reads: on SQLite a write
+    transaction holds the one writers' lock of the database for every process, and the
+    reads and the documents built from them took most of its time."""
     config = config or get_config()
     actions = ("show", "history") if history else ("show",)
-    with transaction(engine) as conn:
+    with transaction(engine, write=False) as conn:
         case = load_case(conn, case_id)
         visible = who.sees(case["municipality"])
         if visible:
             doc, events = queries.read_case(conn, case, config, lang, history=history)
-        for action in actions if visible else (f"denied:{actions[0]}",):
-            log_access(conn, actor=who.id, case_id=case_id, action=action, role=who.role,
-                       organisation=who.organisation, detail=None if visible else OUTSIDE)
+    logged = actions if visible else (f"denied:{actions[0]}",)
+    with transaction(engine, single=True) as conn:
+        log_access(conn, actor=who.id, case_id=case_id, action=logged[0], also=logged[1:], role=who.role,
+                   organisation=who.organisation, detail=None if visible else OUTSIDE)
     if not visible:
         raise NotFound("id", f"no case with id {case_id}", sv=f"inget ärende med id {case_id}")
     return doc, events
