@@ -50,10 +50,8 @@ def render(request: Request, name: str, context: dict, status: int = 200) -> HTM
     lang = lang_of(request)
     principal, session = identify(request) if SESSION_COOKIE in request.cookies else (None, None)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    base = {"request": request, "lang": lang, "t": lambda key: i18n.word(key, lang),
-            "choice": lambda code: i18n.choice(code, lang), "who": principal,
-            "role_label": (lambda r: i18n.pick(i18n.ROLES.get(r), lang, r)),
-            "csrf": session.csrf if session else "", "here": quote_next(here)}
+    base = {"request": request, "who": principal, "csrf": session.csrf if session else "",
+            "here": quote_next(here)}          # lang, t, choice: the language's environment (templating.py)
     return HTMLResponse(templating.template(lang, name).render({**base, **context}), status_code=status)
 
 
