@@ -6,7 +6,10 @@ floor.
 
 `etablera web --workers 2` serves the database; one officer logs in through the login
 form; wrk then keeps 20 requests in flight (closed loop: each client sends its next
-request when the previous answer arrives). The case page cycles through 500 of the
+request when the previous answer arrives). Beside the latencies each run prints the CPU
+time per request of the web workers and of the PostgreSQL server processes (from
+/proc), steadier than latencies on a machine whose speed varies, and how wrk's
+connections fell on the workers. The case page cycles through 500 of the
 officer's running cases, so it is not one row in a warm cache; every view of a case
 writes its access-log rows, as in real use.
 
@@ -202,16 +205,62 @@ def _login(base: str) -> str:
         return f"etablera_session={client.cookies['etablera_session']}"
 
 
+def _cpu_seconds(pids) -> float:
+    """User + system CPU time of the processes (those that ended meanwhile count 0)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _workers(port: int) -> list[int]:
+    """The processes listening on the port: the web workers."""
+    listing = subprocess.run(["ss", "-tlnpH", f"( sport = :{port} )"], capture_output=True, text=True).stdout
+    return sorted({int(pid) for pid in re.findall(r"pid=(\d+)", listing)})
+
+
+def _postgres_processes() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir()
+            if p.name.isdigit() and (p / "comm").exists() and _comm(p) == "postgres"]
+
+
+def _comm(proc: Path) -> str:
+    try:
+        return (proc / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _connections(port: int, workers: list[int]) -> str:
+    """How the load tool's connections fell on the workers, e.g. "11/9"."""
+    listing = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                             capture_output=True, text=True).stdout
+    return "/".join(str(listing.count(f"pid={pid},")) for pid in workers)
+
+
 def _wrk(base: str, cookie: str, paths: list[str]) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(LUA % {"paths": ", ".join(json.dumps(p) for p in paths), "cookie": cookie})
+    port = int(base.rsplit(":", 1)[1])
+    workers = _workers(port)
+    before = _cpu_seconds(workers), _cpu_seconds(_postgres_processes())
     try:
-        done = subprocess.run(["wrk", "-t2", f"-c{CLIENTS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", fh.name,
-                               base + paths[0]], capture_output=True, text=True, timeout=SECONDS + 60)
+        load = subprocess.Popen(["wrk", "-t2", f"-c{CLIENTS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", fh.name,
+                                 base + paths[0]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(min(5, SECONDS / 2))
+        split = _connections(port, workers)
+        out, _ = load.communicate(timeout=SECONDS + 60)
     finally:
         os.unlink(fh.name)
-    line = next(l for l in reversed(done.stdout.splitlines()) if l.startswith("{"))
-    return json.loads(line)
+    after = _cpu_seconds(workers), _cpu_seconds(_postgres_processes())
+    figures = json.loads(next(l for l in reversed(out.splitlines()) if l.startswith("{")))
+    n = max(figures["requests"], 1)
+    return {**figures, "split": split, "app_ms": (after[0] - before[0]) / n * 1000,
+            "db_ms": (after[1] - before[1]) / n * 1000}
 
 
 def _measure(name: str, url: str, cases: int) -> list[Result]:
@@ -233,6 +282,9 @@ def _measure(name: str, url: str, cases: int) -> list[Result]:
             f"web {page} p95, {name}", f["p95"], "ms", floor=floor["p95"], goal=f"≤ {GOAL_MS:.0f} ms, 0 errors",
             met=f["p95"] <= GOAL_MS and errors == 0,
             note=f"{f['requests'] / f['seconds']:,.0f} req/s, p50 {f['p50']:.1f} ms, p99 {f['p99']:.1f} ms, "
-                 f"{errors} errors; static floor {floor['requests'] / floor['seconds']:,.0f} req/s, "
-                 f"p50 {floor['p50']:.1f} ms; {cases:,} cases, {CLIENTS} clients, {SECONDS} s"))
+                 f"{errors} errors; CPU per request: web {f['app_ms']:.2f} ms"
+                 + (f", PostgreSQL {f['db_ms']:.2f} ms" if name == "PostgreSQL" else "")
+                 + f"; connections per worker {f['split']}; static floor "
+                   f"{floor['requests'] / floor['seconds']:,.0f} req/s, p50 {floor['p50']:.1f} ms, web CPU "
+                   f"{floor['app_ms']:.2f} ms; {cases:,} cases, {CLIENTS} clients, {SECONDS} s"))
     return results

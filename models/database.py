@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
+import orjson
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -55,12 +56,14 @@ def _sqlite_begin(conn: Connection) -> None:
 
 def make_engine(url: str | None = None) -> Engine:
     url = url or database_url()
+    # orjson reads the JSON columns (an event's data, what it skipped): a case page reads
+    # two per event, and the standard library's loads was a fifth of reading the case.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 10})
+        engine = create_engine(url, connect_args={"timeout": 10}, json_deserializer=orjson.loads)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     else:
-        engine = create_engine(url)
+        engine = create_engine(url, json_deserializer=orjson.loads)
         event.listen(engine.pool, "checkin", _mark_idle)
         event.listen(engine.pool, "checkout", _ping_if_idle(engine.dialect))
     return engine

@@ -103,7 +103,7 @@ def reason_label(config: Config, trigger: str, reason: str | None, lang: str) ->
 
 
 def _events(conn, case_id: int, config: Config, lang: str) -> list[dict]:
-    rows = conn.execute(_EVENTS_OF, {"case_id": case_id}).mappings()
+    rows = conn.execute(_EVENTS_OF, {"case_id": case_id}).mappings().all()     # one fetch, not one per row
     return [event_doc(r, config, lang) for r in rows]
 
 

@@ -7,9 +7,9 @@ at compile time). A page of the worklist holds some 180 such words: looking each
 request was a tenth of the page's time. `t(expression)` with anything but a literal key
 still calls `t` at render time.
 
-The inputs of a form nobody has filled in yet are the same for every case in the same
-state: `blank_fields` renders them once per language and field list and keeps the HTML
-(they were two thirds of a case page's rendering).
+What a trigger's form asks for, before anyone has filled it in, is the same for every
+case in the same state: `unfilled` renders it once per language and trigger description
+and keeps the HTML (the forms were two thirds of a case page's rendering).
 """
 
 from __future__ import annotations
@@ -70,21 +70,20 @@ def _choice_filter(context, code) -> str:
     return i18n.choice(str(code), context.get("lang", "sv"))
 
 
-_BLANK_FIELDS = ('{% from "_fields.html" import field with context %}'
-                 '{% for f in fields %}{{ field(prefix, f, {}, None) }}{% endfor %}')
+_UNFILLED = '{% from "_fields.html" import event_inputs with context %}{{ event_inputs(ev, {}, None) }}'
 
 
-def _blank_fields(env: Environment):
-    fragment = env.from_string(_BLANK_FIELDS)
+def _unfilled(env: Environment):
+    fragment = env.from_string(_UNFILLED)
 
     @lru_cache(maxsize=1024)
-    def render(prefix: str, key: str) -> Markup:
-        return Markup(fragment.render(prefix=prefix, fields=json.loads(key)))
+    def render(key: str) -> Markup:
+        return Markup(fragment.render(ev=json.loads(key)))
 
-    def blank_fields(prefix: str, fields: list[dict]) -> Markup:
-        """The inputs of `fields` (as service.permitted_events describes them), empty."""
-        return render(prefix, json.dumps(fields, sort_keys=True))
-    return blank_fields
+    def unfilled(event: dict) -> Markup:
+        """The inputs of a permitted event (as service.permitted_events describes it), empty."""
+        return render(json.dumps(event, sort_keys=True))
+    return unfilled
 
 
 def _environment(lang: str) -> Environment:
@@ -94,7 +93,7 @@ def _environment(lang: str) -> Environment:
     env.filters["choice"] = _choice_filter
     env.globals.update(lang=lang, t=lambda key: i18n.word(key, lang), choice=lambda code: i18n.choice(code, lang),
                        role_label=lambda role: i18n.pick(i18n.ROLES.get(role), lang, role))
-    env.globals["blank_fields"] = _blank_fields(env)
+    env.globals["unfilled"] = _unfilled(env)
     return env
 
 
