@@ -54,6 +54,6 @@ class AccessLog(SQLModel, table=True):
     actor: str = Field(max_length=60)
     role: str | None = Field(default=None, max_length=20)
     organisation: str | None = Field(default=None, max_length=40)
-    case_id: int | None = Field(default=None, index=True)
+    case_id: int | None = None                  # (by case: ix_access_case_at)
     action: str = Field(max_length=40)
     detail: str | None = None
