@@ -124,6 +124,24 @@ def test_the_decision_form_offers_the_municipalitys_open_tracks(world, browser):
     assert re.search(r'id="f-decide-participants-kommun"[^>]*checked', form)
 
 
+def test_a_view_that_cannot_be_logged_shows_nothing(world, browser, monkeypatch):
+    """The case is read first and its access-log row written after: when that write
+    fails, the page is an error without the person's data, and the API the same."""
+    from identities import pnr
+    from statemachine import scope
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+    monkeypatch.setattr(scope, "log_access", broken)
+    case_id = world.cases["nkpg"]
+    person = pnr("19900101", 101)
+    client = TestClient(create_app(world.engine), raise_server_exceptions=False)
+    client.cookies.update(browser.cookies)
+    page = client.get(f"/cases/{case_id}")
+    assert page.status_code == 500
+    assert person[:8] not in page.text and "Personen" not in page.text
+
+
 def test_swedish_by_default_english_on_request(world, browser):
     assert "Min arbetslista" in browser.get("/worklist").text
     switched = browser.get("/lang/en?next=/worklist")
