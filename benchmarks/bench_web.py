@@ -217,10 +217,10 @@ def _cpu_seconds(pids) -> float:
     return total
 
 
-def _workers(port: int) -> list[int]:
-    """The processes listening on the port: the web workers."""
+def _workers(port: int, parent: int) -> list[int]:
+    """The web workers: the processes listening on the port, but for their supervisor."""
     listing = subprocess.run(["ss", "-tlnpH", f"( sport = :{port} )"], capture_output=True, text=True).stdout
-    return sorted({int(pid) for pid in re.findall(r"pid=(\d+)", listing)})
+    return sorted({int(pid) for pid in re.findall(r"pid=(\d+)", listing)} - {parent})
 
 
 def _postgres_processes() -> list[int]:
@@ -242,11 +242,11 @@ def _connections(port: int, workers: list[int]) -> str:
     return "/".join(str(listing.count(f"pid={pid},")) for pid in workers)
 
 
-def _wrk(base: str, cookie: str, paths: list[str]) -> dict:
+def _wrk(base: str, cookie: str, paths: list[str], server: subprocess.Popen) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(LUA % {"paths": ", ".join(json.dumps(p) for p in paths), "cookie": cookie})
     port = int(base.rsplit(":", 1)[1])
-    workers = _workers(port)
+    workers = _workers(port, server.pid)
     before = _cpu_seconds(workers), _cpu_seconds(_postgres_processes())
     try:
         load = subprocess.Popen(["wrk", "-t2", f"-c{CLIENTS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", fh.name,
@@ -270,7 +270,7 @@ def _measure(name: str, url: str, cases: int) -> list[Result]:
         cookie = _login(base)
         runs = {"static file": ["/static/app.css"], "worklist": ["/worklist"],
                 "case page": [f"/cases/{i}" for i in ids]}
-        figures = {page: _wrk(base, cookie, paths) for page, paths in runs.items()}
+        figures = {page: _wrk(base, cookie, paths, server) for page, paths in runs.items()}
     finally:
         server.terminate()
         server.wait(timeout=30)

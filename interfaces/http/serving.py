@@ -1,60 +1,134 @@
-"""Serving the application with several worker processes, each on a listening socket of
-its own (SO_REUSEPORT), so that the kernel spreads the connections over the workers.
+"""Serving the application with several worker processes that take the connections of
+one listening socket in turns.
 
-uvicorn's `--workers` share one socket, and the worker whose event loop wakes first
-accepts every connection waiting: 20 clients connecting at once went 18 to one worker
-and 2 to the other (measured with `ss` under `python -m benchmarks web`), and that one
-worker then did nine tenths of the work on one core while the other core idled. With a
-socket per worker the kernel hashes each new connection to one of them, so the split is
-even on average and never all-to-one.
+uvicorn's `--workers` share one socket too, but the event loop of the worker that wakes
+first accepts every connection waiting: 20 clients connecting at once went 18 to one
+worker and 2 to the other (measured with `ss` under `python -m benchmarks web`), and
+that worker then did nine tenths of the work on one core while the other idled. A
+socket per worker (SO_REUSEPORT) lets the kernel hash connections over the workers
+instead, but a hash is as uneven as chance: 15/5 and 14/6 in consecutive runs, and the
+loaded worker's latency then doubles.
 
-The parent process only supervises: it binds nothing (a socket in the group that nobody
-accepts on would still get its share of the connections), starts one process per
+Here a worker takes one connection at a time, and only when no other worker has fewer
+open connections than it has (least connections): a thread of its own waits for its
+turn, accepts one connection from the shared socket and hands it to the worker's event
+loop, which serves it like any other. The workers publish their numbers of open
+connections in a small array of shared memory. A worker that waited TURN_WAIT for the
+others (one stuck or gone) accepts anyway.
+
+The parent process only supervises: it binds the socket, starts one process per
 worker, starts a worker again if one dies, and stops them all on SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import signal
 import socket
 import sys
+import threading
 import time
 
 import uvicorn
 
 RESTART_PAUSE = 1.0             # seconds before a dead worker is started again
+TURN_WAIT = 0.05                # seconds a worker waits for a less loaded one to take the next connection
 STOP_GRACE = 20.0               # seconds a worker has to finish its requests when stopped
 
 
 def listener(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port that other processes of this user may share."""
+    """The listening TCP socket on host:port that the workers share (blocking: each
+    worker's thread waits in accept())."""
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(address)
     sock.listen(2048)
-    sock.set_inheritable(True)
     return sock
 
 
-def _worker(app: str, host: str, port: int, options: dict) -> None:
-    sock = listener(host, port)
-    uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
+class TurnTakingServer(uvicorn.Server):
+    """A uvicorn server that listens on nothing itself: `accept_in_turns` feeds it the
+    connections it takes from the shared socket. Everything else (the application's
+    lifespan, the HTTP protocol, graceful shutdown) is uvicorn's own."""
+
+    def __init__(self, config: uvicorn.Config, shared: socket.socket, loads, me: int):
+        super().__init__(config)
+        self.shared, self.loads, self.me = shared, loads, me      # loads[i]: worker i's open connections
+        self.stopping = threading.Event()
+        self._handing_over = 0                      # accepted, not yet registered by the event loop
+        self._lock = threading.Lock()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=[])
+        if self.should_exit:
+            return
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=self.accept_in_turns, args=(loop,), name="etablera-accept", daemon=True).start()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.stopping.set()                         # take no more connections; the other workers will
+        await super().shutdown(sockets=None)
+
+    def _protocol(self, loop: asyncio.AbstractEventLoop):
+        return self.config.http_protocol_class(config=self.config, server_state=self.server_state,
+                                               app_state=self.lifespan.state, _loop=loop)
+
+    def _my_turn(self) -> None:
+        """Return when no worker has fewer open connections than this one (or after TURN_WAIT)."""
+        deadline = time.monotonic() + TURN_WAIT
+        while True:
+            self.loads[self.me] = mine = len(self.server_state.connections) + self._handing_over
+            if mine <= min(self.loads) or time.monotonic() > deadline:
+                return
+            time.sleep(0.001)
+
+    def accept_in_turns(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            self._my_turn()
+            try:
+                connection, _ = self.shared.accept()
+            except OSError as exc:                  # out of file descriptors, say: wait, then try again
+                print(f"etablera web: accept failed ({exc.strerror}); trying again", file=sys.stderr)
+                time.sleep(0.1)
+                continue
+            if self.stopping.is_set():
+                # A blocked accept() cannot be called off from here, so the first connection
+                # after the worker began to stop is closed unserved (the client may retry);
+                # then this worker takes no more and the others take them all.
+                connection.close()
+                return
+            with self._lock:
+                self._handing_over += 1
+            asyncio.run_coroutine_threadsafe(self._take(loop, connection), loop)
+
+    async def _take(self, loop: asyncio.AbstractEventLoop, connection: socket.socket) -> None:
+        try:
+            await loop.connect_accepted_socket(lambda: self._protocol(loop), connection)
+        finally:
+            with self._lock:
+                self._handing_over -= 1
+
+
+def _worker(app: str, shared: socket.socket, loads, me: int, options: dict) -> None:
+    loads[me] = 0
+    TurnTakingServer(uvicorn.Config(app, **options), shared, loads, me).run()
 
 
 def serve(app: str, *, host: str, port: int, workers: int, **options) -> None:
     """Serve `app` (an import string) on host:port with `workers` processes."""
-    if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
-        uvicorn.run(app, host=host, port=port, workers=workers, **options)
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, **options)
         return
-    listener(host, port).close()            # the port is free (or this fails here, with the OS's message)
+    shared = listener(host, port)
+    multiprocessing.allow_connection_pickling()     # the socket goes to each worker
     spawn = multiprocessing.get_context("spawn")
+    loads = spawn.Array("i", workers, lock=False)   # each slot written by its worker alone
     stopping = False
 
-    def start():
-        process = spawn.Process(target=_worker, args=(app, host, port, options), daemon=False)
+    def start(me: int):
+        process = spawn.Process(target=_worker, args=(app, shared, loads, me, options))
         process.start()
         return process
 
@@ -63,7 +137,7 @@ def serve(app: str, *, host: str, port: int, workers: int, **options) -> None:
         stopping = True
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    processes = [start() for _ in range(workers)]
+    processes = [start(me) for me in range(workers)]
     try:
         while not stopping:
             time.sleep(0.2)
@@ -72,7 +146,7 @@ def serve(app: str, *, host: str, port: int, workers: int, **options) -> None:
                     print(f"etablera web: worker {process.pid} ended (exit code {process.exitcode}); "
                           "starting another", file=sys.stderr)
                     time.sleep(RESTART_PAUSE)
-                    processes[i] = start()
+                    processes[i] = start(i)
     finally:
         for process in processes:
             if process.is_alive():
@@ -83,5 +157,6 @@ def serve(app: str, *, host: str, port: int, workers: int, **options) -> None:
             if process.is_alive():
                 process.kill()
                 process.join()
+        shared.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

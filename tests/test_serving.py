@@ -1,0 +1,101 @@
+"""`etablera web --workers 2` (interfaces/http/serving.py): twenty clients connecting at
+once are spread evenly over the workers, a worker that dies is replaced and the others
+go on serving, and SIGTERM stops everything."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(conn: socket.socket, path: str = "/login") -> int:
+    conn.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: keep-alive\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = conn.recv(65536)
+        assert chunk, "the server closed the connection"
+        head += chunk
+    length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))
+    body = head.split(b"\r\n\r\n", 1)[1]
+    while len(body) < length:
+        body += conn.recv(65536)
+    return int(head.split()[1])
+
+
+def _workers(port: int, parent: int) -> list[int]:
+    """The processes that listen on the port, but for the supervisor (it holds the socket too)."""
+    out = subprocess.run(["ss", "-tlnpH", f"( sport = :{port} )"], capture_output=True, text=True).stdout
+    return sorted({int(p) for p in re.findall(r"pid=(\d+)", out)} - {parent})
+
+
+@pytest.fixture
+def server(sqlite_url):
+    if not shutil.which("ss"):
+        pytest.skip("needs ss (iproute2) to see which worker holds which connection")
+    port = _free_port()
+    env = {**os.environ, "ETABLERA_DATABASE_URL": sqlite_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    process = subprocess.Popen([sys.executable, "-m", "interfaces.cli.main", "web", "--port", str(port),
+                                "--workers", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(_workers(port, process.pid)) < 2:
+        assert process.poll() is None, process.stderr.read().decode()[-500:]
+        assert time.monotonic() < deadline, "the workers did not start within 60 s"
+        time.sleep(0.2)
+    yield process, port
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_twenty_clients_at_once_are_spread_over_the_workers(server):
+    process, port = server
+    connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+    try:
+        with ThreadPoolExecutor(20) as pool:
+            assert set(pool.map(_get, connections)) == {200}
+        listing = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                                 capture_output=True, text=True).stdout
+        held = [listing.count(f"pid={pid},") for pid in _workers(port, process.pid)]
+        assert sum(held) == 20 and max(held) - min(held) <= 2, held
+    finally:
+        for conn in connections:
+            conn.close()
+
+
+def test_a_dead_worker_is_replaced_and_sigterm_stops_everything(server):
+    process, port = server
+    first, second = _workers(port, process.pid)
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while True:
+        workers = _workers(port, process.pid)
+        if len(workers) == 2 and first not in workers:
+            break
+        assert time.monotonic() < deadline, f"no new worker: {workers}"
+        time.sleep(0.2)
+    for _ in range(10):                         # new connections are served (by either worker)
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            assert _get(conn) == 200
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert not _workers(port, process.pid)
