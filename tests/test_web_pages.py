@@ -235,3 +235,12 @@ def test_text_colours_have_aa_contrast():
              (var["muted"], "#f3f2f1"), (var["accent"], var["warn-bg"]), (var["accent"], var["bad-bg"])]
     for fg, bg in pairs:
         assert _contrast(fg, bg) >= 4.5, (fg, bg, round(_contrast(fg, bg), 2))
+
+
+def test_every_template_compiles_in_every_language_before_the_first_request():
+    from interfaces.http import i18n, templating
+    pages = sorted(p.name for p in (HERE / "templates").glob("*.html"))
+    assert templating.compile_all() == len(pages) * len(i18n.LANGS)
+    for lang in i18n.LANGS:
+        cached = {name for (_loader, name) in templating.ENVIRONMENTS[lang].cache.keys()}
+        assert set(pages) <= cached, lang

@@ -81,13 +81,14 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     `background_checkpoints`: on SQLite, checkpoint the write-ahead log on a thread of its
     own instead of inside a request's commit (models/wal.py); for a long-running server.
     """
-    from interfaces.http import api, pages
+    from interfaces.http import api, pages, templating
     from models.database import get_engine
 
     @asynccontextmanager
     async def lifespan(application: FastAPI):
         if threads:
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        templating.compile_all()
         # What is loaded by now (the libraries, the process table, the templates) lives as
         # long as the process: out of the collector's way, so that a full collection does
         # not walk it in the middle of a request.
