@@ -114,12 +114,21 @@ def transaction(engine: Engine, write: bool = True, *, single: bool = False) -> 
     needs no snapshot beyond its own, one INSERT); on PostgreSQL it runs in autocommit,
     without the BEGIN and COMMIT round trips (two of a session lookup's four). On SQLite
     a write still takes the writers' lock and BEGIN IMMEDIATE.
+
+    A read of several statements sees one snapshot: SQLite's read transaction does so by
+    itself; on PostgreSQL it runs at REPEATABLE READ (at READ COMMITTED each statement
+    would see what had committed by its own start: a case and its history from two
+    moments). A read never waits or fails for that; writes stay at READ COMMITTED with
+    their version checks.
     """
     conn = engine.connect()
     if write:
         conn = conn.execution_options(etablera_write=True)
-    if single and engine.dialect.name == "postgresql":
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+    if engine.dialect.name == "postgresql":
+        if single:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        elif not write:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
     try:
         with _writers_queue(engine, write), conn.begin():
             yield conn

@@ -186,3 +186,19 @@ def test_threads_racing_on_one_measure(pg_url):
     assert done >= 1 and all(r == "ongoing" or isinstance(r, ConcurrentChange) for r in results), results
     assert len(_assert_whole(engine, case_id)) == before + done
     engine.dispose()
+
+
+def test_a_read_sees_one_moment_while_a_change_commits_between_its_statements(pg_url):
+    """A case page reads the case, then its history: a change committed between the two
+    statements must not show up in the second (a state from before beside its event)."""
+    engine = make_engine(pg_url)
+    case_id = service.register(engine, person=pnr("19900101", 801), municipality="0581",
+                               permit_date=datetime(2025, 1, 15).date(), actor="setup",
+                               at=datetime(2025, 3, 3, 9, tzinfo=timezone.utc))
+    with transaction(engine, write=False) as conn:
+        before = conn.execute(select(CASES.c.state, CASES.c.last_seq).where(CASES.c.id == case_id)).one()
+        service.advance(engine, case_id, "hold_talk", {}, actor="meanwhile")     # commits on another connection
+        seqs = conn.execute(select(EVENTS.c.seq).where(EVENTS.c.case_id == case_id)).scalars().all()
+    assert len(seqs) == before.last_seq, "the history was read from a later moment than the case"
+    assert len(_history(engine, case_id)) == before.last_seq + 1      # the change itself was written
+    engine.dispose()
