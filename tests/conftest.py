@@ -10,8 +10,10 @@ browser) do the same under CI=true.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -136,3 +138,30 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 60) -> subproc
     """Run the real `etablera` command in a subprocess."""
     return subprocess.run([sys.executable, "-m", "interfaces.cli.main", *args], capture_output=True, text=True,
                           env=env, timeout=timeout, cwd=ROOT)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_web(db_url: str, *args: str, wait: float = 30) -> tuple[subprocess.Popen, int]:
+    """The real `etablera web` on a free port of loopback, serving `db_url`, once it
+    accepts connections; fails the test with its last output if it exits first."""
+    port = free_port()
+    env = {**os.environ, "ETABLERA_DATABASE_URL": db_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    process = subprocess.Popen([sys.executable, "-m", "interfaces.cli.main", "web", "--port", str(port), *args],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, port
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail(f"etablera web exited: {process.stderr.read().decode()[-500:]}")
+            if time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"etablera web did not listen within {wait:.0f} s")
+            time.sleep(0.1)

@@ -8,7 +8,6 @@ import email
 import email.header
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 from identities import pnr
 from models import Reminder, ReminderDelivery
 from models.agreements import AgreementBook
@@ -33,12 +32,6 @@ from statemachine.channels import DeliveryError
 
 CONFIG = load_reminder_config(DEFAULT_DIR)
 NO_AGREEMENTS = AgreementBook(directory=ROOT / "nonexistent", agreements=())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Inbox:

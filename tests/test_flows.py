@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, free_port, run_cli
 from identities import pnr
 from models import Reminder
 from models.database import make_engine
@@ -33,13 +33,6 @@ def prefect_env(tmp_path: Path, **extra) -> dict:
            "PREFECT_LOGGING_LEVEL": "WARNING", **extra}
     env.pop("PREFECT_API_URL", None)
     return env
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def api(url: str, path: str, body: dict | None = None) -> dict | list:

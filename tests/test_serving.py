@@ -10,21 +10,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import start_web
+
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(conn: socket.socket, path: str = "/login") -> int:
@@ -51,11 +44,7 @@ def _workers(port: int, parent: int) -> list[int]:
 def server(sqlite_url):
     if not shutil.which("ss"):
         pytest.skip("needs ss (iproute2) to see which worker holds which connection")
-    port = _free_port()
-    env = {**os.environ, "ETABLERA_DATABASE_URL": sqlite_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    process = subprocess.Popen([sys.executable, "-m", "interfaces.cli.main", "web", "--port", str(port),
-                                "--workers", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process, port = start_web(sqlite_url, "--workers", "2", wait=60)
     deadline = time.monotonic() + 60
     while len(_workers(port, process.pid)) < 2:
         assert process.poll() is None, process.stderr.read().decode()[-500:]

@@ -6,16 +6,11 @@ justification is refused with the message on the page."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import ROOT
+from conftest import start_web
 from identities import pnr
 from models.database import make_engine
 from statemachine import accounts, service
@@ -24,12 +19,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -52,19 +41,7 @@ def site(sqlite_url, chromium):
     service.advance(engine, talk, "hold_talk", {}, actor="h0581")
     engine.dispose()
 
-    port = _free_port()
-    env = {**os.environ, "ETABLERA_DATABASE_URL": sqlite_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    server = subprocess.Popen([sys.executable, "-m", "interfaces.cli.main", "web", "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if server.poll() is not None:
-                pytest.fail(f"etablera web exited: {server.stdout.read().decode()}")
-            time.sleep(0.1)
+    server, port = start_web(sqlite_url)
     yield {"url": f"http://127.0.0.1:{port}", "overdue": overdue, "talk": talk}
     server.terminate()
     server.wait(timeout=10)
