@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from benchmarks import Result
-from models.database import make_engine, upgrade
+from etablera.models.database import make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSITION_CASES = 1_000          # each walks 4 transitions: 4,000 persisted transitions per run
@@ -49,8 +49,8 @@ def run(options) -> list[Result]:
 
 
 def _register_fresh(engine, count: int) -> list[int]:
-    from statemachine.cohort import synthetic_person
-    from statemachine.service import register
+    from etablera.demo.cohort import synthetic_person
+    from etablera.cases.service import register
 
     at = datetime.now(timezone.utc) - timedelta(days=30)
     ids = []
@@ -62,7 +62,7 @@ def _register_fresh(engine, count: int) -> list[int]:
 
 
 def _transitions(label: str, url: str, goal: float | None) -> Result:
-    from statemachine.service import advance
+    from etablera.cases.service import advance
 
     engine = make_engine(url)
     upgrade(engine)
@@ -164,7 +164,7 @@ def _demo(db: Path, cases: int) -> Result:
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     env = {**os.environ, "ETABLERA_DATABASE_URL": f"sqlite:///{db}", "ETABLERA_ACTOR": "bench"}
-    etablera = [sys.executable, "-m", "interfaces.cli.main"]
+    etablera = [sys.executable, "-m", "etablera.interfaces.cli.main"]
     subprocess.run(etablera + ["init"], env=env, check=True, capture_output=True, cwd=ROOT)
     peak = 0
     started = time.perf_counter()

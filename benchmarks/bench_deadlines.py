@@ -30,7 +30,7 @@ DAY = date(2026, 11, 18)          # a Wednesday: no weekend inside the one-day w
 
 
 def run(options) -> list[Result]:
-    from models.database import make_engine, upgrade
+    from etablera.models.database import make_engine, upgrade
 
     cases = int(1_000_000 * options.scale)
     workdir = Path(options.workdir).resolve()
@@ -146,11 +146,11 @@ def _measure(name: str, url: str, cases: int) -> list[Result]:
 
 
 def _child(url: str, day: str) -> None:
-    from models.agreements import AgreementBook
-    from models.database import make_engine
-    from models.ladder import get_reminder_config
-    from models.timestamps import parse_moment
-    from statemachine.deadlines import CASES, MEASURES, OPEN_MEASURES, STAGE_OF, record_due
+    from etablera.models.agreements import AgreementBook
+    from etablera.models.database import make_engine
+    from etablera.models.ladder import get_reminder_config
+    from etablera.models.timestamps import parse_moment
+    from etablera.reminders.deadlines import CASES, MEASURES, OPEN_MEASURES, STAGE_OF, record_due
 
     engine = make_engine(url)
     config = get_reminder_config()

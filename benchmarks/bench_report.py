@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 REPORT = """
 import json, resource, sys, time
-from models.database import make_engine
-from statemachine.report import build_report, make_scope
+from etablera.models.database import make_engine
+from etablera.reports.report import build_report, make_scope
 engine = make_engine(sys.argv[1])
 started = time.perf_counter()
 doc = build_report(engine, make_scope())
@@ -57,8 +57,8 @@ FLOOR = (
 
 
 def cohort_db(options, n: int) -> Path:
-    from models.database import make_engine, upgrade
-    from statemachine.bulk import write_cohort
+    from etablera.models.database import make_engine, upgrade
+    from etablera.demo.bulk import write_cohort
 
     workdir = Path(options.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -111,8 +111,8 @@ def touch_cases(url: str, count: int) -> None:
 
 
 def run(options) -> list[Result]:
-    from models.database import make_engine, upgrade
-    from statemachine.report_facts import refresh
+    from etablera.models.database import make_engine, upgrade
+    from etablera.reports.facts import refresh
 
     n = max(1000, int(CASES * options.scale))
     path = cohort_db(options, n)

@@ -92,8 +92,8 @@ def _count(url: str) -> int:
 
 
 def _fill(url: str, cases: int) -> None:
-    from models.database import make_engine, upgrade
-    from statemachine.bulk import write_cohort
+    from etablera.models.database import make_engine, upgrade
+    from etablera.demo.bulk import write_cohort
     engine = make_engine(url)
     upgrade(engine)
     stats = write_cohort(engine, cases, seed=7)
@@ -134,8 +134,8 @@ def _postgres(server: str, cases: int) -> str | None:
 
 def _officer_and_cases(url: str) -> list[int]:
     """The bench officer's login (created or reset) and up to CASE_IDS of their running cases."""
-    from models.database import make_engine, upgrade
-    from statemachine.accounts import add_user
+    from etablera.models.database import make_engine, upgrade
+    from etablera.access.accounts import add_user
     engine = make_engine(url)
     upgrade(engine)
     user_id, municipality = OFFICER
@@ -155,8 +155,8 @@ def _reminder_history(engine) -> None:
     the last REMINDER_DAYS days (once per database; the check is idempotent), so that the
     worklist marks what it would mark in real use."""
     from datetime import timedelta
-    from models.timestamps import utcnow
-    from statemachine.deadlines import record_due
+    from etablera.models.timestamps import utcnow
+    from etablera.reminders.deadlines import record_due
     with engine.connect() as conn:
         if conn.execute(text("SELECT count(*) FROM reminders")).scalar_one():
             return
@@ -177,7 +177,7 @@ def _free_port() -> int:
 def _serve(url: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "ETABLERA_DATABASE_URL": url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    server = subprocess.Popen([sys.executable, "-m", "interfaces.cli.main", "web", "--port", str(port),
+    server = subprocess.Popen([sys.executable, "-m", "etablera.interfaces.cli.main", "web", "--port", str(port),
                                "--workers", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120

@@ -13,11 +13,11 @@ import os
 
 from prefect import flow, get_run_logger, task
 
-from models.database import get_engine
-from models.ladder import get_reminder_config
-from models.timeframes import is_working_day
-from models.timestamps import local_date, parse_moment, utcnow
-from statemachine import deadlines, reminders
+from etablera.models.database import get_engine
+from etablera.models.ladder import get_reminder_config
+from etablera.models.timeframes import is_working_day
+from etablera.models.timestamps import local_date, parse_moment, utcnow
+from etablera.reminders import deadlines, outbox as reminders
 
 
 class DeliveryIncomplete(RuntimeError):

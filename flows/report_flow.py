@@ -22,12 +22,12 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from sqlalchemy import text
 
-from models.database import get_engine, transaction
-from models.ladder import get_reminder_config
-from models.timestamps import local_date, utcnow
-from statemachine.report import build_report, make_scope
-from statemachine.report_facts import refresh
-from statemachine.report_render import render
+from etablera.models.database import get_engine, transaction
+from etablera.models.ladder import get_reminder_config
+from etablera.models.timestamps import local_date, utcnow
+from etablera.reports.report import build_report, make_scope
+from etablera.reports.facts import refresh
+from etablera.reports.render import render
 
 DEFAULT_FORMATS = ("html", "json")
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from models.ladder import ReminderConfig, get_reminder_config
+from etablera.models.ladder import ReminderConfig, get_reminder_config
 
 DEPLOYMENT = "daily"
 REPORT_DEPLOYMENT = "monthly"
@@ -75,8 +75,8 @@ def deployments(config: ReminderConfig) -> list:
     """The daily deadline check and the monthly report, each on its configured schedule."""
     from prefect.client.schemas.schedules import CronSchedule
 
-    from flows.deadlines import deadline_check
-    from flows.report_flow import monthly_report
+    from etablera.flows.deadlines import deadline_check
+    from etablera.flows.report_flow import monthly_report
     daily, monthly = config.schedule, config.report
     return [deadline_check.to_deployment(name=DEPLOYMENT, parameters={"scheduled": True},
                                          schedule=CronSchedule(cron=daily.cron, timezone=daily.timezone)),

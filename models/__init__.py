@@ -8,11 +8,11 @@ every table on the metadata (migrations, tests).
 from importlib import import_module
 
 _HOMES = {
-    "AccessLog": "models.audit", "AuditEvent": "models.audit",
-    "Case": "models.case", "Measure": "models.case",
-    "Officer": "models.reminders", "Reminder": "models.reminders", "ReminderDelivery": "models.reminders",
-    "FollowUp": "models.followup", "ReportCase": "models.followup", "ReportVisit": "models.followup",
-    "ApiToken": "models.users", "User": "models.users", "WebSession": "models.users",
+    "AccessLog": "etablera.models.audit", "AuditEvent": "etablera.models.audit",
+    "Case": "etablera.models.case", "Measure": "etablera.models.case",
+    "Officer": "etablera.models.reminders", "Reminder": "etablera.models.reminders", "ReminderDelivery": "etablera.models.reminders",
+    "FollowUp": "etablera.models.followup", "ReportCase": "etablera.models.followup", "ReportVisit": "etablera.models.followup",
+    "ApiToken": "etablera.models.users", "User": "etablera.models.users", "WebSession": "etablera.models.users",
 }
 
 __all__ = sorted(_HOMES)

@@ -47,8 +47,8 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from models.configuration import ConfigError, Label, config_dir
-from models.timeframes import Frame, FrameError
+from etablera.models.configuration import ConfigError, Label, config_dir
+from etablera.models.timeframes import Frame, FrameError
 
 PARTY_KINDS = {
     "kommun": Label("Kommun", "Municipality"),

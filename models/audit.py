@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.timestamps import UTCDateTime
+from etablera.models.timestamps import UTCDateTime
 
 
 class AuditEvent(SQLModel, table=True):

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Column, ForeignKey, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
-from models.timestamps import UTCDateTime
+from etablera.models.timestamps import UTCDateTime
 
 _CASE_VERSION = Column("version", Integer, nullable=False)
 _MEASURE_VERSION = Column("version", Integer, nullable=False)

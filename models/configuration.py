@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from models.timeframes import Frame, FrameError
+from etablera.models.timeframes import Frame, FrameError
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "config"
 REASON_CATEGORIES = ("skip", "pause", "close", "drop_track", "cancel_measure")

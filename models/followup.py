@@ -20,8 +20,8 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.case import Case, Measure
-from models.timestamps import UTCDateTime
+from etablera.models.case import Case, Measure
+from etablera.models.timestamps import UTCDateTime
 
 FOLLOWUP_DAYS = (90, 180, 360)
 FOLLOWUP_STATUSES = ("work", "own_business", "studies", "unemployed", "unknown")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from models.configuration import ConfigError, config_dir, read_toml
+from etablera.models.configuration import ConfigError, config_dir, read_toml
 
 
 @dataclass(frozen=True)

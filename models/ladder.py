@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pendulum
 
-from models.configuration import ConfigError, config_dir, read_toml
-from models.timeframes import add_working_days, is_working_day
+from etablera.models.configuration import ConfigError, config_dir, read_toml
+from etablera.models.timeframes import add_working_days, is_working_day
 
 SUBJECTS = ("stage", "measure", "establishment", "agreement", "followup")
 RECIPIENTS = ("officers", "kommun_officer", "af_officer", "coordinator")

@@ -15,8 +15,8 @@ from datetime import date, datetime
 from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.case import Case
-from models.timestamps import UTCDateTime
+from etablera.models.case import Case
+from etablera.models.timestamps import UTCDateTime
 
 # The check scans the establishment due date (two years from the permit) by range, like
 # the stage due date (ix_cases_due): this index on `cases` belongs to the reminders.

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Index
 from sqlmodel import Field, SQLModel
 
-from models.timestamps import UTCDateTime
+from etablera.models.timestamps import UTCDateTime
 
 ROLES = ("officer", "coordinator", "auditor", "admin")
 ORGANISATIONS = ("kommun", "af")

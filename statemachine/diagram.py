@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from statemachine.process import CASE_TRIGGERS, INITIAL, PARENTS, STATES, TERMINAL
+from etablera.statemachine.process import CASE_TRIGGERS, INITIAL, PARENTS, STATES, TERMINAL
 
 
 def _node(name: str) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from models.configuration import get_config
-from statemachine.fields import describe
-from statemachine.process import STATES, TRIGGERS
+from etablera.models.configuration import get_config
+from etablera.statemachine.fields import describe
+from etablera.statemachine.process import STATES, TRIGGERS
 
 
 def markdown(lang: str = "sv") -> str:

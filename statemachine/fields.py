@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from models.configuration import Config
-from statemachine.errors import BadInput
-from statemachine.process import Field, Trigger
+from etablera.models.configuration import Config
+from etablera.statemachine.errors import BadInput
+from etablera.statemachine.process import Field, Trigger
 
 _MUNICIPALITY = re.compile(r"^\d{4}$")
 _OFFICER = re.compile(r"^[\w.@:-]{1,60}$")

@@ -13,8 +13,8 @@ from transitions import MachineError
 from transitions.extensions import HierarchicalMachine
 from transitions.extensions.nesting import NestedState
 
-from statemachine.errors import NotPermitted
-from statemachine.process import CASE_TRIGGERS, INITIAL, PARENTS, STATES, TRIGGER, Route, permitted, state_label
+from etablera.statemachine.errors import NotPermitted
+from etablera.statemachine.process import CASE_TRIGGERS, INITIAL, PARENTS, STATES, TRIGGER, Route, permitted, state_label
 
 
 class _DottedState(NestedState):

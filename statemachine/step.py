@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from models.configuration import Config
-from models.timeframes import Frame
-from models.timestamps import local_date
-from statemachine.machine import next_state
-from statemachine.process import ON_HOLD, STATE, TRIGGER
+from etablera.models.configuration import Config
+from etablera.models.timeframes import Frame
+from etablera.models.timestamps import local_date
+from etablera.statemachine.machine import next_state
+from etablera.statemachine.process import ON_HOLD, STATE, TRIGGER
 
 
 @dataclass(frozen=True)

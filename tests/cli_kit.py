@@ -29,7 +29,7 @@ class Result:
 
 def etablera(*args: str) -> Result:
     """`etablera ARGS` in this process (the environment decides the database and actor)."""
-    from interfaces.cli.main import main
+    from etablera.interfaces.cli.main import main
     out, err = io.StringIO(), io.StringIO()
     code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

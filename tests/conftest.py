@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from models.database import engine_for, make_engine, upgrade
+from etablera.models.database import engine_for, make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("ETABLERA_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -136,7 +136,7 @@ def cli_env(db_url, monkeypatch) -> dict:
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     """Run the real `etablera` command in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "interfaces.cli.main", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "etablera.interfaces.cli.main", *args], capture_output=True, text=True,
                           env=env, timeout=timeout, cwd=ROOT)
 
 
@@ -147,7 +147,7 @@ def free_port() -> int:
 
 
 def start_web(db_url: str, *args: str, wait: float = 30,
-              program: tuple[str, ...] = ("-m", "interfaces.cli.main")) -> tuple[subprocess.Popen, int]:
+              program: tuple[str, ...] = ("-m", "etablera.interfaces.cli.main")) -> tuple[subprocess.Popen, int]:
     """The real `etablera web` on a free port of loopback, serving `db_url`, once it
     accepts connections; fails the test with its last output if it exits first.
     `program` is what Python runs with the arguments `web --port N *args`."""

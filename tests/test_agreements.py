@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from interfaces.cli.agreements import agreement as agreement_cli
-from models.agreements import (AgreementBook, AgreementError, AgreementIssue, TrackRefused, clear_cache,
+from etablera.interfaces.cli.agreements import agreement as agreement_cli
+from etablera.models.agreements import (AgreementBook, AgreementError, AgreementIssue, TrackRefused, clear_cache,
                                component_plan, load_agreement, points_frame, track_due,
                                unmet_prerequisites, validate_agreement_file, validate_agreement_files)
-from models.configuration import DEFAULT_DIR
-from models.timeframes import Frame
+from etablera.models.configuration import DEFAULT_DIR
+from etablera.models.timeframes import Frame
 
 DATA = Path(__file__).parent / "data" / "agreements"
 SHIPPED = DEFAULT_DIR / "agreements"

@@ -10,7 +10,7 @@ import pytest
 
 from cli_kit import advance, counts, etablera, ok, person_forms, register
 from conftest import drop_pg_schema, fresh_pg_url, run_cli
-from models.database import engine_for, make_engine, upgrade
+from etablera.models.database import engine_for, make_engine, upgrade
 from identities import pnr
 
 P_REGISTERED = pnr("19900101", 123)

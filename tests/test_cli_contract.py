@@ -17,7 +17,7 @@ import domain_reference as ref
 from cli_kit import advance, counts, etablera, ok, register
 from conftest import ROOT, run_cli
 from identities import pnr
-from statemachine.process import TRIGGER
+from etablera.statemachine.process import TRIGGER
 
 CASE_KEYS = {"id", "person", "municipality", "target_group", "state", "state_since", "due", "establishment_due",
              "measures", "version"}

@@ -8,12 +8,12 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from models.database import make_engine, transaction
-from statemachine import cohort
-from statemachine.audit import CASES, EVENTS, verify
-from statemachine.bulk import MEASURES, write_cohort
-from statemachine.machine import next_state
-from statemachine.process import STATE, TRIGGER
+from etablera.models.database import make_engine, transaction
+from etablera.demo import cohort
+from etablera.cases.audit import CASES, EVENTS, verify
+from etablera.demo.bulk import MEASURES, write_cohort
+from etablera.statemachine.machine import next_state
+from etablera.statemachine.process import STATE, TRIGGER
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 IGNORED = {"recorded_at", "prev_hash", "hash", "last_hash", "id"}
@@ -49,7 +49,7 @@ def _dump(engine) -> tuple[list, list, list]:
 def test_bulk_writes_what_the_engine_writes(tmp_path, count):
     engine_db = make_engine(f"sqlite:///{tmp_path / 'engine.sqlite3'}")
     bulk_db = make_engine(f"sqlite:///{tmp_path / 'bulk.sqlite3'}")
-    from models.database import upgrade
+    from etablera.models.database import upgrade
     upgrade(engine_db)
     upgrade(bulk_db)
     for plan in cohort.scripts(count, seed=11, now=NOW, first_index=1):
@@ -70,7 +70,7 @@ def test_bulk_writes_what_the_engine_writes(tmp_path, count):
 
 def test_every_history_replays_through_the_machine(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'cohort.sqlite3'}")
-    from models.database import upgrade
+    from etablera.models.database import upgrade
     upgrade(engine)
     write_cohort(engine, 400, seed=3, workers=2, now=NOW)
     with transaction(engine, write=False) as conn:

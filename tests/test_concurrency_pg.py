@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from conftest import ROOT
 from identities import pnr
-from models.database import make_engine, transaction
-from statemachine import audit, measures, service
-from statemachine.audit import CASES, EVENTS
-from statemachine.errors import BadInput, ConcurrentChange, NotPermitted
+from etablera.models.database import make_engine, transaction
+from etablera.cases import audit, measures, service
+from etablera.cases.audit import CASES, EVENTS
+from etablera.statemachine.errors import BadInput, ConcurrentChange, NotPermitted
 
 pytestmark = pytest.mark.postgres
 
@@ -50,7 +50,7 @@ def _assert_whole(engine, case_id: int) -> list:
 
 
 def _spawn(env: dict, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "interfaces.cli.main", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "etablera.interfaces.cli.main", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

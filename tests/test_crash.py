@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from conftest import ROOT
-from models.database import make_engine, transaction
-from statemachine import audit, service
-from statemachine.audit import CASES, EVENTS
+from etablera.models.database import make_engine, transaction
+from etablera.cases import audit, service
+from etablera.cases.audit import CASES, EVENTS
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +25,8 @@ BATCH = textwrap.dedent("""
     from datetime import date, timedelta
     sys.path.insert(0, "tests")
     from identities import pnr
-    from models.database import make_engine
-    from statemachine import measures, service
+    from etablera.models.database import make_engine
+    from etablera.cases import measures, service
 
     engine = make_engine(sys.argv[1])
     first = int(sys.argv[3])

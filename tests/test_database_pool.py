@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from models import database
-from models.database import make_engine, transaction
+from etablera.models import database
+from etablera.models.database import make_engine, transaction
 
 pytestmark = pytest.mark.postgres
 

@@ -12,14 +12,15 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from identities import pnr
-from models import Case, Measure, Reminder
-from models.agreements import AgreementBook
-from models.configuration import DEFAULT_DIR, load_config
-from models.ladder import load_reminder_config
-from models.timestamps import parse_moment
-from statemachine import deadlines, measures, officers, reminders, service
-from statemachine.audit import verify
-from statemachine.recompute import recompute
+from etablera.models import Case, Measure, Reminder
+from etablera.models.agreements import AgreementBook
+from etablera.models.configuration import DEFAULT_DIR, load_config
+from etablera.models.ladder import load_reminder_config
+from etablera.models.timestamps import parse_moment
+from etablera.reminders import deadlines, officers, outbox as reminders
+from etablera.cases import measures, service
+from etablera.cases.audit import verify
+from etablera.reminders.recompute import recompute
 
 NO_AGREEMENTS = AgreementBook(directory=Path("/nonexistent"), agreements=())
 CONFIG = load_reminder_config(DEFAULT_DIR)

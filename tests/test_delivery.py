@@ -21,14 +21,15 @@ from sqlalchemy import select
 
 from conftest import ROOT, free_port
 from identities import pnr
-from models import Reminder, ReminderDelivery
-from models.agreements import AgreementBook
-from models.configuration import DEFAULT_DIR
-from models.database import make_engine
-from models.ladder import load_reminder_config
-from models.timestamps import parse_moment
-from statemachine import deadlines, officers, reminders, service
-from statemachine.channels import DeliveryError
+from etablera.models import Reminder, ReminderDelivery
+from etablera.models.agreements import AgreementBook
+from etablera.models.configuration import DEFAULT_DIR
+from etablera.models.database import make_engine
+from etablera.models.ladder import load_reminder_config
+from etablera.models.timestamps import parse_moment
+from etablera.reminders import deadlines, officers, outbox as reminders
+from etablera.cases import service
+from etablera.reminders.channels import DeliveryError
 
 CONFIG = load_reminder_config(DEFAULT_DIR)
 NO_AGREEMENTS = AgreementBook(directory=ROOT / "nonexistent", agreements=())
@@ -164,7 +165,7 @@ def test_sigkill_mid_batch_then_next_run_delivers_the_rest(sqlite_url, smtp):
     inbox = Inbox(hold_at=4)                                   # the 4th message is never answered
     smtp(port, inbox)
     env = {**os.environ, "ETABLERA_DATABASE_URL": sqlite_url}
-    child = subprocess.Popen([sys.executable, "-m", "interfaces.cli.main", "reminders", "deliver"], cwd=ROOT, env=env,
+    child = subprocess.Popen([sys.executable, "-m", "etablera.interfaces.cli.main", "reminders", "deliver"], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert inbox.holding.wait(60), "the delivery never reached the 4th message"

@@ -19,10 +19,10 @@ from sqlalchemy import create_engine, select, text
 
 from conftest import ROOT, free_port, run_cli
 from identities import pnr
-from models import Reminder
-from models.database import make_engine
-from models.timestamps import parse_moment
-from statemachine import service
+from etablera.models import Reminder
+from etablera.models.database import make_engine
+from etablera.models.timestamps import parse_moment
+from etablera.cases import service
 
 PY = sys.executable
 
@@ -98,7 +98,7 @@ def test_serve_starts_a_local_server_and_schedules_the_check_and_the_report(sqli
     port = free_port()
     env = prefect_env(tmp_path, ETABLERA_DATABASE_URL=sqlite_url, ETABLERA_REPORT_DIR=str(tmp_path / "reports"))
     log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen([PY, "-m", "interfaces.cli.main", "serve", "--port", str(port)], cwd=ROOT, env=env,
+    process = subprocess.Popen([PY, "-m", "etablera.interfaces.cli.main", "serve", "--port", str(port)], cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/api"
     try:
@@ -134,7 +134,7 @@ def test_serve_starts_a_local_server_and_schedules_the_check_and_the_report(sqli
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_distributed_path_server_on_postgres_work_pool_and_worker(pg_server, pg_url, tmp_path):
-    from flows.serve import local_server
+    from etablera.flows.serve import local_server
 
     database = f"etablera_prefect_{uuid.uuid4().hex[:8]}"
     admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")

@@ -12,15 +12,16 @@ from sqlalchemy import select, text
 
 from conftest import run_cli
 from identities import pnr
-from models import Reminder
-from models.agreements import AgreementBook
-from models.configuration import DEFAULT_DIR
-from models.database import make_engine
-from models.ladder import load_reminder_config
-from models.timestamps import parse_moment
-from statemachine import deadlines, followup, reminders, service
-from statemachine.audit import verify
-from statemachine.errors import BadInput, NotPermitted
+from etablera.models import Reminder
+from etablera.models.agreements import AgreementBook
+from etablera.models.configuration import DEFAULT_DIR
+from etablera.models.database import make_engine
+from etablera.models.ladder import load_reminder_config
+from etablera.models.timestamps import parse_moment
+from etablera.reminders import deadlines, outbox as reminders
+from etablera.cases import followup, service
+from etablera.cases.audit import verify
+from etablera.statemachine.errors import BadInput, NotPermitted
 
 
 def exited_case(engine, serial=11, exit_day="2025-05-15", outcome="work", municipality="0581"):

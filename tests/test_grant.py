@@ -7,9 +7,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from interfaces.cli.agreements import grant as grant_cli
-from models.configuration import DEFAULT_DIR, ConfigError
-from models.grant import clear_cache, max_grant, parse_bands
+from etablera.interfaces.cli.agreements import grant as grant_cli
+from etablera.models.configuration import DEFAULT_DIR, ConfigError
+from etablera.models.grant import clear_cache, max_grant, parse_bands
 
 
 @pytest.fixture(autouse=True)

@@ -13,15 +13,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from identities import pnr
-from interfaces.http.app import create_app
-from models.timestamps import utcnow
-from models.users import User, WebSession
-from statemachine import accounts
-from statemachine.audit import EVENTS
-from models.database import transaction
+from etablera.interfaces.http.app import create_app
+from etablera.models.timestamps import utcnow
+from etablera.models.users import User, WebSession
+from etablera.access import accounts
+from etablera.cases.audit import EVENTS
+from etablera.models.database import transaction
 from web_kit import PASSWORD, build_world, login
 
-SKIP_REASON = next(iter(__import__("models.configuration", fromlist=["get_config"]).get_config().reasons["skip"]))
+SKIP_REASON = next(iter(__import__("etablera.models.configuration", fromlist=["get_config"]).get_config().reasons["skip"]))
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def api(world):
 
 
 def _version(world, case_id) -> int:
-    from statemachine.audit import CASES
+    from etablera.cases.audit import CASES
     with transaction(world.engine, write=False) as conn:
         return conn.execute(select(CASES.c.version).where(CASES.c.id == case_id)).scalar()
 
@@ -138,7 +138,7 @@ def test_views_and_changes_are_logged_with_who_role_organisation_and_what(world,
 def test_a_change_and_its_access_log_row_commit_together(world, api, monkeypatch):
     """The "done" row is written inside the change's transaction: when that transaction
     fails after writing it, neither the change nor the row is there."""
-    from statemachine import service
+    from etablera.cases import service
     case_id = world.cases["nkpg"]
     h = world.bearer("h0581")
     version = _version(world, case_id)

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from cli_kit import etablera
 from conftest import ROOT, run_cli
 from identities import pnr
-from interfaces.http.app import create_app
-from models.database import make_engine
-from statemachine.accounts import DEMO_PASSWORD
+from etablera.interfaces.http.app import create_app
+from etablera.models.database import make_engine
+from etablera.access.accounts import DEMO_PASSWORD
 from web_kit import build_world, login
 
 
@@ -30,12 +30,12 @@ def test_the_cli_does_not_import_fastapi_at_start_up():
 
 def test_user_add_token_and_demo(cli_env):
     added = subprocess.run(
-        [sys.executable, "-m", "interfaces.cli.main", "user", "add", "h0581-07", "--name", "Eva", "--role",
+        [sys.executable, "-m", "etablera.interfaces.cli.main", "user", "add", "h0581-07", "--name", "Eva", "--role",
          "officer", "--org", "kommun", "--municipality", "0581", "--password-stdin", "--json"],
         input="ett-långt-lösenord\n", capture_output=True, text=True, env=cli_env, cwd=ROOT)
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["role"] == "officer"
-    short = subprocess.run([sys.executable, "-m", "interfaces.cli.main", "user", "add", "x1", "--name", "X",
+    short = subprocess.run([sys.executable, "-m", "etablera.interfaces.cli.main", "user", "add", "x1", "--name", "X",
                             "--role", "officer", "--org", "kommun", "--municipality", "0581", "--password-stdin"],
                            input="kort\n", capture_output=True, text=True, env=cli_env, cwd=ROOT)
     assert short.returncode == 2 and "password" in short.stderr

@@ -20,7 +20,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def test_api_conforms_to_its_schema(sqlite_url):
     # Driven by hand rather than through schemathesis' pytest plugin (its fixture loader
     # does not work with pytest 9): one bounded hypothesis run per operation.
-    from interfaces.http.app import create_app
+    from etablera.interfaces.http.app import create_app
     world = build_world(sqlite_url)
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", create_app(world.engine))
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -42,7 +42,7 @@ def test_api_conforms_to_its_schema(sqlite_url):
 
 def test_openapi_is_published(sqlite_url):
     from fastapi.testclient import TestClient
-    from interfaces.http.app import create_app
+    from etablera.interfaces.http.app import create_app
     client = TestClient(create_app(build_world(sqlite_url).engine))
     doc = client.get("/api/v1/openapi.json").json()
     paths = doc["paths"]

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.configuration import DEFAULT_DIR, ConfigError
-from models.ladder import Ladder, Offset, Rung, load_reminder_config, redact, shift_working_days
-from models.timeframes import Frame, add_working_days, is_working_day
+from etablera.models.configuration import DEFAULT_DIR, ConfigError
+from etablera.models.ladder import Ladder, Offset, Rung, load_reminder_config, redact, shift_working_days
+from etablera.models.timeframes import Frame, add_working_days, is_working_day
 
 LADDER = Ladder((Rung("warning", Offset.parse("-5 working days"), ("officers",)),
                  Rung("overdue", Offset.parse("0 days"), ("officers",)),

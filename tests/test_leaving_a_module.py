@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from identities import pnr
-from statemachine import measures, queries, service
+from etablera.cases import measures, queries, service
 
 
 def _at(day: str) -> datetime:

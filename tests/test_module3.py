@@ -17,14 +17,14 @@ from datetime import date
 import pytest
 
 from identities import pnr
-from interfaces.cli.main import main
-from models.agreements import AgreementBook, clear_cache, component_plan
-from models.configuration import DEFAULT_DIR
-from models.database import make_engine, transaction
-from models.timestamps import parse_moment
-from statemachine import audit as chain
-from statemachine import queries, service
-from statemachine.guards import COMPONENT_MEASURE_TYPE
+from etablera.interfaces.cli.main import main
+from etablera.models.agreements import AgreementBook, clear_cache, component_plan
+from etablera.models.configuration import DEFAULT_DIR
+from etablera.models.database import make_engine, transaction
+from etablera.models.timestamps import parse_moment
+from etablera.cases import audit as chain
+from etablera.cases import queries, service
+from etablera.cases.guards import COMPONENT_MEASURE_TYPE
 
 DECIDED = date(2025, 3, 3)
 

@@ -7,11 +7,11 @@ import itertools
 import pytest
 
 import domain_reference as ref
-from statemachine import process
-from statemachine.diagram import mermaid
-from statemachine.errors import NotPermitted
-from statemachine.machine import MACHINE, next_state
-from statemachine.process import CASE_TRIGGERS, STATE, STATES, TRIGGER, TRIGGERS
+from etablera.statemachine import process
+from etablera.statemachine.diagram import mermaid
+from etablera.statemachine.errors import NotPermitted
+from etablera.statemachine.machine import MACHINE, next_state
+from etablera.statemachine.process import CASE_TRIGGERS, STATE, STATES, TRIGGER, TRIGGERS
 
 
 def test_states_are_exactly_the_contract():
@@ -144,7 +144,7 @@ def test_diagram_mentions_every_state_and_trigger(lang):
 
 
 def test_diagram_command(capsys, monkeypatch):
-    from interfaces.cli.main import main
+    from etablera.interfaces.cli.main import main
     main(["process", "diagram"])
     out = capsys.readouterr().out
     assert out.startswith("stateDiagram-v2")

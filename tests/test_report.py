@@ -25,11 +25,11 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from models.database import make_engine
-from models.timestamps import parse_moment
-from statemachine import followup, service
-from statemachine.report import build_report, make_scope
-from statemachine.report_facts import refresh
+from etablera.models.database import make_engine
+from etablera.models.timestamps import parse_moment
+from etablera.cases import followup, service
+from etablera.reports.report import build_report, make_scope
+from etablera.reports.facts import refresh
 from identities import pnr
 
 A, B = "0581", "0180"
@@ -250,8 +250,8 @@ def test_stockholm_day_in_sqlite_matches_zoneinfo(engine):
     rule) agrees with zoneinfo around every switch of several years."""
     from datetime import datetime, timedelta, timezone
 
-    from models.timestamps import local_date
-    from statemachine.report_sql import Dialect, day_number
+    from etablera.models.timestamps import local_date
+    from etablera.reports.sql import Dialect, day_number
 
     moments = []
     for year in (2019, 2024, 2025, 2026, 2031):

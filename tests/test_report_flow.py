@@ -13,9 +13,9 @@ from datetime import date
 import pytest
 
 from conftest import ROOT, run_cli
-from flows.report_flow import month_bounds, previous_month, write_report
-from models.database import make_engine
-from models.ladder import get_reminder_config
+from etablera.flows.report_flow import month_bounds, previous_month, write_report
+from etablera.models.database import make_engine
+from etablera.models.ladder import get_reminder_config
 from test_report import build_cohort
 
 
@@ -39,7 +39,7 @@ def test_write_report(sqlite_url, monkeypatch, tmp_path):
 def test_serve_schedules_the_check_and_the_monthly_report(monkeypatch, tmp_path):
     import prefect
 
-    from flows import serve
+    from etablera.flows import serve
 
     monkeypatch.setenv("ETABLERA_REPORT_DIR", str(tmp_path / "reports"))
     served, said = [], []

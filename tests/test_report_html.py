@@ -9,10 +9,10 @@ import re
 
 import pytest
 
-from models.database import make_engine, upgrade
-from statemachine.report import build_report, make_scope
-from statemachine.report_html import CSP, chart_ids
-from statemachine.report_render import render
+from etablera.models.database import make_engine, upgrade
+from etablera.reports.report import build_report, make_scope
+from etablera.reports.html import CSP, chart_ids
+from etablera.reports.render import render
 from test_report import PERIOD, build_cohort
 
 CHARTS = ["chart-time-in-stage", "chart-establishment", "chart-tracks", "chart-states"]

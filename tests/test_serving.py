@@ -45,7 +45,7 @@ def _workers(port: int, parent: int) -> list[int]:
 LATE = 1.5
 LATE_WORKER = f"""
 import asyncio
-from interfaces.http import serving
+from etablera.interfaces.http import serving
 
 startup = serving.TurnTakingServer.startup
 
@@ -57,12 +57,12 @@ async def late_startup(self, sockets=None):
 serving.TurnTakingServer.startup = late_startup
 
 if __name__ == "__main__":
-    from interfaces.cli.main import main
+    from etablera.interfaces.cli.main import main
     main()
 """
 
 
-def _start(sqlite_url, program=("-m", "interfaces.cli.main")):
+def _start(sqlite_url, program=("-m", "etablera.interfaces.cli.main")):
     if not shutil.which("ss"):
         pytest.skip("needs ss (iproute2) to see which worker holds which connection")
     # The port opens once every worker is ready, so start_web returning means both serve.

@@ -21,11 +21,11 @@ from sqlalchemy import func, select
 
 import domain_reference as ref
 from identities import pnr
-from models.database import make_engine, transaction, upgrade
-from statemachine import audit, measures, service
-from statemachine.audit import CASES, EVENTS
-from statemachine.errors import BadInput, ConcurrentChange, NotPermitted
-from statemachine.process import STATE
+from etablera.models.database import make_engine, transaction, upgrade
+from etablera.cases import audit, measures, service
+from etablera.cases.audit import CASES, EVENTS
+from etablera.statemachine.errors import BadInput, ConcurrentChange, NotPermitted
+from etablera.statemachine.process import STATE
 
 MEASURES = measures.MEASURES
 MUNICIPALITIES = ("0581", "0180", "0380")       # only Norrköping (0581) has an agreement with tracks

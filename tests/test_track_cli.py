@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import event
 
 from identities import pnr
-from models.timestamps import parse_moment
-from statemachine import measures, queries, service, tracks
+from etablera.models.timestamps import parse_moment
+from etablera.cases import measures, queries, service, tracks
 # the fixtures (db on SQLite and PostgreSQL, officer running `etablera` in-process) and the case helpers
 from test_module3 import db, decide, fresh_agreements, officer, to_assessment  # noqa: F401
 

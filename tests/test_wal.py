@@ -7,8 +7,8 @@ import time
 
 from sqlalchemy import text
 
-from models.database import make_engine, transaction
-from models.wal import BackgroundCheckpoints
+from etablera.models.database import make_engine, transaction
+from etablera.models.wal import BackgroundCheckpoints
 
 
 def _write(engine, rows: int) -> None:

@@ -12,8 +12,9 @@ import pytest
 
 from conftest import start_web
 from identities import pnr
-from models.database import make_engine
-from statemachine import accounts, service
+from etablera.models.database import make_engine
+from etablera.access import accounts
+from etablera.cases import service
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]

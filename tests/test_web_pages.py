@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
-from interfaces.http.app import HERE, create_app
-from statemachine import service
+from etablera.interfaces.http.app import HERE, create_app
+from etablera.cases import service
 from web_kit import build_world, login
 
 
@@ -128,7 +128,7 @@ def test_a_view_that_cannot_be_logged_shows_nothing(world, browser, monkeypatch)
     """The case is read first and its access-log row written after: when that write
     fails, the page is an error without the person's data, and the API the same."""
     from identities import pnr
-    from statemachine import scope
+    from etablera.access import scope
 
     def broken(*args, **kwargs):
         raise RuntimeError("the disk is full")
@@ -177,10 +177,10 @@ def test_a_refusal_is_shown_in_the_pages_language(world, browser):
 def test_worklist_marks_overdue_and_escalated_cases(world, browser):
     from datetime import date, timedelta
     from sqlalchemy import insert, update
-    from models import Reminder
-    from models.database import transaction
-    from models.timestamps import utcnow
-    from statemachine.audit import CASES
+    from etablera.models import Reminder
+    from etablera.models.database import transaction
+    from etablera.models.timestamps import utcnow
+    from etablera.cases.audit import CASES
     late, escalated = world.cases["nkpg"], world.cases["nkpg2"]
     with transaction(world.engine) as conn:
         conn.execute(update(CASES).where(CASES.c.id.in_([late, escalated]))
@@ -238,7 +238,7 @@ def test_text_colours_have_aa_contrast():
 
 
 def test_every_template_compiles_in_every_language_before_the_first_request():
-    from interfaces.http import i18n, templating
+    from etablera.interfaces.http import i18n, templating
     pages = sorted(p.name for p in (HERE / "templates").glob("*.html"))
     assert templating.compile_all() == len(pages) * len(i18n.LANGS)
     for lang in i18n.LANGS:

@@ -10,9 +10,10 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from identities import pnr
-from models import AccessLog
-from models.database import make_engine, transaction
-from statemachine import accounts, service
+from etablera.models import AccessLog
+from etablera.models.database import make_engine, transaction
+from etablera.access import accounts
+from etablera.cases import service
 
 PASSWORD = "rätt-lösenord-123"
 # (id, role, organisation, municipality, office)

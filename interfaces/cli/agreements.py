@@ -15,10 +15,10 @@ from pathlib import Path
 
 import click
 
-from models.agreements import (COMPONENT_KINDS, PARTY_KINDS, AgreementBook, component_plan, load_agreement,
+from etablera.models.agreements import (COMPONENT_KINDS, PARTY_KINDS, AgreementBook, component_plan, load_agreement,
                                validate_agreement_files)
-from models.configuration import ConfigError, Label, config_dir
-from models.grant import band_for, max_grant
+from etablera.models.configuration import ConfigError, Label, config_dir
+from etablera.models.grant import band_for, max_grant
 
 _L = {
     "valid": Label("{n} överenskommelsefiler giltiga ({codes})", "{n} agreement files valid ({codes})"),

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import click
 
-from interfaces.cli.common import common
-from interfaces.cli.output import emit, table
-from models.database import get_engine, transaction
-from statemachine import audit as chain
-from statemachine import queries, tracks
-from statemachine.errors import BadInput
-from statemachine.parsing import parse_bound
+from etablera.interfaces.cli.common import common
+from etablera.interfaces.cli.output import emit, table
+from etablera.models.database import get_engine, transaction
+from etablera.cases import audit as chain
+from etablera.cases import queries, tracks
+from etablera.statemachine.errors import BadInput
+from etablera.cases.parsing import parse_bound
 
 
 @click.group()
@@ -71,7 +71,7 @@ def verify(options):
 def access(options, person):
     """A person's own log extract: every access to their cases (who, role, organisation,
     when, which case, what). The number itself is never printed or logged."""
-    from statemachine.access_log import person_extract
+    from etablera.access.log import person_extract
     if options.actor == "unknown":
         raise BadInput("actor", "say who produces the extract: --actor ID or ETABLERA_ACTOR")
     doc = person_extract(get_engine(), person, actor=options.actor, role="cli")

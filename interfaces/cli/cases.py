@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from interfaces.cli.common import changing, common, parse_sets
-from interfaces.cli.output import emit, table
-from models.database import get_engine
-from statemachine import queries, service, tracks
-from statemachine.parsing import parse_day
+from etablera.interfaces.cli.common import changing, common, parse_sets
+from etablera.interfaces.cli.output import emit, table
+from etablera.models.database import get_engine
+from etablera.cases import queries, service, tracks
+from etablera.cases.parsing import parse_day
 
 
 @click.group()

@@ -7,9 +7,9 @@ import os
 
 import click
 
-from interfaces.cli.output import Options
-from statemachine.errors import BadInput
-from statemachine.parsing import parse_at
+from etablera.interfaces.cli.output import Options
+from etablera.statemachine.errors import BadInput
+from etablera.cases.parsing import parse_at
 
 
 def common(func):

@@ -10,13 +10,13 @@ import os
 
 import click
 
-from interfaces.cli.common import common
-from interfaces.cli.output import emit, table
-from models.database import get_engine
-from statemachine import officers as officer_cases
-from statemachine import reminders as outbox
-from statemachine.errors import BadInput
-from statemachine.parsing import parse_at
+from etablera.interfaces.cli.common import common
+from etablera.interfaces.cli.output import emit, table
+from etablera.models.database import get_engine
+from etablera.reminders import officers as officer_cases
+from etablera.reminders import outbox as outbox
+from etablera.statemachine.errors import BadInput
+from etablera.cases.parsing import parse_at
 
 
 def _quiet_prefect() -> None:
@@ -37,7 +37,7 @@ def check(options, now, send):
     """Run the deadline check once, as a Prefect flow (record, then deliver)."""
     moment = parse_at(now, "now")
     _quiet_prefect()
-    from flows.deadlines import deadline_check
+    from etablera.flows.deadlines import deadline_check
     summary = deadline_check(now=moment.isoformat() if moment else None, send=send)
 
     def text(d):
@@ -60,7 +60,7 @@ def check(options, now, send):
 @common
 def recompute(options, dry_run):
     """Recompute running cases' due dates from the current time frames (audited)."""
-    from statemachine.recompute import recompute as run
+    from etablera.reminders.recompute import recompute as run
     if not dry_run and options.actor == "unknown":
         raise BadInput("actor", "say who does this: --actor ID or ETABLERA_ACTOR")
     result = run(get_engine(), actor=options.actor, dry_run=dry_run).as_dict()
@@ -153,5 +153,5 @@ def serve(options, port):
     time zone and report folder from config/reminders.toml). Without PREFECT_API_URL, a
     local Prefect server is started on 127.0.0.1 first."""
     _quiet_prefect()
-    from flows.serve import serve as run
+    from etablera.flows.serve import serve as run
     run(port=port, echo=click.echo)

@@ -13,28 +13,28 @@ import sys
 
 import click
 
-from interfaces.cli.common import common
-from interfaces.cli.output import emit, fail
-from models.configuration import ConfigError, get_config
-from statemachine.errors import EtableraError
+from etablera.interfaces.cli.common import common
+from etablera.interfaces.cli.output import emit, fail
+from etablera.models.configuration import ConfigError, get_config
+from etablera.statemachine.errors import EtableraError
 
 # Command groups by name and where they live: imported only when used, so a case
 # officer's `etablera case show` loads the case commands and nothing else.
 LAZY_COMMANDS = {
-    "case": "interfaces.cli.cases:case",
-    "measure": "interfaces.cli.measures:measure",
-    "audit": "interfaces.cli.audit:audit",
-    "agreement": "interfaces.cli.agreements:agreement",
-    "grant": "interfaces.cli.agreements:grant",
-    "track": "interfaces.cli.tracks:track",
-    "deadlines": "interfaces.cli.deadlines:deadlines",
-    "reminders": "interfaces.cli.deadlines:reminders_group",
-    "officer": "interfaces.cli.deadlines:officer",
-    "serve": "interfaces.cli.deadlines:serve",
-    "report": "interfaces.cli.report:report",
-    "followup": "interfaces.cli.report:followup",
-    "web": "interfaces.cli.web:web",
-    "user": "interfaces.cli.web:user",
+    "case": "etablera.interfaces.cli.cases:case",
+    "measure": "etablera.interfaces.cli.measures:measure",
+    "audit": "etablera.interfaces.cli.audit:audit",
+    "agreement": "etablera.interfaces.cli.agreements:agreement",
+    "grant": "etablera.interfaces.cli.agreements:grant",
+    "track": "etablera.interfaces.cli.tracks:track",
+    "deadlines": "etablera.interfaces.cli.deadlines:deadlines",
+    "reminders": "etablera.interfaces.cli.deadlines:reminders_group",
+    "officer": "etablera.interfaces.cli.deadlines:officer",
+    "serve": "etablera.interfaces.cli.deadlines:serve",
+    "report": "etablera.interfaces.cli.report:report",
+    "followup": "etablera.interfaces.cli.report:followup",
+    "web": "etablera.interfaces.cli.web:web",
+    "user": "etablera.interfaces.cli.web:user",
 }
 
 
@@ -58,7 +58,7 @@ def cli():
 @common
 def init(options):
     """Create or upgrade the database (safe to run again)."""
-    from models.database import database_url, get_engine, upgrade
+    from etablera.models.database import database_url, get_engine, upgrade
     revision = upgrade(get_engine())
     url = database_url()
     shown = url.split("@")[-1] if "@" in url else url
@@ -74,7 +74,7 @@ def config():
 @common
 def config_show(options):
     """Measure types, reason codes, target groups, fast tracks and time frames."""
-    from models.ladder import get_reminder_config
+    from etablera.models.ladder import get_reminder_config
     doc = get_config().as_dict(options.lang)
     doc["reminders"] = get_reminder_config().as_dict()
 
@@ -112,7 +112,7 @@ def process():
 @common
 def diagram(options):
     """The process as a mermaid stateDiagram-v2."""
-    from statemachine.diagram import mermaid
+    from etablera.statemachine.diagram import mermaid
     text = mermaid(options.lang)
     emit(options, {"mermaid": text}, lambda d: d["mermaid"].rstrip())
 
@@ -121,7 +121,7 @@ def diagram(options):
 @common
 def docs(options):
     """The process as Markdown: states, triggers and the data each needs."""
-    from statemachine.docs import markdown
+    from etablera.statemachine.docs import markdown
     text = markdown(options.lang)
     emit(options, {"markdown": text}, lambda d: d["markdown"].rstrip())
 
@@ -133,8 +133,8 @@ def docs(options):
 @common
 def demo(options, cases, seed, walkthrough):
     """Synthetic data: a walkthrough, or a cohort of N realistic cases."""
-    from models.database import get_engine
-    from statemachine import cohort
+    from etablera.models.database import get_engine
+    from etablera.demo import cohort
     engine = get_engine()
     if walkthrough:
         cohort.walkthrough(engine, echo=click.echo, lang=options.lang)
@@ -143,7 +143,7 @@ def demo(options, cases, seed, walkthrough):
         emit(options, stats, lambda d: f"created {d['cases']} cases with {d['events']} events and "
                                        f"{d['measures']} measures in {d['seconds']:.1f} s")
     if walkthrough or cases:
-        from statemachine.accounts import add_demo_users, demo_users_text
+        from etablera.access.accounts import add_demo_users, demo_users_text
         # Beside the one JSON document on stdout (--json), the logins go to stderr.
         click.echo(f"\nWeb interface: `etablera web`, then http://127.0.0.1:8000/ — "
                    f"{demo_users_text(add_demo_users(engine))}", err=options.as_json)

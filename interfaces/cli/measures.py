@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from interfaces.cli.common import changing, common
-from interfaces.cli.output import emit
-from models.database import get_engine
-from statemachine import measures as use_cases
-from statemachine.parsing import parse_day
+from etablera.interfaces.cli.common import changing, common
+from etablera.interfaces.cli.output import emit
+from etablera.models.database import get_engine
+from etablera.cases import measures as use_cases
+from etablera.cases.parsing import parse_day
 
 
 @click.group()

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from interfaces.cli.common import changing, common
-from interfaces.cli.output import emit, table
-from models.database import get_engine
-from models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
-from statemachine import followup as followups
-from statemachine.parsing import parse_day
-from statemachine.report_render import FORMATS
+from etablera.interfaces.cli.common import changing, common
+from etablera.interfaces.cli.output import emit, table
+from etablera.models.database import get_engine
+from etablera.models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
+from etablera.cases import followup as followups
+from etablera.cases.parsing import parse_day
+from etablera.reports.render import FORMATS
 
 
 @click.command("report")
@@ -28,8 +28,8 @@ from statemachine.report_render import FORMATS
 def report(options, municipalities, start, end, fmt, output):
     """The follow-up report (uppföljning): states, flows, time in each stage, establishment,
     outcomes per track and target group, skips, overdue stages and follow-ups after exit."""
-    from statemachine.report import build_report, make_scope
-    from statemachine.report_render import render
+    from etablera.reports.report import build_report, make_scope
+    from etablera.reports.render import render
 
     if options.as_json:
         fmt = "json"

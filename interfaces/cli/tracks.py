@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from interfaces.cli.common import common
-from interfaces.cli.output import emit, table
-from models.database import get_engine
-from statemachine import tracks
+from etablera.interfaces.cli.common import common
+from etablera.interfaces.cli.output import emit, table
+from etablera.models.database import get_engine
+from etablera.cases import tracks
 
 
 @click.group()

@@ -10,9 +10,9 @@ import os
 
 import click
 
-from interfaces.cli.common import common
-from interfaces.cli.output import emit, table
-from models.database import get_engine
+from etablera.interfaces.cli.common import common
+from etablera.interfaces.cli.output import emit, table
+from etablera.models.database import get_engine
 
 DEFAULT_THREADS = 4     # see interfaces/http/app.py: create_app
 
@@ -27,8 +27,8 @@ DEFAULT_THREADS = 4     # see interfaces/http/app.py: create_app
 @click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure (behind HTTPS).")
 def web(host, port, workers, threads, secure_cookies):
     """The web interface and the HTTP API (OpenAPI at /api/v1/openapi.json)."""
-    from interfaces.http.serving import serve
-    from models.database import upgrade
+    from etablera.interfaces.http.serving import serve
+    from etablera.models.database import upgrade
     upgrade(get_engine())
     if secure_cookies:
         os.environ["ETABLERA_SECURE_COOKIES"] = "1"
@@ -36,7 +36,7 @@ def web(host, port, workers, threads, secure_cookies):
     click.echo(f"etablera web: http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)", err=True)
     # No access log: a URL may carry a query a person could be found by; the app's own
     # access log (who looked at which case) is the record.
-    serve("interfaces.http.server:app", host=host, port=port, workers=workers, access_log=False,
+    serve("etablera.interfaces.http.server:app", host=host, port=port, workers=workers, access_log=False,
           log_level="warning")
 
 
@@ -60,7 +60,7 @@ def user_add(options, user_id, name, role, organisation, municipality, office, p
              update_existing):
     """Create (or --update) a user. Without --password-stdin or --no-password the password
     is asked for."""
-    from statemachine.accounts import add_user
+    from etablera.access.accounts import add_user
     if no_password:
         password = None
     elif password_stdin:
@@ -79,7 +79,7 @@ def user_add(options, user_id, name, role, organisation, municipality, office, p
 @common
 def user_list(options):
     """Every user (never a password or a token)."""
-    from statemachine.accounts import list_users
+    from etablera.access.accounts import list_users
     rows = list_users(get_engine())
     emit(options, rows, lambda r: table(r, [("id", "id"), ("name", "namn"), ("role", "roll"),
                                             ("organisation", "organisation"), ("municipality", "kommun"),
@@ -91,7 +91,7 @@ def user_list(options):
 @common
 def user_deactivate(options, user_id):
     """No more logins for USER_ID; their sessions end and their tokens stop working."""
-    from statemachine.accounts import deactivate_user
+    from etablera.access.accounts import deactivate_user
     doc = deactivate_user(get_engine(), user_id)
     emit(options, doc, lambda d: f"user {d['id']} deactivated")
 
@@ -103,7 +103,7 @@ def user_deactivate(options, user_id):
 @common
 def user_token(options, user_id, label, days):
     """A new API token acting as USER_ID (printed once; only its hash is kept)."""
-    from statemachine.accounts import create_token
+    from etablera.access.accounts import create_token
     token, doc = create_token(get_engine(), user_id, label=label, days=days)
     emit(options, {**doc, "token": token}, lambda d: f"{d['token']}\n(shown once; send it as "
                                                      "'Authorization: Bearer <token>')")
@@ -114,7 +114,7 @@ def user_token(options, user_id, label, days):
 @common
 def user_revoke(options, prefix):
     """Revoke the API token that starts with PREFIX (as `user tokens` lists it)."""
-    from statemachine.accounts import revoke_token
+    from etablera.access.accounts import revoke_token
     n = revoke_token(get_engine(), prefix)
     emit(options, {"revoked": n}, lambda d: f"revoked {d['revoked']} token(s)")
 
@@ -124,7 +124,7 @@ def user_revoke(options, prefix):
 @common
 def user_tokens(options, user_id):
     """API tokens (their prefixes, never the tokens)."""
-    from statemachine.accounts import list_tokens
+    from etablera.access.accounts import list_tokens
     rows = list_tokens(get_engine(), user_id)
     emit(options, rows, lambda r: table(r, [("prefix", "prefix"), ("user", "användare"), ("label", "för"),
                                             ("expires_at", "går ut"), ("revoked_at", "återkallad")]))
@@ -135,6 +135,6 @@ def user_tokens(options, user_id):
 def user_demo(options):
     """Create the demo logins (idempotent): officers in Norrköping (kommun and AF), a
     coordinator, an officer in Stockholm, an auditor and an admin."""
-    from statemachine.accounts import add_demo_users, demo_users_text
+    from etablera.access.accounts import add_demo_users, demo_users_text
     doc = add_demo_users(get_engine())
     emit(options, doc, demo_users_text)

@@ -13,14 +13,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
-from interfaces.http import schemas as s
-from interfaces.http.auth import api_principal, bearer, engine_of
-from statemachine import access_log, measures, queries, reminders, scope, service, worklist
-from statemachine.errors import BadInput
-from statemachine.parsing import parse_at, parse_bound, parse_day
-from statemachine.guards import agreement_book
-from statemachine.process import TRIGGER
-from statemachine.scope import Principal, require_case, require_role
+from etablera.interfaces.http import schemas as s
+from etablera.interfaces.http.auth import api_principal, bearer, engine_of
+from etablera.access import log as access_log, scope
+from etablera.cases import measures, queries, service, worklist
+from etablera.reminders import outbox as reminders
+from etablera.statemachine.errors import BadInput
+from etablera.cases.parsing import parse_at, parse_bound, parse_day
+from etablera.cases.guards import agreement_book
+from etablera.statemachine.process import TRIGGER
+from etablera.access.scope import Principal, require_case, require_role
 
 ERRORS = {code: {"model": s.ErrorDoc, "description": text} for code, text in (
     (400, "bad input; `field` names the field (CLI exit code 2)"),
@@ -45,7 +47,7 @@ router = APIRouter(responses=ERRORS, tags=["etablera"])
 
 def track_choices(municipality: str, lang: str, on: date | None = None) -> dict[str, str]:
     """The open local tracks of the agreement valid in `municipality` (for the decision form)."""
-    from models.timestamps import local_date, utcnow
+    from etablera.models.timestamps import local_date, utcnow
     agreement = agreement_book().agreement_for(municipality, on or local_date(utcnow()))
     if agreement is None:
         return {}
@@ -128,7 +130,7 @@ def advance(request: Request, who: Who, case_id: CaseId, body: s.AdvanceRequest,
                                 lambda access: service.advance(engine, case_id, body.trigger, dict(body.data),
                                                                actor=who.id, at=at, expect_version=body.expect_version,
                                                                access=access))
-    from models.configuration import get_config
+    from etablera.models.configuration import get_config
     return {"case": case_id, "version": body.expect_version + 1,
             "event": queries.event_doc(event, get_config(), lang)}
 
@@ -206,7 +208,7 @@ def report(request: Request, who: Who, lang: Lang = "sv",
            municipality: Annotated[list[str], Query(max_length=10)] = [],   # noqa: B006
            start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
            end: Annotated[str | None, Query(alias="to", max_length=10)] = None):
-    from statemachine.report import build_report, make_scope
+    from etablera.reports.report import build_report, make_scope
     codes = scope.scoped_municipalities(who, municipality) or ()
     return build_report(engine_of(request),
                         make_scope(codes, parse_day(start, "from"), parse_day(end, "to"), lang=lang))

@@ -20,9 +20,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from interfaces.http.auth import LoginRequired, LoginThrottle
-from models.wal import BackgroundCheckpoints
-from statemachine.errors import ConcurrentChange, EtableraError
+from etablera.interfaces.http.auth import LoginRequired, LoginThrottle
+from etablera.models.wal import BackgroundCheckpoints
+from etablera.statemachine.errors import ConcurrentChange, EtableraError
 
 HERE = Path(__file__).parent
 API_PREFIX = "/api/v1"
@@ -81,8 +81,8 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     `background_checkpoints`: on SQLite, checkpoint the write-ahead log on a thread of its
     own instead of inside a request's commit (models/wal.py); for a long-running server.
     """
-    from interfaces.http import api, pages, templating
-    from models.database import get_engine
+    from etablera.interfaces.http import api, pages, templating
+    from etablera.models.database import get_engine
 
     @asynccontextmanager
     async def lifespan(application: FastAPI):
@@ -176,5 +176,5 @@ def _internal(request: Request, exc: Exception) -> Response:
     message = f"unexpected error ({type(exc).__name__}); nothing is shown about the data"
     if _is_api(request):
         return JSONResponse(error_doc(500, message, None, 1), status_code=500)
-    from interfaces.http import pages
+    from etablera.interfaces.http import pages
     return pages.error_page(request, 500, message)

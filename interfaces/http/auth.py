@@ -22,8 +22,8 @@ from fastapi import HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 
-from statemachine.accounts import Session, find_session, user_for_token
-from statemachine.scope import Principal, principal_for
+from etablera.access.accounts import Session, find_session, user_for_token
+from etablera.access.scope import Principal, principal_for
 
 SESSION_COOKIE = "etablera_session"
 LOGIN_CSRF_COOKIE = "etablera_login_csrf"

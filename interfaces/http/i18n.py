@@ -7,7 +7,7 @@ words.
 
 from __future__ import annotations
 
-from statemachine.process import CHOICE_LABELS
+from etablera.statemachine.process import CHOICE_LABELS
 
 LANGS = ("sv", "en")
 

@@ -17,18 +17,19 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from interfaces.http import i18n, templating
-from interfaces.http.api import MAX_ID, skip_rows, track_choices, with_tracks
-from interfaces.http.auth import (LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, csrf_ok, engine_of, identify,
+from etablera.interfaces.http import i18n, templating
+from etablera.interfaces.http.api import MAX_ID, skip_rows, track_choices, with_tracks
+from etablera.interfaces.http.auth import (LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, csrf_ok, engine_of, identify,
                                   page_principal)
-from models.configuration import get_config
-from models.timestamps import local_date, utcnow
-from statemachine import access_log, accounts, measures, scope, service, worklist
-from statemachine.errors import BadInput, ConcurrentChange, EtableraError, Forbidden, NotFound
-from statemachine.parsing import parse_at, parse_bound, parse_day
-from statemachine.fields import describe
-from statemachine.process import MEASURE_STATES, STATES, TRIGGER
-from statemachine.scope import Principal, require_case, require_role
+from etablera.models.configuration import get_config
+from etablera.models.timestamps import local_date, utcnow
+from etablera.access import log as access_log, accounts, scope
+from etablera.cases import measures, service, worklist
+from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError, Forbidden, NotFound
+from etablera.cases.parsing import parse_at, parse_bound, parse_day
+from etablera.statemachine.fields import describe
+from etablera.statemachine.process import MEASURE_STATES, STATES, TRIGGER
+from etablera.access.scope import Principal, require_case, require_role
 
 router = APIRouter(include_in_schema=False)
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -122,8 +123,8 @@ async def login(request: Request):
 
 
 def _log_login(engine, user_id: str, action: str, detail: str | None, user: dict | None = None) -> None:
-    from models.database import transaction
-    from statemachine.journal import log_access
+    from etablera.models.database import transaction
+    from etablera.cases.journal import log_access
     with transaction(engine) as conn:
         log_access(conn, actor=user_id or "(empty)", case_id=None, action=action,
                    role=user["role"] if user else None, organisation=user["organisation"] if user else None,
@@ -447,7 +448,7 @@ async def access_person(request: Request):
 # ----------------------------------------------------------------------------- report
 
 def _report_doc(request: Request, who: Principal, municipality: str, start: str, end: str) -> dict:
-    from statemachine.report import build_report, make_scope
+    from etablera.reports.report import build_report, make_scope
     codes = scope.scoped_municipalities(who, [municipality] if municipality else []) or ()
     return build_report(engine_of(request), make_scope(codes, parse_day(start, "from"),
                                                        parse_day(end, "to"),
@@ -457,8 +458,8 @@ def _report_doc(request: Request, who: Principal, municipality: str, start: str,
 @router.get("/report", response_class=HTMLResponse)
 def report_page(request: Request, municipality: str = "", start: str = "", end: str = ""):
     who = page_principal(request)
-    from statemachine.report_html import establishment_chart, states_chart, time_chart, track_chart
-    from statemachine.report_render import sections
+    from etablera.reports.html import establishment_chart, states_chart, time_chart, track_chart
+    from etablera.reports.render import sections
     doc = _report_doc(request, who, municipality, start, end)
     lang = lang_of(request)
     charts = [(i18n.pick(("Tid i varje steg (dagar)", "Time in each stage (days)"), lang), time_chart(doc)),
@@ -478,5 +479,5 @@ def report_page(request: Request, municipality: str = "", start: str = "", end: 
 @router.get("/report.html")
 def report_file(request: Request, municipality: str = "", start: str = "", end: str = ""):
     who = page_principal(request)
-    from statemachine.report_html import to_html
+    from etablera.reports.html import to_html
     return Response(to_html(_report_doc(request, who, municipality, start, end)), media_type="text/html")

@@ -3,7 +3,7 @@ once per worker process)."""
 
 import os
 
-from interfaces.http.app import create_app
+from etablera.interfaces.http.app import create_app
 
 app = create_app(secure_cookies=os.environ.get("ETABLERA_SECURE_COOKIES") == "1",
                  threads=int(os.environ.get("ETABLERA_WEB_THREADS", "0")) or None, background_checkpoints=True)

@@ -23,7 +23,7 @@ from jinja2.ext import Extension
 from jinja2.lexer import TOKEN_LPAREN, TOKEN_NAME, TOKEN_RPAREN, TOKEN_STRING, Token
 from markupsafe import Markup
 
-from interfaces.http import i18n
+from etablera.interfaces.http import i18n
 
 HERE = Path(__file__).parent
 

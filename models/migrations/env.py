@@ -4,8 +4,8 @@ or on ETABLERA_DATABASE_URL when called from the alembic command line."""
 from alembic import context
 from sqlmodel import SQLModel
 
-import models
-from models.database import make_engine
+from etablera import models
+from etablera.models.database import make_engine
 
 models.load_all()     # every table on SQLModel.metadata, for autogenerate
 target_metadata = SQLModel.metadata

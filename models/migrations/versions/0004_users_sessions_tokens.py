@@ -8,7 +8,8 @@ from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # autogenerate writes sqlmodel.sql.sqltypes.AutoString
 
-import models.timestamps
+import etablera.models.timestamps
+from etablera import models
 
 
 revision = '0004'

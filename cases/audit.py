@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Connection, select
 
-from models import AuditEvent, Case
+from etablera.models import AuditEvent, Case
 
 GENESIS = "0" * 64
 EVENTS = AuditEvent.__table__

@@ -38,16 +38,16 @@ from sqlalchemy import (Connection, Date, Integer, String, and_, case, cast, exi
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from models import Case, FollowUp, Measure, Reminder
-from models.agreements import Agreement, AgreementBook
-from models.configuration import config_dir
-from models.database import transaction
-from models.followup import FOLLOWUP_DAYS
-from models.ladder import Ladder, ReminderConfig, Window, get_reminder_config
-from models.timestamps import UTCDateTime, day_start, local_date, utcnow
-from statemachine.followup import FOLLOWED_EXITS
-from statemachine.process import STATES
-from statemachine.report_sql import Dialect
+from etablera.models import Case, FollowUp, Measure, Reminder
+from etablera.models.agreements import Agreement, AgreementBook
+from etablera.models.configuration import config_dir
+from etablera.models.database import transaction
+from etablera.models.followup import FOLLOWUP_DAYS
+from etablera.models.ladder import Ladder, ReminderConfig, Window, get_reminder_config
+from etablera.models.timestamps import UTCDateTime, day_start, local_date, utcnow
+from etablera.cases.followup import FOLLOWED_EXITS
+from etablera.statemachine.process import STATES
+from etablera.reports.sql import Dialect
 
 CASES = Case.__table__
 MEASURES = Measure.__table__

@@ -19,13 +19,13 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from models import Case, Officer, Reminder, ReminderDelivery
-from models.configuration import Config, get_config
-from models.database import transaction
-from models.ladder import ReminderConfig, get_reminder_config
-from models.timestamps import show, utcnow
-from statemachine import channels
-from statemachine.process import PARENTS, STATE
+from etablera.models import Case, Officer, Reminder, ReminderDelivery
+from etablera.models.configuration import Config, get_config
+from etablera.models.database import transaction
+from etablera.models.ladder import ReminderConfig, get_reminder_config
+from etablera.models.timestamps import show, utcnow
+from etablera.reminders import channels
+from etablera.statemachine.process import PARENTS, STATE
 
 CASES = Case.__table__
 OFFICERS = Officer.__table__

@@ -14,10 +14,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from models import AccessLog, Case
-from models.timestamps import show, utcnow
-from statemachine.audit import CASES, EVENTS, event_hash
-from statemachine.errors import BadInput, ConcurrentChange, NotFound
+from etablera.models import AccessLog, Case
+from etablera.models.timestamps import show, utcnow
+from etablera.cases.audit import CASES, EVENTS, event_hash
+from etablera.statemachine.errors import BadInput, ConcurrentChange, NotFound
 
 FUTURE_TOLERANCE_SECONDS = 60
 

@@ -13,13 +13,13 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, insert
 
-from models import Measure
-from models.agreements import AgreementBook, Track, TrackRefused, component_plan, unmet_prerequisites
-from models.configuration import Config, config_dir
-from models.identity import parse_identity
-from models.timestamps import local_date
-from statemachine.errors import BadInput, NotPermitted
-from statemachine.step import Context, Step
+from etablera.models import Measure
+from etablera.models.agreements import AgreementBook, Track, TrackRefused, component_plan, unmet_prerequisites
+from etablera.models.configuration import Config, config_dir
+from etablera.models.identity import parse_identity
+from etablera.models.timestamps import local_date
+from etablera.statemachine.errors import BadInput, NotPermitted
+from etablera.statemachine.step import Context, Step
 
 MEASURES = Measure.__table__
 # A track component's kind, as the measure type it is tracked as.

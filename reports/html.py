@@ -13,7 +13,7 @@ import html
 import io
 import re
 
-from statemachine.report_render import cell, heading, pct, sections
+from etablera.reports.render import cell, heading, pct, sections
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 COLOURS = {"work": "#1b7837", "own_business": "#5aae61", "studies": "#2166ac", "dropped": "#f1a340",

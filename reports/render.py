@@ -17,7 +17,7 @@ def render(doc: dict, fmt: str) -> str:
     if fmt == "csv":
         return to_csv(doc)
     if fmt == "html":
-        from statemachine.report_html import to_html
+        from etablera.reports.html import to_html
         return to_html(doc)
     if fmt == "table":
         return to_table(doc)

@@ -12,12 +12,12 @@ import re
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
-from models import Officer
-from models.configuration import Config, get_config
-from models.database import transaction
-from models.ladder import redact
-from models.timestamps import show, utcnow
-from statemachine.errors import BadInput, NotFound, NotPermitted
+from etablera.models import Officer
+from etablera.models.configuration import Config, get_config
+from etablera.models.database import transaction
+from etablera.models.ladder import redact
+from etablera.models.timestamps import show, utcnow
+from etablera.statemachine.errors import BadInput, NotFound, NotPermitted
 
 OFFICERS = Officer.__table__
 ORGS = ("kommun", "af")

@@ -16,13 +16,13 @@ from sqlalchemy.engine import Engine
 from transitions import MachineError
 from transitions.extensions import HierarchicalMachine
 
-from models import Measure
-from models.configuration import Config, get_config
-from models.database import transaction
-from models.timestamps import local_date
-from statemachine.errors import BadInput, ConcurrentChange, NotFound, NotPermitted
-from statemachine.journal import Access, append, event_time, load_case
-from statemachine.process import MEASURE_STATES, module_of, state_label
+from etablera.models import Measure
+from etablera.models.configuration import Config, get_config
+from etablera.models.database import transaction
+from etablera.models.timestamps import local_date
+from etablera.statemachine.errors import BadInput, ConcurrentChange, NotFound, NotPermitted
+from etablera.cases.journal import Access, append, event_time, load_case
+from etablera.statemachine.process import MEASURE_STATES, module_of, state_label
 
 MEASURES = Measure.__table__
 LIFECYCLE = (

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import Engine
 
-from models.database import transaction
-from statemachine.process import ON_HOLD, STATES, TERMINAL
-from statemachine.report_sql import Dialect
+from etablera.models.database import transaction
+from etablera.statemachine.process import ON_HOLD, STATES, TERMINAL
+from etablera.reports.sql import Dialect
 
 # A constant key for PostgreSQL's advisory lock: two reports refreshing at once take turns.
 _LOCK_KEY = 5_360_030_001

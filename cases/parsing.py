@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from statemachine.errors import BadInput
+from etablera.statemachine.errors import BadInput
 
 DATETIME_HINT = "use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
 
@@ -15,7 +15,7 @@ def parse_at(text: str | None, field: str = "at") -> datetime | None:
     """An event time: a datetime (Stockholm time unless a zone is given) or a bare date."""
     if not text:
         return None
-    from models.timestamps import parse_moment
+    from etablera.models.timestamps import parse_moment
     try:
         return parse_moment(text)
     except Exception:
@@ -27,7 +27,7 @@ def parse_bound(text: str | None, field: str) -> datetime | None:
     (not midday, as for an event time), so `since 2025-03-05` includes the whole day."""
     if not text:
         return None
-    from models.timestamps import day_start
+    from etablera.models.timestamps import day_start
     try:
         return day_start(date.fromisoformat(text.strip()))
     except ValueError:

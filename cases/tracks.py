@@ -15,14 +15,14 @@ from datetime import date, datetime
 from sqlalchemy import String, and_, case, cast, func, or_, select
 from sqlalchemy.engine import Connection, Engine
 
-from models import Measure
-from models.configuration import Config, get_config
-from models.database import transaction
-from models.timestamps import local_date, show, utcnow
-from statemachine.audit import CASES, EVENTS, events_in
-from statemachine.errors import NotFound
-from statemachine.guards import agreement_book
-from statemachine.process import ON_HOLD, state_label
+from etablera.models import Measure
+from etablera.models.configuration import Config, get_config
+from etablera.models.database import transaction
+from etablera.models.timestamps import local_date, show, utcnow
+from etablera.cases.audit import CASES, EVENTS, events_in
+from etablera.statemachine.errors import NotFound
+from etablera.cases.guards import agreement_book
+from etablera.statemachine.process import ON_HOLD, state_label
 
 MEASURES = Measure.__table__
 IN_TRACK = "module3.in_track"

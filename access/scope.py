@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from models import Measure
-from models.configuration import Config, get_config
-from models.database import transaction
-from statemachine import queries
-from statemachine.accounts import af_offices
-from statemachine.audit import CASES
-from statemachine.errors import EtableraError, Forbidden, NotFound
-from statemachine.journal import Access, load_case, log_access
+from etablera.models import Measure
+from etablera.models.configuration import Config, get_config
+from etablera.models.database import transaction
+from etablera.cases import queries
+from etablera.access.accounts import af_offices
+from etablera.cases.audit import CASES
+from etablera.statemachine.errors import EtableraError, Forbidden, NotFound
+from etablera.cases.journal import Access, load_case, log_access
 
 MEASURES = Measure.__table__
 OUTSIDE = "outside the user's municipalities"

@@ -10,14 +10,14 @@ from datetime import date, datetime
 from sqlalchemy import String, bindparam, cast, select
 from sqlalchemy.engine import Engine
 
-from models import Measure
-from models.configuration import Config, get_config
-from models.database import transaction
-from models.timestamps import show
-from statemachine.audit import CASES, EVENTS, events_in
-from statemachine.journal import load_case, log_access
-from statemachine.process import STATE, module_of, state_label, trigger_label
-from statemachine.tracks import track_status
+from etablera.models import Measure
+from etablera.models.configuration import Config, get_config
+from etablera.models.database import transaction
+from etablera.models.timestamps import show
+from etablera.cases.audit import CASES, EVENTS, events_in
+from etablera.cases.journal import load_case, log_access
+from etablera.statemachine.process import STATE, module_of, state_label, trigger_label
+from etablera.cases.tracks import track_status
 
 MEASURES = Measure.__table__
 HISTORY_COLUMNS = ("seq", "at", "actor", "trigger", "from_state", "to_state", "municipality", "reason", "note",

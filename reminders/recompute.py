@@ -23,14 +23,14 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from models import AuditEvent, Case
-from models.agreements import AgreementBook
-from models.configuration import Config, config_dir, get_config
-from models.database import transaction
-from models.timestamps import utcnow
-from statemachine.journal import append
-from statemachine.process import STATE
-from statemachine.step import Context, stage_due
+from etablera.models import AuditEvent, Case
+from etablera.models.agreements import AgreementBook
+from etablera.models.configuration import Config, config_dir, get_config
+from etablera.models.database import transaction
+from etablera.models.timestamps import utcnow
+from etablera.cases.journal import append
+from etablera.statemachine.process import STATE
+from etablera.statemachine.step import Context, stage_due
 
 CASES = Case.__table__
 EVENTS = AuditEvent.__table__

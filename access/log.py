@@ -13,13 +13,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from models import AccessLog
-from models.database import transaction
-from models.identity import IdentityError, parse_identity
-from models.timestamps import local_date, show, utcnow
-from statemachine.audit import CASES
-from statemachine.errors import BadInput
-from statemachine.journal import log_access
+from etablera.models import AccessLog
+from etablera.models.database import transaction
+from etablera.models.identity import IdentityError, parse_identity
+from etablera.models.timestamps import local_date, show, utcnow
+from etablera.cases.audit import CASES
+from etablera.statemachine.errors import BadInput
+from etablera.cases.journal import log_access
 
 LOG = AccessLog.__table__
 MAX_ROWS = 5000

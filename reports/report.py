@@ -33,16 +33,16 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import Engine
 
-from models.agreements import AgreementBook, AgreementError
-from models.configuration import Config, ConfigError, get_config
-from models.database import transaction
-from models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
-from models.ladder import get_reminder_config
-from models.timestamps import day_start, local_date, show, utcnow
-from statemachine.errors import BadInput
-from statemachine.process import PARENTS, STATE, STATES, TERMINAL
-from statemachine.report_facts import refresh_in
-from statemachine.report_sql import Dialect, day_number
+from etablera.models.agreements import AgreementBook, AgreementError
+from etablera.models.configuration import Config, ConfigError, get_config
+from etablera.models.database import transaction
+from etablera.models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
+from etablera.models.ladder import get_reminder_config
+from etablera.models.timestamps import day_start, local_date, show, utcnow
+from etablera.statemachine.errors import BadInput
+from etablera.statemachine.process import PARENTS, STATE, STATES, TERMINAL
+from etablera.reports.facts import refresh_in
+from etablera.reports.sql import Dialect, day_number
 
 REPORT_VERSION = 1
 QUANTILES = (25, 50, 75, 90)

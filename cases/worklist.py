@@ -17,14 +17,14 @@ from functools import lru_cache
 from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.engine import Engine
 
-from models import Reminder
-from models.configuration import Config, get_config
-from models.database import transaction
-from models.timestamps import local_date, show, utcnow
-from statemachine.audit import CASES
-from statemachine.errors import BadInput
-from statemachine.process import STATE, state_label
-from statemachine.scope import Principal
+from etablera.models import Reminder
+from etablera.models.configuration import Config, get_config
+from etablera.models.database import transaction
+from etablera.models.timestamps import local_date, show, utcnow
+from etablera.cases.audit import CASES
+from etablera.statemachine.errors import BadInput
+from etablera.statemachine.process import STATE, state_label
+from etablera.access.scope import Principal
 
 REMINDERS = Reminder.__table__
 LADDER_ORDER = {"warning": 1, "overdue": 2, "escalation": 3}

@@ -13,7 +13,7 @@ import logging
 import os
 from pathlib import Path
 
-from models.timestamps import show, utcnow
+from etablera.models.timestamps import show, utcnow
 
 
 class DeliveryError(Exception):

@@ -23,11 +23,11 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
-from models.configuration import Config, ConfigError, config_dir, get_config, read_toml
-from models.database import transaction
-from models.timestamps import show, utcnow
-from models.users import ORGANISATIONS, ROLES, ApiToken, User, WebSession
-from statemachine.errors import BadInput, NotFound, NotPermitted
+from etablera.models.configuration import Config, ConfigError, config_dir, get_config, read_toml
+from etablera.models.database import transaction
+from etablera.models.timestamps import show, utcnow
+from etablera.models.users import ORGANISATIONS, ROLES, ApiToken, User, WebSession
+from etablera.statemachine.errors import BadInput, NotFound, NotPermitted
 
 USERS = User.__table__
 SESSIONS = WebSession.__table__

@@ -19,18 +19,19 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
-from models import AuditEvent, Case, Measure
-from models.configuration import Config, get_config
-from models.database import make_engine, transaction
-from models.timestamps import local_date
-from statemachine import cohort, guards
-from statemachine.audit import GENESIS
-from statemachine.fields import clean_data
-from statemachine.journal import link
-from statemachine.measures import LEFT_MODULE, measure_event, moved_measure, new_measure
-from statemachine.process import TRIGGER
-from statemachine.service import OPEN_MEASURE_STATES, ended_module, shifted
-from statemachine.step import Context, new_case, registration_event, step
+from etablera.models import AuditEvent, Case, Measure
+from etablera.models.configuration import Config, get_config
+from etablera.models.database import make_engine, transaction
+from etablera.models.timestamps import local_date
+from etablera.demo import cohort
+from etablera.cases import guards
+from etablera.cases.audit import GENESIS
+from etablera.statemachine.fields import clean_data
+from etablera.cases.journal import link
+from etablera.cases.measures import LEFT_MODULE, measure_event, moved_measure, new_measure
+from etablera.statemachine.process import TRIGGER
+from etablera.cases.service import OPEN_MEASURE_STATES, ended_module, shifted
+from etablera.statemachine.step import Context, new_case, registration_event, step
 
 CASES, MEASURES, EVENTS = Case.__table__, Measure.__table__, AuditEvent.__table__
 CHUNK = 5_000
@@ -58,8 +59,8 @@ class CaseRows:
         return row["id"]
 
     def register(self, at: datetime, actor: str, args: dict) -> None:
-        from models.identity import parse_identity
-        from statemachine.service import _target_group
+        from etablera.models.identity import parse_identity
+        from etablera.cases.service import _target_group
 
         identity = parse_identity(args["person"], on=local_date(at))
         group = _target_group(self.config, identity.age_on(local_date(at)), bool(args["no_upper_secondary"]))

@@ -14,20 +14,20 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from models import Measure
-from models.configuration import Config, get_config
-from models.database import transaction
-from models.identity import IdentityError, parse_identity
-from models.timestamps import local_date
-from statemachine import guards
-from statemachine.audit import CASES, GENESIS
-from statemachine.errors import BadInput, NotPermitted
-from statemachine.fields import clean_data, describe
-from statemachine.journal import Access, append, check_version, event_time, load_case
-from statemachine.machine import not_permitted_message, not_permitted_message_sv
-from statemachine.measures import LEFT_MODULE, moved_measure
-from statemachine.process import STATE, TRIGGER, permitted, state_label
-from statemachine.step import new_case, registration_event, step
+from etablera.models import Measure
+from etablera.models.configuration import Config, get_config
+from etablera.models.database import transaction
+from etablera.models.identity import IdentityError, parse_identity
+from etablera.models.timestamps import local_date
+from etablera.cases import guards
+from etablera.cases.audit import CASES, GENESIS
+from etablera.statemachine.errors import BadInput, NotPermitted
+from etablera.statemachine.fields import clean_data, describe
+from etablera.cases.journal import Access, append, check_version, event_time, load_case
+from etablera.statemachine.machine import not_permitted_message, not_permitted_message_sv
+from etablera.cases.measures import LEFT_MODULE, moved_measure
+from etablera.statemachine.process import STATE, TRIGGER, permitted, state_label
+from etablera.statemachine.step import new_case, registration_event, step
 
 MEASURES = Measure.__table__
 OPEN_MEASURE_STATES = ("planned", "ongoing")

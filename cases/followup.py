@@ -19,13 +19,13 @@ from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from models import FollowUp
-from models.database import transaction
-from models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
-from models.timestamps import local_date, utcnow
-from statemachine.errors import BadInput, NotPermitted
-from statemachine.journal import append, event_time, load_case
-from statemachine.report_sql import Dialect, day_number, from_day_number
+from etablera.models import FollowUp
+from etablera.models.database import transaction
+from etablera.models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
+from etablera.models.timestamps import local_date, utcnow
+from etablera.statemachine.errors import BadInput, NotPermitted
+from etablera.cases.journal import append, event_time, load_case
+from etablera.reports.sql import Dialect, day_number, from_day_number
 
 FOLLOWUPS = FollowUp.__table__
 FOLLOWED_EXITS = ("exited.work", "exited.own_business", "exited.studies")

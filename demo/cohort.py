@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from models.agreements import AgreementBook, unmet_prerequisites
-from models.configuration import Config, get_config
-from models.identity import parse_identity
-from models.timestamps import local_date
+from etablera.models.agreements import AgreementBook, unmet_prerequisites
+from etablera.models.configuration import Config, get_config
+from etablera.models.identity import parse_identity
+from etablera.models.timestamps import local_date
 
 # Where the synthetic newcomers live: the municipalities with example agreements (and so
 # local job tracks) are over-represented, the rest spread over the country.
@@ -249,8 +249,8 @@ def scripts(count: int, seed: int, now: datetime, first_index: int = 0, config: 
 
 def play(engine: Engine, plan: Script, config: Config | None = None) -> int:
     """Run a script through the engine's use cases, as officers' commands would."""
-    from statemachine import measures as measure_cases
-    from statemachine import service
+    from etablera.cases import measures as measure_cases
+    from etablera.cases import service
 
     config = config or get_config()
     case_id = None
@@ -274,7 +274,7 @@ def play(engine: Engine, plan: Script, config: Config | None = None) -> int:
 
 def walkthrough(engine: Engine, echo=print, lang: str = "sv") -> list[int]:
     """The README's demo: a few cases walked through the process, states and history printed."""
-    from statemachine import queries
+    from etablera.cases import queries
 
     now = datetime.now(timezone.utc)
     seed = random.SystemRandom().randint(1, 10**9)     # fresh people on every run
@@ -305,7 +305,7 @@ def walkthrough(engine: Engine, echo=print, lang: str = "sv") -> list[int]:
 
 def _final_state(plan: Script) -> str:
     """Where a script ends, by the process table (no database needed)."""
-    from statemachine.process import TRIGGER
+    from etablera.statemachine.process import TRIGGER
 
     state, paused_from = "module1.registered", None
     for action in plan.actions:
@@ -320,5 +320,5 @@ def _final_state(plan: Script) -> str:
 
 
 def generate(engine: Engine, count: int, seed: int = 1, workers: int | None = None) -> dict:
-    from statemachine.bulk import write_cohort
+    from etablera.demo.bulk import write_cohort
     return write_cohort(engine, count, seed=seed, workers=workers)

@@ -1,0 +1,1 @@
+"""The default configuration shipped with etablera (TOML files, package data)."""
