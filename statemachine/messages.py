@@ -1,0 +1,338 @@
+"""The words of every refusal, in Swedish and English: one catalogue, code -> templates.
+
+A refusal (statemachine/errors.py) carries a code, the field at fault and its parameters;
+`render(code, params, lang)` fills the code's template for `lang` with the parameters
+localized for that language:
+
+- `state`, `states`, `from_state`, `to_state`: a state's name -> its label
+  (`process.state_label`); `trigger`, `triggers`, `permitted`: a trigger's name -> its
+  label (`process.trigger_label`);
+- an object with `.sv` and `.en` (a process Field, a configuration Label, `Words`) -> the
+  words of the language;
+- a list or tuple -> its members localized and joined with commas (`And`/`Or` join the
+  last with "och"/"and", "eller"/"or"; an empty one is "inget"/"nothing");
+- a float or Decimal -> Babel's decimal for sv_SE / en_GB ("0,5"), a `Percent` -> Babel's
+  percent ("32,2 %"); an int is written as it is (ids, days, years: no grouping);
+- a date -> ISO 8601 (YYYY-MM-DD), a datetime -> YYYY-MM-DD HH:MM.
+
+No template names a CLI flag or a form: the interfaces add their own hints (the CLI names
+the flag for the field, the web links the field). The `hint_*` and `cli_*` entries are
+the words of those hints and of the CLI's own failures, with the flag as a parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from string import Formatter
+
+LOCALES = {"sv": "sv_SE", "en": "en_GB"}
+
+# code -> (Swedish, English)
+CATALOGUE: dict[str, tuple[str, str]] = {
+    # --- the data a trigger takes (statemachine/fields.py) ---------------------------------
+    "unknown_data": ("{trigger} tar inte emot {key}; det som tas emot: {takes}",
+                     "{trigger} does not take {key}; it takes: {takes}"),
+    "applies_only_when": ("{label} gäller bara när {selector} är {values}",
+                          "{label} only applies when {selector} is {values}"),
+    "missing_data": ("{trigger} kräver {needs}", "{trigger} needs {needs}"),
+    "unknown_choice": ("välj ett av: {choices}", "must be one of: {choices}"),
+    "unknown_list_members": ("okänt: {unknown}; välj bland: {choices}", "unknown {unknown}; choose from: {choices}"),
+    "list_must_include": ("måste omfatta {required} (saknas: {missing})",
+                          "must include {required} (missing: {missing})"),
+    "unknown_reason": ("okänt skäl {value}; välj bland: {choices}", "unknown reason {value}; choose from: {choices}"),
+    "text_too_long": ("högst {max} tecken", "at most {max} characters"),
+    "municipality_code_format": ("en kommunkod har fyra siffror, till exempel 0180",
+                                 "a municipality code is four digits, e.g. 0180"),
+    "municipality_county_unknown": ("inget län har koden {county}: kommunkodens två första siffror är länets",
+                                    "no county (län) has code {county}: the first two digits of a municipality "
+                                    "code are its county"),
+    "officer_id_format": ("en handläggares id är 1–60 bokstäver, siffror eller . _ @ : -",
+                          "an officer id is 1–60 letters, digits or . _ @ : -"),
+    "unknown_fast_track": ("okänt nationellt snabbspår {value}; välj bland: {choices}",
+                           "unknown national fast track {value}; choose from: {choices}"),
+    "track_id_format": ("ett jobbspårs id är 1–60 bokstäver, siffror eller . _ -",
+                        "a track id is 1–60 letters, digits or . _ -"),
+    "not_a_date": ("inte ett datum (ÅÅÅÅ-MM-DD)", "not a date (YYYY-MM-DD)"),
+    "not_a_datetime": ("inte ett datum eller en tidpunkt (ÅÅÅÅ-MM-DD eller ÅÅÅÅ-MM-DDTTT:MM)",
+                       "not a date or datetime (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"),
+
+    # --- registering a newcomer (cases/service.py) -----------------------------------------
+    "person_format": ("ange numret som ÅÅÅÅMMDD-NNNK (eller ÅÅMMDD-NNNK)",
+                      "expected YYYYMMDD-NNNC (or YYMMDD-NNNC)"),
+    "person_not_valid": ("inte ett giltigt person- eller samordningsnummer (kontrollsiffran eller datumet är fel)",
+                         "not a valid personal identity or coordination number (check digit or date is wrong)"),
+    "person_born_in_future": ("födelsedatumet i numret ligger i framtiden",
+                              "the birth date in the number is in the future"),
+    "after_registration": ("ligger i framtiden (efter inskrivningsdagen)",
+                           "is in the future (after the registration date)"),
+    "reception_before_permit": ("ligger före tillståndsdagen", "is before the permit date"),
+    "active_case_exists": ("personen har redan ett pågående ärende (ärende {case}); en person har ett pågående "
+                           "ärende i taget",
+                           "already has an active case (case {case}); one active case per person"),
+    "active_case_exists_now": ("personen har redan ett pågående ärende; en person har ett pågående ärende i taget",
+                               "already has an active case; one active case per person"),
+    "outside_target_groups": ("personen är {age} år på inskrivningsdagen och utanför målgrupperna ({groups})",
+                              "aged {age} on the registration date, outside the target groups ({groups})"),
+
+    # --- the process (statemachine/machine.py, cases/service.py, cases/guards.py) ----------
+    "unknown_trigger": ("okänd händelse {name}; händelser: {choices}", "unknown trigger {name}; triggers: {choices}"),
+    "trigger_not_permitted": ("{trigger} går inte i läget {state}; det som går nu: {permitted}",
+                              "{trigger} is not permitted in state {state}; permitted now: {permitted}"),
+    "transfer_same_municipality": ("ärendet finns redan i kommun {municipality}; en flytt går till en annan",
+                                   "the case is already in municipality {municipality}; a transfer needs another one"),
+    "track_refused": ("jobbspåret kan inte väljas: {detail}", "the track cannot be chosen: {detail}"),
+    "track_prerequisites_unmet": ("individen uppfyller inte förkunskapskraven för {track}: {unmet}",
+                                  "the individual does not meet the prerequisites of {track}: {unmet}"),
+
+    # --- measures (cases/measures.py) ------------------------------------------------------
+    "unknown_measure_type": ("okänd insatstyp {value}; typer: {choices}", "unknown measure type {value}; types: {choices}"),
+    "measure_not_in_module": ("insatser kan bara läggas till i modul 2 eller 3; ärende {case} är i läget {state}",
+                              "measures can be added only in module 2 or 3; case {case} is in state {state}"),
+    "due_before_added": ("ligger före dagen insatsen läggs till", "is before the day the measure is added"),
+    "unknown_measure_action": ("okänd åtgärd {value}; åtgärder: {choices}", "unknown action {value}; actions: {choices}"),
+    "cancel_needs_reason": ("att avbryta en insats kräver ett skäl (ett av: {choices})",
+                            "cancelling a measure needs a reason (one of: {choices})"),
+    "takes_no_reason": ("{action} tar inget skäl", "{action} takes no reason"),
+    "measure_action_not_permitted": ("insats {measure} kan inte {action}: den är {measure_state}",
+                                     "cannot {action} measure {measure}: it is {measure_state}"),
+    "no_such_measure": ("ingen insats med id {measure}", "no measure with id {measure}"),
+    "measure_changed": ("insats {measure} ändrades samtidigt av någon annan; läs in den igen och försök på nytt",
+                        "measure {measure} was changed at the same time; reload and try again"),
+
+    # --- the case and its audit chain (cases/journal.py, cases/queries.py) -----------------
+    "no_such_case": ("inget ärende med id {case}", "no case with id {case}"),
+    "at_needs_zone": ("ange en tidszon eller bara ett datum", "give a time zone or a plain date"),
+    "at_in_future": ("ligger i framtiden", "is in the future"),
+    "at_before_last_event": ("ligger före ärendets senaste händelse ({last})",
+                             "is before the case's last event ({last})"),
+    "case_version_changed": ("ärende {case} har ändrats sedan du läste det (version {expected}, nu {actual}); "
+                             "läs in det igen och försök på nytt",
+                             "case {case} changed since you read it (version {expected}, now {actual}); "
+                             "reload and try again"),
+    "case_changed": ("ärende {case} ändrades samtidigt av någon annan; inget sparades, försök igen",
+                     "case {case} was changed by someone else at the same time; nothing was written, try again"),
+
+    # --- follow-up after exit (cases/followup.py) ------------------------------------------
+    "followup_day": ("ska vara en av {choices}, inte {value}", "must be one of {choices}, not {value}"),
+    "followup_status": ("ska vara en av {choices}, inte {value}", "must be one of {choices}, not {value}"),
+    "followup_not_exited": ("ärende {case} är i läget {state}: bara ett ärende som lämnat för arbete, eget "
+                            "företagande eller studier följs upp",
+                            "case {case} is in state {state}: only a case that left for work, own business or "
+                            "studies is followed up"),
+    "followup_not_due": ("ärende {case}: uppföljningen efter {day} dagar förfaller {due} (avslut {exited})",
+                         "case {case}: the {day}-day follow-up is due on {due} (exit {exited})"),
+    "followup_recorded": ("ärende {case}: uppföljningen efter {day} dagar är redan registrerad",
+                          "case {case}: the {day}-day follow-up is already recorded"),
+
+    # --- lists and searches (cases/worklist.py, access/log.py) -----------------------------
+    "limit_range": ("mellan 1 och {max}", "between 1 and {max}"),
+    "offset_negative": ("0 eller mer", "0 or more"),
+    "unknown_state": ("okänt läge {value}", "unknown state {value}"),
+    "no_such_track": ("ingen överenskommelse har ett jobbspår {track}", "no agreement has a track {track}"),
+
+    # --- users, tokens and scopes (access/) -------------------------------------------------
+    "user_id_format": ("1–60 bokstäver, siffror eller . _ @ - (det id ärenden och granskningsspåret använder)",
+                       "1–60 letters, digits or . _ @ - (the id cases and the audit trail use)"),
+    "name_missing": ("ange ett namn", "give a name"),
+    "unknown_role": ("en av: {choices}", "one of: {choices}"),
+    "unknown_organisation": ("en av: {choices}", "one of: {choices}"),
+    "unknown_office": ("okänt AF-kontor {value}; kontor: {choices}", "unknown AF office {value}; offices: {choices}"),
+    "municipality_not_valid": ("inte en kommunkod: {value} (fyra siffror, ett känt län)",
+                               "not a municipality code: {value} (four digits, a known county)"),
+    "role_needs_municipality": ("en {role} i kommunen behöver en kommun", "a municipal {role} needs a municipality"),
+    "role_needs_office": ("en {role} på Arbetsförmedlingen behöver ett kontor eller en kommun",
+                          "an AF {role} needs an office or a municipality"),
+    "password_too_short": ("minst {min} tecken", "at least {min} characters"),
+    "user_exists": ("användaren {user} finns redan", "user {user} already exists"),
+    "no_such_user": ("ingen användare {user}", "no user {user}"),
+    "token_label": ("ange vad nyckeln är till för (1–120 tecken)", "say what the token is for (1–120 characters)"),
+    "days_positive": ("ett positivt antal dagar", "a positive number of days"),
+    "no_such_token": ("ingen giltig nyckel som börjar med {prefix}", "no live token starting {prefix}"),
+    "role_read_only": ("rollen {role} får läsa men inte ändra ärenden", "a user with role {role} may read but not "
+                                                                        "change cases"),
+    "role_may_not": ("rollen {role} får inte {what}", "a user with role {role} may not {what}"),
+    "outside_municipalities": ("{municipalities} ligger utanför dina kommuner ({yours})",
+                               "{municipalities} is outside your municipalities ({yours})"),
+    "csrf_stale": ("formulärets säkerhetskod saknas eller är för gammal; ladda om sidan och försök igen",
+                   "the form's security token is missing or stale; reload the page and try again"),
+    "form_version_missing": ("formuläret saknar ärendets version; ladda om sidan",
+                             "the form lacks the case's version; reload the page"),
+    "case_id_not_a_number": ("ett ärendes id är ett tal", "a case id is a number"),
+
+    # --- reminders and officers (reminders/) ------------------------------------------------
+    "officer_id_not_valid": ("1–60 bokstäver, siffror eller . _ @ - (det id ärenden använder, t.ex. handl01)",
+                             "1–60 letters, digits or . _ @ - (the id cases use, e.g. handl01)"),
+    "notify_url_not_valid": ("inte en adress för aviseringar (t.ex. mailto://..., msteams://..., json://..., "
+                             "file:SÖKVÄG)",
+                             "not a notification URL (e.g. mailto://..., msteams://..., json://..., file:PATH)"),
+    "officer_exists": ("handläggaren {officer} finns redan", "officer {officer} is already registered"),
+    "no_such_officer": ("ingen handläggare {officer}", "no officer {officer}"),
+
+    # --- the follow-up report (reports/) ------------------------------------------------------
+    "period_reversed": ("perioden börjar ({start}) efter att den slutar ({end})",
+                        "the period starts ({start}) after it ends ({end})"),
+
+    # --- the actor, and the data given as key=value -----------------------------------------
+    "actor_missing": ("ange vem som gör detta", "say who does this"),
+    "key_value_expected": ("väntade NAMN=VÄRDE, fick {pair}", "expected NAME=VALUE, got {pair}"),
+    "field_not_valid": ("ogiltigt värde: {detail}", "not valid: {detail}"),
+
+    # --- failures that are not refusals (the interfaces) -------------------------------------
+    "configuration_error": ("konfigurationen: {detail}", "configuration: {detail}"),
+    "aborted": ("avbrutet", "aborted"),
+    "usage_error": ("fel användning: {detail}", "usage: {detail}"),
+    "database_busy": ("databasen är upptagen med en annan ändring; inget sparades, försök igen",
+                      "the database is busy with another change; nothing was written, try again"),
+    "database_not_initialised": ("databasen har inga tabeller ännu", "the database has no tables yet"),
+    "database_refused": ("databasen vägrade ändringen ({kind}); inget sparades",
+                         "database refused the change ({kind}); nothing was written"),
+    "unexpected_error": ("oväntat fel ({kind}); inget visas om uppgifterna",
+                         "unexpected error ({kind}); nothing is shown about the data"),
+    "not_found_page": ("sidan finns inte", "no such page"),
+
+    # --- the interfaces' hints (the flag or command is the parameter) ------------------------
+    "hint_give_with": ("ange med {flag}", "give it with {flag}"),
+    "hint_update": ("ändra med {flag}", "change it with {flag}"),
+    "hint_run": ("kör {command}", "run {command}"),
+    "hint_debug": ("sätt {setting} för detaljer", "set {setting} for details"),
+    "hint_override": ("den gemensamma bedömningen kan ändå anta individen: ange {flag} och motivera i {note} "
+                      "(det sparas i granskningsspåret)",
+                      "the joint assessment may admit the individual anyway: add {flag} and give the "
+                      "justification in {note} (it is recorded in the audit trail)"),
+    "hint_triggers": ("händelser nu: {triggers}", "triggers now: {triggers}"),
+}
+
+_NOTHING = ("inget", "nothing")
+_JOIN = {"and": (" och ", " and "), "or": (" eller ", " or ")}
+_STATE_PARAMS = {"state", "states", "from_state", "to_state"}
+_TRIGGER_PARAMS = {"trigger", "triggers", "permitted"}
+
+
+@dataclass(frozen=True)
+class Words:
+    """A value that is words in both languages (a label)."""
+    sv: str
+    en: str
+
+
+class Percent(float):
+    """A share (0.322) to be written as a percentage ("32,2 %")."""
+
+
+class And(tuple):
+    """A list joined with "och"/"and" before its last member."""
+
+
+class Or(tuple):
+    """A list joined with "eller"/"or" before its last member."""
+
+
+class Code(str):
+    """A value written as it is, whatever the parameter's name (a code the user typed)."""
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in Formatter().parse(template) if name}
+
+
+def template(code: str, lang: str) -> str:
+    pair = CATALOGUE.get(code)
+    if pair is None:
+        return code
+    return pair[1] if lang == "en" else pair[0]
+
+
+def render(code: str, params: dict, lang: str = "en") -> str:
+    """The code's words in `lang`, its parameters localized. A code missing from the
+    catalogue shows as itself with its parameters; a missing parameter as `{name}`."""
+    lang = "en" if lang == "en" else "sv"
+    words = template(code, lang)
+    values = {name: localize(name, value, lang) for name, value in params.items()}
+    if code not in CATALOGUE:
+        return " ".join([code] + [f"{k}={v}" for k, v in values.items()])
+    return words.format_map(_Missing(values))
+
+
+class _Missing(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def localize(name: str, value, lang: str) -> str:
+    """One parameter's value as words of `lang` (see the module's docstring)."""
+    index = 1 if lang == "en" else 0
+    if isinstance(value, Code):
+        return str(value)
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return ("ja", "yes")[index] if value else ("nej", "no")[index]
+    if isinstance(value, Percent):
+        return format_percent(value, lang)
+    if isinstance(value, (float, Decimal)):
+        return format_number(value, lang)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [localize(name, v, lang) for v in value]
+        if not items:
+            return _NOTHING[index]
+        joiner = _JOIN["and" if isinstance(value, And) else "or"][index] if isinstance(value, (And, Or)) else None
+        if joiner and len(items) > 1:
+            return ", ".join(items[:-1]) + joiner + items[-1]
+        return ", ".join(items)
+    if hasattr(value, "sv") and hasattr(value, "en") and not isinstance(value, str):
+        return str(value.en if lang == "en" else value.sv)
+    if isinstance(value, str):
+        if name in _STATE_PARAMS:
+            from etablera.statemachine.process import state_label
+            return state_label(value, lang)
+        if name in _TRIGGER_PARAMS:
+            from etablera.statemachine.process import trigger_label
+            return trigger_label(value, lang)
+        return value
+    return str(value)
+
+
+def format_number(value, lang: str, digits: int | None = None) -> str:
+    """A decimal number for `lang` (Babel): "0,5" in Swedish, "0.5" in English;
+    `digits`: exactly that many decimals."""
+    from babel.numbers import format_decimal
+    if digits is None:
+        return format_decimal(value, locale=LOCALES.get(lang, "sv_SE"))
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale=LOCALES.get(lang, "sv_SE"))
+
+
+def format_percent(value, lang: str, digits: int = 1) -> str:
+    """A share as a percentage for `lang` (Babel): 0.322 -> "32,2 %" (Swedish, with a
+    no-break space) or "32.2%" (English)."""
+    from babel import Locale
+    from babel.numbers import format_percent as babel_percent
+    locale = LOCALES.get(lang, "sv_SE")
+    pattern = _last_zero(Locale.parse(locale).percent_formats[None].pattern, digits)
+    return babel_percent(value, format=pattern, locale=locale)
+
+
+def _last_zero(pattern: str, digits: int) -> str:
+    """The locale's percent pattern ("#,##0 %") with `digits` decimals ("#,##0.0 %")."""
+    base = pattern.split(";")[0]
+    if "." in base:
+        base = base[:base.index(".")] + base[base.index(".") + 1:].lstrip("0#")
+    if not digits:
+        return base
+    at = base.rindex("0") + 1
+    return base[:at] + "." + "0" * digits + base[at:]
+
+
+def format_date(value: date | datetime | None, lang: str = "sv") -> str:
+    """A date as the reports and messages write it: ISO 8601 in both languages."""
+    if value is None:
+        return "–"
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else value.isoformat()
