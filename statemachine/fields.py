@@ -1,7 +1,10 @@
 """Checking the data a trigger is given against what the process table says it needs.
 
 `clean_data` turns raw input (strings from the CLI, a form, JSON) into the values the
-engine stores, or raises BadInput naming the field, before anything is written.
+engine stores, or raises BadInput naming the field, before anything is written. Its
+refusals are codes of the catalogue (statemachine/messages.py) with the field's name and
+parameters; `how_to_give` is the CLI's word for a field, used by the CLI's hints and by
+`case events`, never by a message.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from datetime import date
 
 from etablera.models.configuration import Config
 from etablera.statemachine.errors import BadInput
-from etablera.statemachine.process import Field, Trigger
+from etablera.statemachine.messages import And, Code, Or, Words
+from etablera.statemachine.process import CHOICE_LABELS, Field, Trigger
 
 _MUNICIPALITY = re.compile(r"^\d{4}$")
 _OFFICER = re.compile(r"^[\w.@:-]{1,60}$")
@@ -47,12 +51,9 @@ def describe(field: Field, config: Config, lang: str = "en") -> dict:
 def check_municipality(code: str, config: Config, field: str = "municipality") -> str:
     code = str(code).strip()
     if not _MUNICIPALITY.match(code):
-        raise BadInput(field, "a municipality code is four digits, e.g. 0180",
-                       sv="en kommunkod har fyra siffror, till exempel 0180")
+        raise BadInput("municipality_code_format", field=field)
     if code[:2] not in config.counties:
-        raise BadInput(field, f"no county (län) has code {code[:2]}: the first two digits of a municipality "
-                              "code are its county",
-                       sv=f"inget län har koden {code[:2]}: kommunkodens två första siffror är länets")
+        raise BadInput("municipality_county_unknown", field=field, county=code[:2])
     return code
 
 
@@ -61,9 +62,8 @@ def clean_data(trigger: Trigger, raw: dict, config: Config) -> dict:
     known = {f.name for f in trigger.fields}
     for key in raw:
         if key not in known:
-            takes = ", ".join(sorted(known)) or "no data"
-            raise BadInput(key, f"{trigger.name} does not take {key!r}; it takes: {takes}",
-                           sv=f"{trigger.sv} tar inte {key!r}")
+            raise BadInput("unknown_data", field=key, trigger=trigger.name, key=Code(key),
+                           takes=[_lower(f) for f in trigger.fields], names=[f.name for f in trigger.fields])
     clean: dict = {}
     # Decide which conditional fields apply from the raw selector values first.
     selectors = {k: str(v).strip() for k, v in raw.items() if isinstance(v, str)}
@@ -73,10 +73,9 @@ def clean_data(trigger: Trigger, raw: dict, config: Config) -> dict:
         blank = value is None or (isinstance(value, str) and not value.strip()) or value == []
         if not field.applies(selectors):
             if not blank:
-                raise BadInput(field.name, f"{field.name} only applies when "
-                                           f"{field.when[0]} is {' or '.join(field.when[1])}",
-                               sv=f"{field.sv} gäller bara när {_label(trigger, field.when[0])} är "
-                                  f"{' eller '.join(field.when[1])}")
+                selector = next((f for f in trigger.fields if f.name == field.when[0]), Code(field.when[0]))
+                raise BadInput("applies_only_when", field=field.name, label=field, selector=_lower(selector),
+                               values=Or(_choice(v) for v in field.when[1]))
             continue
         if blank:
             if field.required:
@@ -84,14 +83,23 @@ def clean_data(trigger: Trigger, raw: dict, config: Config) -> dict:
             continue
         clean[field.name] = _clean_value(field, value, config)
     if missing:
-        needs = " and ".join(f"{f.en.lower()} ({how_to_give(f)})" for f in missing)
-        raise BadInput(missing[0].name, f"{trigger.name} needs {needs}",
-                       sv=f"{trigger.sv} kräver {' och '.join(f.sv.lower() for f in missing)}")
+        raise BadInput("missing_data", field=missing[0].name, trigger=trigger.name,
+                       needs=And(_lower(f) for f in missing), names=[f.name for f in missing])
     return clean
 
 
-def _label(trigger: Trigger, name: str) -> str:
-    return next((f.sv for f in trigger.fields if f.name == name), name)
+def _lower(field: Field) -> Words:
+    """A field's label inside a sentence: "skäl", "AF case officer" (an acronym stays)."""
+    def lower(text: str) -> str:
+        return text[:1].lower() + text[1:] if text[1:2].islower() else text
+    if isinstance(field, Code):
+        return Words(field, field)
+    return Words(lower(field.sv), lower(field.en))
+
+
+def _choice(code: str):
+    pair = CHOICE_LABELS.get(code)
+    return Words(*pair) if pair else Code(code)
 
 
 def _clean_value(field: Field, value, config: Config):
@@ -99,53 +107,45 @@ def _clean_value(field: Field, value, config: Config):
     if field.kind == "choice":
         value = str(value).strip()
         if value not in field.choices:
-            raise BadInput(name, f"must be one of: {', '.join(field.choices)}",
-                           sv=f"välj ett av: {', '.join(field.choices)}")
+            raise BadInput("unknown_choice", field=name, choices=list(field.choices))
         return value
     if field.kind == "list":
         items = value if isinstance(value, list) else str(value).split(",")
         members = list(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
         unknown = [m for m in members if m not in field.choices]
         if unknown:
-            raise BadInput(name, f"unknown {', '.join(unknown)}; choose from: {', '.join(field.choices)}",
-                           sv=f"okänt: {', '.join(unknown)}; välj bland: {', '.join(field.choices)}")
+            raise BadInput("unknown_list_members", field=name, unknown=unknown, choices=list(field.choices))
         lacking = [m for m in field.must_include if m not in members]
         if lacking:
-            raise BadInput(name, f"must include {' and '.join(field.must_include)} "
-                                 f"(missing: {', '.join(lacking)})",
-                           sv=f"måste omfatta {' och '.join(field.must_include)} (saknas: {', '.join(lacking)})")
+            raise BadInput("list_must_include", field=name, required=And(field.must_include), missing=lacking)
         return members
     if field.kind == "reason":
         value = str(value).strip()
         codes = config.reasons[field.reasons]
         if value not in codes:
-            raise BadInput(name, f"unknown {field.reasons} reason {value!r}; choose from: {', '.join(codes)}",
-                           sv=f"okänt skäl {value!r}; välj bland: {', '.join(codes)}")
+            raise BadInput("unknown_reason", field=name, value=Code(value), choices=list(codes))
         return value
     if field.kind == "text":
         value = str(value).strip()
         if len(value) > MAX_NOTE:
-            raise BadInput(name, f"at most {MAX_NOTE} characters", sv=f"högst {MAX_NOTE} tecken")
+            raise BadInput("text_too_long", field=name, max=MAX_NOTE)
         return value
     if field.kind == "municipality":
         return check_municipality(value, config, name)
     if field.kind == "officer":
         value = str(value).strip()
         if not _OFFICER.match(value):
-            raise BadInput(name, "an officer id is 1–60 letters, digits or . _ @ : -",
-                           sv="en handläggares id är 1–60 bokstäver, siffror eller . _ @ : -")
+            raise BadInput("officer_id_format", field=name)
         return value
     if field.kind == "fast_track":
         value = str(value).strip()
         if value not in config.fast_tracks:
-            raise BadInput(name, f"unknown national fast track {value!r}; choose from: "
-                                 f"{', '.join(config.fast_tracks)}", sv=f"okänt nationellt snabbspår {value!r}")
+            raise BadInput("unknown_fast_track", field=name, value=Code(value), choices=list(config.fast_tracks))
         return value
     if field.kind == "track":
         value = str(value).strip()
         if not re.match(r"^[\w.-]{1,60}$", value):
-            raise BadInput(name, "a track id is 1–60 letters, digits or . _ -",
-                           sv="ett jobbspårs id är 1–60 bokstäver, siffror eller . _ -")
+            raise BadInput("track_id_format", field=name)
         return value
     if field.kind == "date":
         if isinstance(value, date):
@@ -153,7 +153,7 @@ def _clean_value(field: Field, value, config: Config):
         try:
             return date.fromisoformat(str(value).strip()).isoformat()
         except ValueError:
-            raise BadInput(name, "not a date (YYYY-MM-DD)", sv="inte ett datum (ÅÅÅÅ-MM-DD)") from None
+            raise BadInput("not_a_date", field=name) from None
     if field.kind == "flag":
         return bool(value) if not isinstance(value, str) else value.strip().lower() in ("1", "true", "yes", "ja")
     return value

@@ -46,3 +46,94 @@ def test_the_new_form():
     assert exc.as_dict("sv") == {"code": "not_a_date", "field": "permit_date",
                                  "message": "inte ett datum (ÅÅÅÅ-MM-DD)", "exit_code": 2}
     assert Percent(0.5) == 0.5
+
+
+# --- every refusal the process table's fields can give ---------------------------------
+
+def _bad_values(field, config) -> list:
+    """Values of the wrong shape for `field`, one per refusal its kind can give."""
+    from etablera.statemachine.fields import MAX_NOTE
+    kind = field.kind
+    if kind == "choice":
+        return ["nonsense"]
+    if kind == "list":
+        bad = ["nonsense"]
+        if field.must_include:
+            bad.append(",".join(c for c in field.choices if c not in field.must_include))
+        return bad
+    if kind in ("reason", "fast_track"):
+        return ["nonsense"]
+    if kind == "text":
+        return ["x" * (MAX_NOTE + 1)]
+    if kind == "municipality":
+        return ["12", "9912"]
+    if kind in ("officer", "track"):
+        return ["not an id!"]
+    if kind == "date":
+        return ["2025-02-30"]
+    return []                          # person (checked by the use case), flag (anything is a flag)
+
+
+def _refusals():
+    """(trigger, field, raw) for every refusal clean_data can give for the table's fields."""
+    from etablera.statemachine.process import TRIGGERS
+    from etablera.models.configuration import get_config
+    config = get_config()
+    out = []
+    for trigger in TRIGGERS:
+        out.append((trigger.name, "unknown key", {"no_such_field": "x"}))
+        out.append((trigger.name, "nothing given", {}))
+        for field in trigger.fields:
+            selector = {field.when[0]: field.when[1][0]} if field.when else {}
+            for value in _bad_values(field, config):
+                out.append((trigger.name, field.name, {**selector, field.name: value}))
+            if field.when:
+                out.append((trigger.name, f"{field.name} when it does not apply", {field.name: "x"}))
+    return out
+
+
+def _ids(cases):
+    return [f"{t}/{f}/{i}" for i, (t, f, _) in enumerate(cases)]
+
+
+REFUSALS = _refusals()
+
+
+@pytest.mark.parametrize("trigger,about,raw", REFUSALS, ids=_ids(REFUSALS))
+def test_every_refusal_of_the_fields_is_in_the_catalogue(trigger, about, raw):
+    from etablera.models.configuration import get_config
+    from etablera.statemachine.fields import clean_data
+    from etablera.statemachine.process import TRIGGER
+    spec = TRIGGER[trigger]
+    if about == "nothing given" and not any(f.required and not f.when for f in spec.fields):
+        assert clean_data(spec, raw, get_config()) == {}
+        return
+    with pytest.raises(BadInput) as caught:
+        clean_data(spec, raw, get_config())
+    exc = caught.value
+    assert exc.code in CATALOGUE, f"{exc.code} ({exc!r}) is not in the catalogue"
+    assert exc.field, "the refusal names the field"
+    if about not in ("unknown key", "nothing given"):
+        assert exc.field == about.split()[0]
+    sv, en = exc.text("sv"), exc.text("en")
+    assert sv and en and sv != en
+    assert "--" not in sv and "--" not in en, "no CLI flag in the words"
+    assert "{" not in sv and "{" not in en, "every parameter given"
+
+
+def test_the_walk_reaches_every_refusal_of_clean_data():
+    """The codes the walk above produces are all the codes fields.py raises."""
+    import re
+    from pathlib import Path
+    from etablera.models.configuration import get_config
+    from etablera.statemachine import fields
+    from etablera.statemachine.process import TRIGGER
+    raised = set(re.findall(r'BadInput\("(\w+)"', Path(fields.__file__).read_text()))
+    seen = set()
+    for trigger, _about, raw in REFUSALS:
+        try:
+            fields.clean_data(TRIGGER[trigger], raw, get_config())
+        except BadInput as exc:
+            seen.add(exc.code)
+    assert raised and raised <= seen, raised - seen
+    assert "legacy" not in seen
