@@ -4,14 +4,15 @@ page at p95 ≤ 100 ms with no errors, 20 concurrent clients on loopback for 60 
 Lua script carrying the session cookie), beside a static file of the same server as the
 floor.
 
-`etablera web --workers 2` serves the database; one officer logs in through the login
-form; wrk then keeps 20 requests in flight (closed loop: each client sends its next
-request when the previous answer arrives). Beside the latencies each run prints the CPU
-time per request of the web workers and of the PostgreSQL server processes (from
-/proc), steadier than latencies on a machine whose speed varies, and how wrk's
-connections fell on the workers. The case page cycles through 500 of the
-officer's running cases, so it is not one row in a warm cache; every view of a case
-writes its access-log rows, as in real use.
+`etablera web --workers 2` (gunicorn with two uvicorn workers) serves the database; one
+officer logs in through the login form; wrk then keeps 20 requests in flight (closed
+loop: each client sends its next request when the previous answer arrives). Beside the
+latencies each run prints the CPU time per request of the web workers and of the
+PostgreSQL server processes (from /proc), steadier than latencies on a machine whose
+speed varies, and how wrk's connections fell on the workers (each worker accepts as it
+wakes; nothing spreads them evenly). The case page cycles through 500 of the officer's
+running cases, so it is not one row in a warm cache; every view of a case writes its
+access-log rows, as in real use.
 
 The cohort is written by `bulk.write_cohort` (the engine's own rows; a million took 19
 minutes on PostgreSQL and 24 on SQLite, built side by side on two cores) and kept for
@@ -44,6 +45,7 @@ OFFICER = ("h0180-01", "0180")          # one of the cohort's officers in the la
 PASSWORD = "bench-lösenord-1"
 CASE_IDS = 500
 REMINDER_DAYS = 60
+WORKERS = 2
 
 # wrk's script: the session cookie on every request, the case pages in turn, and one JSON
 # line with the figures at the end (wrk's own summary has no p95).
@@ -178,19 +180,36 @@ def _serve(url: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "ETABLERA_DATABASE_URL": url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     server = subprocess.Popen([sys.executable, "-m", "etablera.interfaces.cli.main", "web", "--port", str(port),
-                               "--workers", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               "--workers", str(WORKERS)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
+    # gunicorn's master listens before its workers have started: wait until each has
+    # answered a request, so that none is still starting when the load begins.
+    deadline, seen = time.monotonic() + 120, set()
     while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        if server.poll() is not None:
+            raise RuntimeError(f"etablera web exited: {server.stderr.read().decode()[-500:]}")
+        workers = set(_workers(server.pid))
+        if len(workers) == WORKERS and workers <= seen:
             return server, f"http://127.0.0.1:{port}"
+        try:
+            seen.add(_served_by(port))
         except OSError:
-            if server.poll() is not None:
-                raise RuntimeError(f"etablera web exited: {server.stderr.read().decode()[-500:]}")
             time.sleep(0.2)
     server.kill()
-    raise RuntimeError("etablera web did not start listening within 120 s")
+    raise RuntimeError(f"etablera web's {WORKERS} workers did not all answer within 120 s")
+
+
+def _served_by(port: int) -> int:
+    """One request on a new connection: the pid of the worker that answered it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(b"GET /login HTTP/1.1\r\nHost: bench\r\n\r\n")
+        if not conn.recv(16).startswith(b"HTTP/1.1 200"):
+            raise ConnectionError("no answer")
+        mine = f"127.0.0.1:{conn.getsockname()[1]}"
+        listing = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                                 capture_output=True, text=True).stdout
+    line = next(l for l in listing.splitlines() if mine in l.split())
+    return int(re.search(r"pid=(\d+)", line).group(1))
 
 
 def _login(base: str) -> str:
@@ -218,10 +237,16 @@ def _cpu_seconds(pids) -> float:
     return total
 
 
-def _workers(port: int, parent: int) -> list[int]:
-    """The web workers: the processes listening on the port, but for their supervisor."""
-    listing = subprocess.run(["ss", "-tlnpH", f"( sport = :{port} )"], capture_output=True, text=True).stdout
-    return sorted({int(pid) for pid in re.findall(r"pid=(\d+)", listing)} - {parent})
+def _workers(master: int) -> list[int]:
+    """The web workers: the child processes of gunicorn's master."""
+    children = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == master:
+                children.append(int(proc.name))
+        except OSError:
+            continue
+    return sorted(children)
 
 
 def _postgres_processes() -> list[int]:
@@ -247,7 +272,7 @@ def _wrk(base: str, cookie: str, paths: list[str], server: subprocess.Popen) -> 
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(LUA % {"paths": ", ".join(json.dumps(p) for p in paths), "cookie": cookie})
     port = int(base.rsplit(":", 1)[1])
-    workers = _workers(port, server.pid)
+    workers = _workers(server.pid)
     before = _cpu_seconds(workers), _cpu_seconds(_postgres_processes())
     try:
         load = subprocess.Popen(["wrk", "-t2", f"-c{CLIENTS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", fh.name,

@@ -146,14 +146,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_web(db_url: str, *args: str, wait: float = 30,
-              program: tuple[str, ...] = ("-m", "etablera.interfaces.cli.main")) -> tuple[subprocess.Popen, int]:
+def start_web(db_url: str, *args: str, wait: float = 30) -> tuple[subprocess.Popen, int]:
     """The real `etablera web` on a free port of loopback, serving `db_url`, once it
-    accepts connections; fails the test with its last output if it exits first.
-    `program` is what Python runs with the arguments `web --port N *args`."""
+    accepts connections; fails the test with its last output if it exits first."""
     port = free_port()
     env = {**os.environ, "ETABLERA_DATABASE_URL": db_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    process = subprocess.Popen([sys.executable, *program, "web", "--port", str(port), *args],
+    process = subprocess.Popen([sys.executable, "-m", "etablera.interfaces.cli.main", "web", "--port", str(port),
+                                *args],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + wait
     while True:

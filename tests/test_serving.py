@@ -1,6 +1,7 @@
-"""`etablera web --workers 2` (interfaces/http/serving.py): twenty clients connecting at
-once are spread evenly over the workers, also when one worker is slow to start; a worker
-that dies is replaced and the others go on serving, and SIGTERM stops everything."""
+"""`etablera web --workers 2` (gunicorn with uvicorn workers, interfaces/http/server.py):
+requests are served by both workers; a worker that dies is replaced while the other goes
+on serving; SIGTERM stops everything; and when the master is killed with SIGKILL, which
+it cannot pass on, no worker outlives it by more than 5 s."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import signal
 import socket
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -34,105 +35,116 @@ def _get(conn: socket.socket, path: str = "/login") -> int:
     return int(head.split()[1])
 
 
-def _workers(port: int, parent: int) -> list[int]:
-    """The processes that listen on the port, but for the supervisor (it holds the socket too)."""
-    out = subprocess.run(["ss", "-tlnpH", f"( sport = :{port} )"], capture_output=True, text=True).stdout
-    return sorted({int(p) for p in re.findall(r"pid=(\d+)", out)} - {parent})
+def _stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat's fields after the command's name (state first), None if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
 
 
-# `etablera web` with its second worker starting LATE seconds after the first; the spawned
-# workers run this file's top level too (as __mp_main__), so the delay reaches them.
-LATE = 1.5
-LATE_WORKER = f"""
-import asyncio
-from etablera.interfaces.http import serving
-
-startup = serving.TurnTakingServer.startup
-
-async def late_startup(self, sockets=None):
-    if self.me == 1:
-        await asyncio.sleep({LATE})
-    await startup(self, sockets)
-
-serving.TurnTakingServer.startup = late_startup
-
-if __name__ == "__main__":
-    from etablera.interfaces.cli.main import main
-    main()
-"""
+def _children(parent: int) -> dict[int, str]:
+    """The live child processes of `parent`, each with its start time (so that a pid used
+    again by another process later is not taken for it)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        fields = _stat(int(entry.name)) if entry.name.isdigit() else None
+        if fields and int(fields[1]) == parent and fields[0] not in "ZX":
+            found[int(entry.name)] = fields[19]
+    return found
 
 
-def _start(sqlite_url, program=("-m", "etablera.interfaces.cli.main")):
-    if not shutil.which("ss"):
-        pytest.skip("needs ss (iproute2) to see which worker holds which connection")
-    # The port opens once every worker is ready, so start_web returning means both serve.
-    process, port = start_web(sqlite_url, "--workers", "2", wait=60, program=program)
-    assert len(_workers(port, process.pid)) == 2
-    return process, port
+def _alive(pid: int, started: str) -> bool:
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in "ZX" and fields[19] == started
+
+
+def _workers(process: subprocess.Popen, n: int = 2, wait: float = 60) -> dict[int, str]:
+    deadline = time.monotonic() + wait
+    while len(workers := _children(process.pid)) != n:
+        assert process.poll() is None, "etablera web exited"
+        assert time.monotonic() < deadline, f"not {n} workers: {workers}"
+        time.sleep(0.1)
+    return workers
+
+
+def _served_by(port: int) -> int:
+    """One request on a new connection: the pid of the worker that served it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        assert _get(conn) == 200
+        mine = f"127.0.0.1:{conn.getsockname()[1]}"
+        listing = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                                 capture_output=True, text=True).stdout
+    line = next(l for l in listing.splitlines() if mine in l.split())
+    return int(re.search(r"pid=(\d+)", line).group(1))
+
+
+def _until_both_serve(process: subprocess.Popen, port: int, wait: float = 60) -> dict[int, str]:
+    """Requests, one connection each, until each of the two workers has served one."""
+    workers, seen = _workers(process), set()
+    deadline = time.monotonic() + wait
+    while seen != set(workers):
+        assert time.monotonic() < deadline, f"served by {seen} only, workers {sorted(workers)}"
+        seen.add(_served_by(port))
+    return workers
 
 
 @pytest.fixture
 def server(sqlite_url):
-    process, port = _start(sqlite_url)
-    yield process, port
-    _stop(process)
-
-
-@pytest.fixture
-def late_server(sqlite_url, tmp_path):
-    launcher = tmp_path / "late_worker.py"
-    launcher.write_text(LATE_WORKER)
-    process, port = _start(sqlite_url, program=(str(launcher),))
-    yield process, port
-    _stop(process)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-
-
-def _spread(process: subprocess.Popen, port: int) -> list[int]:
-    """Twenty clients connect at once and are each served once: how many each worker holds."""
-    connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+    if not shutil.which("ss"):
+        pytest.skip("needs ss (iproute2) to see which worker holds which connection")
+    process, port = start_web(sqlite_url, "--workers", "2", wait=60)
+    seen: dict[int, str] = {}
     try:
-        with ThreadPoolExecutor(20) as pool:
-            assert set(pool.map(_get, connections)) == {200}
-        listing = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
-                                 capture_output=True, text=True).stdout
-        return [listing.count(f"pid={pid},") for pid in _workers(port, process.pid)]
+        yield process, port, seen
     finally:
-        for conn in connections:
-            conn.close()
+        seen.update(_children(process.pid))
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid, started in seen.items():       # whatever a failed test left behind
+            if _alive(pid, started):
+                os.kill(pid, signal.SIGKILL)
 
 
-def test_twenty_clients_at_once_are_spread_over_the_workers(server):
-    held = _spread(*server)
-    assert sum(held) == 20 and max(held) - min(held) <= 2, held
+def test_requests_are_served_by_both_workers(server):
+    process, port, _ = server
+    assert len(_until_both_serve(process, port)) == 2
 
 
-def test_the_port_opens_once_every_worker_is_ready_so_a_late_one_gets_its_share(late_server):
-    # Before, the port listened from the start and the first worker to be ready took
-    # every connection that came before the other was: 20/0 here, 13/7 in a CI run.
-    held = _spread(*late_server)
-    assert sum(held) == 20 and max(held) - min(held) <= 2, held
-
-
-def test_a_dead_worker_is_replaced_and_sigterm_stops_everything(server):
-    process, port = server
-    first, second = _workers(port, process.pid)
-    os.kill(first, signal.SIGKILL)
+def test_a_dead_worker_is_replaced_the_other_serves_meanwhile_and_sigterm_stops_everything(server):
+    process, port, seen = server
+    workers = _until_both_serve(process, port)
+    seen.update(workers)
+    dead, other = sorted(workers)
+    os.kill(dead, signal.SIGKILL)
+    for _ in range(10):                         # at once: the other worker serves
+        assert _served_by(port) == other
     deadline = time.monotonic() + 60
     while True:
-        workers = _workers(port, process.pid)
-        if len(workers) == 2 and first not in workers:
+        now = _children(process.pid)
+        seen.update(now)
+        if len(now) == 2 and dead not in now:
             break
-        assert time.monotonic() < deadline, f"no new worker: {workers}"
+        assert time.monotonic() < deadline, f"no new worker: {now}"
         time.sleep(0.2)
-    for _ in range(10):                         # new connections are served (by either worker)
+    for _ in range(10):                         # and so do both once the new one is up
         with socket.create_connection(("127.0.0.1", port)) as conn:
             assert _get(conn) == 200
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
-    assert not _workers(port, process.pid)
+    assert not [pid for pid, started in seen.items() if _alive(pid, started)]
+
+
+def test_no_worker_outlives_a_master_killed_with_sigkill_by_more_than_5_s(server):
+    process, port, seen = server
+    workers = _until_both_serve(process, port)
+    seen.update(workers)
+    with socket.create_connection(("127.0.0.1", port)) as idle:    # a client that keeps its connection
+        assert _get(idle) == 200
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 5
+        while left := [pid for pid, started in workers.items() if _alive(pid, started)]:
+            assert time.monotonic() < deadline, f"workers {left} still alive 5 s after the master was killed"
+            time.sleep(0.05)

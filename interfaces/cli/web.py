@@ -21,23 +21,22 @@ DEFAULT_THREADS = 4     # see interfaces/http/app.py: create_app
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes (one per core is the most that helps).")
+              help="Worker processes (one per core is the most that helps); more than one run under gunicorn.")
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(1, 64),
               help="Requests each worker works on at once; the others wait their turn.")
 @click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure (behind HTTPS).")
 def web(host, port, workers, threads, secure_cookies):
     """The web interface and the HTTP API (OpenAPI at /api/v1/openapi.json)."""
-    from etablera.interfaces.http.serving import serve
+    from etablera.interfaces.http.server import serve
     from etablera.models.database import upgrade
-    upgrade(get_engine())
+    engine = get_engine()
+    upgrade(engine)
+    engine.dispose()        # no database connection is carried into a worker process
     if secure_cookies:
         os.environ["ETABLERA_SECURE_COOKIES"] = "1"
     os.environ["ETABLERA_WEB_THREADS"] = str(threads)
     click.echo(f"etablera web: http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)", err=True)
-    # No access log: a URL may carry a query a person could be found by; the app's own
-    # access log (who looked at which case) is the record.
-    serve("etablera.interfaces.http.server:app", host=host, port=port, workers=workers, access_log=False,
-          log_level="warning")
+    serve(host=host, port=port, workers=workers)
 
 
 @click.group()

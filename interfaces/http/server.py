@@ -1,9 +1,115 @@
-"""The ASGI application `etablera web` serves (uvicorn imports `interfaces.http.server:app`,
-once per worker process)."""
+"""Serving the application: `etablera web`.
 
+One worker (the default) is uvicorn in this process. Several are gunicorn's: its master
+binds the socket, forks the workers (uvicorn's, from `uvicorn-worker`), starts a worker
+again when one dies and stops them all on SIGTERM (gracefully) or SIGINT (at once). The
+master takes no part in the connections: the workers accept them from the shared socket
+as each wakes, so one host's processes are not evenly loaded; spreading load evenly is
+the load balancer's job in front of them.
+
+A worker ends when its master ends, even by SIGKILL (which the master cannot pass on):
+uvicorn's worker never looks at its parent, so each worker asks the kernel for SIGTERM
+when its parent dies (`_end_with_master`).
+
+No access log in either case: a URL may carry a query a person could be found by; the
+application's own access log (who looked at which case) is the record.
+"""
+
+from __future__ import annotations
+
+import ctypes
 import os
+import signal
+import sys
+import threading
+import time
 
-from etablera.interfaces.http.app import create_app
+import uvicorn
+from gunicorn.app.base import BaseApplication
+from uvicorn_worker import UvicornWorker
 
-app = create_app(secure_cookies=os.environ.get("ETABLERA_SECURE_COOKIES") == "1",
-                 threads=int(os.environ.get("ETABLERA_WEB_THREADS", "0")) or None, background_checkpoints=True)
+STOP_GRACE = 20             # seconds a worker has to finish its requests when stopped
+KEEP_ALIVE = 5              # seconds an idle connection is kept open (uvicorn's default)
+PR_SET_PDEATHSIG = 1        # linux/prctl.h
+
+
+def create():
+    """The ASGI application, once per worker process. ETABLERA_WEB_THREADS and
+    ETABLERA_SECURE_COOKIES (set by `etablera web`) configure it, so that another server
+    can run it too: `uvicorn --factory etablera.interfaces.http.server:create`."""
+    from etablera.interfaces.http.app import create_app
+    return create_app(secure_cookies=os.environ.get("ETABLERA_SECURE_COOKIES") == "1",
+                      threads=int(os.environ.get("ETABLERA_WEB_THREADS", "0")) or None,
+                      background_checkpoints=True)
+
+
+def serve(*, host: str, port: int, workers: int) -> None:
+    """Serve `create()` on host:port with `workers` processes until stopped."""
+    if workers == 1:
+        uvicorn.run(f"{__name__}:create", factory=True, host=host, port=port, access_log=False,
+                    log_level="warning", timeout_keep_alive=KEEP_ALIVE, timeout_graceful_shutdown=STOP_GRACE)
+        return
+    _Gunicorn({
+        "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
+        "workers": workers,
+        "worker_class": Worker,
+        "graceful_timeout": STOP_GRACE,
+        "keepalive": KEEP_ALIVE,
+        "accesslog": None,
+        "loglevel": "warning",
+        "control_socket_disable": True,     # else every server on the host shares ~/.gunicorn/gunicorn.ctl
+        "post_fork": _end_with_master,
+        "post_worker_init": _unless_orphaned,
+    }).run()
+
+
+class Worker(UvicornWorker):
+    """uvicorn under gunicorn, with etablera's settings."""
+    CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "access_log": False, "timeout_graceful_shutdown": STOP_GRACE}
+
+    def handle_exit(self, sig, frame) -> None:
+        """SIGQUIT: gunicorn's quick stop (SIGINT or SIGQUIT to the master). uvicorn-worker
+        0.4 calls this and it only sets a flag nothing reads (Kludex/uvicorn-worker#2): the
+        worker served on until the master killed it STOP_GRACE later. Stop as uvicorn
+        stops on Ctrl-C instead (a second one makes it quit without waiting)."""
+        super().handle_exit(sig, frame)
+        signal.raise_signal(signal.SIGINT)
+
+
+class _Gunicorn(BaseApplication):
+    """gunicorn configured here rather than by its command line or a configuration file."""
+
+    def __init__(self, settings: dict):
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self.settings.items():
+            self.cfg.set(name, value)
+
+    def load(self):
+        return create()             # in each worker, after the fork
+
+
+def _end_with_master(_arbiter, worker) -> None:
+    """In a new worker: SIGTERM (a graceful stop) when the master dies. The worker is
+    forked by the master's only thread, so the kernel sends it when the master ends."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0:
+            return
+    threading.Thread(target=_watch_parent, args=(worker.ppid,), name="etablera-parent", daemon=True).start()
+
+
+def _watch_parent(ppid: int) -> None:
+    """Where the kernel cannot be asked (not Linux): look every half second."""
+    while os.getppid() == ppid:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _unless_orphaned(worker) -> None:
+    """A signal from a master that died before the worker had set its own handlers was
+    taken by the master's inherited handler: check once more, before serving."""
+    if os.getppid() != worker.ppid:
+        sys.exit(0)
