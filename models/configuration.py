@@ -1,36 +1,33 @@
-"""The effective configuration, read from the TOML files in `config/`.
+"""The effective configuration: what a municipality may change (reason codes and their
+labels, measure types and durations, target groups, national fast tracks, time frames,
+municipality names), read from the TOML files of the configuration directory.
 
-What a municipality may change lives there (reason codes and their labels, measure
-types and durations, target-group bounds, national fast tracks, time frames); this
-module turns it into frozen values and refuses a broken file with a message naming the
-file and the field. `ETABLERA_CONFIG_DIR` points elsewhere (tests, another municipality).
+Each file is looked up along `search_path()` (`$ETABLERA_CONFIG_DIR`, then `./config`,
+then the packaged defaults: `config_files.py`), validated by its model in
+`config_schema.py`, and turned into the frozen values the engine uses. A broken file
+raises `ConfigError` naming the file and the key path; `Config.sources` says which file
+each section came from.
 """
 
 from __future__ import annotations
 
-import os
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from etablera.models.timeframes import Frame, FrameError
+from etablera.models.config_files import (DEFAULT_DIR, ConfigError, ConfigIssue, Label, Where, as_search, find,
+                                          load, read_toml, search_path)
+from etablera.models.config_schema import (FastTracksFile, MeasuresFile, MunicipalitiesFile, ReasonsFile,
+                                           TargetGroupsFile, TimeframesFile)
+from etablera.models.timeframes import Frame
 
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "config"
-REASON_CATEGORIES = ("skip", "pause", "close", "drop_track", "cancel_measure")
+__all__ = ["DEFAULT_DIR", "REASON_CATEGORIES", "Config", "ConfigError", "ConfigIssue", "FastTrack", "Label",
+           "MeasureType", "TargetGroup", "config_dir", "get_config", "load_config", "read_toml", "search_path"]
 
-
-class ConfigError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Label:
-    sv: str
-    en: str
-
-    def __call__(self, lang: str = "sv") -> str:
-        return self.en if lang == "en" else self.sv
+REASON_CATEGORIES = tuple(ReasonsFile.model_fields)
+FILES = {"reasons.toml": ReasonsFile, "measures.toml": MeasuresFile, "target_groups.toml": TargetGroupsFile,
+         "fast_tracks.toml": FastTracksFile, "timeframes.toml": TimeframesFile,
+         "municipalities.toml": MunicipalitiesFile}
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ class FastTrack:
 
 @dataclass(frozen=True)
 class Config:
-    directory: Path
+    directory: Path                                 # the first directory of the lookup
     reasons: dict[str, dict[str, Label]]
     measure_types: dict[str, MeasureType]
     measure_states: dict[str, Label]
@@ -74,6 +71,8 @@ class Config:
     counties: dict[str, str]
     municipalities: dict[str, str]
     extra: dict = field(default_factory=dict)      # sections later features read
+    sources: dict[str, Path] = field(default_factory=dict)    # file name -> the file it was read from
+    files: dict = field(default_factory=dict)      # file name -> its validated model
 
     def stage_frame(self, stage: str, target_group: str) -> Frame | None:
         frames = self.stage_frames.get(stage)
@@ -85,116 +84,75 @@ class Config:
         return next((g for g in self.target_groups if g.admits(age, no_upper_secondary)), None)
 
     def as_dict(self, lang: str = "sv") -> dict:
-        """The effective configuration as one JSON-able document (`etablera config show`)."""
+        """The effective configuration as one JSON-able document (`etablera config show`):
+        each section as its file has it, time frames per target group."""
+        dump = {name: model.model_dump(mode="json") for name, model in self.files.items()}
         return {
             "directory": str(self.directory),
-            "reasons": {cat: {code: {"sv": l.sv, "en": l.en} for code, l in codes.items()}
-                        for cat, codes in self.reasons.items()},
-            "measure_types": {m.code: {"sv": m.label.sv, "en": m.label.en, "duration": str(m.frame)}
-                              for m in self.measure_types.values()},
-            "target_groups": [{"code": g.code, "sv": g.label.sv, "en": g.label.en, "min_age": g.min_age,
-                               "max_age": g.max_age,
-                               "requires_no_upper_secondary": g.requires_no_upper_secondary}
-                              for g in self.target_groups],
-            "fast_tracks": {t.code: {"sv": t.label.sv, "en": t.label.en, "professions": list(t.professions)}
-                            for t in self.fast_tracks.values()},
+            "reasons": dump["reasons.toml"],
+            "measure_types": dump["measures.toml"]["types"],
+            "measure_states": dump["measures.toml"]["states"],
+            "target_groups": dump["target_groups.toml"]["groups"],
+            "fast_tracks": dump["fast_tracks.toml"]["tracks"],
             "time_frames": {"stages": {stage: {g: str(f) for g, f in frames.items()}
                                        for stage, frames in self.stage_frames.items()},
                             "establishment": str(self.establishment_frame)},
+            "counties": dump["municipalities.toml"]["counties"],
+            "municipalities": dump["municipalities.toml"]["municipalities"],
         }
 
 
 def config_dir() -> Path:
-    return Path(os.environ.get("ETABLERA_CONFIG_DIR", DEFAULT_DIR))
+    """Where a municipality's own files are: `$ETABLERA_CONFIG_DIR`, else `./config` if there
+    is one, else the packaged defaults. A file it lacks comes from the next directory of
+    `search_path()`; `config_dir() / "agreements"` given to `AgreementBook.load` means the
+    agreements folder found the same way."""
+    return search_path()[0]
 
 
 def get_config() -> Config:
-    return _config_at(os.environ.get("ETABLERA_CONFIG_DIR", ""))
+    return load_config(search_path())
 
 
 @lru_cache(maxsize=8)
-def _config_at(directory: str) -> Config:
-    return load_config(Path(directory) if directory else DEFAULT_DIR)
+def load_config(directory: Where) -> Config:
+    """The configuration of a search path (or of one directory over the packaged defaults);
+    every broken file is reported at once."""
+    search = as_search(directory)
+    files, sources, issues = {}, {}, []
+    for name, model in FILES.items():
+        try:
+            files[name], sources[name] = load(model, name, search)
+        except ConfigError as exc:
+            issues += exc.issues or [ConfigIssue(name, "(file)", "", str(exc))]
+    if issues:
+        raise ConfigError(issues)
+    reasons, measures, groups = files["reasons.toml"], files["measures.toml"], files["target_groups.toml"]
+    frames, places = files["timeframes.toml"], files["municipalities.toml"]
 
-
-@lru_cache(maxsize=8)
-def load_config(directory: Path) -> Config:
-    directory = Path(directory)
-    reasons_doc = read_toml(directory / "reasons.toml")
-    measures_doc = read_toml(directory / "measures.toml")
-    groups_doc = read_toml(directory / "target_groups.toml")
-    fast_doc = read_toml(directory / "fast_tracks.toml")
-    frames_doc = read_toml(directory / "timeframes.toml")
-    places_doc = read_toml(directory / "municipalities.toml")
-
-    reasons = {}
-    for category in REASON_CATEGORIES:
-        section = _need(reasons_doc, category, "reasons.toml", category)
-        reasons[category] = {code: _label(v, "reasons.toml", f"{category}.{code}") for code, v in section.items()}
-
-    types = _need(measures_doc, "types", "measures.toml", "types")
-    measure_types = {code: MeasureType(code, _label(v, "measures.toml", f"types.{code}"),
-                                       _frame(_need(v, "duration", "measures.toml", f"types.{code}.duration"),
-                                              "measures.toml", f"types.{code}.duration"))
-                     for code, v in types.items()}
-    measure_states = {code: _label(v, "measures.toml", f"states.{code}")
-                      for code, v in _need(measures_doc, "states", "measures.toml", "states").items()}
-
-    groups = []
-    for i, g in enumerate(_need(groups_doc, "groups", "target_groups.toml", "groups")):
-        where = f"groups[{i}]"
-        groups.append(TargetGroup(
-            code=str(_need(g, "code", "target_groups.toml", where + ".code")),
-            label=_label(g, "target_groups.toml", where),
-            min_age=int(_need(g, "min_age", "target_groups.toml", where + ".min_age")),
-            max_age=int(_need(g, "max_age", "target_groups.toml", where + ".max_age")),
-            requires_no_upper_secondary=bool(g.get("requires_no_upper_secondary", False))))
-
-    fast_tracks = {code: FastTrack(code, _label(v, "fast_tracks.toml", f"tracks.{code}"),
-                                   tuple(v.get("professions", ())))
-                   for code, v in _need(fast_doc, "tracks", "fast_tracks.toml", "tracks").items()}
-
-    stage_frames: dict[str, dict[str, Frame]] = {}
-    for stage, value in _need(frames_doc, "stages", "timeframes.toml", "stages").items():
-        per_group = value if isinstance(value, dict) else {"*": value}
-        stage_frames[stage] = {g: _frame(v, "timeframes.toml", f"stages.{stage}.{g}") for g, v in per_group.items()}
-    establishment = _frame(_need(_need(frames_doc, "establishment", "timeframes.toml", "establishment"),
-                                 "frame", "timeframes.toml", "establishment.frame"),
-                           "timeframes.toml", "establishment.frame")
+    def label(entry) -> Label:
+        return Label(entry.sv, entry.en)
 
     return Config(
-        directory=directory, reasons=reasons, measure_types=measure_types,
-        measure_states=measure_states, target_groups=tuple(groups), fast_tracks=fast_tracks,
-        stage_frames=stage_frames, establishment_frame=establishment,
-        counties=dict(places_doc.get("counties", {})),
-        municipalities=dict(places_doc.get("municipalities", {})),
-        extra={"timeframes": frames_doc},
+        directory=search[0],
+        reasons={category: {code: label(e) for code, e in getattr(reasons, category).items()}
+                 for category in REASON_CATEGORIES},
+        measure_types={code: MeasureType(code, label(e), e.duration) for code, e in measures.types.items()},
+        measure_states={code: label(e) for code, e in measures.states.items()},
+        target_groups=tuple(TargetGroup(g.code, label(g), g.min_age, g.max_age, g.requires_no_upper_secondary)
+                            for g in groups.groups),
+        fast_tracks={code: FastTrack(code, label(t), t.professions)
+                     for code, t in files["fast_tracks.toml"].tracks.items()},
+        stage_frames={stage: dict(per_group) for stage, per_group in frames.stages.items()},
+        establishment_frame=frames.establishment.frame,
+        counties=dict(places.counties),
+        municipalities=dict(places.municipalities),
+        extra={"timeframes": frames.model_dump(mode="json")},
+        sources=sources,
+        files=files,
     )
 
 
-def read_toml(path: Path) -> dict:
-    """A configuration file's document; `ConfigError` naming the file if it is missing or not TOML."""
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: missing configuration file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-
-
-def _need(doc: dict, key: str, file: str, where: str):
-    if not isinstance(doc, dict) or key not in doc:
-        raise ConfigError(f"config/{file}: {where} is missing")
-    return doc[key]
-
-
-def _label(doc: dict, file: str, where: str) -> Label:
-    return Label(sv=str(_need(doc, "sv", file, where + ".sv")), en=str(_need(doc, "en", file, where + ".en")))
-
-
-def _frame(text: str, file: str, where: str) -> Frame:
-    try:
-        return Frame.parse(text)
-    except FrameError as exc:
-        raise ConfigError(f"config/{file}: {where}: {exc}") from None
+def find_file(name: str, directory: Where = None) -> Path | None:
+    """The file `name` would be read from (None: no directory of the lookup has it)."""
+    return find(name, as_search(directory))

@@ -1,30 +1,53 @@
 """The state grant (statsbidrag) for drawing up an agreement on deepened cooperation.
 
 The maximum amount a municipality may apply for depends on how many newcomers it
-received (kommunmottagna); the table lives in `config/grant.toml` and is checked to be
-contiguous from 0 with one open-ended last band.
+received (kommunmottagna); the table lives in `grant.toml` (looked up like every
+configuration file) and is checked to be contiguous from 0 with one open-ended last band.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from etablera.models.configuration import ConfigError, config_dir, read_toml
+from pydantic import Field, model_validator
+
+from etablera.models.config_files import Count, Section, Where, as_search, error_at, load, validate
 
 
-@dataclass(frozen=True)
-class GrantBand:
-    min: int
-    max: int | None         # None: open-ended ("over 1000")
-    amount: int             # kronor
+class GrantBand(Section):
+    min: Count
+    max: Count | None = Field(None, description="leave out in the last band: open-ended (\"over 1000\")")
+    amount: Count = Field(description="kronor")
 
     def covers(self, received: int) -> bool:
         return self.min <= received and (self.max is None or received <= self.max)
 
     def __str__(self) -> str:
         return f"{self.min}–{self.max}" if self.max is not None else f"{self.min}–"
+
+
+class GrantFile(Section):
+    """grant.toml: the maximum grant by the number of people received. Bands are contiguous:
+    the first starts at 0, each next at the previous max + 1, and only the last leaves out max."""
+    bands: tuple[GrantBand, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _contiguous(self):
+        expected = 0
+        for i, band in enumerate(self.bands):
+            if band.min != expected:
+                raise error_at(("bands", i, "min"), "contiguous",
+                               f"is {band.min}, expected {expected} (bands must be contiguous from 0)", band.min)
+            if band.max is None and i != len(self.bands) - 1:
+                raise error_at(("bands", i, "max"), "contiguous", "only the last band may be open-ended")
+            if band.max is not None and band.max < band.min:
+                raise error_at(("bands", i, "max"), "contiguous", f"{band.max} is below min {band.min}", band.max)
+            expected = band.max + 1 if band.max is not None else expected
+        if self.bands[-1].max is not None:
+            raise error_at(("bands", len(self.bands) - 1, "max"), "contiguous",
+                           "the last band must be open-ended (leave out max)", self.bands[-1].max)
+        return self
 
 
 def max_grant(received: int, *, directory: Path | None = None) -> int:
@@ -37,57 +60,29 @@ def max_grant(received: int, *, directory: Path | None = None) -> int:
 
 
 def band_for(received: int, *, directory: Path | None = None) -> GrantBand:
-    bands = grant_bands(Path(directory or config_dir()))
+    bands = grant_bands(directory)
     return next(b for b in bands if b.covers(received))   # contiguous and open-ended: always found
 
 
+def grant_bands(directory: Where = None) -> tuple[GrantBand, ...]:
+    """The bands of `grant.toml` (looked up, or in `directory` over the packaged defaults);
+    `ConfigError` naming the file and the key path if they are not contiguous from 0 with
+    only the last band open-ended."""
+    return _grant_file(as_search(directory))[0].bands
+
+
+def grant_source(directory: Where = None) -> Path | None:
+    return _grant_file(as_search(directory))[1]
+
+
 @lru_cache(maxsize=8)
-def grant_bands(directory: Path) -> tuple[GrantBand, ...]:
-    """The bands of `<directory>/grant.toml`; `ConfigError` naming the field if they are not
-    contiguous from 0 with only the last band open-ended."""
-    path = Path(directory) / "grant.toml"
-    doc = read_toml(path)
-    return parse_bands(doc.get("bands"), str(path))
+def _grant_file(search: tuple[Path, ...]) -> tuple[GrantFile, Path | None]:
+    return load(GrantFile, "grant.toml", search)
 
 
 def parse_bands(raw, file: str = "grant.toml") -> tuple[GrantBand, ...]:
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError(f"{file}: bands: must be a non-empty array of tables [[bands]]")
-    errors = []
-    bands = []
-    for i, b in enumerate(raw):
-        where = f"bands[{i}]"
-        if not isinstance(b, dict):
-            errors.append(f"{where}: must be a table with min, max and amount")
-            continue
-        values = {}
-        for key in ("min", "max", "amount"):
-            v = b.get(key)
-            if v is None and key == "max":
-                values[key] = None
-            elif not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                errors.append(f"{where}.{key}: must be a non-negative integer, not {v!r}")
-            else:
-                values[key] = v
-        if len(values) == 3:
-            bands.append(GrantBand(values["min"], values["max"], values["amount"]))
-    if not errors:
-        expected = 0
-        for i, band in enumerate(bands):
-            where = f"bands[{i}]"
-            if band.min != expected:
-                errors.append(f"{where}.min: is {band.min}, expected {expected} (bands must be contiguous from 0)")
-            if band.max is None and i != len(bands) - 1:
-                errors.append(f"{where}.max: only the last band may be open-ended")
-            elif band.max is not None and band.max < band.min:
-                errors.append(f"{where}.max: {band.max} is below min {band.min}")
-            expected = (band.max + 1) if band.max is not None else expected
-        if bands[-1].max is not None:
-            errors.append(f"bands[{len(bands) - 1}].max: the last band must be open-ended (leave out max)")
-    if errors:
-        raise ConfigError("\n".join(f"{file}: {e}" for e in errors))
-    return tuple(bands)
+    return validate(GrantFile, {"bands": raw}, file).bands
 
 
 def clear_cache() -> None:
-    grant_bands.cache_clear()
+    _grant_file.cache_clear()

@@ -1,5 +1,6 @@
 """The reminder ladder (påminnelsetrappa), its delivery settings and the check's schedule,
-read from `config/reminders.toml`.
+read from `reminders.toml` (looked up like every configuration file; its schema is
+`RemindersFile` below).
 
 A rung fires at an offset from a due date ("-5 working days", "0 days", "+1 months").
 Offsets are monotone in the due date, so "which rung has a due date reached by `today`"
@@ -14,14 +15,17 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import lru_cache
-from pathlib import Path
+from typing import Annotated, Literal
 
 import pendulum
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, PlainValidator, model_validator
+from pydantic_core import PydanticCustomError
 
-from etablera.models.configuration import ConfigError, config_dir, read_toml
+from etablera.models.config_files import (Bool, Count, Positive, Section, Text, Where, as_search, error_at, load,
+                                          search_path)
 from etablera.models.timeframes import add_working_days, is_working_day
 
 SUBJECTS = ("stage", "measure", "establishment", "agreement", "followup")
@@ -126,31 +130,117 @@ class Ladder:
         return next((r for r in self.rungs if r.step == step), None)
 
 
-@dataclass(frozen=True)
-class Delivery:
-    default_url: str
-    max_attempts: int
-    retries: int
-    retry_delay_seconds: tuple[int, ...]
-    retry_jitter_factor: float
-    lease_seconds: int
-    language: str
+# ---------------------------------------------------------------------------- reminders.toml
+
+def _offset(value) -> Offset:
+    if isinstance(value, Offset):
+        return value
+    try:
+        return Offset.parse(value if isinstance(value, str) else repr(value))
+    except ValueError as exc:
+        raise PydanticCustomError("offset", str(exc)) from None
 
 
-@dataclass(frozen=True)
-class Schedule:
-    cron: str
-    timezone: str
-    working_days_only: bool
+def _a_list(value):
+    """`to = "officers"` is `to = ["officers"]` (and a lone number a list of one)."""
+    return [value] if isinstance(value, str | int) and not isinstance(value, bool) else value
 
 
-@dataclass(frozen=True)
-class ReportSchedule:
+def _zone(value: str) -> str:
+    try:
+        pendulum.timezone(value)
+    except Exception:  # noqa: BLE001 - pendulum raises several kinds
+        raise PydanticCustomError("time_zone", f"unknown time zone {value!r}") from None
+    return value
+
+
+def _cron(value: str) -> str:
+    if len(value.split()) != 5:
+        raise PydanticCustomError("cron", f"{value!r} is not a five-field cron expression")
+    return value
+
+
+OffsetText = Annotated[Offset, PlainValidator(_offset, json_schema_input_type=str),
+                       PlainSerializer(str, return_type=str),
+                       Field(description="from the due date: \"-5 working days\", \"0 days\", \"+1 months\"",
+                             json_schema_extra={"pattern": _OFFSET.pattern})]
+Recipients = Annotated[tuple[Literal[RECIPIENTS], ...], Field(min_length=1),
+                       BeforeValidator(_a_list, json_schema_input_type=Literal[RECIPIENTS] | list[Literal[RECIPIENTS]])]
+Zone = Annotated[Text, AfterValidator(_zone)]
+Cron = Annotated[Text, AfterValidator(_cron)]
+
+
+class RungEntry(Section):
+    step: Text = Field(description="the step's name, e.g. warning, overdue, escalation")
+    at: OffsetText
+    to: Recipients
+
+
+def _in_order(rungs: tuple[RungEntry, ...]) -> tuple[RungEntry, ...]:
+    """Unique step names, and the steps fire in the order listed for every due date (checked
+    over two years)."""
+    steps = [r.step for r in rungs]
+    if len(set(steps)) != len(steps):
+        raise PydanticCustomError("steps", f"step names must be unique ({', '.join(steps)})")
+    start = date(2024, 1, 1)
+    for later, earlier in zip(rungs[1:], rungs):
+        for n in range(0, 731):
+            due = start + timedelta(days=n)
+            if later.at.fire(due) < earlier.at.fire(due):
+                raise PydanticCustomError("steps", f"step {later.step!r} ({later.at}) fires before {earlier.step!r} "
+                                                   f"({earlier.at}) for due date {due}: list steps in order")
+    return rungs
+
+
+Steps = Annotated[tuple[RungEntry, ...], Field(min_length=1), AfterValidator(_in_order)]
+
+
+class Delivery(Section):
+    default_url: Text = Field("file:etablera-reminders.log",
+                              description="where a reminder goes when its recipient has no notification URL "
+                                          "(\"file:PATH\" or an apprise URL); ETABLERA_NOTIFY_DEFAULT overrides it")
+    max_attempts: Positive = Field(5, description="a message that failed this many times is dead")
+    retries: Count = Field(2, description="retries of the delivery task within one run")
+    retry_delay_seconds: Annotated[tuple[Count, ...],
+                                   BeforeValidator(_a_list, json_schema_input_type=int | list[int])] = (10, 60)
+    retry_jitter_factor: Annotated[float, Field(ge=0)] = 0.2
+    lease_seconds: Positive = Field(900, description="a claimed message whose delivery died is sent again after this")
+    language: Literal["sv", "en"] = "sv"
+
+
+class Schedule(Section):
+    """The daily check of `etablera serve`."""
+    cron: Cron = "0 6 * * 1-5"
+    timezone: Zone = "Europe/Stockholm"
+    working_days_only: Bool = Field(True, description="also skip Swedish public holidays")
+
+
+class ReportSchedule(Section):
     """The monthly follow-up report (flows/report_flow.py): when `etablera serve` runs it,
-    and the folder it writes to (relative to the working directory)."""
-    cron: str
-    timezone: str
-    folder: str
+    and the folder it writes to (relative to the working directory; ETABLERA_REPORT_DIR
+    overrides it)."""
+    cron: Cron = "30 6 1 * *"
+    timezone: Zone = "Europe/Stockholm"
+    folder: Text = "reports"
+
+
+class RemindersFile(Section):
+    """reminders.toml: the reminder ladder, its delivery and the schedule of the daily check."""
+    catch_up_days: Positive = Field(30, description="the last step is recorded only if its moment came within "
+                                                    "this many days")
+    ladder: Steps = Field(description="the default ladder, steps in the order they fire")
+    ladders: dict[Literal[SUBJECTS], Steps] = Field({}, description="a subject's own ladder")
+    delivery: Delivery = Delivery()
+    schedule: Schedule = Schedule()
+    report: ReportSchedule = ReportSchedule()
+
+    @model_validator(mode="after")
+    def _agreements_to_coordinators(self):
+        for i, rung in enumerate(self.ladders.get("agreement", ())):
+            if set(rung.to) - {"coordinator"}:
+                raise error_at(("ladders", "agreement", i, "to"), "recipients",
+                               "an agreement has no case officers; its reminders go to the coordinator", rung.to)
+        return self
 
 
 @dataclass(frozen=True)
@@ -160,6 +250,7 @@ class ReminderConfig:
     schedule: Schedule
     report: ReportSchedule
     catch_up_days: int = 30
+    sources: dict[str, str] = field(default_factory=dict)     # section -> file (or environment variable)
 
     def ladder(self, subject: str) -> Ladder:
         return self.ladders[subject]
@@ -173,9 +264,8 @@ class ReminderConfig:
                          "max_attempts": self.delivery.max_attempts, "retries": self.delivery.retries,
                          "retry_delay_seconds": list(self.delivery.retry_delay_seconds),
                          "lease_seconds": self.delivery.lease_seconds, "language": self.delivery.language},
-            "schedule": {"cron": self.schedule.cron, "timezone": self.schedule.timezone,
-                         "working_days_only": self.schedule.working_days_only},
-            "report": {"cron": self.report.cron, "timezone": self.report.timezone, "folder": self.report.folder},
+            "schedule": self.schedule.model_dump(),
+            "report": self.report.model_dump(),
         }
 
 
@@ -194,97 +284,29 @@ def redact(url: str) -> str:
 def get_reminder_config() -> ReminderConfig:
     """The configuration, with two environment overrides: ETABLERA_NOTIFY_DEFAULT (the
     default channel) and ETABLERA_REPORT_DIR (the monthly report's folder)."""
-    config = load_reminder_config(config_dir())
+    config = load_reminder_config(search_path())
     notify, folder = os.environ.get("ETABLERA_NOTIFY_DEFAULT"), os.environ.get("ETABLERA_REPORT_DIR")
+    sources = dict(config.sources)
     if notify:
-        config = replace(config, delivery=replace(config.delivery, default_url=notify))
+        config = replace(config, delivery=config.delivery.model_copy(update={"default_url": notify}))
+        sources["delivery.default_url"] = "$ETABLERA_NOTIFY_DEFAULT"
     if folder:
-        config = replace(config, report=replace(config.report, folder=folder))
-    return config
+        config = replace(config, report=config.report.model_copy(update={"folder": folder}))
+        sources["report.folder"] = "$ETABLERA_REPORT_DIR"
+    return replace(config, sources=sources) if sources != config.sources else config
 
 
 @lru_cache(maxsize=8)
-def load_reminder_config(directory: Path) -> ReminderConfig:
-    path = Path(directory) / FILE
-    doc = read_toml(path)
+def load_reminder_config(directory: Where) -> ReminderConfig:
+    """`reminders.toml` of a search path (or of one directory over the packaged defaults)."""
+    doc, path = load(RemindersFile, FILE, as_search(directory))
 
-    default = _ladder(doc.get("ladder"), "ladder")
-    ladders = {s: default for s in SUBJECTS}
+    def ladder(rungs, to=None) -> Ladder:
+        return Ladder(tuple(Rung(r.step, r.at, to or r.to) for r in rungs))
+
+    ladders = {s: ladder(doc.ladder) for s in SUBJECTS}
     # An agreement has no case officers: by default its dates climb the same ladder to the coordinators.
-    ladders["agreement"] = Ladder(tuple(Rung(r.step, r.offset, ("coordinator",)) for r in default.rungs))
-    for subject, rungs in (doc.get("ladders") or {}).items():
-        if subject not in SUBJECTS:
-            raise ConfigError(f"config/{FILE}: ladders.{subject}: unknown subject; subjects: {', '.join(SUBJECTS)}")
-        ladders[subject] = _ladder(rungs, f"ladders.{subject}")
-    for rung in ladders["agreement"].rungs:
-        if set(rung.to) - {"coordinator"}:
-            raise ConfigError(f"config/{FILE}: ladders.agreement.{rung.step}: an agreement has no case officers; "
-                              "its reminders go to the coordinator")
-
-    d = doc.get("delivery") or {}
-    delays = d.get("retry_delay_seconds", [10, 60])
-    delivery = Delivery(
-        default_url=str(d.get("default_url", "file:etablera-reminders.log")),
-        max_attempts=_positive(d.get("max_attempts", 5), "delivery.max_attempts"),
-        retries=int(d.get("retries", 2)),
-        retry_delay_seconds=tuple(int(x) for x in (delays if isinstance(delays, list) else [delays])),
-        retry_jitter_factor=float(d.get("retry_jitter_factor", 0.2)),
-        lease_seconds=int(d.get("lease_seconds", 900)),
-        language=str(d.get("language", "sv")),
-    )
-    s = doc.get("schedule") or {}
-    schedule = Schedule(*_cron(s, "schedule", "0 6 * * 1-5"), working_days_only=bool(s.get("working_days_only", True)))
-    r = doc.get("report") or {}
-    report = ReportSchedule(*_cron(r, "report", "30 6 1 * *"), folder=str(r.get("folder", "reports")))
-    return ReminderConfig(ladders=ladders, delivery=delivery, schedule=schedule, report=report,
-                          catch_up_days=_positive(doc.get("catch_up_days", 30), "catch_up_days"))
-
-
-def _cron(section: dict, where: str, default: str) -> tuple[str, str]:
-    """A section's cron expression and time zone (default Europe/Stockholm), checked."""
-    cron, zone = str(section.get("cron", default)), str(section.get("timezone", "Europe/Stockholm"))
-    try:
-        pendulum.timezone(zone)
-    except Exception:  # noqa: BLE001 - pendulum raises several kinds
-        raise ConfigError(f"config/{FILE}: {where}.timezone: unknown time zone {zone!r}") from None
-    if len(cron.split()) != 5:
-        raise ConfigError(f"config/{FILE}: {where}.cron: {cron!r} is not a five-field cron expression")
-    return cron, zone
-
-
-def _ladder(rungs, where: str) -> Ladder:
-    if not isinstance(rungs, list) or not rungs:
-        raise ConfigError(f"config/{FILE}: {where}: give at least one step ([[{where}]] with step, at, to)")
-    parsed = []
-    for i, raw in enumerate(rungs):
-        here = f"{where}[{i}]"
-        if not isinstance(raw, dict) or not {"step", "at", "to"} <= raw.keys():
-            raise ConfigError(f"config/{FILE}: {here}: needs step, at and to")
-        try:
-            offset = Offset.parse(raw["at"])
-        except ValueError as exc:
-            raise ConfigError(f"config/{FILE}: {here}.at: {exc}") from None
-        to = tuple(raw["to"]) if isinstance(raw["to"], list) else (raw["to"],)
-        unknown = set(to) - set(RECIPIENTS)
-        if unknown or not to:
-            raise ConfigError(f"config/{FILE}: {here}.to: unknown recipients {sorted(unknown)}; "
-                              f"use {', '.join(RECIPIENTS)}")
-        parsed.append(Rung(str(raw["step"]), offset, to))
-    steps = [r.step for r in parsed]
-    if len(set(steps)) != len(steps):
-        raise ConfigError(f"config/{FILE}: {where}: step names must be unique ({', '.join(steps)})")
-    # The rungs must fire in the order listed, for every due date (checked over two years).
-    start = date(2024, 1, 1)
-    for later, earlier in zip(parsed[1:], parsed):
-        for n in range(0, 731, 1):
-            due = start + timedelta(days=n)
-            if later.offset.fire(due) < earlier.offset.fire(due):
-                raise ConfigError(f"config/{FILE}: {where}: step {later.step!r} ({later.offset}) fires before "
-                                  f"{earlier.step!r} ({earlier.offset}) for due date {due}: list steps in order")
-    return Ladder(tuple(parsed))
-
-
-def _positive(value, where: str) -> int:
-    if not isinstance(value, int) or value < 1:
-        raise ConfigError(f"config/{FILE}: {where}: must be a whole number ≥ 1")
-    return value
+    ladders["agreement"] = ladder(doc.ladder, ("coordinator",))
+    ladders.update({subject: ladder(rungs) for subject, rungs in doc.ladders.items()})
+    return ReminderConfig(ladders=ladders, delivery=doc.delivery, schedule=doc.schedule, report=doc.report,
+                          catch_up_days=doc.catch_up_days, sources={"reminders": str(path)})

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from etablera.interfaces.cli.agreements import grant as grant_cli
 from etablera.models.configuration import DEFAULT_DIR, ConfigError
-from etablera.models.grant import clear_cache, max_grant, parse_bands
+from etablera.models.config_files import shown
+from etablera.models.grant import clear_cache, grant_source, max_grant, parse_bands
 
 
 @pytest.fixture(autouse=True)
@@ -52,10 +53,26 @@ def test_bands_must_be_contiguous():
         parse_bands([{"min": 0, "amount": "many"}])
 
 
-def test_missing_grant_file(tmp_path, monkeypatch):
+def test_bad_band_names_file_and_key_path(tmp_path, monkeypatch):
+    """A municipality's own grant.toml is validated; the error is one line: file, key path, problem."""
+    (tmp_path / "grant.toml").write_text("[[bands]]\nmin = 0\nmax = 99\namount = 1\n[[bands]]\nmin = 100\n"
+                                         "amount = -5\n", encoding="utf-8")
     monkeypatch.setenv("ETABLERA_CONFIG_DIR", str(tmp_path))
-    with pytest.raises(ConfigError, match="grant.toml"):
+    with pytest.raises(ConfigError) as exc:
         max_grant(10)
+    assert str(exc.value) == (f"{shown(tmp_path / 'grant.toml')}: bands[1].amount: "
+                              "input should be greater than or equal to 0, not int -5")
+    result = CliRunner().invoke(grant_cli, ["--received", "10"])
+    assert result.exit_code == 2 and result.stderr.strip() == str(exc.value)
+
+
+def test_grant_file_is_looked_up(tmp_path, monkeypatch):
+    """A configuration directory without grant.toml takes the packaged one; with one, its own."""
+    monkeypatch.setenv("ETABLERA_CONFIG_DIR", str(tmp_path))
+    assert max_grant(10) == 150_000 and grant_source() == DEFAULT_DIR / "grant.toml"
+    (tmp_path / "grant.toml").write_text("[[bands]]\nmin = 0\namount = 7\n", encoding="utf-8")
+    clear_cache()
+    assert max_grant(10) == 7 and grant_source() == tmp_path / "grant.toml"
 
 
 def test_cli_grant():

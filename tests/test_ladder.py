@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from etablera.models.config_files import shown
 from etablera.models.configuration import DEFAULT_DIR, ConfigError
 from etablera.models.ladder import Ladder, Offset, Rung, load_reminder_config, redact, shift_working_days
 from etablera.models.timeframes import Frame, add_working_days, is_working_day
@@ -116,18 +117,27 @@ def _write(tmp_path: Path, text: str) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("text, message", [
+@pytest.mark.parametrize("text, where, message", [
     ('[[ladder]]\nstep="a"\nat="+1 days"\nto=["officers"]\n[[ladder]]\nstep="b"\nat="-1 days"\nto=["officers"]\n',
-     "fires before"),
-    ('[[ladder]]\nstep="a"\nat="soon"\nto=["officers"]\n', "not an offset"),
-    ('[[ladder]]\nstep="a"\nat="0 days"\nto=["boss"]\n', "unknown recipients"),
+     "ladder", "fires before"),
+    ('[[ladder]]\nstep="a"\nat="soon"\nto=["officers"]\n', "ladder[0].at", "not an offset"),
+    ('[[ladder]]\nstep="a"\nat="0 days"\nto=["boss"]\n', "ladder[0].to[0]", "'coordinator', not str 'boss'"),
     ('[[ladder]]\nstep="a"\nat="0 days"\nto=["officers"]\n[[ladders.agreement]]\nstep="a"\nat="0 days"\n'
-     'to=["officers"]\n', "coordinator"),
-    ('[[ladder]]\nstep="a"\nat="0 days"\nto=["officers"]\n[schedule]\ntimezone="Mars/Olympus"\n', "time zone"),
+     'to=["officers"]\n', "ladders.agreement[0].to", "coordinator"),
+    ('[[ladder]]\nstep="a"\nat="0 days"\nto=["officers"]\n[schedule]\ntimezone="Mars/Olympus"\n',
+     "schedule.timezone", "time zone"),
+    ('[[ladder]]\nstep="a"\nat="0 days"\nto=["officers"]\n[delivery]\nmax_attempts=0\n', "delivery.max_attempts",
+     "greater than or equal to 1"),
+    ('[[ladder]]\nstep="a"\nat="0 days"\nto=["officers"]\n[delivery]\nmax_attemps=5\n', "delivery.max_attemps",
+     "unknown field"),
 ])
-def test_broken_reminder_config_is_refused(tmp_path, text, message):
-    with pytest.raises(ConfigError, match=message):
+def test_broken_reminder_config_is_refused(tmp_path, text, where, message):
+    """One line naming the file and the key path of the bad value."""
+    with pytest.raises(ConfigError) as exc:
         load_reminder_config(_write(tmp_path, text))
+    line = str(exc.value)
+    assert "\n" not in line and line.startswith(f"{shown(tmp_path / 'reminders.toml')}: {where}: "), line
+    assert message in line
     load_reminder_config.cache_clear()
 
 
