@@ -14,6 +14,7 @@ from etablera.interfaces.cli.agreements import agreement as agreement_cli
 from etablera.models.agreements import (AgreementBook, AgreementError, AgreementIssue, TrackRefused, clear_cache,
                                component_plan, load_agreement, points_frame, track_due,
                                unmet_prerequisites, validate_agreement_file, validate_agreement_files)
+from etablera.models.config_files import shown
 from etablera.models.configuration import DEFAULT_DIR
 from etablera.models.timeframes import Frame
 
@@ -122,7 +123,7 @@ def test_failing_file_names_rule_and_field(rule):
     matching = [i for i in issues if i.rule == rule and i.field == RULE_FIELDS[rule]]
     assert matching, issues
     text = str(matching[0])
-    assert text.startswith(f"{path}: {RULE_FIELDS[rule]}: ")
+    assert text.startswith(f"{shown(path)}: {RULE_FIELDS[rule]}: ")      # relative to the working directory
     assert text.endswith(f"[rule {rule}]")
     with pytest.raises(AgreementError) as exc:
         load_agreement(path)

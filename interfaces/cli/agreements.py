@@ -15,9 +15,9 @@ from pathlib import Path
 
 import click
 
-from etablera.models.agreements import (COMPONENT_KINDS, PARTY_KINDS, AgreementBook, component_plan, load_agreement,
-                               validate_agreement_files)
-from etablera.models.configuration import ConfigError, Label, config_dir
+from etablera.models.agreements import (COMPONENT_KINDS, PARTY_KINDS, AgreementBook, agreements_dir, component_plan,
+                                        load_agreement, validate_agreement_files)
+from etablera.models.configuration import ConfigError, Label
 from etablera.models.grant import band_for, max_grant
 
 _L = {
@@ -68,7 +68,8 @@ def _fail(message: str, as_json: bool, **extra) -> None:
 
 
 def _agreements_dir() -> Path:
-    return config_dir() / "agreements"
+    """The agreements folder of the first configuration directory that has one."""
+    return agreements_dir()
 
 
 @click.group("agreement")
@@ -81,7 +82,8 @@ def agreement() -> None:
 @_json_option
 @_lang_option
 def validate(files: tuple[Path, ...], as_json: bool, lang: str) -> None:
-    """Check agreement FILES (default: every file in config/agreements) against the rules."""
+    """Check agreement FILES (default: every file of the configuration's agreements folder)
+    against the rules: one line per violation, naming the file, the key path and the rule."""
     paths = list(files) or sorted(_agreements_dir().glob("*.toml"))
     if not paths:
         _fail(_L["none"](lang).format(dir=_agreements_dir()), as_json, valid=False, issues=[])
