@@ -23,7 +23,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
-from etablera.models.configuration import Config, ConfigError, config_dir, get_config, read_toml
+from etablera.models.config_files import as_search, load
+from etablera.models.config_schema import OfficesFile
+from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.timestamps import show, utcnow
 from etablera.models.users import ORGANISATIONS, ROLES, ApiToken, User, WebSession
@@ -38,7 +40,6 @@ REFRESH = timedelta(minutes=5)
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "etb_"
 _ID = re.compile(r"^[A-Za-z0-9._@-]{1,60}$")
-_OFFICE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _HASHER = PasswordHasher()
 # A hash to verify against when the user does not exist, so that a wrong user name takes
 # as long as a wrong password (no user enumeration by timing).
@@ -59,25 +60,16 @@ class Office:
 
 
 def af_offices(directory: Path | None = None) -> dict[str, Office]:
-    """Arbetsförmedlingen's offices and the municipalities each covers (config/af_offices.toml)."""
-    return _offices(Path(directory or config_dir()))
+    """Arbetsförmedlingen's offices and the municipalities each covers (`af_offices.toml`,
+    looked up like every configuration file; an empty one: no offices, AF officers then see
+    their own municipality only)."""
+    return _offices(as_search(directory))
 
 
 @lru_cache(maxsize=8)
-def _offices(directory: Path) -> dict[str, Office]:
-    path = directory / "af_offices.toml"
-    if not path.exists():           # no AF offices configured: AF officers see their own municipality only
-        return {}
-    doc = read_toml(path)
-    offices = {}
-    for office_id, raw in doc.get("offices", {}).items():
-        codes = raw.get("municipalities") if isinstance(raw, dict) else None
-        if not _OFFICE.match(office_id) or not isinstance(codes, list) or not all(
-                isinstance(c, str) and re.fullmatch(r"\d{4}", c) for c in codes):
-            raise ConfigError(f"{path}: offices.{office_id}: needs name and municipalities = [\"0581\", ...] "
-                              "(four-digit codes); the id is lowercase letters, digits, '-' or '_'")
-        offices[office_id] = Office(office_id, str(raw.get("name", office_id)), tuple(codes))
-    return offices
+def _offices(search: tuple[Path, ...]) -> dict[str, Office]:
+    offices = load(OfficesFile, "af_offices.toml", search, required=False)[0].offices
+    return {i: Office(i, office.name or i, office.municipalities) for i, office in offices.items()}
 
 
 # ----------------------------------------------------------------------------- users
