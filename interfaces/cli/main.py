@@ -7,15 +7,18 @@ permitted in the current state, or a rule refused it; 4 the case changed concurr
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import json
 import os
 import sys
+from pathlib import Path
 
 import click
 
 from etablera.interfaces.cli.common import common
 from etablera.interfaces.cli.output import emit, fail
-from etablera.models.configuration import ConfigError, get_config
+from etablera.models.configuration import ConfigError
 from etablera.statemachine.errors import EtableraError
 
 # Command groups by name and where they live: imported only when used, so a case
@@ -67,40 +70,94 @@ def init(options):
 
 @cli.group()
 def config():
-    """The effective configuration."""
+    """The effective configuration: each file from the first of $ETABLERA_CONFIG_DIR,
+    ./config and the packaged defaults that has it."""
 
 
 @config.command("show")
 @common
 def config_show(options):
-    """Measure types, reason codes, target groups, fast tracks and time frames."""
-    from etablera.models.ladder import get_reminder_config
-    doc = get_config().as_dict(options.lang)
-    doc["reminders"] = get_reminder_config().as_dict()
+    """Every section of the configuration and the file it came from."""
+    from etablera.models.config_catalog import effective
+    with _config_refused(options.as_json):
+        doc = effective(options.lang)
+    emit(options, doc, lambda d: _config_text(d, options.lang))
 
-    def text(d):
-        lang = options.lang
-        out = [f"Konfiguration: {d['directory']}", "", "Målgrupper:"]
-        out += [f"  {g['code']}: {g[lang]} ({g['min_age']}–{g['max_age']} år)" for g in d["target_groups"]]
-        out += ["", "Insatstyper (typisk längd):"]
-        out += [f"  {code:<24} {m[lang]} ({m['duration']})" for code, m in d["measure_types"].items()]
-        for category, codes in d["reasons"].items():
-            out += ["", f"Skäl ({category}):"] + [f"  {code:<24} {l[lang]}" for code, l in codes.items()]
-        out += ["", "Tidsramar:"] + [f"  {stage:<20} " + ", ".join(f"{g}: {f}" for g, f in frames.items())
-                                    for stage, frames in d["time_frames"]["stages"].items()]
-        out.append(f"  {'etablering':<20} {d['time_frames']['establishment']}")
-        out += ["", "Nationella snabbspår:"] + [f"  {code:<24} {t[lang]}" for code, t in d["fast_tracks"].items()]
-        r = d["reminders"]
-        for subject, rungs in r["ladders"].items():
-            out += ["", f"Påminnelsetrappa ({subject}):"] + [f"  {x['step']:<12} {x['at']:<18} till {', '.join(x['to'])}"
-                                                             for x in rungs]
-        out += ["", f"Utskick: standardkanal {r['delivery']['default_url']}, högst {r['delivery']['max_attempts']} försök",
-                f"Schema: {r['schedule']['cron']} ({r['schedule']['timezone']})"
-                + (", endast arbetsdagar" if r["schedule"]["working_days_only"] else ""),
-                f"Månadsrapport: {r['report']['cron']} ({r['report']['timezone']}), "
-                f"till {r['report']['folder']}/ÅÅÅÅ-MM/"]
-        return "\n".join(out)
-    emit(options, doc, text)
+
+@config.command("schema")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to FILE instead of stdout (the repository keeps config/schema.json).")
+@click.option("--file", "name", default=None, help="One file's schema only, e.g. measures.toml or 'agreements/*.toml'.")
+def config_schema(output, name):
+    """The JSON Schema of every configuration file (for editors), from the models that read them."""
+    from etablera.models.config_catalog import FILES, file_schema, json_schema
+    if name is not None and name not in FILES:
+        raise click.BadParameter(f"one of {', '.join(FILES)}", param_hint="--file")
+    text = json.dumps(json_schema() if name is None else file_schema(name), ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _config_refused(as_json: bool):
+    """A broken configuration file: exit 2, one line per problem naming the file and the key
+    path (with --json one document: {"error": {..., "issues": [...]}})."""
+    try:
+        yield
+    except ConfigError as exc:
+        lines = [str(i) for i in exc.issues] or [str(exc)]
+        if as_json:
+            click.echo(json.dumps({"error": {"code": "configuration_error", "exit_code": 2, "field": exc.field,
+                                             "message": "\n".join(lines),
+                                             "issues": [i.as_dict() for i in exc.issues]}}, ensure_ascii=False))
+        for line in lines:
+            click.echo(f"error: {line}", err=True)
+        sys.exit(2)
+
+
+def _config_text(d: dict, lang: str) -> str:
+    from etablera.models.config_files import DEFAULT_DIR, shown
+
+    def src(section: str) -> str:
+        source = d["sources"].get(section)
+        return f" [{shown(source) if source and not source.startswith('$') else source or 'inbyggt standardvärde'}]"
+
+    packaged = DEFAULT_DIR.resolve()
+    out = ["Konfiguration (sökordning): " + " → ".join(
+               shown(p) + (" (paketets standard)" if Path(p).resolve() == packaged else "") for p in d["search_path"]),
+           "", "Målgrupper" + src("target_groups") + ":"]
+    out += [f"  {g['code']}: {g[lang]} ({g['min_age']}–{g['max_age']} år)" for g in d["target_groups"]]
+    out += ["", "Insatstyper (typisk längd)" + src("measure_types") + ":"]
+    out += [f"  {code:<24} {m[lang]} ({m['duration']})" for code, m in d["measure_types"].items()]
+    for category, codes in d["reasons"].items():
+        out += ["", f"Skäl ({category}){src('reasons')}:"] + [f"  {code:<24} {l[lang]}" for code, l in codes.items()]
+    out += ["", "Tidsramar" + src("time_frames") + ":"]
+    out += [f"  {stage:<20} " + ", ".join(f"{g}: {f}" for g, f in frames.items())
+            for stage, frames in d["time_frames"]["stages"].items()]
+    out.append(f"  {'etablering':<20} {d['time_frames']['establishment']}")
+    out += ["", "Nationella snabbspår" + src("fast_tracks") + ":"]
+    out += [f"  {code:<24} {t[lang]}" for code, t in d["fast_tracks"].items()]
+    out += ["", f"Kommuner: {len(d['municipalities'])}, län: {len(d['counties'])}{src('municipalities')}",
+            f"AF-kontor: {', '.join(d['af_offices']) or '-'}{src('af_offices')}",
+            f"Poäng per vecka (spårens kurser): {d['components']['points']['points_per_week']}{src('components')}",
+            "Statsbidrag: " + "; ".join(f"{b['min']}–{b['max'] if b['max'] is not None else ''}: {b['amount']} kr"
+                                        for b in d["grant"]["bands"]) + src("grant"),
+            f"Överenskommelser: {', '.join(d['agreements']['files']) or '-'}{src('agreements')}"]
+    r = d["reminders"]
+    for subject, rungs in r["ladders"].items():
+        out += ["", f"Påminnelsetrappa ({subject}){src('reminders')}:"]
+        out += [f"  {x['step']:<12} {x['at']:<18} till {', '.join(x['to'])}" for x in rungs]
+    overridden = {key: src(key) if key in d["sources"] else "" for key in
+                  ("reminders.delivery.default_url", "reminders.report.folder")}
+    out += ["", f"Utskick: standardkanal {r['delivery']['default_url']}{overridden['reminders.delivery.default_url']}, "
+                f"högst {r['delivery']['max_attempts']} försök",
+            f"Schema: {r['schedule']['cron']} ({r['schedule']['timezone']})"
+            + (", endast arbetsdagar" if r["schedule"]["working_days_only"] else ""),
+            f"Månadsrapport: {r['report']['cron']} ({r['report']['timezone']}), "
+            f"till {r['report']['folder']}/ÅÅÅÅ-MM/{overridden['reminders.report.folder']}"]
+    return "\n".join(out)
 
 
 @cli.group()
