@@ -8,29 +8,32 @@ commits; any error rolls everything back.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from etablera.cases.agreements import agreement_book
+from etablera.cases.audit import CASES, GENESIS
+from etablera.cases.journal import Access, append, check_version, event_time, load_case
 from etablera.models import Measure
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.identity import IdentityError, parse_identity
 from etablera.models.timestamps import local_date
-from etablera.cases import guards
-from etablera.cases.audit import CASES, GENESIS
+from etablera.statemachine.case import Case
+from etablera.statemachine.decide import decide, new_case, not_permitted, registration_event
 from etablera.statemachine.errors import BadInput, NotPermitted
 from etablera.statemachine.fields import clean_data, describe
-from etablera.cases.journal import Access, append, check_version, event_time, load_case
-from etablera.statemachine.machine import not_permitted_message, not_permitted_message_sv
-from etablera.cases.measures import LEFT_MODULE, moved_measure
-from etablera.statemachine.process import STATE, TRIGGER, permitted, state_label
-from etablera.statemachine.step import new_case, registration_event, step
+from etablera.statemachine.measures import follow, track_measures
+from etablera.statemachine.process import OPEN_MEASURE_STATES, REGISTER, RESUME, TRIGGER, permitted, state_label
 
 MEASURES = Measure.__table__
-OPEN_MEASURE_STATES = ("planned", "ongoing")
+_OPEN_MEASURES = (select(MEASURES.c.id, MEASURES.c.module, MEASURES.c.state, MEASURES.c.due, MEASURES.c.version)
+                  .where(MEASURES.c.case_id == bindparam("case_id"),
+                         MEASURES.c.state.in_(OPEN_MEASURE_STATES))
+                  .order_by(MEASURES.c.id))
 
 
 def register(engine: Engine, *, person: str, municipality: str, permit_date, reception_date=None,
@@ -44,22 +47,20 @@ def register(engine: Engine, *, person: str, municipality: str, permit_date, rec
     raw = {"person": person, "municipality": municipality, "permit_date": permit_date,
            "reception_date": reception_date, "no_upper_secondary": no_upper_secondary,
            "kommun_officer": kommun_officer, "af_officer": af_officer}
-    data = clean_data(TRIGGER["register"], {k: v for k, v in raw.items() if v not in (None, False, "")}, config)
+    data = clean_data(REGISTER, {k: v for k, v in raw.items() if v not in (None, False, "")}, config)
     today = local_date(at)
     try:
         identity = parse_identity(person, on=today)
     except IdentityError as exc:
-        raise BadInput("person", str(exc)) from None
+        raise BadInput(exc.code, field="person") from None
     permit = date.fromisoformat(data["permit_date"])
     if permit > today:
-        raise BadInput("permit_date", "is in the future (after the registration date)",
-                       sv="ligger i framtiden (efter inskrivningsdagen)")
+        raise BadInput("after_registration", field="permit_date")
     reception = date.fromisoformat(data["reception_date"]) if "reception_date" in data else None
     if reception is not None and reception > today:
-        raise BadInput("reception_date", "is in the future (after the registration date)",
-                       sv="ligger i framtiden (efter inskrivningsdagen)")
+        raise BadInput("after_registration", field="reception_date")
     if reception is not None and reception < permit:
-        raise BadInput("reception_date", "is before the permit date", sv="ligger före tillståndsdagen")
+        raise BadInput("reception_before_permit", field="reception_date")
     group = _target_group(config, identity.age_on(today), bool(data.get("no_upper_secondary")))
 
     row = new_case(person=identity.digits, municipality=data["municipality"], target_group=group,
@@ -71,10 +72,7 @@ def register(engine: Engine, *, person: str, municipality: str, permit_date, rec
             existing = conn.execute(select(CASES.c.id).where(CASES.c.person == identity.digits,
                                                              CASES.c.active)).first()
             if existing is not None:
-                raise NotPermitted(f"person: already has an active case (case {existing.id}); "
-                                   "one active case per person",
-                                   sv=f"personen har redan ett pågående ärende (ärende {existing.id}); "
-                                      "en person har ett pågående ärende i taget")
+                raise NotPermitted("active_case_exists", field="person", case=existing.id)
             case_id = conn.execute(insert(CASES).values(**row, last_seq=0, last_hash=GENESIS,
                                                         last_event_at=at, version=1)).inserted_primary_key[0]
             case = load_case(conn, case_id)
@@ -82,21 +80,15 @@ def register(engine: Engine, *, person: str, municipality: str, permit_date, rec
             if access:
                 access.write(conn, case_id)
     except IntegrityError:
-        raise NotPermitted("person: already has an active case; one active case per person",
-                           sv="personen har redan ett pågående ärende; en person har ett pågående ärende i taget"
-                           ) from None
+        raise NotPermitted("active_case_exists_now", field="person") from None
     return case_id
 
 
 def _target_group(config: Config, age: int, no_upper_secondary: bool) -> str:
     group = config.target_group_for(age, no_upper_secondary)
     if group is None:
-        bounds = "; ".join(f"{g.code}: {g.min_age}–{g.max_age}"
-                           + (" without completed upper-secondary" if g.requires_no_upper_secondary else "")
-                           for g in config.target_groups)
-        raise NotPermitted(f"person: aged {age} on the registration date"
-                           + ("" if no_upper_secondary else " with upper-secondary education")
-                           + f", outside the target groups ({bounds})")
+        raise NotPermitted("outside_target_groups", field="person", age=age,
+                           groups=[f"{g.code}: {g.min_age}–{g.max_age}" for g in config.target_groups])
     return group.code
 
 
@@ -108,63 +100,30 @@ def advance(engine: Engine, case_id: int, trigger: str, raw: dict, *, actor: str
     config = config or get_config()
     spec = TRIGGER.get(trigger)
     if spec is None:
-        raise BadInput("trigger", f"unknown trigger {trigger!r}; triggers: {', '.join(TRIGGER)}")
+        raise BadInput("unknown_trigger", field="trigger", name=trigger, choices=list(TRIGGER))
     with transaction(engine) as conn:
-        case = load_case(conn, case_id)
-        check_version(case, expect_version)
-        if case["state"] not in spec.sources or trigger == "register":
-            raise NotPermitted(not_permitted_message(case["state"], trigger),
-                               sv=not_permitted_message_sv(case["state"], trigger))
+        row = load_case(conn, case_id)
+        check_version(row, expect_version)
+        if spec is REGISTER or row["state"] not in spec.sources:
+            raise not_permitted(row["state"], trigger)
         data = clean_data(spec, raw, config)
-        at = event_time(at, case["last_event_at"])
-        context = guards.check(conn, case, trigger, data, at, config)
-        result = step(dict(case), trigger, data, at, actor, config, context)
-        created = guards.components(conn, case_id, result, context, at)
-        if created:
-            result.event["data"]["measures"] = created
-        if result.shift_days:
-            _move_open_measures(conn, case_id, result.shift_days)
-        closing = ended_module(trigger, result.to_state)
-        if closing:
-            cancelled = _cancel_open_measures(conn, case_id, closing, at, config)
+        at = event_time(at, row["last_event_at"])
+        case = Case.of(row)
+        decision = decide(case, trigger, data, at, config, actor=actor, agreements=agreement_book())
+        if decision.track is not None:
+            decision.event["data"]["measures"] = [
+                conn.execute(insert(MEASURES).values(**measure)).inserted_primary_key[0]
+                for measure in track_measures(case_id, decision.track, at)]
+        if decision.ends_measures or decision.shift_days:
+            changed, cancelled = follow(decision, conn.execute(_OPEN_MEASURES, {"case_id": case_id}).mappings().all(),
+                                        at, config)
+            for measure_id, values in changed.items():
+                conn.execute(update(MEASURES).where(MEASURES.c.id == measure_id).values(**values))
             if cancelled:
-                result.event["data"]["cancelled_measures"] = cancelled
+                decision.event["data"]["cancelled_measures"] = cancelled
         if access:
             access.write(conn, case_id)
-        return append(conn, case, result.changes, result.event)
-
-
-def ended_module(trigger: str, to_state: str) -> tuple[str, ...]:
-    """Whose open measures end with this step: the track's components when a case leaves
-    its track, every open measure when the case leaves the process. Cancelled with the
-    reason `case_left_module`, so no reminder is sent for work nobody will do."""
-    if STATE[to_state].terminal:
-        return ("module2", "module3")
-    if trigger == "drop_track":
-        return ("module3",)
-    return ()
-
-
-def _cancel_open_measures(conn, case_id: int, modules: tuple[str, ...], at, config: Config) -> list[int]:
-    rows = conn.execute(select(MEASURES).where(MEASURES.c.case_id == case_id, MEASURES.c.module.in_(modules),
-                                               MEASURES.c.state.in_(OPEN_MEASURE_STATES))
-                        .order_by(MEASURES.c.id)).mappings().all()
-    for row in rows:
-        conn.execute(update(MEASURES).where(MEASURES.c.id == row["id"])
-                     .values(**moved_measure(row, "cancel", at, LEFT_MODULE, config)))
-    return [row["id"] for row in rows]
-
-
-def shifted(measure, days: int) -> dict:
-    """Time on hold does not count: an open measure's due date moves by the paused days."""
-    return {"due": measure["due"] + timedelta(days=days), "version": measure["version"] + 1}
-
-
-def _move_open_measures(conn, case_id: int, days: int) -> None:
-    rows = conn.execute(select(MEASURES.c.id, MEASURES.c.due, MEASURES.c.version)
-                        .where(MEASURES.c.case_id == case_id, MEASURES.c.state.in_(OPEN_MEASURE_STATES))).mappings()
-    for row in rows.all():
-        conn.execute(update(MEASURES).where(MEASURES.c.id == row["id"]).values(**shifted(row, days)))
+        return append(conn, row, decision.changes, decision.event)
 
 
 def permitted_events(engine: Engine, case_id: int, lang: str = "sv", config: Config | None = None) -> dict:
@@ -180,7 +139,7 @@ def events_for(case, lang: str = "sv", config: Config | None = None) -> dict:
     state = case["state"]
     events = []
     for trigger in permitted(state):
-        if trigger.name == "resume":
+        if trigger.name == RESUME:
             leads = [case["paused_from"]]
         else:
             leads = list(dict.fromkeys(r.dest or state for r in trigger.routes if state in r.sources))
@@ -195,5 +154,3 @@ def events_for(case, lang: str = "sv", config: Config | None = None) -> dict:
             "events": events}
 
 
-def state_exists(name: str) -> bool:
-    return name in STATE

@@ -3,7 +3,7 @@ track decision no longer holds after a transfer, and who overrode a track's
 prerequisites.
 
 The rules themselves (which track a case may enter, what a transfer does to it) are in
-guards.py; this module only reads what they recorded on the audit events. Every query is
+statemachine/rules.py; this module only reads what they recorded on the audit events. Every query is
 set-based: a fixed number of statements whatever the number of cases. No identity
 numbers leave this module.
 """
@@ -21,7 +21,7 @@ from etablera.models.database import transaction
 from etablera.models.timestamps import local_date, show, utcnow
 from etablera.cases.audit import CASES, EVENTS, events_in
 from etablera.statemachine.errors import NotFound
-from etablera.cases.guards import agreement_book
+from etablera.cases.agreements import agreement_book
 from etablera.statemachine.process import ON_HOLD, state_label
 
 MEASURES = Measure.__table__
@@ -106,9 +106,7 @@ def participants(engine: Engine, track_id: str, *, municipality: str | None = No
     known = [a for a in book.agreements if a.track(track_id) is not None
              and (municipality is None or municipality in a.municipalities)]
     if not rows and not known:
-        raise NotFound("track", f"no agreement has a track {track_id!r}"
-                       + (f" for municipality {municipality}" if municipality else "")
-                       + " and no case is in one; see `etablera agreement list`")
+        raise NotFound("no_such_track", field="track", track=track_id)
     names = {code: a.track(track_id).label(lang) for a in known for code in a.municipalities}
     people = []
     for r in rows:

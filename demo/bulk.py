@@ -1,10 +1,10 @@
 """Writing a synthetic cohort fast: the cohort's scripts turned into rows by the engine's
 own pure functions, inserted in batches, in parallel worker processes.
 
-Nothing here decides anything about the process: validation is `clean_data`, the state
-change is `step` (through the machine), the chain is
-`journal.link`, measures are `measures.new_measure` / `moved_measure`, track components
-are `guards.track_measures`. Only the I/O differs from the engine: ids are assigned up
+Nothing here decides anything about the process: validation is `clean_data`, the step is
+`decide` (the process table's routes, effects and rules), the chain is `journal.link`,
+measures are `new_measure` / `moved_measure` / `follow`, track components are
+`track_measures` (statemachine/measures.py). Only the I/O differs from the engine: ids are assigned up
 front (cases from the current maximum, measures in a block per chunk) and rows go in
 with executemany, one transaction per chunk.
 """
@@ -24,14 +24,14 @@ from etablera.models.configuration import Config, get_config
 from etablera.models.database import make_engine, transaction
 from etablera.models.timestamps import local_date
 from etablera.demo import cohort
-from etablera.cases import guards
+from etablera.cases.agreements import agreement_book
 from etablera.cases.audit import GENESIS
-from etablera.statemachine.fields import clean_data
 from etablera.cases.journal import link
-from etablera.cases.measures import LEFT_MODULE, measure_event, moved_measure, new_measure
+from etablera.statemachine.case import Case as CaseView
+from etablera.statemachine.decide import decide, new_case, registration_event
+from etablera.statemachine.fields import clean_data
+from etablera.statemachine.measures import follow, measure_event, moved_measure, new_measure, track_measures
 from etablera.statemachine.process import TRIGGER
-from etablera.cases.service import OPEN_MEASURE_STATES, ended_module, shifted
-from etablera.statemachine.step import Context, new_case, registration_event, step
 
 CASES, MEASURES, EVENTS = Case.__table__, Measure.__table__, AuditEvent.__table__
 CHUNK = 5_000
@@ -74,27 +74,18 @@ class CaseRows:
 
     def advance(self, at: datetime, actor: str, trigger: str, raw: dict) -> None:
         data = clean_data(TRIGGER[trigger], raw, self.config)
-        context = Context()
-        if trigger == "decide" and data["decision"] == "local_track":
-            track = guards.chosen_track(self.case, data["track"], local_date(at))
-            context = Context(track_frame=track.estimated_frame, track=track)
-        result = step(self.case, trigger, data, at, actor, self.config, context)
-        if result.entered_stage == "module3" and context.track is not None:
-            result.event["data"]["measures"] = [self._new_measure(row) for row in
-                                                guards.track_measures(self.case_id, context.track, at)]
-        if result.shift_days:
+        decision = decide(CaseView.of(self.case), trigger, data, at, self.config, actor=actor,
+                          agreements=agreement_book())
+        if decision.track is not None:
+            decision.event["data"]["measures"] = [self._new_measure(row) for row in
+                                                  track_measures(self.case_id, decision.track, at)]
+        if decision.ends_measures or decision.shift_days:
+            changed, cancelled = follow(decision, self.measures, at, self.config)
             for measure in self.measures:
-                if measure["state"] in OPEN_MEASURE_STATES:
-                    measure.update(shifted(measure, result.shift_days))
-        closing = ended_module(trigger, result.to_state)
-        cancelled = []
-        for measure in self.measures if closing else ():
-            if measure["module"] in closing and measure["state"] in OPEN_MEASURE_STATES:
-                measure.update(moved_measure(measure, "cancel", at, LEFT_MODULE, self.config))
-                cancelled.append(measure["id"])
-        if cancelled:
-            result.event["data"]["cancelled_measures"] = cancelled
-        self._chain(result.changes, result.event)
+                measure.update(changed.get(measure["id"], {}))
+            if cancelled:
+                decision.event["data"]["cancelled_measures"] = cancelled
+        self._chain(decision.changes, decision.event)
 
     def add_measure(self, at: datetime, actor: str, measure_type: str) -> None:
         row = new_measure(self.case, measure_type, at, None, self.config)

@@ -17,7 +17,12 @@ _SHAPE = re.compile(r"^(\d{6}|\d{8})[-+]?\d{4}$")
 
 
 class IdentityError(ValueError):
-    """The text is not a valid identity number; the message is safe to show and log."""
+    """The text is not a valid identity number; the message is safe to show and log, and
+    `code` names the refusal in the message catalogue (statemachine/messages.py)."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -37,18 +42,18 @@ def parse_identity(text: str, on: date | None = None) -> Identity:
     (a '+' means the person has turned 100)."""
     raw = str(text).strip().replace(" ", "")
     if not _SHAPE.match(raw):
-        raise IdentityError("expected YYYYMMDD-NNNC (or YYMMDD-NNNC)")
+        raise IdentityError("expected YYYYMMDD-NNNC (or YYMMDD-NNNC)", "person_format")
     try:
         parsed = _pnr.Personnummer(raw)
     except _pnr.PersonnummerException:
         raise IdentityError("not a valid personal identity or coordination number "
-                            "(check digit or date is wrong)") from None
+                            "(check digit or date is wrong)", "person_not_valid") from None
     if len(raw.replace("-", "").replace("+", "")) == 10 and on is not None:
         _fix_century(parsed, raw, on)
     digits = parsed.format(long_format=True)
     birth = parsed.get_date()
     if on is not None and birth > on:
-        raise IdentityError("the birth date in the number is in the future")
+        raise IdentityError("the birth date in the number is in the future", "person_born_in_future")
     return Identity(digits=digits, birth_date=birth, coordination=parsed.is_coordination_number())
 
 

@@ -29,8 +29,8 @@ from etablera.models.configuration import Config, config_dir, get_config
 from etablera.models.database import transaction
 from etablera.models.timestamps import utcnow
 from etablera.cases.journal import append
-from etablera.statemachine.process import STATE
-from etablera.statemachine.step import Context, stage_due
+from etablera.statemachine.process import ON_HOLD, RESUME, STATE, TRACK_STAGE
+from etablera.statemachine.decide import stage_due
 
 CASES = Case.__table__
 EVENTS = AuditEvent.__table__
@@ -51,17 +51,15 @@ class Recomputed:
 def expected_dues(case, pauses: list[tuple[int, int]], config: Config, book: AgreementBook) -> dict:
     """The due dates the current configuration gives this case (pure). `pauses` are
     (seq, paused_days) of its resume events."""
-    state = case["paused_from"] if case["state"] == "on_hold" else case["state"]
+    state = case["paused_from"] if case["state"] == ON_HOLD else case["state"]
     stage = STATE[state].stage if state in STATE else None
     out: dict[str, date | None] = {}
     if stage is not None:
-        context = Context()
-        if stage == "module3" and case["track"]:
+        track = None
+        if stage == TRACK_STAGE and case["track"]:
             agreement = book.agreement_for(case["municipality"], case["stage_started"])
             track = agreement.track(case["track"]) if agreement else None
-            if track is not None:
-                context = Context(track_frame=track.estimated_frame, track=track)
-        due = stage_due(config, stage, case["target_group"], case["stage_started"], context)
+        due = stage_due(config, stage, case["target_group"], case["stage_started"], track)
         if due is not None:
             due += timedelta(days=sum(days for seq, days in pauses if seq > case["stage_seq"]))
         out["due"] = due
@@ -80,7 +78,7 @@ def recompute(engine: Engine, *, actor: str, dry_run: bool = True, config: Confi
         ids = [row.id for row in conn.execute(select(CASES.c.id).where(CASES.c.active).order_by(CASES.c.id))]
         pauses: dict[int, list[tuple[int, int]]] = {}
         for row in conn.execute(select(EVENTS.c.case_id, EVENTS.c.seq, EVENTS.c.data)
-                                .where(EVENTS.c.trigger == "resume")):
+                                .where(EVENTS.c.trigger == RESUME)):
             days = (row.data or {}).get("paused_days")
             if days:
                 pauses.setdefault(row.case_id, []).append((row.seq, int(days)))

@@ -1,14 +1,24 @@
 """The individual's module process (den sammanhållna processen för individen), as one table.
 
-Everything else reads this file: the HierarchicalMachine (machine.py), the validation of
-what each trigger needs (fields.py), the CLI's "what can I do now", the documentation and
-the mermaid diagram (diagram.py). Change the process here and nowhere else.
+Everything else reads this file: the pure `decide` (decide.py) that computes what a
+trigger does to a case, the validation of what each trigger needs (fields.py), the
+rules that need the municipality's agreement (rules.py), the CLI's "what can I do now",
+the documentation and the mermaid diagram (diagram.py), the SQL of the reports and the
+deadline check. Change the process here and nowhere else.
 
-States are dotted paths (`module1.registered`). A trigger has the data it needs
-(`Field`s) and one or more routes; a route says from which states it may fire, where it
-leads, which value of a field (or of the case, for `resume`) selects it, and which
-modules it skips. A skip is recorded on the audit event with its reason and
-justification: the only legal skips are the routes below that carry `skips`.
+Stages (`Stage`) are what time frames are set for. States are dotted paths
+(`module1.registered`) carrying their flags: the stage they belong to, whether they end
+the case and as which exit, whether the person is followed up after it, whether
+measures may be added in it. A trigger has the data it needs (`Field`s) and one or more
+routes; a route says from which states it may fire, where it leads, which value of a
+field (or of the case, for `resume`) selects it, which modules it skips, and what it
+does (`Effects`): the case columns it sets or clears, whose open measures end, how it
+moves the clock, the named rules it must pass. A skip is recorded on the audit event
+with its reason and justification: the only legal skips are the routes below that
+carry `skips`.
+
+A measure's own lifecycle (planned → ongoing → completed | cancelled) is declared at
+the end of this module in the same way.
 """
 
 from __future__ import annotations
@@ -19,12 +29,35 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Stage:
+    """A part of the process with a time frame of its own (config/timeframes.toml)."""
+    name: str
+    sv: str
+    en: str
+
+
+STAGES = (
+    Stage("module1", "Modul 1", "Module 1"),
+    Stage("module2.preparing", "Modul 2, jobbförberedande insatser", "Module 2, preparatory measures"),
+    Stage("module2.extended", "Modul 2, förlängda insatser", "Module 2, extended measures"),
+    Stage("assessment", "Gemensam bedömning", "Joint assessment"),
+    Stage("module3", "Modul 3, lokalt jobbspår", "Module 3, in a local job track"),
+)
+STAGE = {s.name: s for s in STAGES}
+FIRST_STAGE = "module1"
+TRACK_STAGE = "module3"          # the stage of a local job track: entering it lays out the track's components
+
+
+@dataclass(frozen=True)
 class State:
     name: str
     sv: str
     en: str
     stage: str | None = None       # the time-frame stage the state belongs to
     terminal: bool = False
+    exit: str | None = None        # a terminal state's outcome (work, own_business, studies, fast_track)
+    followed_up: bool = False      # the person is followed up 90/180/360 days after leaving here
+    measures: bool = False         # measures (insatser) may be added in this state
 
 
 @dataclass(frozen=True)
@@ -47,16 +80,18 @@ STATES = (
     State("module1.talk_held", "Modul 1, etableringssamtal genomfört", "Module 1, establishment talk held",
           stage="module1"),
     State("module2.preparing", "Modul 2, jobbförberedande insatser", "Module 2, preparatory measures",
-          stage="module2.preparing"),
+          stage="module2.preparing", measures=True),
     State("module2.extended", "Modul 2, förlängda insatser", "Module 2, extended measures",
-          stage="module2.extended"),
+          stage="module2.extended", measures=True),
     State("assessment.pending", "Gemensam bedömning", "Joint assessment pending", stage="assessment"),
-    State("module3.in_track", "Modul 3, lokalt jobbspår", "Module 3, in a local job track", stage="module3"),
+    State("module3.in_track", "Modul 3, lokalt jobbspår", "Module 3, in a local job track", stage="module3",
+          measures=True),
     State("on_hold", "Vilande", "On hold"),
-    State("exited.work", "Arbete", "Work", terminal=True),
-    State("exited.own_business", "Eget företagande", "Own business", terminal=True),
-    State("exited.studies", "Reguljära studier", "Regular studies", terminal=True),
-    State("exited.fast_track", "Nationellt snabbspår", "National fast track", terminal=True),
+    State("exited.work", "Arbete", "Work", terminal=True, exit="work", followed_up=True),
+    State("exited.own_business", "Eget företagande", "Own business", terminal=True, exit="own_business",
+          followed_up=True),
+    State("exited.studies", "Reguljära studier", "Regular studies", terminal=True, exit="studies", followed_up=True),
+    State("exited.fast_track", "Nationellt snabbspår", "National fast track", terminal=True, exit="fast_track"),
     State("closed", "Avslutad", "Closed", terminal=True),
 )
 
@@ -64,17 +99,29 @@ STATE = {s.name: s for s in STATES}
 INITIAL = "module1.registered"
 ON_HOLD = "on_hold"
 TERMINAL = tuple(s.name for s in STATES if s.terminal)
+EXIT_STATES = tuple(s.name for s in STATES if s.exit)          # left to work, business, studies, a fast track
+FOLLOWED_UP = tuple(s.name for s in STATES if s.followed_up)   # established: followed up after the exit
 # `*` in the contract: any active state (not terminal, not on hold).
 ACTIVE = tuple(s.name for s in STATES if not s.terminal and s.name != ON_HOLD)
-MODULE1 = ("module1.registered", "module1.talk_held")
-MODULE2 = ("module2.preparing", "module2.extended")
-MEASURE_STATES = MODULE2 + ("module3.in_track",)     # where measures may be added
+MEASURE_STATES = tuple(s.name for s in STATES if s.measures)     # where measures may be added
+# The stage each running state counts its time frame in (the deadline check, the reports).
+STAGE_OF = {s.name: s.stage for s in STATES if s.stage and not s.terminal}
 
 
 def module_of(state: str) -> str | None:
     """'module2' for 'module2.extended'; None outside the modules."""
     head = state.split(".", 1)[0]
     return head if head.startswith("module") else None
+
+
+def states_of(module: str) -> tuple[str, ...]:
+    """The states of a module ('module1' -> module1.registered, module1.talk_held)."""
+    return tuple(s.name for s in STATES if module_of(s.name) == module)
+
+
+MODULE1 = states_of("module1")
+MODULE2 = states_of("module2")
+MEASURE_MODULES = tuple(dict.fromkeys(module_of(s) for s in MEASURE_STATES))   # module2, module3
 
 
 # --- the data a trigger needs -------------------------------------------------------
@@ -140,11 +187,38 @@ OUTCOME = Field("outcome", "Utfall", "Outcome", kind="choice", choices=OUTCOMES)
 
 
 @dataclass(frozen=True)
+class Effects:
+    """What taking a route does beyond moving the case to its destination (and, where the
+    destination is in another stage, starting that stage's clock)."""
+    sets: tuple[tuple[str, str], ...] = ()      # (case column, data field): the column takes the field's value
+    clears: tuple[str, ...] = ()                # case columns emptied
+    records: tuple[tuple[str, str], ...] = ()   # (event key, case column): the old value the event keeps
+    ends_measures: tuple[str, ...] = ()         # modules whose open measures end (cancelled: case_left_module)
+    clock: str | None = None                    # "stop" (pause) or "restart" (resume: due dates move by the pause)
+    rules: tuple[str, ...] = ()                 # named rules the step must pass (rules.py)
+    starts_track: bool = False                  # the chosen track's components become module-3 measures
+
+
+NOTHING = Effects()
+LEAVES = Effects(ends_measures=MEASURE_MODULES)   # the case leaves the process: no measure goes on
+
+
+@dataclass(frozen=True)
 class Route:
     sources: tuple[str, ...]
     dest: str | None                           # None: stays in the same state
     match: tuple[str, str] | None = None       # (field, value) that selects this route
     skips: tuple[str, ...] = ()                # modules skipped by taking this route
+    effects: Effects = NOTHING
+
+    def enters_stage(self, source: str) -> str | None:
+        """The stage whose clock starts when the case takes this route from `source`:
+        the destination's, when it lies in another stage (a resumed case goes back to the
+        stage visit it paused, whose clock moves instead)."""
+        if self.effects.clock is not None:
+            return None
+        target = STATE[self.dest or source].stage
+        return target if target and target != STATE[source].stage else None
 
 
 @dataclass(frozen=True)
@@ -162,15 +236,10 @@ class Trigger:
             seen.update(dict.fromkeys(route.sources))
         return tuple(seen)
 
-    def route_for(self, state: str, facts: dict) -> Route | None:
-        for route in self.routes:
-            if state in route.sources and (route.match is None or facts.get(route.match[0]) == route.match[1]):
-                return route
-        return None
-
 
 def _by_outcome(sources: tuple[str, ...], field: str, skips: tuple[str, ...] = ()) -> tuple[Route, ...]:
-    return tuple(Route(sources, f"exited.{o}", (field, o), skips) for o in OUTCOMES)
+    exits = {s.exit: s.name for s in STATES if s.exit}
+    return tuple(Route(sources, exits[o], (field, o), skips, LEAVES) for o in OUTCOMES)
 
 
 TRIGGERS = (
@@ -200,7 +269,7 @@ TRIGGERS = (
     Trigger(
         "establish_plan", "Upprätta plan", "Establish the plan",
         fields=(Field("plan", "Typ av plan", "Kind of plan", kind="choice", choices=PLANS), OPTIONAL_NOTE),
-        routes=(Route(("module1.talk_held",), "module2.preparing"),),
+        routes=(Route(("module1.talk_held",), "module2.preparing", effects=Effects(sets=(("plan", "plan"),))),),
     ),
     Trigger(
         "skip_module2", "Hoppa över modul 2", "Skip module 2",
@@ -231,10 +300,13 @@ TRIGGERS = (
             _note("Motivering för beslutet", "Rationale for the decision"),
         ),
         routes=(
-            Route(("assessment.pending",), "module3.in_track", ("decision", "local_track")),
-            Route(("assessment.pending",), "exited.work", ("decision", "work"), skips=("module3",)),
-            Route(("assessment.pending",), "exited.studies", ("decision", "studies"), skips=("module3",)),
-            Route(("assessment.pending",), "exited.fast_track", ("decision", "fast_track"), skips=("module3",)),
+            Route(("assessment.pending",), "module3.in_track", ("decision", "local_track"),
+                  effects=Effects(sets=(("track", "track"),), rules=("track_open",), starts_track=True)),
+            Route(("assessment.pending",), "exited.work", ("decision", "work"), skips=("module3",), effects=LEAVES),
+            Route(("assessment.pending",), "exited.studies", ("decision", "studies"), skips=("module3",),
+                  effects=LEAVES),
+            Route(("assessment.pending",), "exited.fast_track", ("decision", "fast_track"), skips=("module3",),
+                  effects=LEAVES),
             Route(("assessment.pending",), "module2.extended", ("decision", "extended_support")),
         ),
     ),
@@ -246,7 +318,8 @@ TRIGGERS = (
     Trigger(
         "drop_track", "Avbryt jobbspåret", "Leave the track",
         fields=(_reason("drop_track", "Skäl", "Reason"), OPTIONAL_NOTE),
-        routes=(Route(("module3.in_track",), "module2.extended"),),
+        routes=(Route(("module3.in_track",), "module2.extended",
+                      effects=Effects(clears=("track",), ends_measures=("module3",))),),
     ),
     Trigger(
         "exit_direct", "Direkt till arbete eller studier", "Exit directly to work or studies",
@@ -257,18 +330,18 @@ TRIGGERS = (
     Trigger(
         "pause", "Gör vilande", "Put on hold",
         fields=(_reason("pause", "Skäl", "Reason"), OPTIONAL_NOTE),
-        routes=(Route(ACTIVE, ON_HOLD),),
+        routes=(Route(ACTIVE, ON_HOLD, effects=Effects(clock="stop")),),
     ),
     Trigger(
         "resume", "Återuppta", "Resume",
         fields=(OPTIONAL_NOTE,),
         # Back to the state it was paused from: one route per state, chosen by the case.
-        routes=tuple(Route((ON_HOLD,), s, ("paused_from", s)) for s in ACTIVE),
+        routes=tuple(Route((ON_HOLD,), s, ("paused_from", s), effects=Effects(clock="restart")) for s in ACTIVE),
     ),
     Trigger(
         "close", "Avsluta", "Close",
         fields=(_reason("close", "Skäl", "Reason"), OPTIONAL_NOTE),
-        routes=(Route(ACTIVE + (ON_HOLD,), "closed"),),
+        routes=(Route(ACTIVE + (ON_HOLD,), "closed", effects=LEAVES),),
     ),
     Trigger(
         "transfer", "Flytta till annan kommun", "Transfer to another municipality",
@@ -280,17 +353,40 @@ TRIGGERS = (
                   required=False),
             OPTIONAL_NOTE,
         ),
-        routes=(Route(ACTIVE, None),),
+        routes=(Route(ACTIVE, None, effects=Effects(
+            sets=(("municipality", "municipality"), ("kommun_officer", "kommun_officer"), ("af_officer", "af_officer")),
+            records=(("from_municipality", "municipality"),),
+            rules=("another_municipality", "track_after_transfer"))),),
     ),
 )
 
 TRIGGER = {t.name: t for t in TRIGGERS}
-CASE_TRIGGERS = tuple(t for t in TRIGGERS if t.name != "register")   # those fired on an existing case
+REGISTER = TRIGGERS[0]                                           # the one that opens a case
+CASE_TRIGGERS = TRIGGERS[1:]                                     # those fired on an existing case
+PAUSE = next(t.name for t in TRIGGERS if any(r.effects.clock == "stop" for r in t.routes))
+RESUME = next(t.name for t in TRIGGERS if any(r.effects.clock == "restart" for r in t.routes))
+# Triggers whose reason code is counted by category in the reports and the skip audit.
+REASONED = {t.name: f.reasons for t in TRIGGERS for f in t.fields if f.kind == "reason"}
 
 
 def permitted(state: str) -> tuple[Trigger, ...]:
     """The triggers that may fire from `state` (before looking at their data)."""
-    return tuple(t for t in CASE_TRIGGERS if state in t.sources)
+    return _PERMITTED.get(state, ())
+
+
+_PERMITTED = {s.name: tuple(t for t in CASE_TRIGGERS if s.name in t.sources) for s in STATES}
+# (state, trigger) -> the routes that may be taken, in table order (the first that matches wins).
+ROUTES = {(source, t.name): tuple(r for r in t.routes if source in r.sources)
+          for t in CASE_TRIGGERS for source in t.sources}
+
+
+def route(state: str, trigger: str, facts: dict) -> Route | None:
+    """The route `trigger` takes from `state` given the data and the case's facts (None: it
+    may not fire)."""
+    for candidate in ROUTES.get((state, trigger), ()):
+        if candidate.match is None or facts.get(candidate.match[0]) == candidate.match[1]:
+            return candidate
+    return None
 
 
 # Audit events that are not triggers of the case's process: a measure's lifecycle and the
@@ -318,3 +414,37 @@ def state_label(name: str, lang: str = "sv") -> str:
     if state is None:
         return name
     return state.en if lang == "en" else state.sv
+
+
+def stage_label(name: str, lang: str = "sv") -> str:
+    """A stage's name ('module2.extended', 'assessment'), or a module's ('module2')."""
+    stage = STAGE.get(name) or next((p for p in PARENTS if p.name == name), None)
+    if stage is None:
+        return name
+    return stage.en if lang == "en" else stage.sv
+
+
+# --- a measure's lifecycle (insatsens livscykel) -------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasureAction:
+    name: str                                  # start | complete | cancel
+    sources: tuple[str, ...]
+    dest: str
+    stamp: str                                 # the measure's column that records when
+    needs_reason: bool = False                 # a reason code (config/reasons.toml: cancel_measure)
+
+
+MEASURE_INITIAL = "planned"
+OPEN_MEASURE_STATES = ("planned", "ongoing")
+MEASURE_STATE_NAMES = OPEN_MEASURE_STATES + ("completed", "cancelled")
+MEASURE_ACTIONS = (
+    MeasureAction("start", ("planned",), "ongoing", "started_at"),
+    MeasureAction("complete", ("ongoing",), "completed", "ended_at"),
+    MeasureAction("cancel", OPEN_MEASURE_STATES, "cancelled", "ended_at", needs_reason=True),
+)
+MEASURE_ACTION = {a.name: a for a in MEASURE_ACTIONS}
+LEFT_MODULE = "case_left_module"     # the cancel reason when the case leaves the measures' module
+# The audit events of a measure's life, on the case's chain ("add_measure", "start_measure", ...).
+MEASURE_EVENTS = ("add_measure",) + tuple(f"{a.name}_measure" for a in MEASURE_ACTIONS)

@@ -12,7 +12,7 @@ from etablera.models.database import make_engine, transaction
 from etablera.demo import cohort
 from etablera.cases.audit import CASES, EVENTS, verify
 from etablera.demo.bulk import MEASURES, write_cohort
-from etablera.statemachine.machine import next_state
+from etablera.statemachine.decide import next_state
 from etablera.statemachine.process import STATE, TRIGGER
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)

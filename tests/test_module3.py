@@ -17,14 +17,14 @@ from datetime import date
 import pytest
 
 from identities import pnr
+from kit import advance, register
 from etablera.interfaces.cli.main import main
 from etablera.models.agreements import AgreementBook, clear_cache, component_plan
 from etablera.models.configuration import DEFAULT_DIR
 from etablera.models.database import make_engine, transaction
-from etablera.models.timestamps import parse_moment
 from etablera.cases import audit as chain
-from etablera.cases import queries, service
-from etablera.cases.guards import COMPONENT_MEASURE_TYPE
+from etablera.cases import queries
+from etablera.statemachine.measures import COMPONENT_MEASURE_TYPE
 
 DECIDED = date(2025, 3, 3)
 
@@ -74,20 +74,14 @@ def edit(path, old: str, new: str) -> None:
     clear_cache()
 
 
-def at(day: str):
-    return parse_moment(day)
-
-
 def to_assessment(engine, municipality: str, *, birth: str = "19900101", serial: int = 123,
                   no_upper_secondary: bool = False) -> int:
     """A case registered on 2025-02-01 and waiting for its joint assessment since 2025-02-20."""
-    case_id = service.register(engine, person=pnr(birth, serial), municipality=municipality,
-                               permit_date=date(2025, 1, 10), no_upper_secondary=no_upper_secondary,
-                               actor="handl01", at=at("2025-02-01"))
-    service.advance(engine, case_id, "hold_talk", {}, actor="handl01", at=at("2025-02-05"))
-    service.advance(engine, case_id, "establish_plan", {"plan": "handlingsplan"}, actor="handl01",
-                    at=at("2025-02-06"))
-    service.advance(engine, case_id, "request_assessment", {}, actor="handl01", at=at("2025-02-20"))
+    case_id = register(engine, pnr(birth, serial), municipality, date(2025, 1, 10), "2025-02-01",
+                       no_upper_secondary=no_upper_secondary)
+    advance(engine, case_id, "hold_talk", "2025-02-05")
+    advance(engine, case_id, "establish_plan", "2025-02-06", plan="handlingsplan")
+    advance(engine, case_id, "request_assessment", "2025-02-20")
     return case_id
 
 
@@ -98,10 +92,9 @@ def decide_args(case_id: int, track: str, day: str = DECIDED.isoformat(), *extra
 
 
 def decide(engine, case_id: int, track: str, day: str = DECIDED.isoformat(), **extra) -> dict:
-    return service.advance(engine, case_id, "decide",
-                           {"decision": "local_track", "participants": "kommun,af,individual", "track": track,
-                            "note": "Gemensam bedömning: spåret passar", **extra},
-                           actor="handl01", at=at(day))
+    data = {"decision": "local_track", "participants": "kommun,af,individual", "track": track,
+            "note": "Gemensam bedömning: spåret passar", **extra}
+    return advance(engine, case_id, "decide", day, **data)
 
 
 def state_of(engine, case_id: int) -> dict:
@@ -163,10 +156,10 @@ def test_refused_tracks_exit_3_with_the_reason(db, officer, municipality, track,
 def test_refused_when_the_agreement_expired_on_the_decision_date(db, officer, config_copy):
     edit(config_copy / "agreements" / "1493_1473_1447_mtg.toml", "valid_to = 2027-12-31", "valid_to = 2025-03-02")
     case_id = to_assessment(db, "1493")
-    code, out, err = officer(*decide_args(case_id, "svets"), "--json")
+    code, out, err = officer(*decide_args(case_id, "svets"), "--json", "--lang", "en")
     assert code == 3
     error = json.loads(out)["error"]
-    assert error["exit_code"] == 3 and error["field"] is None
+    assert error["exit_code"] == 3 and error["field"] == "track" and error["code"] == "track_refused"
     assert "no agreement valid on 2025-03-03 (agreement expired; valid 2024-01-01–2025-03-02)" in error["message"]
     assert state_of(db, case_id)["state"] == "assessment.pending"
 
@@ -206,7 +199,7 @@ def test_refused_when_the_agreement_file_is_not_toml(db, officer, config_copy):
 
 def test_unmet_prerequisites_refuse_and_name_the_override(db, officer):
     case_id = to_assessment(db, "0581")              # has upper-secondary education
-    code, _, err = officer(*decide_args(case_id, "utan-gymnasium"))
+    code, _, err = officer(*decide_args(case_id, "utan-gymnasium"), "--lang", "en")
     assert code == 3
     assert "does not meet the prerequisites of utan-gymnasium" in err
     assert "without completed upper-secondary education" in err
@@ -258,8 +251,9 @@ def test_override_applies_only_to_a_local_track(db, officer):
     case_id = to_assessment(db, "0581")
     code, _, err = officer("case", "advance", str(case_id), "decide", "--set", "decision=work",
                            "--set", "participants=kommun,af", "--reason", "job_offer",
-                           "--set", "override_prerequisites=yes", "--note", "Anställd", "--at", "2025-03-03")
-    assert code == 2 and "override_prerequisites only applies when decision is local_track" in err
+                           "--set", "override_prerequisites=yes", "--note", "Anställd", "--at", "2025-03-03",
+                           "--lang", "en")
+    assert code == 2 and err.startswith("error: override_prerequisites: ") and "only applies when" in err
 
 
 def test_override_of_met_prerequisites_records_nothing_overridden(db, officer):
@@ -280,7 +274,7 @@ def test_override_does_not_open_a_closed_track(db, officer):
 def test_complete_track_exits_and_keeps_the_track(db):
     case_id = to_assessment(db, "0581")
     decide(db, case_id, "industri")
-    service.advance(db, case_id, "complete_track", {"outcome": "work"}, actor="handl01", at=at("2025-12-01"))
+    advance(db, case_id, "complete_track", "2025-12-01", outcome="work")
     doc = state_of(db, case_id)
     assert doc["state"] == "exited.work" and doc["track"] == "industri"
     assert doc["active"] is False and doc["due"] is None
@@ -289,8 +283,7 @@ def test_complete_track_exits_and_keeps_the_track(db):
 def test_drop_track_goes_back_to_extended_module2(db):
     case_id = to_assessment(db, "0581")
     decide(db, case_id, "industri")
-    event = service.advance(db, case_id, "drop_track", {"reason": "needs_rehabilitation"}, actor="handl01",
-                            at=at("2025-05-01"))
+    event = advance(db, case_id, "drop_track", "2025-05-01", reason="needs_rehabilitation")
     assert event["to_state"] == "module2.extended"
     doc = state_of(db, case_id)
     assert doc["state"] == "module2.extended" and doc["track"] is None and doc["track_valid"] is None

@@ -1,4 +1,5 @@
-"""The process table is consistent, agrees with DOMAIN.md, and the machine agrees with it."""
+"""The process table is consistent and agrees with DOMAIN.md (written out independently in
+domain_reference.py): its states, routes, skips and effects."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import domain_reference as ref
 from etablera.statemachine import process
 from etablera.statemachine.diagram import mermaid
 from etablera.statemachine.errors import NotPermitted
-from etablera.statemachine.machine import MACHINE, next_state
+from etablera.statemachine.decide import next_state
 from etablera.statemachine.process import CASE_TRIGGERS, STATE, STATES, TRIGGER, TRIGGERS
 
 
@@ -69,30 +70,72 @@ def _selecting_values(trigger: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("trigger", [t.name for t in CASE_TRIGGERS])
-def test_machine_table_and_contract_agree(trigger):
-    spec = TRIGGER[trigger]
+def test_table_and_contract_agree(trigger):
     for state, facts in itertools.product(ref.ALL_STATES, _selecting_values(trigger)):
-        route = spec.route_for(state, facts)
+        route = process.route(state, trigger, facts)
         by_table = None if route is None else (route.dest or state)
         try:
-            by_machine = next_state(state, trigger, dict(facts))
+            by_lookup = next_state(state, trigger, dict(facts))
         except NotPermitted as exc:
-            by_machine = None
-            assert state in str(exc), "the refusal names the state"
+            by_lookup = None
+            assert exc.code == "trigger_not_permitted" and exc.params["state"] == state, "the refusal names the state"
         expected = ref.dest(state, trigger, facts, paused_from=facts.get("paused_from"))
         if trigger == "resume" and facts.get("paused_from") not in ref.ACTIVE:
             expected = None     # a case is only ever paused from an active state
-        assert by_machine == by_table == expected, (state, trigger, facts, by_machine, by_table, expected)
+        assert by_lookup == by_table == expected, (state, trigger, facts, by_lookup, by_table, expected)
         if route is not None:
             value = facts.get(ref.SELECTOR.get(trigger, ""), None)
             assert tuple(route.skips) == ref.skips(state, trigger, value), (state, trigger, facts)
 
 
-def test_machine_knows_each_trigger_only_where_the_table_says():
+def test_each_trigger_is_permitted_only_where_the_contract_says():
     for state in ref.ALL_STATES:
         assert {t.name for t in process.permitted(state)} == ref.permitted(state), state
-        machine_triggers = set(MACHINE.get_triggers(state)) & set(ref.TRIGGERS)
-        assert machine_triggers == ref.permitted(state), state
+        routed = {trigger for (source, trigger) in process.ROUTES if source == state}
+        assert routed == ref.permitted(state), state
+
+
+def test_effects_name_real_columns_fields_and_rules():
+    from etablera.models import Case
+    from etablera.statemachine.rules import RULES
+    columns = set(Case.__table__.c.keys())
+    for trigger in TRIGGERS:
+        fields = {f.name for f in trigger.fields}
+        for route in trigger.routes:
+            effects = route.effects
+            for column, field in effects.sets:
+                assert column in columns and field in fields, (trigger.name, column, field)
+            assert set(effects.clears) <= columns, trigger.name
+            assert {column for _, column in effects.records} <= columns, trigger.name
+            assert set(effects.rules) <= set(RULES), trigger.name
+            assert set(effects.ends_measures) <= set(process.MEASURE_MODULES), trigger.name
+            assert effects.clock in (None, "stop", "restart"), trigger.name
+
+
+def test_leaving_the_process_ends_every_measure_and_leaving_a_track_ends_its_components():
+    for trigger in CASE_TRIGGERS:
+        for route in trigger.routes:
+            for source in route.sources:
+                dest = route.dest or source
+                if STATE[dest].terminal:
+                    assert set(route.effects.ends_measures) == {"module2", "module3"}, (trigger.name, dest)
+                elif process.module_of(source) == "module3" and process.module_of(dest) == "module2":
+                    assert route.effects.ends_measures == ("module3",), (trigger.name, dest)
+                else:
+                    assert route.effects.ends_measures == (), (trigger.name, source, dest)
+
+
+def test_stages_flags_and_labels():
+    assert {s.stage for s in STATES if s.stage} == set(process.STAGE)
+    assert set(process.EXIT_STATES) == {s for s in ref.TERMINAL if s != "closed"}
+    assert set(process.FOLLOWED_UP) == set(ref.OUTCOMES.values())
+    for stage in process.STAGES:
+        assert process.stage_label(stage.name, "sv") == stage.sv and process.stage_label(stage.name, "en") == stage.en
+    # entering a stage: the route's destination lies in another stage, except a resume
+    assert process.route("module1.talk_held", "establish_plan", {}).enters_stage("module1.talk_held") == \
+        "module2.preparing"
+    assert process.route("module1.registered", "hold_talk", {}).enters_stage("module1.registered") is None
+    assert process.route("on_hold", "resume", {"paused_from": "module3.in_track"}).enters_stage("on_hold") is None
 
 
 def test_terminal_states_permit_nothing():

@@ -9,6 +9,7 @@ from etablera.interfaces.cli.output import emit
 from etablera.models.database import get_engine
 from etablera.cases import measures as use_cases
 from etablera.cases.parsing import parse_day
+from etablera.statemachine.process import MEASURE_ACTIONS, MEASURE_INITIAL
 
 
 @click.group()
@@ -26,7 +27,7 @@ def add(options, at, case_id, measure_type, due):
     """Add a measure of TYPE to a case."""
     measure_id = use_cases.add_measure(get_engine(), case_id, measure_type, actor=options.actor,
                                        due=parse_day(due, "due"), at=at)
-    emit(options, {"measure": measure_id, "case": case_id, "type": measure_type, "state": "planned"},
+    emit(options, {"measure": measure_id, "case": case_id, "type": measure_type, "state": MEASURE_INITIAL},
          lambda d: f"measure {d['measure']} added to case {d['case']}")
 
 
@@ -44,5 +45,5 @@ def _lifecycle(action: str):
     return measure.command(action)(command)
 
 
-for _action in use_cases.ACTIONS:
-    _lifecycle(_action)
+for _action in MEASURE_ACTIONS:
+    _lifecycle(_action.name)

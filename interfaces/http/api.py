@@ -19,8 +19,9 @@ from etablera.access import log as access_log, scope
 from etablera.cases import measures, queries, service, worklist
 from etablera.reminders import outbox as reminders
 from etablera.statemachine.errors import BadInput
+from etablera.statemachine.messages import Code
 from etablera.cases.parsing import parse_at, parse_bound, parse_day
-from etablera.cases.guards import agreement_book
+from etablera.cases.agreements import agreement_book
 from etablera.statemachine.process import TRIGGER
 from etablera.access.scope import Principal, require_case, require_role
 
@@ -124,7 +125,8 @@ def advance(request: Request, who: Who, case_id: CaseId, body: s.AdvanceRequest,
     engine = engine_of(request)
     require_case(engine, who, case_id, f"advance:{body.trigger}", change=True)
     if body.trigger not in TRIGGER:
-        raise BadInput("trigger", f"unknown trigger {body.trigger!r}; triggers: {', '.join(TRIGGER)}")
+        raise BadInput("unknown_trigger", field="trigger", name=Code(body.trigger),
+                       choices=[Code(t) for t in TRIGGER])
     at = parse_at(body.at)
     event = scope.logged_change(engine, who, case_id, f"advance:{body.trigger}",
                                 lambda access: service.advance(engine, case_id, body.trigger, dict(body.data),

@@ -1,0 +1,42 @@
+"""A case (ärende) as the process sees it: what `decide` reads, nothing of the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: int
+    person: str                      # 12 digits: personnummer or samordningsnummer
+    municipality: str
+    target_group: str
+    no_upper_secondary: bool
+    state: str
+    paused_from: str | None
+    paused_at: datetime | None
+    due: date | None
+    establishment_due: date | None
+    plan: str | None
+    track: str | None
+    kommun_officer: str | None
+    af_officer: str | None
+    last_seq: int
+    version: int
+    last_event_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row) -> "Case":
+        """From a case row (a mapping with at least these columns)."""
+        return cls(*(row[name] for name in _NAMES))
+
+    def __getitem__(self, name: str):
+        # Rules and messages written for rows read a case the same way.
+        return getattr(self, name)
+
+    def get(self, name: str, default=None):
+        return getattr(self, name, default)
+
+
+_NAMES = tuple(f.name for f in fields(Case))
