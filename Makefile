@@ -1,4 +1,5 @@
-# Two entry points: `make demo` (the main job on the embedded SQLite default) and `make test`.
+# Two entry points: `make demo` (the main job on the embedded SQLite default) and `make test`;
+# `make test-fast` leaves out the tests marked slow (processes, Prefect, the wheel) for the edit-test loop.
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -17,7 +18,10 @@ demo: install
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+test-fast: install
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
 bench: install
 	$(BIN)/python -m benchmarks
 
-.PHONY: install demo test bench
+.PHONY: install demo test test-fast bench

@@ -8,21 +8,23 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import select
 
 from conftest import ROOT
 from identities import pnr
+from kit import add_measure, advance, change_measure, register
 from etablera.models.database import make_engine, transaction
-from etablera.cases import audit, measures, service
+from etablera.cases import audit
 from etablera.cases.audit import CASES, EVENTS
 from etablera.statemachine.errors import BadInput, ConcurrentChange, NotPermitted
 
 pytestmark = pytest.mark.postgres
 
 TOWNS = ("0581", "0180", "0380", "0484")
+REGISTERED = datetime(2025, 3, 3, 9, tzinfo=timezone.utc)
 
 
 def _history(engine, case_id: int) -> list:
@@ -58,9 +60,7 @@ def _spawn(env: dict, *args: str) -> subprocess.Popen:
 def test_two_processes_advancing_the_same_case(pg_url):
     engine = make_engine(pg_url)
     env = {**os.environ, "ETABLERA_DATABASE_URL": pg_url, "ETABLERA_ACTOR": "handl01"}
-    case_id = service.register(engine, person=pnr("19900101", 701), municipality="0581",
-                               permit_date=datetime(2025, 1, 15).date(), actor="setup",
-                               at=datetime(2025, 3, 3, 9, tzinfo=timezone.utc))
+    case_id = register(engine, pnr("19900101", 701), "0581", date(2025, 1, 15), REGISTERED, actor="setup")
     wins = 0
     for round_ in range(10):
         case = _case(engine, case_id)
@@ -118,18 +118,15 @@ def _race(n: int, work) -> list:
 
 def test_threads_racing_on_one_case(pg_url):
     engine = make_engine(pg_url)
-    case_id = service.register(engine, person=pnr("19900101", 702), municipality="0581",
-                               permit_date=datetime(2025, 1, 15).date(), actor="setup",
-                               at=datetime(2025, 3, 3, 9, tzinfo=timezone.utc))
-    service.advance(engine, case_id, "hold_talk", {}, actor="setup")
-    service.advance(engine, case_id, "establish_plan", {"plan": "handlingsplan"}, actor="setup")
+    case_id = register(engine, pnr("19900101", 702), "0581", date(2025, 1, 15), REGISTERED, actor="setup")
+    advance(engine, case_id, "hold_talk", actor="setup")
+    advance(engine, case_id, "establish_plan", actor="setup", plan="handlingsplan")
     events = 3
     for round_ in range(10):
         case = _case(engine, case_id)
         others = [t for t in TOWNS if t != case["municipality"]]
-        results = _race(6, lambda i: service.advance(engine, case_id, "transfer",
-                                                     {"municipality": others[i % len(others)]},
-                                                     actor=f"t{i}", expect_version=case["version"]))
+        results = _race(6, lambda i: advance(engine, case_id, "transfer", actor=f"t{i}", expect_version=case["version"],
+                                             municipality=others[i % len(others)]))
         won = [r for r in results if isinstance(r, dict)]
         lost = [r for r in results if isinstance(r, ConcurrentChange)]
         assert len(won) == 1 and len(lost) == 5, results
@@ -137,8 +134,7 @@ def test_threads_racing_on_one_case(pg_url):
         assert len(_assert_whole(engine, case_id)) == events
     # no expected version: whoever reads a stale version is refused, never overwrites
     for round_ in range(10):
-        results = _race(6, lambda i: service.advance(engine, case_id, "transfer", {"municipality": TOWNS[i % 4]},
-                                                     actor=f"t{i}"))
+        results = _race(6, lambda i: advance(engine, case_id, "transfer", actor=f"t{i}", municipality=TOWNS[i % 4]))
         # a thread that reads after another's commit may find the case already where it
         # wanted to move it: refused as bad input, nothing written
         assert all(isinstance(r, (dict, ConcurrentChange)) or (isinstance(r, BadInput) and r.field == "municipality")
@@ -151,9 +147,8 @@ def test_threads_racing_on_one_case(pg_url):
         assert sorted(r["seq"] for r in won) == [row.seq for row in history][-len(won):]
     # two state changes at once: exactly one of pause / request_assessment wins
     version = _case(engine, case_id)["version"]
-    results = _race(2, lambda i: service.advance(
-        engine, case_id, ("pause", "request_assessment")[i], {"reason": "illness"} if i == 0 else {},
-        actor=f"t{i}", expect_version=version))
+    results = _race(2, lambda i: advance(engine, case_id, ("pause", "request_assessment")[i], actor=f"t{i}",
+                                         expect_version=version, **({"reason": "illness"} if i == 0 else {})))
     assert sum(isinstance(r, dict) for r in results) == 1
     assert sum(isinstance(r, ConcurrentChange) for r in results) == 1
     winner = next(r for r in results if isinstance(r, dict))
@@ -164,24 +159,22 @@ def test_threads_racing_on_one_case(pg_url):
 
 def test_threads_racing_on_one_measure(pg_url):
     engine = make_engine(pg_url)
-    case_id = service.register(engine, person=pnr("19900101", 703), municipality="0581",
-                               permit_date=datetime(2025, 1, 15).date(), actor="setup",
-                               at=datetime(2025, 3, 3, 9, tzinfo=timezone.utc))
-    service.advance(engine, case_id, "hold_talk", {}, actor="setup")
-    service.advance(engine, case_id, "establish_plan", {"plan": "handlingsplan"}, actor="setup")
+    case_id = register(engine, pnr("19900101", 703), "0581", date(2025, 1, 15), REGISTERED, actor="setup")
+    advance(engine, case_id, "hold_talk", actor="setup")
+    advance(engine, case_id, "establish_plan", actor="setup", plan="handlingsplan")
     for _ in range(5):
-        measure_id = measures.add_measure(engine, case_id, "sfi", actor="setup")
+        measure_id = add_measure(engine, case_id, "sfi", actor="setup")
         before = len(_history(engine, case_id))
-        results = _race(4, lambda i: measures.change_measure(engine, measure_id, "start", actor=f"t{i}"))
+        results = _race(4, lambda i: change_measure(engine, measure_id, "start", actor=f"t{i}"))
         won = [r for r in results if isinstance(r, str)]
         assert won == ["ongoing"], results          # started once: the others were too late or refused
         assert all(isinstance(r, (ConcurrentChange, NotPermitted)) for r in results if r != "ongoing"), results
         history = _assert_whole(engine, case_id)
         assert [row.trigger for row in history[before:]] == ["start_measure"]
     # many measures of one case changed at once: each change is one event, no seq twice
-    ids = [measures.add_measure(engine, case_id, "internship", actor="setup") for _ in range(6)]
+    ids = [add_measure(engine, case_id, "internship", actor="setup") for _ in range(6)]
     before = len(_history(engine, case_id))
-    results = _race(6, lambda i: measures.change_measure(engine, ids[i], "start", actor=f"t{i}"))
+    results = _race(6, lambda i: change_measure(engine, ids[i], "start", actor=f"t{i}"))
     done = sum(r == "ongoing" for r in results)
     assert done >= 1 and all(r == "ongoing" or isinstance(r, ConcurrentChange) for r in results), results
     assert len(_assert_whole(engine, case_id)) == before + done
@@ -192,12 +185,10 @@ def test_a_read_sees_one_moment_while_a_change_commits_between_its_statements(pg
     """A case page reads the case, then its history: a change committed between the two
     statements must not show up in the second (a state from before beside its event)."""
     engine = make_engine(pg_url)
-    case_id = service.register(engine, person=pnr("19900101", 801), municipality="0581",
-                               permit_date=datetime(2025, 1, 15).date(), actor="setup",
-                               at=datetime(2025, 3, 3, 9, tzinfo=timezone.utc))
+    case_id = register(engine, pnr("19900101", 801), "0581", date(2025, 1, 15), REGISTERED, actor="setup")
     with transaction(engine, write=False) as conn:
         before = conn.execute(select(CASES.c.state, CASES.c.last_seq).where(CASES.c.id == case_id)).one()
-        service.advance(engine, case_id, "hold_talk", {}, actor="meanwhile")     # commits on another connection
+        advance(engine, case_id, "hold_talk", actor="meanwhile")     # commits on another connection
         seqs = conn.execute(select(EVENTS.c.seq).where(EVENTS.c.case_id == case_id)).scalars().all()
     assert len(seqs) == before.last_seq, "the history was read from a later moment than the case"
     assert len(_history(engine, case_id)) == before.last_seq + 1      # the change itself was written

@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from conftest import ROOT
+from kit import advance
 from etablera.models.database import make_engine, transaction
-from etablera.cases import audit, service
+from etablera.cases import audit
 from etablera.cases.audit import CASES, EVENTS
 
 pytestmark = pytest.mark.slow
@@ -26,33 +27,32 @@ BATCH = textwrap.dedent("""
     sys.path.insert(0, "tests")
     from identities import pnr
     from etablera.models.database import make_engine
-    from etablera.cases import measures, service
+    from kit import add_measure, advance, change_measure, register
 
     engine = make_engine(sys.argv[1])
     first = int(sys.argv[3])
     people = [pnr((date(1970, 1, 1) + timedelta(days=first + i)).strftime("%Y%m%d"), 800)
               for i in range(int(sys.argv[2]))]
-    cases = [service.register(engine, person=person, municipality="0581", permit_date=date(2025, 1, 15),
-                              actor="batch") for person in people]
+    cases = [register(engine, person, "0581", date(2025, 1, 15), actor="batch") for person in people]
     print("registered", flush=True)
     # module 1 -> module 2, then round and round: a measure added and started, a joint
     # assessment, extended support, a pause and a resume, a transfer
     for case in cases:
-        service.advance(engine, case, "hold_talk", {}, actor="batch")
-        service.advance(engine, case, "establish_plan", {"plan": "handlingsplan"}, actor="batch")
+        advance(engine, case, "hold_talk", actor="batch")
+        advance(engine, case, "establish_plan", actor="batch", plan="handlingsplan")
     towns = ["0180", "0380"]
     deadline = time.monotonic() + 120
     n = 0
     while time.monotonic() < deadline:
         for case in cases:
-            m = measures.add_measure(engine, case, "sfi", actor="batch")
-            measures.change_measure(engine, m, "start", actor="batch")
-            service.advance(engine, case, "request_assessment", {}, actor="batch")
-            service.advance(engine, case, "decide", {"decision": "extended_support",
-                                                     "participants": "kommun,af", "note": "mer stöd"}, actor="batch")
-            service.advance(engine, case, "pause", {"reason": "illness"}, actor="batch")
-            service.advance(engine, case, "resume", {}, actor="batch")
-            service.advance(engine, case, "transfer", {"municipality": towns[n % 2]}, actor="batch")
+            m = add_measure(engine, case, "sfi", actor="batch")
+            change_measure(engine, m, "start", actor="batch")
+            advance(engine, case, "request_assessment", actor="batch")
+            advance(engine, case, "decide", actor="batch", decision="extended_support", participants="kommun,af",
+                    note="mer stöd")
+            advance(engine, case, "pause", actor="batch", reason="illness")
+            advance(engine, case, "resume", actor="batch")
+            advance(engine, case, "transfer", actor="batch", municipality=towns[n % 2])
         n += 1      # every case moves on to the other town in the next round
 """)
 
@@ -113,9 +113,9 @@ def _check_after_crash(url: str, cases: int) -> None:
         # the database works: every case can move again
         for head in heads:
             if head.state == "on_hold":
-                service.advance(engine, head.id, "resume", {}, actor="after")
-            service.advance(engine, head.id, "pause", {"reason": "other"}, actor="after")
-            service.advance(engine, head.id, "resume", {}, actor="after")
+                advance(engine, head.id, "resume", actor="after")
+            advance(engine, head.id, "pause", actor="after", reason="other")
+            advance(engine, head.id, "resume", actor="after")
         with transaction(engine, write=False) as conn:
             _, _, breaks = audit.verify(conn)
         assert not breaks

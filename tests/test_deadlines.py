@@ -12,13 +12,12 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from identities import pnr
+from kit import add_measure, advance, at, register
 from etablera.models import Case, Measure, Reminder
 from etablera.models.agreements import AgreementBook
 from etablera.models.configuration import DEFAULT_DIR, load_config
 from etablera.models.ladder import load_reminder_config
-from etablera.models.timestamps import parse_moment
 from etablera.reminders import deadlines, officers, outbox as reminders
-from etablera.cases import measures, service
 from etablera.cases.audit import verify
 from etablera.reminders.recompute import recompute
 
@@ -27,18 +26,14 @@ CONFIG = load_reminder_config(DEFAULT_DIR)
 CASES, MEASURES = Case.__table__, Measure.__table__
 
 
-def at(day: str):
-    return parse_moment(day)
-
-
 def check(engine, day: str, book=NO_AGREEMENTS):
     return deadlines.record_due(engine, at(day), config=CONFIG, book=book)
 
 
-def register(engine, birth: str, day: str, serial: int = 123, officer: str | None = "k1", municipality="0581"):
-    return service.register(engine, person=pnr(birth, serial), municipality=municipality,
-                            permit_date=parse_moment(day).date() - timedelta(days=10), actor="t", at=at(day),
-                            kommun_officer=officer, af_officer="af1" if officer else None)
+def newcomer(engine, birth: str, day: str, serial: int = 123, officer: str | None = "k1", municipality="0581"):
+    """A case registered on `day`, ten days after the residence permit, with officers k1 and af1."""
+    return register(engine, pnr(birth, serial), municipality, at(day).date() - timedelta(days=10), day, actor="t",
+                    kommun_officer=officer, af_officer="af1" if officer else None)
 
 
 def rows(engine):
@@ -51,7 +46,7 @@ def test_time_travel_exact_reminders_per_level(any_engine):
     """Module 1 (30 working days from Mon 2 March 2026 → due Wed 15 April, across Easter):
     warning 5 working days before (8 April), overdue on the day, escalation 5 working
     days after (22 April). Each exactly once, whatever the days checked."""
-    case_id = register(any_engine, "19900101", "2026-03-02")
+    case_id = newcomer(any_engine, "19900101", "2026-03-02")
     expected = {"2026-04-07": {}, "2026-04-08": {"warning": 1}, "2026-04-09": {}, "2026-04-14": {},
                 "2026-04-15": {"overdue": 1}, "2026-04-16": {}, "2026-04-21": {},
                 "2026-04-22": {"escalation": 1}, "2026-04-23": {}, "2026-06-01": {}}
@@ -69,16 +64,16 @@ def test_time_travel_exact_reminders_per_level(any_engine):
 
 
 def test_first_check_after_a_gap_records_only_the_step_reached(any_engine):
-    register(any_engine, "19900101", "2026-03-02")
+    newcomer(any_engine, "19900101", "2026-03-02")
     assert check(any_engine, "2026-05-04").by_step == {"warning": 0, "overdue": 0, "escalation": 1}
     assert check(any_engine, "2026-05-05").total == 0
 
 
 def test_many_cases_on_known_dates(any_engine):
     """Three cases a week apart: on each day exactly the ones whose step has come."""
-    ids = [register(any_engine, "19900101", "2026-03-02", serial=101),
-           register(any_engine, "19850505", "2026-03-09", serial=102),    # due 22 April → warning 15 April
-           register(any_engine, "19700707", "2026-03-16", serial=103)]    # due 29 April → warning 22 April
+    ids = [newcomer(any_engine, "19900101", "2026-03-02", serial=101),
+           newcomer(any_engine, "19850505", "2026-03-09", serial=102),    # due 22 April → warning 15 April
+           newcomer(any_engine, "19700707", "2026-03-16", serial=103)]    # due 29 April → warning 22 April
     assert check(any_engine, "2026-04-15").by_step == {"warning": 1, "overdue": 1, "escalation": 0}
     assert check(any_engine, "2026-04-22").by_step == {"warning": 1, "overdue": 1, "escalation": 1}
     by_case = {}
@@ -88,15 +83,15 @@ def test_many_cases_on_known_dates(any_engine):
 
 
 def test_a_second_visit_of_a_stage_gets_its_own_reminders(any_engine):
-    case_id = register(any_engine, "19900101", "2026-01-05")
-    service.advance(any_engine, case_id, "hold_talk", {}, actor="t", at=at("2026-01-07"))
-    service.advance(any_engine, case_id, "establish_plan", {"plan": "handlingsplan"}, actor="t", at=at("2026-01-08"))
-    service.advance(any_engine, case_id, "request_assessment", {}, actor="t", at=at("2026-01-12"))
+    case_id = newcomer(any_engine, "19900101", "2026-01-05")
+    advance(any_engine, case_id, "hold_talk", "2026-01-07", actor="t")
+    advance(any_engine, case_id, "establish_plan", "2026-01-08", actor="t", plan="handlingsplan")
+    advance(any_engine, case_id, "request_assessment", "2026-01-12", actor="t")
     # assessment: 10 working days from 12 Jan → 26 Jan; warning 19 Jan
     assert check(any_engine, "2026-01-19").counts["stage"] == {"warning": 1, "overdue": 0, "escalation": 0}
-    service.advance(any_engine, case_id, "decide", {"decision": "extended_support", "participants": "kommun,af",
-                                                     "note": "längre rehabilitering"}, actor="t", at=at("2026-01-20"))
-    service.advance(any_engine, case_id, "request_assessment", {}, actor="t", at=at("2026-01-21"))
+    advance(any_engine, case_id, "decide", "2026-01-20", actor="t", decision="extended_support",
+            participants="kommun,af", note="längre rehabilitering")
+    advance(any_engine, case_id, "request_assessment", "2026-01-21", actor="t")
     # second assessment visit: 21 Jan + 10 working days → 4 Feb; warning 28 Jan
     assert check(any_engine, "2026-01-28").counts["stage"] == {"warning": 1, "overdue": 0, "escalation": 0}
     visits = {(r["stage"], r["visit"], r["step"]) for r in rows(any_engine)}
@@ -106,15 +101,14 @@ def test_a_second_visit_of_a_stage_gets_its_own_reminders(any_engine):
 def test_pause_moves_everything_by_the_paused_days(any_engine):
     """Twin cases; one paused 14 days: stage, establishment and measure due dates all move
     by 14 days, and so do the reminders (calendar offsets) or their base (working days)."""
-    plain = register(any_engine, "19900101", "2026-01-05", serial=201)
-    paused = register(any_engine, "19910202", "2026-01-05", serial=202)
+    plain = newcomer(any_engine, "19900101", "2026-01-05", serial=201)
+    paused = newcomer(any_engine, "19910202", "2026-01-05", serial=202)
     for case_id in (plain, paused):
-        service.advance(any_engine, case_id, "hold_talk", {}, actor="t", at=at("2026-01-06"))
-        service.advance(any_engine, case_id, "establish_plan", {"plan": "handlingsplan"}, actor="t",
-                        at=at("2026-01-07"))
-        measures.add_measure(any_engine, case_id, "career_guidance", actor="t", at=at("2026-01-08"))
-    service.advance(any_engine, paused, "pause", {"reason": "illness"}, actor="t", at=at("2026-01-12"))
-    service.advance(any_engine, paused, "resume", {}, actor="t", at=at("2026-01-26"))
+        advance(any_engine, case_id, "hold_talk", "2026-01-06", actor="t")
+        advance(any_engine, case_id, "establish_plan", "2026-01-07", actor="t", plan="handlingsplan")
+        add_measure(any_engine, case_id, "career_guidance", "2026-01-08", actor="t")
+    advance(any_engine, paused, "pause", "2026-01-12", actor="t", reason="illness")
+    advance(any_engine, paused, "resume", "2026-01-26", actor="t")
     with any_engine.connect() as conn:
         cases = {r.id: r for r in conn.execute(select(CASES.c.id, CASES.c.due, CASES.c.establishment_due))}
         dues = {r.case_id: r.due for r in conn.execute(select(MEASURES.c.case_id, MEASURES.c.due))}
@@ -134,19 +128,19 @@ def test_pause_moves_everything_by_the_paused_days(any_engine):
 
 
 def test_cases_on_hold_get_no_reminders(any_engine):
-    case_id = register(any_engine, "19900101", "2026-03-02")
-    service.advance(any_engine, case_id, "pause", {"reason": "parental_leave"}, actor="t", at=at("2026-03-10"))
+    case_id = newcomer(any_engine, "19900101", "2026-03-02")
+    advance(any_engine, case_id, "pause", "2026-03-10", actor="t", reason="parental_leave")
     assert check(any_engine, "2026-04-22").total == 0
-    service.advance(any_engine, case_id, "resume", {}, actor="t", at=at("2026-05-04"))   # 55 days later
+    advance(any_engine, case_id, "resume", "2026-05-04", actor="t")   # 55 days later
     assert check(any_engine, "2026-05-04").total == 0
     result = check(any_engine, "2026-06-02")        # due 15 April + 55 days = 9 June; warning 2 June
     assert result.by_step == {"warning": 1, "overdue": 0, "escalation": 0}
 
 
 def test_establishment_and_closed_cases(any_engine):
-    case_id = register(any_engine, "19900101", "2024-03-04")        # permit 23 Feb 2024 → due 23 Feb 2026
-    other = register(any_engine, "19800808", "2024-03-04", serial=300)
-    service.advance(any_engine, other, "close", {"reason": "moved_abroad"}, actor="t", at=at("2024-03-05"))
+    case_id = newcomer(any_engine, "19900101", "2024-03-04")        # permit 23 Feb 2024 → due 23 Feb 2026
+    other = newcomer(any_engine, "19800808", "2024-03-04", serial=300)
+    advance(any_engine, other, "close", "2024-03-05", actor="t", reason="moved_abroad")
     result = check(any_engine, "2026-02-23")
     assert result.counts["establishment"] == {"warning": 0, "overdue": 1, "escalation": 0}
     assert {r["case_id"] for r in rows(any_engine)} == {case_id}
@@ -175,9 +169,9 @@ def test_agreement_dates_remind_the_coordinator(any_engine, tmp_path, monkeypatc
 
 
 def test_recompute_shows_then_applies_audited(any_engine, tmp_path, monkeypatch):
-    case_id = register(any_engine, "19900101", "2026-03-02")
-    service.advance(any_engine, case_id, "pause", {"reason": "illness"}, actor="t", at=at("2026-03-03"))
-    service.advance(any_engine, case_id, "resume", {}, actor="t", at=at("2026-03-10"))     # +7 days
+    case_id = newcomer(any_engine, "19900101", "2026-03-02")
+    advance(any_engine, case_id, "pause", "2026-03-03", actor="t", reason="illness")
+    advance(any_engine, case_id, "resume", "2026-03-10", actor="t")     # +7 days
     assert recompute(any_engine, actor="admin", dry_run=True, book=NO_AGREEMENTS).changes == []
 
     frames = tmp_path / "config"
@@ -208,7 +202,7 @@ def test_recompute_shows_then_applies_audited(any_engine, tmp_path, monkeypatch)
 
 def test_no_personal_data_in_reminders(engine, tmp_path):
     person = pnr("19900101")
-    register(engine, "19900101", "2026-03-02")
+    newcomer(engine, "19900101", "2026-03-02")
     check(engine, "2026-04-22")
     seen = []
     reminders.deliver(engine, config=CONFIG,

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from conftest import ROOT, free_port
 from identities import pnr
+from kit import register
 from etablera.models import Reminder, ReminderDelivery
 from etablera.models.agreements import AgreementBook
 from etablera.models.configuration import DEFAULT_DIR
@@ -28,7 +29,6 @@ from etablera.models.database import make_engine
 from etablera.models.ladder import load_reminder_config
 from etablera.models.timestamps import parse_moment
 from etablera.reminders import deadlines, officers, outbox as reminders
-from etablera.cases import service
 from etablera.reminders.channels import DeliveryError
 
 CONFIG = load_reminder_config(DEFAULT_DIR)
@@ -77,9 +77,8 @@ def setup_cases(engine, port: int, n: int = 4, coordinator=True) -> None:
         officers.add_officer(engine, "samo", name="Sam", org="kommun", municipality="0581", role="coordinator",
                              notify=smtp_url(port, "samo"))
     for i in range(n):
-        service.register(engine, person=pnr("19900101", 100 + i), municipality="0581",
-                         permit_date=parse_moment("2026-02-20").date(), actor="t", at=parse_moment("2026-03-02"),
-                         kommun_officer="k1", af_officer="af1")
+        register(engine, pnr("19900101", 100 + i), "0581", "2026-02-20", "2026-03-02", actor="t",
+                 kommun_officer="k1", af_officer="af1")
     deadlines.record_due(engine, parse_moment("2026-04-22"), config=CONFIG, book=NO_AGREEMENTS)   # escalations
 
 
@@ -130,8 +129,7 @@ def test_smtp_down_then_up_delivers_each_exactly_once(engine, smtp):
 
 
 def test_failed_delivery_is_retried_then_dead(engine):
-    service.register(engine, person=pnr("19900101"), municipality="0581",
-                     permit_date=parse_moment("2026-02-20").date(), actor="t", at=parse_moment("2026-03-02"))
+    register(engine, pnr("19900101"), "0581", "2026-02-20", "2026-03-02", actor="t")
     deadlines.record_due(engine, parse_moment("2026-04-08"), config=CONFIG, book=NO_AGREEMENTS)   # a warning
 
     def broken(*args, **kwargs):
@@ -149,8 +147,7 @@ def test_failed_delivery_is_retried_then_dead(engine):
 
 
 def test_recipients_fall_back_to_the_default_channel(engine, tmp_path):
-    service.register(engine, person=pnr("19900101"), municipality="0581", kommun_officer="nobody",
-                     permit_date=parse_moment("2026-02-20").date(), actor="t", at=parse_moment("2026-03-02"))
+    register(engine, pnr("19900101"), "0581", "2026-02-20", "2026-03-02", actor="t", kommun_officer="nobody")
     deadlines.record_due(engine, parse_moment("2026-04-22"), config=CONFIG, book=NO_AGREEMENTS)
     sent = []
     reminders.deliver(engine, config=CONFIG, send=lambda url, s, b, recipient, message_id: sent.append((url, recipient)))
@@ -192,9 +189,8 @@ def test_sigkill_mid_batch_then_next_run_delivers_the_rest(sqlite_url, smtp):
 def test_two_checks_at_the_same_moment_record_each_reminder_once(pg_url):
     engine = make_engine(pg_url)
     for i in range(40):
-        service.register(engine, person=pnr("19900101", 100 + i), municipality="0581",
-                         permit_date=parse_moment("2026-02-20").date(), actor="t",
-                         at=parse_moment("2026-03-02") + timedelta(days=i % 10))
+        register(engine, pnr("19900101", 100 + i), "0581", "2026-02-20",
+                 parse_moment("2026-03-02") + timedelta(days=i % 10), actor="t")
     moment = parse_moment("2026-04-22")
     barrier = threading.Barrier(4)
     results, errors = [], []

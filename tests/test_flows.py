@@ -19,10 +19,9 @@ from sqlalchemy import create_engine, select, text
 
 from conftest import ROOT, free_port, run_cli
 from identities import pnr
+from kit import register
 from etablera.models import Reminder
 from etablera.models.database import make_engine
-from etablera.models.timestamps import parse_moment
-from etablera.cases import service
 
 PY = sys.executable
 
@@ -44,9 +43,7 @@ def api(url: str, path: str, body: dict | None = None) -> dict | list:
 
 
 def one_overdue_case(engine) -> int:
-    return service.register(engine, person=pnr("19900101"), municipality="0581",
-                            permit_date=parse_moment("2026-02-20").date(), actor="t",
-                            at=parse_moment("2026-03-02"), kommun_officer="k1")
+    return register(engine, pnr("19900101"), "0581", "2026-02-20", "2026-03-02", actor="t", kommun_officer="k1")
 
 
 def test_cli_does_not_import_prefect():

@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 
 from conftest import run_cli
 from identities import pnr
+from kit import advance, register
 from etablera.models import Reminder
 from etablera.models.agreements import AgreementBook
 from etablera.models.configuration import DEFAULT_DIR
@@ -19,18 +20,16 @@ from etablera.models.database import make_engine
 from etablera.models.ladder import load_reminder_config
 from etablera.models.timestamps import parse_moment
 from etablera.reminders import deadlines, outbox as reminders
-from etablera.cases import followup, service
+from etablera.cases import followup
 from etablera.cases.audit import verify
 from etablera.statemachine.errors import BadInput, NotPermitted
 
 
 def exited_case(engine, serial=11, exit_day="2025-05-15", outcome="work", municipality="0581"):
-    c = service.register(engine, person=pnr("19900101", serial), municipality=municipality,
-                         permit_date=date(2025, 1, 1), actor="h1", at=parse_moment("2025-01-15"),
-                         kommun_officer="k-1", af_officer="af-1")
-    service.advance(engine, c, "hold_talk", {}, actor="h1", at=parse_moment("2025-02-01"))
-    service.advance(engine, c, "exit_direct", {"outcome": outcome, "reason": "job_offer", "note": "Anställd"},
-                    actor="h1", at=parse_moment(exit_day))
+    c = register(engine, pnr("19900101", serial), municipality, date(2025, 1, 1), "2025-01-15", actor="h1",
+                 kommun_officer="k-1", af_officer="af-1")
+    advance(engine, c, "hold_talk", "2025-02-01", actor="h1")
+    advance(engine, c, "exit_direct", exit_day, actor="h1", outcome=outcome, reason="job_offer", note="Anställd")
     return c
 
 
@@ -65,8 +64,7 @@ def test_refusals(db):
     followup.record_followup(db, c, day=90, status="work", actor="h1", at=parse_moment("2025-08-13"))
     with pytest.raises(NotPermitted, match="already recorded"):
         followup.record_followup(db, c, day=90, status="work", actor="h1", at=parse_moment("2025-08-14"))
-    running = service.register(db, person=pnr("19900101", 99), municipality="0581", permit_date=date(2025, 1, 1),
-                               actor="h1", at=parse_moment("2025-01-15"))
+    running = register(db, pnr("19900101", 99), "0581", date(2025, 1, 1), "2025-01-15", actor="h1")
     with pytest.raises(NotPermitted, match="only a case that left"):
         followup.record_followup(db, running, day=90, status="work", actor="h1")
 

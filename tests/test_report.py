@@ -26,56 +26,43 @@ import pytest
 from sqlalchemy import text
 
 from etablera.models.database import make_engine
-from etablera.models.timestamps import parse_moment
-from etablera.cases import followup, service
+from etablera.cases import followup
 from etablera.reports.report import build_report, make_scope
 from etablera.reports.facts import refresh
 from identities import pnr
+from kit import advance, at, register
 
 A, B = "0581", "0180"
 TODAY = date(2026, 11, 23)
 PERIOD = dict(start=date(2025, 1, 1), end=date(2025, 12, 31), today=TODAY)
 
 
-def at(day: str):
-    return parse_moment(day)
-
-
-def step(engine, case_id, trigger, day, **raw):
-    return service.advance(engine, case_id, trigger, raw, actor="handl01", at=at(day))
-
-
-def register(engine, person, municipality, permit, day):
-    return service.register(engine, person=person, municipality=municipality, permit_date=date.fromisoformat(permit),
-                            actor="handl01", at=at(day))
-
-
 def build_cohort(engine) -> dict[int, int]:
     ids = {}
     c = ids[1] = register(engine, pnr("19900101", 101), A, "2024-12-01", "2025-01-10")
-    step(engine, c, "hold_talk", "2025-01-20")
-    step(engine, c, "establish_plan", "2025-02-09", plan="handlingsplan")
-    step(engine, c, "request_assessment", "2025-06-09")
-    step(engine, c, "decide", "2025-06-19", decision="local_track", track="industri",
-         participants="kommun,af,individual,employer", note="Industrispåret passar")
-    step(engine, c, "complete_track", "2025-12-16", outcome="work")
+    advance(engine, c, "hold_talk", "2025-01-20")
+    advance(engine, c, "establish_plan", "2025-02-09", plan="handlingsplan")
+    advance(engine, c, "request_assessment", "2025-06-09")
+    advance(engine, c, "decide", "2025-06-19", decision="local_track", track="industri",
+            participants="kommun,af,individual,employer", note="Industrispåret passar")
+    advance(engine, c, "complete_track", "2025-12-16", outcome="work")
 
     c = ids[2] = register(engine, pnr("19880202", 202), A, "2025-01-01", "2025-01-15")
-    step(engine, c, "pause", "2025-01-25", reason="illness")
-    step(engine, c, "resume", "2025-03-06")
-    step(engine, c, "hold_talk", "2025-03-10")
-    step(engine, c, "establish_plan", "2025-03-16", plan="handlingsplan")
-    step(engine, c, "exit_direct", "2025-05-15", outcome="work", reason="job_offer", note="Anställd")
+    advance(engine, c, "pause", "2025-01-25", reason="illness")
+    advance(engine, c, "resume", "2025-03-06")
+    advance(engine, c, "hold_talk", "2025-03-10")
+    advance(engine, c, "establish_plan", "2025-03-16", plan="handlingsplan")
+    advance(engine, c, "exit_direct", "2025-05-15", outcome="work", reason="job_offer", note="Anställd")
 
     c = ids[3] = register(engine, pnr("19850303", 303), A, "2025-01-01", "2025-02-01")
-    step(engine, c, "hold_talk", "2025-02-11")
-    step(engine, c, "transfer", "2025-02-21", municipality=B)
-    step(engine, c, "skip_module2", "2025-03-03", reason="validated_skills", note="Validerad svetsare")
-    step(engine, c, "decide", "2025-03-13", decision="work", participants="kommun,af,individual",
-         reason="job_offer", note="Erbjuden anställning")
+    advance(engine, c, "hold_talk", "2025-02-11")
+    advance(engine, c, "transfer", "2025-02-21", municipality=B)
+    advance(engine, c, "skip_module2", "2025-03-03", reason="validated_skills", note="Validerad svetsare")
+    advance(engine, c, "decide", "2025-03-13", decision="work", participants="kommun,af,individual",
+            reason="job_offer", note="Erbjuden anställning")
 
     c = ids[4] = register(engine, pnr("19800404", 404), B, "2024-06-01", "2024-06-10")
-    step(engine, c, "close", "2025-04-01", reason="moved_abroad")
+    advance(engine, c, "close", "2025-04-01", reason="moved_abroad")
 
     ids[5] = register(engine, pnr("19950505", 505), A, "2025-02-15", "2025-03-01")
     followup.record_followup(engine, ids[2], day=90, status="work", actor="handl01", at=at("2025-08-20"))
@@ -173,15 +160,15 @@ def test_outcomes_per_track_two_of_three(any_engine):
     work, one goes back to module 2, one is still in the track."""
     for serial, ending in ((601, "work"), (602, "work"), (603, "drop"), (604, None)):
         c = register(any_engine, pnr("19900606", serial), A, "2025-01-01", "2025-01-10")
-        step(any_engine, c, "hold_talk", "2025-01-20")
-        step(any_engine, c, "establish_plan", "2025-02-01", plan="handlingsplan")
-        step(any_engine, c, "request_assessment", "2025-03-02")
-        step(any_engine, c, "decide", "2025-03-12", decision="local_track", track="industri",
-             participants="kommun,af,individual,employer", note="Industrispåret")
+        advance(any_engine, c, "hold_talk", "2025-01-20")
+        advance(any_engine, c, "establish_plan", "2025-02-01", plan="handlingsplan")
+        advance(any_engine, c, "request_assessment", "2025-03-02")
+        advance(any_engine, c, "decide", "2025-03-12", decision="local_track", track="industri",
+                participants="kommun,af,individual,employer", note="Industrispåret")
         if ending == "work":
-            step(any_engine, c, "complete_track", "2025-09-08", outcome="work")
+            advance(any_engine, c, "complete_track", "2025-09-08", outcome="work")
         elif ending == "drop":
-            step(any_engine, c, "drop_track", "2025-06-10", reason="track_not_suitable")
+            advance(any_engine, c, "drop_track", "2025-06-10", reason="track_not_suitable")
     doc = build_report(any_engine, make_scope([A], **PERIOD))
     [track] = doc["tracks"]["tracks"]
     assert {k: track[k] for k in ("track", "left", "work", "dropped", "ongoing", "established", "share_work",
@@ -222,7 +209,7 @@ def test_refresh_recomputes_only_changed_cases(cohort_engine):
     case_5 = 5
     with cohort_engine.connect() as conn:
         case_5 = conn.execute(text("SELECT MAX(id) FROM cases")).scalar()
-    step(cohort_engine, case_5, "hold_talk", "2025-03-11")
+    advance(cohort_engine, case_5, "hold_talk", "2025-03-11")
     assert refresh(cohort_engine).cases == 1
     with cohort_engine.connect() as conn:
         visits = conn.execute(text("SELECT stage, end_day FROM report_visits WHERE case_id = :c"),

@@ -22,7 +22,8 @@ from sqlalchemy import func, select
 import domain_reference as ref
 from identities import pnr
 from etablera.models.database import make_engine, transaction, upgrade
-from etablera.cases import audit, measures, service
+from etablera.cases import audit, measures
+import kit
 from etablera.cases.audit import CASES, EVENTS
 from etablera.statemachine.errors import BadInput, ConcurrentChange, NotPermitted
 from etablera.statemachine.process import STATE
@@ -206,8 +207,7 @@ class ProcessMachine(RuleBasedStateMachine):
     # --- rules ---------------------------------------------------------------------
 
     def _register(self, municipality: str) -> int:
-        case_id = service.register(self.engine, person=next_person(), municipality=municipality,
-                                   permit_date=date(2024, 12, 1), actor="prop", at=tick())
+        case_id = kit.register(self.engine, next_person(), municipality, date(2024, 12, 1), tick(), actor="prop")
         self.model[case_id] = {"state": "module1.registered", "paused_from": None, "municipality": municipality,
                                "version": 2, "events": 1}
         self.check_case(case_id)
@@ -250,7 +250,7 @@ class ProcessMachine(RuleBasedStateMachine):
         at = before["last"]["at"] - timedelta(minutes=1) if stale else tick()
 
         def call():
-            return service.advance(self.engine, case, trigger, raw, actor="prop", at=at)
+            return kit.advance(self.engine, case, trigger, at, actor="prop", **raw)
 
         if trigger not in ref.TRIGGERS and trigger != "register":
             return self.expect_unchanged(case, before, call, BadInput)
@@ -291,7 +291,7 @@ class ProcessMachine(RuleBasedStateMachine):
         before = self.snapshot(case)
 
         def call():
-            return measures.add_measure(self.engine, case, kind, actor="prop", at=tick())
+            return kit.add_measure(self.engine, case, kind, tick(), actor="prop")
 
         if kind not in ref.MEASURE_TYPES:
             return self.expect_unchanged(case, before, call, BadInput)
@@ -312,7 +312,7 @@ class ProcessMachine(RuleBasedStateMachine):
         before = self.snapshot(case)
 
         def call():
-            return measures.change_measure(self.engine, measure_id, action, actor="prop", reason=reason, at=tick())
+            return kit.change_measure(self.engine, measure_id, action, tick(), actor="prop", reason=reason)
 
         lifecycle = {("planned", "start"): "ongoing", ("ongoing", "complete"): "completed",
                      ("planned", "cancel"): "cancelled", ("ongoing", "cancel"): "cancelled"}
@@ -334,9 +334,9 @@ class ProcessMachine(RuleBasedStateMachine):
     def stale_version(self, case, offset):
         """An advance that read an older version is refused, whatever it asks for."""
         before = self.snapshot(case)
-        self.expect_unchanged(case, before, lambda: service.advance(
-            self.engine, case, "pause", {"reason": "illness"}, actor="prop", at=tick(),
-            expect_version=before["version"] - offset), ConcurrentChange)
+        self.expect_unchanged(case, before, lambda: kit.advance(
+            self.engine, case, "pause", tick(), actor="prop", expect_version=before["version"] - offset,
+            reason="illness"), ConcurrentChange)
 
     @invariant()
     def states_are_states(self):

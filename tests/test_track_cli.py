@@ -9,16 +9,13 @@ import pytest
 from sqlalchemy import event
 
 from identities import pnr
+from kit import advance, change_measure
 from etablera.models.timestamps import parse_moment
-from etablera.cases import measures, queries, service, tracks
+from etablera.cases import queries, tracks
 # the fixtures (db on SQLite and PostgreSQL, officer running `etablera` in-process) and the case helpers
 from test_module3 import db, decide, fresh_agreements, officer, to_assessment  # noqa: F401
 
 TODAY = parse_moment("2025-08-01").date()
-
-
-def advance(engine, case_id, trigger, day, **raw):
-    return service.advance(engine, case_id, trigger, raw, actor="handl01", at=parse_moment(day))
 
 
 @pytest.fixture
@@ -28,9 +25,9 @@ def cohort(db):
     ids["working"] = to_assessment(db, "0581", serial=101)
     decide(db, ids["working"], "industri")
     first = queries.show_case(db, ids["working"], actor="test")["measures"]
-    measures.change_measure(db, first[1]["id"], "start", actor="handl01", at=parse_moment("2025-03-10"))
-    measures.change_measure(db, first[1]["id"], "complete", actor="handl01", at=parse_moment("2025-04-10"))
-    measures.change_measure(db, first[2]["id"], "start", actor="handl01", at=parse_moment("2025-04-11"))
+    change_measure(db, first[1]["id"], "start", "2025-03-10")
+    change_measure(db, first[1]["id"], "complete", "2025-04-10")
+    change_measure(db, first[2]["id"], "start", "2025-04-11")
 
     ids["paused"] = to_assessment(db, "0581", serial=102)
     decide(db, ids["paused"], "industri")

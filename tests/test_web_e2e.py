@@ -12,9 +12,9 @@ import pytest
 
 from conftest import start_web
 from identities import pnr
+from kit import advance, register
 from etablera.models.database import make_engine
 from etablera.access import accounts
-from etablera.cases import service
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -31,15 +31,13 @@ def site(sqlite_url, chromium):
     accounts.add_user(engine, "h0581", name="Anna Handläggare", role="officer", organisation="kommun",
                       municipality="0581", password="e2e-lösenord-1")
     start = datetime.now(timezone.utc) - timedelta(days=300)
-    overdue = service.register(engine, person=pnr("19900101", 201), municipality="0581",
-                               permit_date=start.date() - timedelta(days=10), kommun_officer="h0581",
-                               actor="h0581", at=start)
+    overdue = register(engine, pnr("19900101", 201), "0581", start.date() - timedelta(days=10), start, actor="h0581",
+                       kommun_officer="h0581")
     for days, trigger, raw in ((5, "hold_talk", {}), (20, "establish_plan", {"plan": "handlingsplan"}),
                                (120, "request_assessment", {})):
-        service.advance(engine, overdue, trigger, raw, actor="h0581", at=start + timedelta(days=days))
-    talk = service.register(engine, person=pnr("19880303", 202), municipality="0581",
-                            permit_date=start.date(), kommun_officer="h0581", actor="h0581")
-    service.advance(engine, talk, "hold_talk", {}, actor="h0581")
+        advance(engine, overdue, trigger, start + timedelta(days=days), actor="h0581", **raw)
+    talk = register(engine, pnr("19880303", 202), "0581", start.date(), actor="h0581", kommun_officer="h0581")
+    advance(engine, talk, "hold_talk", actor="h0581")
     engine.dispose()
 
     server, port = start_web(sqlite_url)

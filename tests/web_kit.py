@@ -10,10 +10,10 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from identities import pnr
+from kit import register
 from etablera.models import AccessLog
 from etablera.models.database import make_engine, transaction
 from etablera.access import accounts
-from etablera.cases import service
 
 PASSWORD = "rätt-lösenord-123"
 # (id, role, organisation, municipality, office)
@@ -56,9 +56,8 @@ def build_world(url: str) -> World:
     permit = date.today() - timedelta(days=400)
     for key, municipality, serial in (("nkpg", "0581", 101), ("nkpg2", "0581", 102), ("sthlm", "0180", 103),
                                       ("finspang", "0580", 104)):
-        world.cases[key] = service.register(engine, person=pnr("19900101", serial), municipality=municipality,
-                                            permit_date=permit, kommun_officer=f"h{municipality}",
-                                            af_officer="af-nkpg", actor="setup")
+        world.cases[key] = register(engine, pnr("19900101", serial), municipality, permit, actor="setup",
+                                    kommun_officer=f"h{municipality}", af_officer="af-nkpg")
     return world
 
 

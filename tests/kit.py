@@ -1,0 +1,61 @@
+"""The one way tests call the use cases that change a case: register, advance, add and
+change a measure, and `at()` for the moment they happen.
+
+Every test goes through these thin wrappers instead of calling `etablera.cases.service` or
+`etablera.cases.measures` itself, so that when the use cases' signatures change (who acts,
+how access is checked) only this file changes. The wrappers add nothing but defaults:
+what they return and raise is the use case's own.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from etablera.cases import measures, service
+from etablera.models.timestamps import parse_moment
+
+ACTOR = "handl01"         # the officer the CLI tests run as (ETABLERA_ACTOR in conftest's cli_env)
+
+
+def at(day: str | datetime | None) -> datetime | None:
+    """A moment as `--at` reads it: a bare date is midday Stockholm time, a time without a
+    zone is Stockholm time. A datetime passes through; None means now (the use case's)."""
+    if day is None or isinstance(day, datetime):
+        return day
+    return parse_moment(day)
+
+
+def _day(value: str | date) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def register(engine, person: str, municipality: str, permit: str | date, day: str | datetime | None = None, *,
+             actor: str = ACTOR, **fields) -> int:
+    """Register `person` (an identity number) in `municipality` on `day` (None: now); the
+    residence permit was granted on `permit`. `fields`: the rest of service.register's
+    keywords (kommun_officer, af_officer, no_upper_secondary, reception_date, note, config).
+    Returns the case id."""
+    return service.register(engine, person=person, municipality=municipality, permit_date=_day(permit),
+                            actor=actor, at=at(day), **fields)
+
+
+def advance(engine, case_id: int, trigger: str, day: str | datetime | None = None, *, actor: str = ACTOR,
+            expect_version: int | None = None, **data) -> dict:
+    """Fire `trigger` on the case on `day` (None: now) with `data` as the trigger's fields
+    (`advance(e, 1, "establish_plan", plan="handlingsplan")`; a dict: `**raw`). Returns the
+    stored audit event."""
+    return service.advance(engine, case_id, trigger, data, actor=actor, at=at(day),
+                           expect_version=expect_version)
+
+
+def add_measure(engine, case_id: int, measure_type: str, day: str | datetime | None = None, *,
+                actor: str = ACTOR, due: date | None = None) -> int:
+    """Add a measure of `measure_type` to the case on `day` (None: now). Returns its id."""
+    return measures.add_measure(engine, case_id, measure_type, actor=actor, due=due, at=at(day))
+
+
+def change_measure(engine, measure_id: int, action: str, day: str | datetime | None = None, *,
+                   actor: str = ACTOR, reason: str | None = None, note: str | None = None) -> str:
+    """start | complete | cancel a measure on `day` (None: now). Returns its new state."""
+    return measures.change_measure(engine, measure_id, action, actor=actor, reason=reason, note=note,
+                                   at=at(day))
