@@ -24,11 +24,13 @@ from etablera.models.database import transaction
 from etablera.models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
 from etablera.models.timestamps import local_date, utcnow
 from etablera.statemachine.errors import BadInput, NotPermitted
+from etablera.statemachine.messages import Code
 from etablera.cases.journal import append, event_time, load_case
+from etablera.statemachine.process import FOLLOWED_UP
 from etablera.reports.sql import Dialect, day_number, from_day_number
 
 FOLLOWUPS = FollowUp.__table__
-FOLLOWED_EXITS = ("exited.work", "exited.own_business", "exited.studies")
+FOLLOWED_EXITS = FOLLOWED_UP
 # How long a follow-up stays on the due list after its day (then it counts as missed in
 # the report): until the next follow-up day is near.
 DUE_WINDOW_DAYS = 60
@@ -61,23 +63,22 @@ def record_followup(engine: Engine, case_id: int, *, day: int, status: str, acto
                     at: datetime | None = None, note: str | None = None) -> dict:
     """Record where the person is `day` days after the exit. Returns the stored audit event."""
     if day not in FOLLOWUP_DAYS:
-        raise BadInput("day", f"must be one of {', '.join(map(str, FOLLOWUP_DAYS))}, not {day}")
+        raise BadInput("followup_day", field="day", choices=list(FOLLOWUP_DAYS), value=day)
     if status not in FOLLOWUP_STATUSES:
-        raise BadInput("status", f"must be one of {', '.join(FOLLOWUP_STATUSES)}, not {status!r}")
+        raise BadInput("followup_status", field="status", choices=list(FOLLOWUP_STATUSES), value=Code(status))
     try:
         with transaction(engine) as conn:
             case = load_case(conn, case_id)
             if case["state"] not in FOLLOWED_EXITS:
-                raise NotPermitted(f"case {case_id} is {case['state']}: only a case that left for work, own "
-                                   "business or studies is followed up")
+                raise NotPermitted("followup_not_exited", field="id", case=case_id, state=case["state"])
             at = event_time(at, case["last_event_at"])
             exited_on = local_date(case["state_since"])
             if local_date(at) < exited_on + timedelta(days=day):
-                raise NotPermitted(f"case {case_id}: the {day}-day follow-up is due on "
-                                   f"{(exited_on + timedelta(days=day)).isoformat()} (exit {exited_on.isoformat()})")
+                raise NotPermitted("followup_not_due", field="day", case=case_id, day=day,
+                                   due=exited_on + timedelta(days=day), exited=exited_on)
             if conn.execute(select(FOLLOWUPS.c.id).where(FOLLOWUPS.c.case_id == case_id,
                                                          FOLLOWUPS.c.day == day)).first():
-                raise NotPermitted(f"case {case_id}: the {day}-day follow-up is already recorded")
+                raise NotPermitted("followup_recorded", field="day", case=case_id, day=day)
             event = append(conn, case, {}, {
                 "at": at, "actor": actor, "trigger": "followup", "from_state": case["state"],
                 "to_state": case["state"], "municipality": case["municipality"], "reason": None, "note": note,
@@ -86,7 +87,7 @@ def record_followup(engine: Engine, case_id: int, *, day: int, status: str, acto
                                                   exit_state=case["state"], municipality=case["municipality"],
                                                   at=at, actor=actor, seq=event["seq"]))
     except IntegrityError:
-        raise NotPermitted(f"case {case_id}: the {day}-day follow-up is already recorded") from None
+        raise NotPermitted("followup_recorded", field="day", case=case_id, day=day) from None
     return event
 
 

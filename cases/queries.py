@@ -16,7 +16,7 @@ from etablera.models.database import transaction
 from etablera.models.timestamps import show
 from etablera.cases.audit import CASES, EVENTS, events_in
 from etablera.cases.journal import load_case, log_access
-from etablera.statemachine.process import STATE, module_of, state_label, trigger_label
+from etablera.statemachine.process import MEASURE_REASONS, REASONED, STATE, module_of, state_label, trigger_label
 from etablera.cases.tracks import track_status
 
 MEASURES = Measure.__table__
@@ -96,8 +96,7 @@ def event_doc(row, config: Config, lang: str) -> dict:
 def reason_label(config: Config, trigger: str, reason: str | None, lang: str) -> str | None:
     if not reason:
         return None
-    category = {"pause": "pause", "close": "close", "drop_track": "drop_track",
-                "cancel_measure": "cancel_measure"}.get(trigger, "skip")
+    category = MEASURE_REASONS.get(trigger) or REASONED.get(trigger, "skip")
     label = config.reasons.get(category, {}).get(reason)
     return label(lang) if label else reason
 

@@ -22,11 +22,12 @@ from etablera.models.timestamps import local_date, show, utcnow
 from etablera.cases.audit import CASES, EVENTS, events_in
 from etablera.statemachine.errors import NotFound
 from etablera.cases.agreements import agreement_book
-from etablera.statemachine.process import ON_HOLD, state_label
+from etablera.statemachine.process import (DECIDE, ON_HOLD, OPEN_MEASURE_STATES, STAGE_OF, TRACK_STAGE, TRANSFER,
+                                           state_label)
 
 MEASURES = Measure.__table__
-IN_TRACK = "module3.in_track"
-OPEN = ("planned", "ongoing")
+IN_TRACK = next(s for s, stage in STAGE_OF.items() if stage == TRACK_STAGE)
+OPEN = OPEN_MEASURE_STATES
 
 
 def _in_track(track_id: str, municipality: str | None):
@@ -45,7 +46,7 @@ def lost_tracks(conn: Connection, case_filter) -> dict[int, str]:
     """
     ids = select(CASES.c.id).where(case_filter)
     last = (select(EVENTS.c.case_id, func.max(EVENTS.c.seq).label("seq"))
-            .where(EVENTS.c.trigger == "transfer", EVENTS.c.case_id.in_(ids))
+            .where(EVENTS.c.trigger == TRANSFER, EVENTS.c.case_id.in_(ids))
             .group_by(EVENTS.c.case_id).subquery())
     rows = conn.execute(
         select(EVENTS.c.case_id, EVENTS.c.data)
@@ -132,7 +133,7 @@ def overrides(engine: Engine, *, municipality: str | None = None, since: datetim
     decision's rationale is the justification)."""
     query = (select(EVENTS.c.case_id, EVENTS.c.seq, EVENTS.c.at, EVENTS.c.actor, EVENTS.c.municipality,
                     EVENTS.c.note, EVENTS.c.data)
-             .where(EVENTS.c.trigger == "decide",
+             .where(EVENTS.c.trigger == DECIDE,
                     cast(EVENTS.c.data, String).like('%"overridden_prerequisites"%'))
              .order_by(EVENTS.c.at, EVENTS.c.case_id))
     query = events_in(query, municipality, since, until)

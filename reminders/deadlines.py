@@ -46,7 +46,7 @@ from etablera.models.followup import FOLLOWUP_DAYS
 from etablera.models.ladder import Ladder, ReminderConfig, Window, get_reminder_config
 from etablera.models.timestamps import UTCDateTime, day_start, local_date, utcnow
 from etablera.cases.followup import FOLLOWED_EXITS
-from etablera.statemachine.process import STATES
+from etablera.statemachine.process import OPEN_MEASURE_STATES, STAGE_OF
 from etablera.reports.sql import Dialect
 
 CASES = Case.__table__
@@ -56,9 +56,7 @@ FOLLOWUPS = FollowUp.__table__
 KEY = ("kind", "target_id", "visit", "step")
 COLUMNS = ("kind", "target_id", "visit", "step", "case_id", "measure_id", "municipality", "stage", "due",
            "detected_on", "recorded_at", "status", "addressed", "attempts")
-# States whose case has a running stage clock (not on hold, not terminal).
-STAGE_OF = {s.name: s.stage for s in STATES if s.stage and not s.terminal}
-OPEN_MEASURES = ("planned", "ongoing")
+OPEN_MEASURES = OPEN_MEASURE_STATES
 
 
 @dataclass

@@ -36,7 +36,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import Engine
 
 from etablera.models.database import transaction
-from etablera.statemachine.process import ON_HOLD, STATES, TERMINAL
+from etablera.statemachine.process import COMPLETE_TRACK, DECIDE, ON_HOLD, STATES, TERMINAL, TRACK_STAGE
 from etablera.reports.sql import Dialect
 
 # A constant key for PostgreSQL's advisory lock: two reports refreshing at once take turns.
@@ -91,8 +91,8 @@ INSERT INTO report_visits (case_id, visit, stage, track, start_day, start_munici
 WITH changes AS (
     SELECT e.case_id, e.seq, e.to_state, e.municipality, e.trigger, e.reason,
            {d.as_text('e.skipped')} AS skipped,
-           CASE WHEN e.trigger = 'decide' THEN {decision} END AS decision,
-           CASE WHEN e.trigger = 'decide' THEN {track} END AS track,
+           CASE WHEN e.trigger = '{DECIDE}' THEN {decision} END AS decision,
+           CASE WHEN e.trigger = '{DECIDE}' THEN {track} END AS track,
            {d.local_day('e.at')} AS on_day,
            {stage_case('e.to_state')} AS stage,
            k.municipality AS now_municipality
@@ -164,7 +164,7 @@ SELECT c.id, c.last_seq, c.target_group, {d.day_of_date('c.permit_date')},
        {d.day_of_date('c.establishment_due')},
        v1.start_day, v1.start_municipality,
        vx.end_state, vx.end_day, vx.municipality,
-       CASE WHEN vx.stage = 'module3' AND vx.end_trigger = 'complete_track' THEN vx.track END
+       CASE WHEN vx.stage = '{TRACK_STAGE}' AND vx.end_trigger = '{COMPLETE_TRACK}' THEN vx.track END
 FROM {STALE} s
 CROSS JOIN cases c
 CROSS JOIN report_visits v1

@@ -40,18 +40,20 @@ from etablera.models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
 from etablera.models.ladder import get_reminder_config
 from etablera.models.timestamps import day_start, local_date, show, utcnow
 from etablera.statemachine.errors import BadInput
-from etablera.statemachine.process import PARENTS, STATE, STATES, TERMINAL
+from etablera.statemachine.process import (FOLLOWED_UP, OPEN_MEASURE_STATES, STAGE, STAGE_OF, STATE, STATES,
+                                           TERMINAL, stage_label)
 from etablera.reports.facts import refresh_in
 from etablera.reports.sql import Dialect, day_number
 
 REPORT_VERSION = 1
 QUANTILES = (25, 50, 75, 90)
-ESTABLISHED = ("exited.work", "exited.own_business", "exited.studies")
+ESTABLISHED = FOLLOWED_UP          # left for work, own business or studies
 EXIT_STATES = tuple(TERMINAL)
-STAGES = tuple(dict.fromkeys(s.stage for s in STATES if s.stage))
+STAGES = tuple(STAGE)
 # States whose stage clock runs (as the deadline check counts them), and open measures.
-STAGE_OF = {s.name: s.stage for s in STATES if s.stage and not s.terminal}
-OPEN_MEASURES = ("planned", "ongoing")
+OPEN_MEASURES = OPEN_MEASURE_STATES
+# How a stay in a local track ended, by the state it led to: an exit, dropped (back to module 2) or closed.
+TRACK_ENDS = {**{s: STATE[s].exit for s in ESTABLISHED}, "module2.extended": "dropped", "closed": "closed"}
 CURVE_MONTHS = 48
 # A month on the establishment curve is 365.25 / 12 = 30.4375 days = 12175 / 400.
 MONTH_NUM, MONTH_DEN = 400, 12175
@@ -101,9 +103,9 @@ def make_scope(municipalities=(), start: date | None = None, end: date | None = 
     codes = tuple(dict.fromkeys(m.strip() for m in municipalities if m and m.strip()))
     for code in codes:
         if len(code) != 4 or not code.isdigit():
-            raise BadInput("municipality", f"not a municipality code (kommunkod, four digits): {code!r}")
+            raise BadInput("municipality_code_format", field="municipality")
     if start is not None and start > end:
-        raise BadInput("from", f"the period starts ({start}) after it ends ({end})")
+        raise BadInput("period_reversed", field="from", start=start, end=end)
     return Scope(codes, start, end, today, lang, config or get_config())
 
 
@@ -171,14 +173,6 @@ def prepare(conn: Connection, scope: Scope) -> None:
 
 def _t(scope: Scope, sv: str, en: str) -> str:
     return en if scope.lang == "en" else sv
-
-
-def stage_label(stage: str, lang: str = "sv") -> str:
-    if stage == "module1":
-        parent = PARENTS[0]
-        return parent.en if lang == "en" else parent.sv
-    state = next(s for s in STATES if s.stage == stage)
-    return state.en if lang == "en" else state.sv
 
 
 def _state_label(name: str | None, lang: str) -> str | None:
@@ -360,14 +354,14 @@ def establishment(conn: Connection, scope: Scope) -> dict:
     established, within the frame, by months since the permit; and the days from permit
     to establishment for those established in the period."""
     established = ", ".join(f"'{s}'" for s in ESTABLISHED)
+    by_exit = ",\n               ".join(f"CAST(SUM(CASE WHEN exit_state = '{s}' THEN n ELSE 0 END) AS BIGINT) "
+                                     f"AS {STATE[s].exit}" for s in ESTABLISHED)
     cohort = _rows(conn, f"""
         SELECT municipality AS start_municipality, CAST(SUM(n) AS BIGINT) AS starters,
                CAST(SUM(CASE WHEN exit_state IN ({established}) THEN n ELSE 0 END) AS BIGINT) AS established,
                CAST(SUM(within) AS BIGINT) AS within,
                CAST(SUM(still_open) AS BIGINT) AS open,
-               CAST(SUM(CASE WHEN exit_state = 'exited.work' THEN n ELSE 0 END) AS BIGINT) AS work,
-               CAST(SUM(CASE WHEN exit_state = 'exited.own_business' THEN n ELSE 0 END) AS BIGINT) AS own_business,
-               CAST(SUM(CASE WHEN exit_state = 'exited.studies' THEN n ELSE 0 END) AS BIGINT) AS studies
+               {by_exit}
         FROM report_starters GROUP BY municipality""", {})
     curve = _rows(conn, f"""
         WITH RECURSIVE months(m) AS (SELECT 0 UNION ALL SELECT m + 1 FROM months WHERE m < {CURVE_MONTHS}),
@@ -421,8 +415,7 @@ def track_outcomes(conn: Connection, scope: Scope) -> dict:
     for muni, track, end_state, n in ended:
         e = entry(muni, track)
         e["left"] += n
-        key = {"exited.work": "work", "exited.own_business": "own_business", "exited.studies": "studies",
-               "module2.extended": "dropped", "closed": "closed"}.get(end_state, "other")
+        key = TRACK_ENDS.get(end_state, "other")
         e[key] += n
     for muni, track, n in ongoing:
         entry(muni, track)["ongoing"] += n
@@ -478,9 +471,8 @@ def skips(conn: Connection, scope: Scope) -> dict:
         by_module[module] += n
         by_reason[(module, reason or "?")] = by_reason.get((module, reason or "?"), 0) + n
         per.setdefault(muni, {"module2": 0, "module3": 0})[module] += n
-    module_labels = {p.name: (p.en if scope.lang == "en" else p.sv) for p in PARENTS}
     return {
-        "by_module": [{"module": m, "label": module_labels.get(m, m), "count": n} for m, n in by_module.items()],
+        "by_module": [{"module": m, "label": stage_label(m, scope.lang), "count": n} for m, n in by_module.items()],
         "by_reason": [{"module": m, "reason": r, "label": labels[r](scope.lang) if r in labels else r, "count": n}
                       for (m, r), n in sorted(by_reason.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))],
         "by_municipality": [{**_muni(scope, code), **counts} for code, counts in sorted(per.items())],

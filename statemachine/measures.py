@@ -54,8 +54,8 @@ def moved_measure(measure, action: str, at: datetime, reason: str | None, config
     if spec is None:
         raise BadInput("unknown_measure_action", field="action", value=action,
                        choices=[a.name for a in MEASURE_ACTIONS])
-    if spec.needs_reason:
-        codes = config.reasons["cancel_measure"]
+    if spec.reasons:
+        codes = config.reasons[spec.reasons]
         if not reason:
             raise BadInput("cancel_needs_reason", field="reason", choices=list(codes))
         if reason not in codes:

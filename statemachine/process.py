@@ -365,6 +365,8 @@ REGISTER = TRIGGERS[0]                                           # the one that 
 CASE_TRIGGERS = TRIGGERS[1:]                                     # those fired on an existing case
 PAUSE = next(t.name for t in TRIGGERS if any(r.effects.clock == "stop" for r in t.routes))
 RESUME = next(t.name for t in TRIGGERS if any(r.effects.clock == "restart" for r in t.routes))
+# The triggers other modules' queries and pages name: named here, once.
+DECIDE, COMPLETE_TRACK, TRANSFER = TRIGGER["decide"].name, TRIGGER["complete_track"].name, TRIGGER["transfer"].name
 # Triggers whose reason code is counted by category in the reports and the skip audit.
 REASONED = {t.name: f.reasons for t in TRIGGERS for f in t.fields if f.kind == "reason"}
 
@@ -433,7 +435,7 @@ class MeasureAction:
     sources: tuple[str, ...]
     dest: str
     stamp: str                                 # the measure's column that records when
-    needs_reason: bool = False                 # a reason code (config/reasons.toml: cancel_measure)
+    reasons: str | None = None                 # needs a reason code of this category (config/reasons.toml)
 
 
 MEASURE_INITIAL = "planned"
@@ -442,9 +444,10 @@ MEASURE_STATE_NAMES = OPEN_MEASURE_STATES + ("completed", "cancelled")
 MEASURE_ACTIONS = (
     MeasureAction("start", ("planned",), "ongoing", "started_at"),
     MeasureAction("complete", ("ongoing",), "completed", "ended_at"),
-    MeasureAction("cancel", OPEN_MEASURE_STATES, "cancelled", "ended_at", needs_reason=True),
+    MeasureAction("cancel", OPEN_MEASURE_STATES, "cancelled", "ended_at", reasons="cancel_measure"),
 )
 MEASURE_ACTION = {a.name: a for a in MEASURE_ACTIONS}
 LEFT_MODULE = "case_left_module"     # the cancel reason when the case leaves the measures' module
 # The audit events of a measure's life, on the case's chain ("add_measure", "start_measure", ...).
 MEASURE_EVENTS = ("add_measure",) + tuple(f"{a.name}_measure" for a in MEASURE_ACTIONS)
+MEASURE_REASONS = {f"{a.name}_measure": a.reasons for a in MEASURE_ACTIONS if a.reasons}
