@@ -30,6 +30,7 @@ from etablera.models.database import transaction
 from etablera.models.timestamps import show, utcnow
 from etablera.models.users import ORGANISATIONS, ROLES, ApiToken, User, WebSession
 from etablera.statemachine.errors import BadInput, NotFound, NotPermitted
+from etablera.statemachine.messages import Code, Words
 
 USERS = User.__table__
 SESSIONS = WebSession.__table__
@@ -80,32 +81,40 @@ def user_doc(row) -> dict:
             "has_password": row["password_hash"] is not None, "created_at": show(row["created_at"])}
 
 
+# A role as the refusals name it, inside a sentence.
+ROLE_WORDS = {"officer": Words("handläggare", "officer"), "coordinator": Words("samordnare", "coordinator"),
+              "auditor": Words("granskare", "auditor"), "admin": Words("administratör", "administrator")}
+
+
+def role_words(role: str):
+    return ROLE_WORDS.get(role, Code(role))
+
+
 def add_user(engine: Engine, user_id: str, *, name: str, role: str, organisation: str,
              municipality: str | None = None, office: str | None = None, password: str | None = None,
              update_existing: bool = False, config: Config | None = None) -> dict:
     """Create a user (or, with `update_existing`, change one: role, scope, password)."""
     config = config or get_config()
     if not _ID.match(user_id or ""):
-        raise BadInput("id", "1–60 letters, digits or . _ @ - (the id cases and the audit trail use)")
+        raise BadInput("user_id_format", field="id")
     if not name or not name.strip():
-        raise BadInput("name", "give the user's name")
+        raise BadInput("name_missing", field="name")
     if role not in ROLES:
-        raise BadInput("role", f"one of {', '.join(ROLES)}")
+        raise BadInput("unknown_role", field="role", choices=list(ROLES))
     if organisation not in ORGANISATIONS:
-        raise BadInput("organisation", f"one of {', '.join(ORGANISATIONS)}")
+        raise BadInput("unknown_organisation", field="organisation", choices=list(ORGANISATIONS))
     if municipality is not None:
         if not re.fullmatch(r"\d{4}", municipality) or municipality[:2] not in config.counties:
-            raise BadInput("municipality", f"not a municipality code: {municipality!r} (four digits, a known county)")
+            raise BadInput("municipality_not_valid", field="municipality", value=Code(municipality))
     if office is not None and office not in af_offices():
-        raise BadInput("office", f"unknown AF office {office!r}; offices: {', '.join(af_offices()) or 'none'} "
-                                 "(config/af_offices.toml)")
+        raise BadInput("unknown_office", field="office", value=Code(office), choices=list(af_offices()))
     if role != "admin" and role != "auditor":
         if organisation == "kommun" and municipality is None:
-            raise BadInput("municipality", f"a municipal {role} needs a municipality (--municipality CODE)")
+            raise BadInput("role_needs_municipality", field="municipality", role=role_words(role))
         if organisation == "af" and office is None and municipality is None:
-            raise BadInput("office", f"an AF {role} needs an office (--office ID) or a municipality")
+            raise BadInput("role_needs_office", field="office", role=role_words(role))
     if password is not None and len(password) < MIN_PASSWORD:
-        raise BadInput("password", f"at least {MIN_PASSWORD} characters")
+        raise BadInput("password_too_short", field="password", min=MIN_PASSWORD)
     values = {"name": name.strip(), "role": role, "organisation": organisation, "municipality": municipality,
               "office": office, "active": True}
     if password is not None:
@@ -113,7 +122,7 @@ def add_user(engine: Engine, user_id: str, *, name: str, role: str, organisation
     with transaction(engine) as conn:
         exists = conn.execute(select(USERS.c.id).where(USERS.c.id == user_id)).first()
         if exists and not update_existing:
-            raise NotPermitted(f"id: user {user_id} already exists (use --update to change it)")
+            raise NotPermitted("user_exists", field="id", user=Code(user_id))
         if exists:
             conn.execute(update(USERS).where(USERS.c.id == user_id).values(**values))
         else:
@@ -128,7 +137,7 @@ def deactivate_user(engine: Engine, user_id: str) -> dict:
     now = utcnow()
     with transaction(engine) as conn:
         if conn.execute(update(USERS).where(USERS.c.id == user_id).values(active=False)).rowcount != 1:
-            raise NotFound("id", f"no user {user_id}")
+            raise NotFound("no_such_user", field="id", user=Code(user_id))
         conn.execute(update(SESSIONS).where(SESSIONS.c.user_id == user_id, SESSIONS.c.ended_at.is_(None))
                      .values(ended_at=now))
         conn.execute(update(TOKENS).where(TOKENS.c.user_id == user_id, TOKENS.c.revoked_at.is_(None))
@@ -146,7 +155,7 @@ def get_user(engine: Engine, user_id: str) -> dict:
     with transaction(engine, write=False) as conn:
         row = conn.execute(select(USERS).where(USERS.c.id == user_id)).mappings().first()
     if row is None:
-        raise NotFound("id", f"no user {user_id}")
+        raise NotFound("no_such_user", field="id", user=Code(user_id))
     return user_doc(row)
 
 
@@ -238,9 +247,9 @@ def end_session(engine: Engine, secret: str | None) -> None:
 def create_token(engine: Engine, user_id: str, *, label: str, days: int | None = 365) -> tuple[str, dict]:
     """A new API token for `user_id`: (the token, shown once and never stored; its record)."""
     if not label or not label.strip() or len(label) > 120:
-        raise BadInput("label", "say what the token is for (1–120 characters)")
+        raise BadInput("token_label", field="label")
     if days is not None and days <= 0:
-        raise BadInput("days", "a positive number of days")
+        raise BadInput("days_positive", field="days")
     get_user(engine, user_id)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
@@ -270,7 +279,7 @@ def revoke_token(engine: Engine, prefix: str) -> int:
         n = conn.execute(update(TOKENS).where(TOKENS.c.prefix == prefix, TOKENS.c.revoked_at.is_(None))
                          .values(revoked_at=utcnow())).rowcount
     if not n:
-        raise NotFound("token", f"no live token starting {prefix!r}")
+        raise NotFound("no_such_token", field="token", prefix=Code(prefix))
     return n
 
 

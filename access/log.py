@@ -19,6 +19,7 @@ from etablera.models.identity import IdentityError, parse_identity
 from etablera.models.timestamps import local_date, show, utcnow
 from etablera.cases.audit import CASES
 from etablera.statemachine.errors import BadInput
+from etablera.statemachine.messages import identity_code
 from etablera.cases.journal import log_access
 
 LOG = AccessLog.__table__
@@ -35,7 +36,7 @@ def search(engine: Engine, *, case_id: int | None = None, actor: str | None = No
            municipalities: tuple[str, ...] | None = None, limit: int = 500) -> list[dict]:
     """Access-log rows, newest first. `municipalities` limits to cases now there."""
     if not 1 <= limit <= MAX_ROWS:
-        raise BadInput("limit", f"between 1 and {MAX_ROWS}")
+        raise BadInput("limit_range", field="limit", max=MAX_ROWS)
     query = select(LOG).order_by(LOG.c.id.desc()).limit(limit)
     if case_id is not None:
         query = query.where(LOG.c.case_id == case_id)
@@ -61,7 +62,7 @@ def person_extract(engine: Engine, person: str, *, actor: str, role: str | None 
     try:
         identity = parse_identity(person, on=local_date(utcnow()))
     except IdentityError as exc:
-        raise BadInput("person", str(exc)) from None
+        raise BadInput(identity_code(exc), field="person") from None
     query = select(CASES.c.id).where(CASES.c.person == identity.digits).order_by(CASES.c.id)
     if municipalities is not None:
         query = query.where(CASES.c.municipality.in_(municipalities))

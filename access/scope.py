@@ -23,62 +23,15 @@ from etablera.models import Measure
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.cases import queries
-from etablera.access.accounts import af_offices
+from etablera.access.accounts import af_offices, role_words
 from etablera.cases.audit import CASES
 from etablera.statemachine.errors import EtableraError, Forbidden, NotFound
+from etablera.statemachine.messages import Code, Words
 from etablera.cases.journal import Access, load_case, log_access
+from etablera.access.principal import AUDITING_ROLES, CHANGING_ROLES, Principal, principal_for  # noqa: F401 (re-exported)
 
 MEASURES = Measure.__table__
 OUTSIDE = "outside the user's municipalities"
-CHANGING_ROLES = ("officer", "coordinator", "admin")
-AUDITING_ROLES = ("auditor", "admin")
-
-
-@dataclass(frozen=True)
-class Principal:
-    id: str
-    name: str
-    role: str
-    organisation: str
-    municipalities: tuple[str, ...] | None      # None: every municipality
-    home: str | None = None                     # the user's own municipality, if any
-    office: str | None = None
-    via: str = "session"                        # session | token
-
-    @property
-    def can_change(self) -> bool:
-        return self.role in CHANGING_ROLES
-
-    @property
-    def can_audit(self) -> bool:
-        return self.role in AUDITING_ROLES
-
-    @property
-    def sees_skip_audit(self) -> bool:
-        return self.role in AUDITING_ROLES + ("coordinator",)
-
-    def sees(self, municipality: str | None) -> bool:
-        return self.municipalities is None or municipality in self.municipalities
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "role": self.role, "organisation": self.organisation,
-                "municipalities": None if self.municipalities is None else list(self.municipalities),
-                "municipality": self.home, "office": self.office, "can_change": self.can_change,
-                "can_audit": self.can_audit}
-
-
-def principal_for(user: dict, via: str = "session") -> Principal:
-    """The scope of a user (a `user_doc`), from their role, organisation and office."""
-    role, org, home = user["role"], user["organisation"], user["municipality"]
-    if role == "admin" or (role == "auditor" and not home and not user["office"]):
-        scope = None
-    elif org == "af" and user["office"]:
-        office = af_offices().get(user["office"])
-        codes = office.municipalities if office else ()
-        scope = tuple(dict.fromkeys(codes + ((home,) if home else ())))
-    else:
-        scope = (home,) if home else ()
-    return Principal(user["id"], user["name"], role, org, scope, home, user["office"], via)
 
 
 def log(engine: Engine, who: Principal, case_id: int | None, action: str, detail: str | None = None) -> None:
@@ -110,14 +63,13 @@ def require_case(engine: Engine, who: Principal, case_id: int, action: str, *, c
     refusal of an existing case is logged."""
     municipality = case_municipality(engine, case_id)
     if municipality is None:
-        raise NotFound("id", f"no case with id {case_id}", sv=f"inget ärende med id {case_id}")
+        raise NotFound("no_such_case", field="id", case=case_id)
     if not who.sees(municipality):
         log(engine, who, case_id, f"denied:{action}", OUTSIDE)
-        raise NotFound("id", f"no case with id {case_id}", sv=f"inget ärende med id {case_id}")
+        raise NotFound("no_such_case", field="id", case=case_id)
     if change and not who.can_change:
         log(engine, who, case_id, f"denied:{action}", f"role {who.role} may not change cases")
-        raise Forbidden("role", f"a user with role {who.role} may read but not change cases",
-                        sv="din roll får läsa men inte ändra ärenden")
+        raise Forbidden("role_read_only", field="role", role=role_words(who.role))
     return municipality
 
 
@@ -143,7 +95,7 @@ def view_case(engine: Engine, who: Principal, case_id: int, *, lang: str = "sv",
         log_access(conn, actor=who.id, case_id=case_id, action=logged[0], also=logged[1:], role=who.role,
                    organisation=who.organisation, detail=None if visible else OUTSIDE)
     if not visible:
-        raise NotFound("id", f"no case with id {case_id}", sv=f"inget ärende med id {case_id}")
+        raise NotFound("no_such_case", field="id", case=case_id)
     return doc, events
 
 
@@ -152,11 +104,11 @@ def require_measure(engine: Engine, who: Principal, measure_id: int, action: str
     with transaction(engine, write=False) as conn:
         case_id = conn.execute(select(MEASURES.c.case_id).where(MEASURES.c.id == measure_id)).scalar()
     if case_id is None:
-        raise NotFound("measure", f"no measure with id {measure_id}", sv=f"ingen insats med id {measure_id}")
+        raise NotFound("no_such_measure", field="measure", measure=measure_id)
     try:
         require_case(engine, who, case_id, action, change=True)
     except NotFound:
-        raise NotFound("measure", f"no measure with id {measure_id}", sv=f"ingen insats med id {measure_id}") from None
+        raise NotFound("no_such_measure", field="measure", measure=measure_id) from None
     return case_id
 
 
@@ -165,20 +117,28 @@ def require_municipality(engine: Engine, who: Principal, municipality: str, acti
     """For a new case: `who` may work in `municipality` (and change cases)."""
     if change and not who.can_change:
         log(engine, who, None, f"denied:{action}", f"role {who.role} may not change cases")
-        raise Forbidden("role", f"a user with role {who.role} may read but not change cases",
-                        sv="din roll får läsa men inte ändra ärenden")
+        raise Forbidden("role_read_only", field="role", role=role_words(who.role))
     if not who.sees(municipality):
         log(engine, who, None, f"denied:{action}", f"municipality {municipality} is outside the user's")
-        raise Forbidden("municipality", f"{municipality} is outside your municipalities "
-                                        f"({', '.join(who.municipalities or ()) or 'none'})",
-                        sv=f"{municipality} hör inte till dina kommuner ({', '.join(who.municipalities or ()) or 'inga'})")
+        raise Forbidden("outside_municipalities", field="municipality", municipalities=[Code(municipality)],
+                        yours=[Code(m) for m in who.municipalities or ()])
 
 
-def require_role(engine: Engine, who: Principal, allowed: bool, action: str, what: str) -> None:
+# What a role may be refused, by the action's name, inside a sentence.
+ACTION_WORDS = {
+    "register": Words("skriva in ärenden", "register cases"),
+    "skips": Words("läsa granskningen av överhoppningar", "read the skip audit"),
+    "access_log": Words("läsa åtkomstloggen", "read the access log"),
+    "access_extract": Words("ta fram en persons registerutdrag", "produce a person's log extract"),
+}
+
+
+def require_role(engine: Engine, who: Principal, allowed: bool, action: str, what: str | None = None) -> None:
+    """Refuse (Forbidden) unless `allowed`; `action` names what was refused (ACTION_WORDS)."""
     if not allowed:
         log(engine, who, None, f"denied:{action}", f"role {who.role}")
-        raise Forbidden("role", f"a user with role {who.role} may not {what}",
-                        sv="din roll får inte göra detta")
+        raise Forbidden("role_may_not", field="role", role=role_words(who.role),
+                        what=ACTION_WORDS.get(action, Words(what or action, what or action)))
 
 
 def scoped_municipalities(who: Principal, asked: list[str] | tuple[str, ...] = ()) -> tuple[str, ...] | None:
@@ -187,8 +147,6 @@ def scoped_municipalities(who: Principal, asked: list[str] | tuple[str, ...] = (
     asked = tuple(dict.fromkeys(a for a in asked if a))
     outside = [a for a in asked if not who.sees(a)]
     if outside:
-        raise Forbidden("municipality", f"{', '.join(outside)} outside your municipalities "
-                                        f"({', '.join(who.municipalities or ()) or 'none'})",
-                        sv=f"{', '.join(outside)} hör inte till dina kommuner "
-                           f"({', '.join(who.municipalities or ()) or 'inga'})")
+        raise Forbidden("outside_municipalities", field="municipality", municipalities=[Code(m) for m in outside],
+                        yours=[Code(m) for m in who.municipalities or ()])
     return asked or who.municipalities

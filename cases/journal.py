@@ -36,7 +36,7 @@ _INSERT_ACCESSES = insert(AccessLog.__table__).returning(AccessLog.__table__.c.i
 def load_case(conn: Connection, case_id: int):
     row = conn.execute(_SELECT_CASE, {"case_id": case_id}).mappings().first()
     if row is None:
-        raise NotFound("id", f"no case with id {case_id}", sv=f"inget ärende med id {case_id}")
+        raise NotFound("no_such_case", field="id", case=case_id)
     return row
 
 
@@ -47,19 +47,18 @@ def event_time(at: datetime | None, last_event_at: datetime | None) -> datetime:
     if at is None:
         at = now
     if at.tzinfo is None:
-        raise BadInput("at", "give a time zone or a plain date", sv="ange en tidszon eller bara ett datum")
+        raise BadInput("at_needs_zone", field="at")
     if (at - now).total_seconds() > FUTURE_TOLERANCE_SECONDS:
-        raise BadInput("at", "is in the future", sv="ligger i framtiden")
+        raise BadInput("at_in_future", field="at")
     if last_event_at is not None and at < last_event_at:
-        raise BadInput("at", f"is before the case's last event ({show(last_event_at)})",
-                       sv=f"ligger före ärendets senaste händelse ({show(last_event_at)})")
+        raise BadInput("at_before_last_event", field="at", last=show(last_event_at))
     return at
 
 
 def check_version(case, expect_version: int | None) -> None:
     if expect_version is not None and case["version"] != expect_version:
-        raise ConcurrentChange(f"case {case['id']} changed since you read it (version {expect_version}, "
-                               f"now {case['version']}); reload it and try again")
+        raise ConcurrentChange("case_version_changed", case=case["id"], expected=expect_version,
+                               actual=case["version"])
 
 
 def link(case, changes: dict, event: dict, recorded_at: datetime) -> tuple[dict, dict]:
@@ -79,8 +78,7 @@ def append(conn: Connection, case, changes: dict, event: dict) -> dict:
     stored, values = link(case, changes, event, utcnow())
     result = conn.execute(_UPDATE_CASE, {**values, "_id": case["id"], "_version": case["version"]})
     if result.rowcount != 1:
-        raise ConcurrentChange(f"case {case['id']} was changed by someone else at the same time; "
-                               "nothing was written, reload it and try again")
+        raise ConcurrentChange("case_changed", case=case["id"])
     conn.execute(_INSERT_EVENT, stored)
     return stored
 

@@ -19,7 +19,7 @@ def parse_at(text: str | None, field: str = "at") -> datetime | None:
     try:
         return parse_moment(text)
     except Exception:
-        raise BadInput(field, f"not a date or datetime: {text!r} ({DATETIME_HINT})") from None
+        raise BadInput("not_a_datetime", field=field) from None
 
 
 def parse_bound(text: str | None, field: str) -> datetime | None:
@@ -41,4 +41,4 @@ def parse_day(text: str | None, field: str) -> date | None:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise BadInput(field, f"not a date: {text!r} (use YYYY-MM-DD)") from None
+        raise BadInput("not_a_date", field=field) from None

@@ -23,6 +23,7 @@ from etablera.models.database import transaction
 from etablera.models.timestamps import local_date, show, utcnow
 from etablera.cases.audit import CASES
 from etablera.statemachine.errors import BadInput
+from etablera.statemachine.messages import Code
 from etablera.statemachine.process import STATE, state_label
 from etablera.access.scope import Principal
 
@@ -50,12 +51,12 @@ def worklist(engine: Engine, who: Principal, *, mine: bool = True, state: str | 
     config = config or get_config()
     today = today or local_date(utcnow())
     if not 1 <= limit <= MAX_LIMIT:
-        raise BadInput("limit", f"between 1 and {MAX_LIMIT}")
+        raise BadInput("limit_range", field="limit", max=MAX_LIMIT)
     if offset < 0:
-        raise BadInput("offset", "0 or more")
+        raise BadInput("offset_negative", field="offset")
     scope = municipalities if municipalities is not None else who.municipalities
     if state and state not in STATE and state not in MODULES:
-        raise BadInput("state", f"unknown state {state!r}")
+        raise BadInput("unknown_state", field="state", value=Code(state))
     officer = ("af_officer" if who.organisation == "af" else "kommun_officer") if mine else None
     places = None if scope is None else "one" if len(scope) == 1 else "many"
     matching = None if not state else "exact" if state in STATE else "module"

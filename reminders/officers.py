@@ -18,6 +18,7 @@ from etablera.models.database import transaction
 from etablera.models.ladder import redact
 from etablera.models.timestamps import show, utcnow
 from etablera.statemachine.errors import BadInput, NotFound, NotPermitted
+from etablera.statemachine.messages import Code
 
 OFFICERS = Officer.__table__
 ORGS = ("kommun", "af")
@@ -31,23 +32,23 @@ def add_officer(engine: Engine, officer_id: str, *, name: str, org: str, municip
     """Register an officer or coordinator (or, with `update_existing`, change one)."""
     config = config or get_config()
     if not _ID.match(officer_id or ""):
-        raise BadInput("id", "1–60 letters, digits or . _ @ - (the id cases use, e.g. handl01)")
+        raise BadInput("officer_id_not_valid", field="id")
     if not name or not name.strip():
-        raise BadInput("name", "give the officer's name")
+        raise BadInput("name_missing", field="name")
     if org not in ORGS:
-        raise BadInput("org", f"one of {', '.join(ORGS)}")
+        raise BadInput("unknown_organisation", field="org", choices=list(ORGS))
     if role not in ROLES:
-        raise BadInput("role", f"one of {', '.join(ROLES)}")
+        raise BadInput("unknown_role", field="role", choices=list(ROLES))
     if not re.fullmatch(r"\d{4}", municipality or "") or municipality[:2] not in config.counties:
-        raise BadInput("municipality", f"not a municipality code: {municipality!r} (four digits, a known county)")
+        raise BadInput("municipality_not_valid", field="municipality", value=Code(municipality or ""))
     if notify is not None and not _URL.match(notify):
-        raise BadInput("notify", "not a notification URL (e.g. mailto://..., msteams://..., json://..., file:PATH)")
+        raise BadInput("notify_url_not_valid", field="notify")
     values = {"name": name.strip(), "org": org, "municipality": municipality, "role": role, "notify": notify,
               "active": True}
     with transaction(engine) as conn:
         exists = conn.execute(select(OFFICERS.c.id).where(OFFICERS.c.id == officer_id)).first()
         if exists and not update_existing:
-            raise NotPermitted(f"id: officer {officer_id} is already registered (use --update to change it)")
+            raise NotPermitted("officer_exists", field="id", officer=Code(officer_id))
         if exists:
             conn.execute(update(OFFICERS).where(OFFICERS.c.id == officer_id).values(**values))
         else:
@@ -76,5 +77,5 @@ def get_officer(engine: Engine, officer_id: str) -> dict:
     with transaction(engine, write=False) as conn:
         row = conn.execute(select(OFFICERS).where(OFFICERS.c.id == officer_id)).mappings().first()
     if row is None:
-        raise NotFound("id", f"no officer {officer_id}")
+        raise NotFound("no_such_officer", field="id", officer=Code(officer_id))
     return officer_doc(row)

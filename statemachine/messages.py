@@ -55,7 +55,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "track_id_format": ("ett jobbspårs id är 1–60 bokstäver, siffror eller . _ -",
                         "a track id is 1–60 letters, digits or . _ -"),
     "not_a_date": ("inte ett datum (ÅÅÅÅ-MM-DD)", "not a date (YYYY-MM-DD)"),
-    "not_a_datetime": ("inte ett datum eller en tidpunkt (ÅÅÅÅ-MM-DD eller ÅÅÅÅ-MM-DDTTT:MM)",
+    "not_a_datetime": ("inte ett datum eller en tidpunkt (ÅÅÅÅ-MM-DD eller ÅÅÅÅ-MM-DDTtt:mm)",
                        "not a date or datetime (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"),
 
     # --- registering a newcomer (cases/service.py) -----------------------------------------
@@ -111,8 +111,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                              "läs in det igen och försök på nytt",
                              "case {case} changed since you read it (version {expected}, now {actual}); "
                              "reload and try again"),
-    "case_changed": ("ärende {case} ändrades samtidigt av någon annan; inget sparades, försök igen",
-                     "case {case} was changed by someone else at the same time; nothing was written, try again"),
+    "case_changed": ("ärende {case} ändrades samtidigt av någon annan; inget sparades, läs in det igen och försök "
+                     "på nytt",
+                     "case {case} was changed by someone else at the same time; nothing was written, reload and "
+                     "try again"),
 
     # --- follow-up after exit (cases/followup.py) ------------------------------------------
     "followup_day": ("ska vara en av {choices}, inte {value}", "must be one of {choices}, not {value}"),
@@ -183,6 +185,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "configuration_error": ("konfigurationen: {detail}", "configuration: {detail}"),
     "aborted": ("avbrutet", "aborted"),
     "usage_error": ("fel användning: {detail}", "usage: {detail}"),
+    "usage_no_such_option": ("okänd flagga {option}", "no such option {option}"),
+    "usage_no_such_command": ("okänt kommando {command}", "no such command {command}"),
+    "usage_missing": ("saknas: {option}", "missing {option}"),
+    "usage_bad_choice": ("ogiltigt värde för {option}; välj bland: {choices}",
+                         "invalid value for {option}; choose from: {choices}"),
+    "usage_bad_value": ("ogiltigt värde för {option}", "invalid value for {option}"),
     "database_busy": ("databasen är upptagen med en annan ändring; inget sparades, försök igen",
                       "the database is busy with another change; nothing was written, try again"),
     "database_not_initialised": ("databasen har inga tabeller ännu", "the database has no tables yet"),
@@ -191,10 +199,17 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "unexpected_error": ("oväntat fel ({kind}); inget visas om uppgifterna",
                          "unexpected error ({kind}); nothing is shown about the data"),
     "not_found_page": ("sidan finns inte", "no such page"),
+    "input_not_valid": ("ogiltigt värde", "not a valid value"),
+    "http_error": ("begäran kunde inte utföras ({status})", "the request could not be done ({status})"),
+    "login_required": ("logga in eller skicka en giltig API-nyckel ({header})",
+                       "log in or send a valid API token ({header})"),
+    "csrf_header_missing": ("en ändring med inloggningens kaka kräver rubriken {header}",
+                            "a change made with the session cookie needs the {header} header"),
 
     # --- the interfaces' hints (the flag or command is the parameter) ------------------------
     "hint_give_with": ("ange med {flag}", "give it with {flag}"),
     "hint_update": ("ändra med {flag}", "change it with {flag}"),
+    "hint_takes": ("tar emot {flag}", "it takes {flag}"),
     "hint_run": ("kör {command}", "run {command}"),
     "hint_debug": ("sätt {setting} för detaljer", "set {setting} for details"),
     "hint_override": ("den gemensamma bedömningen kan ändå anta individen: ange {flag} och motivera i {note} "
@@ -231,6 +246,20 @@ class Or(tuple):
 
 class Code(str):
     """A value written as it is, whatever the parameter's name (a code the user typed)."""
+
+
+def identity_code(exc: Exception) -> str:
+    """The catalogue's code for why an identity number was refused (models.identity's
+    IdentityError): its shape, its check digit or date, or a birth date in the future."""
+    code = getattr(exc, "code", None)
+    if code in CATALOGUE:
+        return code
+    text = str(exc)
+    if "expected" in text:
+        return "person_format"
+    if "future" in text:
+        return "person_born_in_future"
+    return "person_not_valid"
 
 
 def placeholders(template: str) -> set[str]:
