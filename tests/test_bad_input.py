@@ -1,5 +1,7 @@
 """Bad input is refused through the real CLI: exit 2, one line naming the field, no traceback,
-nothing written; refusals by the process exit 3; no message ever repeats an identity number."""
+nothing written; refusals by the process exit 3; no message ever repeats an identity number.
+The words are the catalogue's (Swedish by default); what is checked here is the exit code,
+the field and the code (--json), and with --lang en the English words."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 from cli_kit import advance, counts, etablera, ok, person_forms, register
 from conftest import drop_pg_schema, fresh_pg_url, run_cli
 from etablera.models.database import engine_for, make_engine, upgrade
+from etablera.statemachine.process import STATE, state_label
 from identities import pnr
 
 P_REGISTERED = pnr("19900101", 123)
@@ -185,6 +188,7 @@ def test_bad_input_exit_2_nothing_written(shared_world, name):
     assert as_json.code == 2
     doc = json.loads(as_json.out)
     assert doc["error"]["field"] == field and doc["error"]["exit_code"] == 2
+    assert set(doc["error"]) == {"code", "field", "message", "exit_code"} and doc["error"]["code"]
     assert counts(world["url"]) == before
 
 
@@ -212,6 +216,7 @@ def test_coordination_number_with_wrong_check_digit(cli_env, db_url):
     assert counts(db_url) == before
 
 
+# name -> (argv, what the English line names: triggers by name, states by their English label)
 NOT_PERMITTED = {
     "decide in module 1": (_adv("registered", "decide", "--set", "decision=work", "--set", "participants=kommun,af",
                                 "--reason", "job_offer", "--note", "x"), ("module1.registered", "hold_talk")),
@@ -242,10 +247,12 @@ def test_not_permitted_exit_3(shared_world, name):
                 "--set", "track=industri", "--set", "participants=kommun,af,individual", "--note", "spår"]
         mentions = ("track", "0180")
     before = counts(world["url"])
-    result = etablera(*[str(a) for a in argv])
+    result = etablera(*[str(a) for a in argv], "--lang", "en")
     _assert_clean_refusal(result, None, code=3)
     for word in mentions:
-        assert word in result.err, (word, result.err)
+        assert (state_label(word, "en") if word in STATE else word) in result.err, (word, result.err)
+    as_json = etablera(*[str(a) for a in argv], "--json")
+    assert as_json.code == 3 and json.loads(as_json.out)["error"]["exit_code"] == 3
     assert counts(world["url"]) == before
 
 
@@ -260,7 +267,7 @@ def test_outside_the_target_groups_exit_3(shared_world, birth, flags, why):
     db_url = shared_world["url"]
     person = pnr(birth, 789)
     before = counts(db_url)
-    result = etablera(*_register(person, "0581", "2025-01-15", "--at", "2025-06-01", *flags))
+    result = etablera(*_register(person, "0581", "2025-01-15", "--at", "2025-06-01", *flags), "--lang", "en")
     assert result.code == 3, (why, result)
     assert "target group" in result.err
     for form in person_forms(person):
@@ -281,7 +288,7 @@ def test_target_group_by_age_at_registration(shared_world, birth, flags, group):
 
 def test_second_active_case_exit_3_but_allowed_after_exit(world):
     before = counts(world["url"])
-    result = etablera(*_register(P_MODULE2, "0581"))
+    result = etablera(*_register(P_MODULE2, "0581"), "--lang", "en")
     _assert_clean_refusal(result, None, code=3)
     assert "active case" in result.err
     assert counts(world["url"]) == before

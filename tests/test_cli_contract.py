@@ -469,8 +469,9 @@ def test_audit_verify_detects_a_changed_event(sqlite_cli):
     doc = json.loads(result.out)
     assert doc["ok"] is False and len(doc["breaks"]) == 1
     assert doc["breaks"][0].startswith(f"case {case} event 2")
-    text_result = etablera("audit", "verify")
+    text_result = etablera("audit", "verify", "--lang", "en")
     assert text_result.code == 1 and "BROKEN" in text_result.out and f"case {case} event 2" in text_result.out
+    assert "BRUTET" in etablera("audit", "verify").out
     assert not any(b.startswith(f"case {untouched} ") for b in doc["breaks"])
 
 

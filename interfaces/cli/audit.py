@@ -30,10 +30,11 @@ def skips(options, municipality, since, until, module):
     rows = queries.skips(get_engine(), municipality=municipality, since=parse_bound(since, "since"),
                          until=parse_bound(until, "until"),
                          module=module, lang=options.lang)
-    emit(options, rows, lambda r: table(r, [("case_id", "ärende"), ("at", "när"), ("actor", "vem"),
-                                            ("municipality", "kommun"), ("trigger", "händelse"),
-                                            ("skipped", "hoppade över"), ("reason_label", "skäl"),
-                                            ("justification", "motivering")]))
+    emit(options, rows, lambda r: table(r, [("case_id", "ärende", "case"), ("at", "när", "at"), ("actor", "vem", "by"),
+                                            ("municipality", "kommun", "municipality"),
+                                            ("trigger", "händelse", "trigger"), ("skipped", "hoppade över", "skipped"),
+                                            ("reason_label", "skäl", "reason"),
+                                            ("justification", "motivering", "justification")], options.lang))
 
 
 @audit.command()
@@ -46,10 +47,11 @@ def overrides(options, municipality, since, until):
     rows = tracks.overrides(get_engine(), municipality=municipality, since=parse_bound(since, "since"),
                             until=parse_bound(until, "until"))
     shown = [{**r, "overridden": "; ".join(r["overridden_prerequisites"])} for r in rows]
-    emit(options, rows, lambda _: table(shown, [("case_id", "ärende"), ("at", "när"), ("actor", "vem"),
-                                                ("municipality", "kommun"), ("track", "spår"),
-                                                ("overridden", "åsidosatta krav"),
-                                                ("justification", "motivering")]))
+    emit(options, rows, lambda _: table(shown, [("case_id", "ärende", "case"), ("at", "när", "at"),
+                                                ("actor", "vem", "by"), ("municipality", "kommun", "municipality"),
+                                                ("track", "spår", "track"),
+                                                ("overridden", "åsidosatta krav", "overridden prerequisites"),
+                                                ("justification", "motivering", "justification")], options.lang))
 
 
 @audit.command()
@@ -59,8 +61,14 @@ def verify(options):
     with transaction(get_engine(), write=False) as conn:
         cases, events, breaks = chain.verify(conn)
     doc = {"cases": cases, "events": events, "ok": not breaks, "breaks": [str(b) for b in breaks]}
-    emit(options, doc, lambda d: (f"audit trail intact: {d['cases']} cases, {d['events']} events" if d["ok"] else
-                                  "\n".join(["AUDIT TRAIL BROKEN:"] + d["breaks"])))
+    en = options.lang == "en"
+
+    def text(d):
+        if d["ok"]:
+            return (f"audit trail intact: {d['cases']} cases, {d['events']} events" if en else
+                    f"granskningsspåret är obrutet: {d['cases']} ärenden, {d['events']} händelser")
+        return "\n".join(["AUDIT TRAIL BROKEN:" if en else "GRANSKNINGSSPÅRET ÄR BRUTET:"] + d["breaks"])
+    emit(options, doc, text)
     if breaks:
         raise SystemExit(1)
 
@@ -73,13 +81,17 @@ def access(options, person):
     when, which case, what). The number itself is never printed or logged."""
     from etablera.access.log import person_extract
     if options.actor == "unknown":
-        raise BadInput("actor", "say who produces the extract: --actor ID or ETABLERA_ACTOR")
+        raise BadInput("actor_missing", field="actor")
     doc = person_extract(get_engine(), person, actor=options.actor, role="cli")
 
     def text(d):
-        head = (f"Registerutdrag (åtkomstlogg) skapat {d['generated_at']}: "
-                f"{len(d['cases'])} ärende(n) {', '.join(map(str, d['cases'])) or '–'}, {len(d['entries'])} rader")
-        return head + "\n" + table(d["entries"], [("at", "när"), ("actor", "vem"), ("role", "roll"),
-                                                  ("organisation", "organisation"), ("case_id", "ärende"),
-                                                  ("action", "vad"), ("detail", "detalj")])
+        cases = ", ".join(map(str, d["cases"])) or "–"
+        head = (f"Log extract (access log) produced {d['generated_at']}: {len(d['cases'])} case(s) {cases}, "
+                f"{len(d['entries'])} rows" if options.lang == "en" else
+                f"Registerutdrag (åtkomstlogg) skapat {d['generated_at']}: "
+                f"{len(d['cases'])} ärende(n) {cases}, {len(d['entries'])} rader")
+        return head + "\n" + table(d["entries"], [("at", "när", "at"), ("actor", "vem", "by"), ("role", "roll", "role"),
+                                                  ("organisation", "organisation", "organisation"),
+                                                  ("case_id", "ärende", "case"), ("action", "vad", "what"),
+                                                  ("detail", "detalj", "detail")], options.lang)
     emit(options, doc, text)

@@ -9,6 +9,7 @@ import click
 
 from etablera.interfaces.cli.output import Options
 from etablera.statemachine.errors import BadInput
+from etablera.statemachine.messages import Code
 from etablera.cases.parsing import parse_at
 
 
@@ -32,7 +33,7 @@ def changing(func):
     @functools.wraps(func)
     def wrapper(options, at, **kwargs):
         if options.actor == "unknown":
-            raise BadInput("actor", "say who does this: --actor ID or ETABLERA_ACTOR")
+            raise BadInput("actor_missing", field="actor")
         return func(options, at=parse_at(at), **kwargs)
     return wrapper
 
@@ -42,6 +43,6 @@ def parse_sets(pairs: tuple[str, ...]) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise BadInput("set", f"expected KEY=VALUE, got {pair!r}")
+            raise BadInput("key_value_expected", field="set", pair=Code(pair))
         data[key.strip()] = value
     return data

@@ -40,17 +40,20 @@ def check(options, now, send):
     from etablera.flows.deadlines import deadline_check
     summary = deadline_check(now=moment.isoformat() if moment else None, send=send)
 
+    t = (lambda sv, en: en) if options.lang == "en" else (lambda sv, en: sv)  # noqa: E731
+
     def text(d):
         c = d["check"]
-        lines = [f"Kontroll {c['today']}: {c['new']} nya påminnelser"
+        lines = [f"{t('Kontroll', 'Check')} {c['today']}: {c['new']} {t('nya påminnelser', 'new reminders')}"
                  + (" (" + ", ".join(f"{step} {n}" for step, n in c["by_step"].items()) + ")" if c["by_step"] else "")]
         for subject, per in c["by_subject"].items():
             if any(per.values()):
                 lines.append(f"  {subject:<14} " + ", ".join(f"{step} {n}" for step, n in per.items() if n))
         if "delivery" in d:
             dl = d["delivery"]
-            lines.append(f"Utskick: skickade {dl['sent']}, misslyckade {dl['failed']} (försöks igen), döda {dl['dead']}")
-        lines.append("Utkorgen: " + ", ".join(f"{k} {v}" for k, v in sorted(d["outbox"].items())))
+            lines.append(t(f"Utskick: skickade {dl['sent']}, misslyckade {dl['failed']} (försöks igen), döda {dl['dead']}",
+                           f"Delivery: sent {dl['sent']}, failed {dl['failed']} (to be retried), dead {dl['dead']}"))
+        lines.append(t("Utkorgen: ", "Outbox: ") + ", ".join(f"{k} {v}" for k, v in sorted(d["outbox"].items())))
         return "\n".join(lines)
     emit(options, summary, text)
 
@@ -62,17 +65,21 @@ def recompute(options, dry_run):
     """Recompute running cases' due dates from the current time frames (audited)."""
     from etablera.reminders.recompute import recompute as run
     if not dry_run and options.actor == "unknown":
-        raise BadInput("actor", "say who does this: --actor ID or ETABLERA_ACTOR")
+        raise BadInput("actor_missing", field="actor")
     result = run(get_engine(), actor=options.actor, dry_run=dry_run).as_dict()
 
+    t = (lambda sv, en: en) if options.lang == "en" else (lambda sv, en: sv)  # noqa: E731
+
     def text(d):
-        head = f"{'Skulle ändra' if d['dry_run'] else 'Ändrade'} {d['changed']} av {d['examined']} pågående ärenden"
+        head = (f"{t('Skulle ändra', 'Would change') if d['dry_run'] else t('Ändrade', 'Changed')} {d['changed']} "
+                f"{t('av', 'of')} {d['examined']} {t('pågående ärenden', 'running cases')}")
         rows = [{"case": c["case"], "state": c["state"],
                  "due": f"{c['due']['from']} → {c['due']['to']}" if "due" in c else "",
                  "establishment": (f"{c['establishment_due']['from']} → {c['establishment_due']['to']}"
                                    if "establishment_due" in c else "")} for c in d["changes"]]
-        return head + ("\n" + table(rows, [("case", "ärende"), ("state", "läge"), ("due", "förfaller"),
-                                           ("establishment", "etablering")]) if rows else "")
+        return head + ("\n" + table(rows, [("case", "ärende", "case"), ("state", "läge", "state"),
+                                           ("due", "förfaller", "due"), ("establishment", "etablering", "establishment")],
+                                     options.lang) if rows else "")
     emit(options, result, text)
 
 
@@ -91,12 +98,15 @@ def list_(options, case_id, status, limit):
     rows = outbox.list_reminders(get_engine(), case_id=case_id, status=status, limit=limit, lang=options.lang)
 
     def text(items):
-        shown = [{**r, "target": r["case_id"] if r["case_id"] is not None else f"kommun {r['municipality']}",
+        municipality = "municipality" if options.lang == "en" else "kommun"
+        shown = [{**r, "target": r["case_id"] if r["case_id"] is not None else f"{municipality} {r['municipality']}",
                   "to": ", ".join(d["recipient"] for d in r["deliveries"]),
                   "error": (r["last_error"] or "")[:60]} for r in items]
-        return table(shown, [("id", "id"), ("target", "ärende"), ("stage", "steg"), ("step", "nivå"),
-                             ("due", "förfaller"), ("days_late", "dagar sent"), ("status", "status"),
-                             ("attempts", "försök"), ("to", "till"), ("error", "senaste fel")])
+        return table(shown, [("id", "id", "id"), ("target", "ärende", "case"), ("stage", "steg", "stage"),
+                             ("step", "nivå", "step"), ("due", "förfaller", "due"),
+                             ("days_late", "dagar sent", "days late"), ("status", "status", "status"),
+                             ("attempts", "försök", "attempts"), ("to", "till", "to"),
+                             ("error", "senaste fel", "last error")], options.lang)
     emit(options, rows, text)
 
 
@@ -108,7 +118,9 @@ def list_(options, case_id, status, limit):
 def deliver(options, reclaim_after):
     """Send what is pending now, without Prefect (the flow does this after every check)."""
     result = outbox.deliver(get_engine(), reclaim_after=reclaim_after)
-    emit(options, result.as_dict(), lambda d: f"skickade {d['sent']}, misslyckade {d['failed']}, döda {d['dead']}")
+    emit(options, result.as_dict(), lambda d: (f"sent {d['sent']}, failed {d['failed']}, dead {d['dead']}"
+                                               if options.lang == "en" else
+                                               f"skickade {d['sent']}, misslyckade {d['failed']}, döda {d['dead']}"))
 
 
 @click.group()
@@ -130,8 +142,12 @@ def add(options, officer_id, name, org, municipality, role, notify, update_exist
     """Register an officer or coordinator."""
     doc = officer_cases.add_officer(get_engine(), officer_id, name=name, org=org, municipality=municipality,
                                     role=role, notify=notify, update_existing=update_existing)
-    emit(options, doc, lambda d: f"{d['role']} {d['id']} ({d['org']}, {d['municipality']}) registered"
-                                 + (f", notified via {d['notify']}" if d["notify"] else ", default channel"))
+    if options.lang == "en":
+        emit(options, doc, lambda d: f"{d['role']} {d['id']} ({d['org']}, {d['municipality']}) registered"
+                                     + (f", notified via {d['notify']}" if d["notify"] else ", default channel"))
+    else:
+        emit(options, doc, lambda d: f"{d['role']} {d['id']} ({d['org']}, {d['municipality']}) registrerad"
+                                     + (f", aviseras via {d['notify']}" if d["notify"] else ", standardkanalen"))
 
 
 @officer.command("list")
@@ -141,8 +157,9 @@ def add(options, officer_id, name, org, municipality, role, notify, update_exist
 def officer_list(options, municipality, role):
     """Registered officers and coordinators (notification URLs without credentials)."""
     rows = officer_cases.list_officers(get_engine(), municipality=municipality, role=role)
-    emit(options, rows, lambda r: table(r, [("id", "id"), ("name", "namn"), ("org", "org"),
-                                            ("municipality", "kommun"), ("role", "roll"), ("notify", "kanal")]))
+    emit(options, rows, lambda r: table(r, [("id", "id", "id"), ("name", "namn", "name"), ("org", "org", "org"),
+                                            ("municipality", "kommun", "municipality"), ("role", "roll", "role"),
+                                            ("notify", "kanal", "channel")], options.lang))
 
 
 @click.command()

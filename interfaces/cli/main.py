@@ -3,6 +3,10 @@
 Exit codes: 0 done; 2 bad input (the message names the field, nothing written); 3 not
 permitted in the current state, or a rule refused it; 4 the case changed concurrently
 (safe to retry); 1 anything else.
+
+A refusal is printed as one line on stderr, `error: field: text (hint)`, its text in the
+language of --lang (else ETABLERA_LANG, else Swedish) and the hint naming the flag that
+gives the field; with --json, stdout has {"error": {"code", "field", "message", "exit_code"}}.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import click
 from etablera.interfaces.cli.common import common
 from etablera.interfaces.cli.output import emit, fail
 from etablera.models.configuration import ConfigError
-from etablera.statemachine.errors import EtableraError
+from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError
+from etablera.statemachine.messages import Code
 
 # Command groups by name and where they live: imported only when used, so a case
 # officer's `etablera case show` loads the case commands and nothing else.
@@ -209,37 +214,83 @@ def demo(options, cases, seed, walkthrough):
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     as_json = "--json" in args
+    lang = _lang(args)
     try:
         cli.main(args=args, prog_name="etablera", standalone_mode=False)
     except EtableraError as exc:
-        fail(str(exc), exc.exit_code, as_json, getattr(exc, "field", None))
+        _refuse(exc, args, as_json, lang)
     except ConfigError as exc:
-        fail(f"configuration: {exc}", 1, as_json)
+        _refuse(EtableraError("configuration_error", detail=str(exc)), args, as_json, lang)
     except click.exceptions.Abort:
-        fail("aborted", 1, as_json)
+        _refuse(EtableraError("aborted"), args, as_json, lang)
     except click.UsageError as exc:
-        fail(exc.format_message(), 2, as_json)
+        _refuse(_usage(exc), args, as_json, lang)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - sorted below; sqlalchemy is imported only if it was used
-        _database_error(exc, as_json)
+        _database_error(exc, args, as_json, lang)
 
 
-def _database_error(exc: Exception, as_json: bool) -> None:
+def _lang(args: list[str]) -> str:
+    """The language of every line printed: --lang (also before the command fails to parse),
+    else ETABLERA_LANG, else Swedish."""
+    lang = os.environ.get("ETABLERA_LANG", "sv")
+    for i, arg in enumerate(args):
+        if arg == "--lang" and i + 1 < len(args):
+            lang = args[i + 1]
+        elif arg.startswith("--lang="):
+            lang = arg.split("=", 1)[1]
+    return lang if lang in ("sv", "en") else "sv"
+
+
+def _usage(exc: click.UsageError) -> BadInput:
+    """click's refusal of the command line as a catalogue code (click's own words are
+    English): an unknown option or command, a missing one, a value of the wrong kind."""
+    import re
+    param = getattr(exc, "param", None)
+    field = getattr(param, "name", None)
+    if isinstance(exc, click.NoSuchOption):
+        return BadInput("usage_no_such_option", option=Code(exc.option_name))
+    if param is not None:
+        option = Code(max(param.opts, key=len) if isinstance(param, click.Option) else param.human_readable_name)
+        if isinstance(exc, click.MissingParameter):
+            return BadInput("usage_missing", field=field, option=option)
+        if isinstance(exc, click.BadParameter) and isinstance(param.type, click.Choice):
+            return BadInput("usage_bad_choice", field=field, option=option,
+                            choices=[Code(str(c)) for c in param.type.choices])
+        if isinstance(exc, click.BadParameter):
+            return BadInput("usage_bad_value", field=field, option=option)
+    command = re.match(r"No such command '(.+)'", exc.format_message())
+    if command:
+        return BadInput("usage_no_such_command", command=Code(command.group(1)))
+    return BadInput("usage_error", field=field, detail=Code(exc.format_message()))
+
+
+def _refuse(exc: EtableraError, args: list[str], as_json: bool, lang: str) -> None:
+    """The refusal in `lang`, with the CLI's hint (the flag that gives the field)."""
+    from etablera.interfaces.cli.hints import command_for, hint
+    try:
+        shown = hint(exc, command_for(args), lang)
+    except Exception:  # noqa: BLE001 - a hint never hides the refusal
+        shown = None
+    fail(exc, as_json, lang, shown)
+
+
+def _database_error(exc: Exception, args: list[str], as_json: bool, lang: str) -> None:
     if "sqlalchemy" in sys.modules:
         from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
         detail = str(getattr(exc, "orig", ""))
         if isinstance(exc, OperationalError) and "locked" in detail:
-            fail("the database is busy with another change; nothing was written, try again", 4, as_json)
+            _refuse(ConcurrentChange("database_busy"), args, as_json, lang)
         if isinstance(exc, (OperationalError, ProgrammingError)) and ("no such table" in detail
                                                                        or "does not exist" in detail):
-            fail("the database has no tables yet: run `etablera init`", 1, as_json)
+            _refuse(EtableraError("database_not_initialised"), args, as_json, lang)
         if isinstance(exc, DBAPIError):
             # Constraint messages can quote the row (an identity number): name only the kind.
-            fail(f"database refused the change ({type(exc.orig).__name__}); nothing was written", 1, as_json)
+            _refuse(EtableraError("database_refused", kind=type(exc.orig).__name__), args, as_json, lang)
     if os.environ.get("ETABLERA_DEBUG"):
         raise exc
-    fail(f"unexpected error ({type(exc).__name__}); set ETABLERA_DEBUG=1 for details", 1, as_json)
+    _refuse(EtableraError("unexpected_error", kind=type(exc).__name__), args, as_json, lang)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""How the CLI speaks: one JSON document with --json, readable Swedish (or English) text
-otherwise; errors as one line on stderr (and a JSON error document with --json)."""
+"""How the CLI speaks: one JSON document with --json, readable Swedish (or English, --lang
+en) text otherwise; errors as one line on stderr in the same language (and a JSON error
+document with --json)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import click
+
+from etablera.statemachine.errors import EtableraError
 
 
 @dataclass
@@ -27,17 +30,23 @@ def emit(options: Options, document, text: Callable[[object], str] | None = None
         click.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
 
 
-def fail(message: str, code: int, as_json: bool, field: str | None = None) -> None:
+def fail(error: EtableraError, as_json: bool, lang: str = "sv", hint: str | None = None) -> None:
+    """Print the refusal and exit with its exit code: one line on stderr, `error: field:
+    text (hint)` in `lang`, and with --json one document on stdout,
+    {"error": {"code", "field", "message", "exit_code"}} (the message in `lang`)."""
     if as_json:
-        click.echo(json.dumps({"error": {"exit_code": code, "field": field, "message": message}}, ensure_ascii=False))
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
+        click.echo(json.dumps({"error": error.as_dict(lang)}, ensure_ascii=False))
+    line = error.line(lang)
+    click.echo(f"error: {line} ({hint})" if hint else f"error: {line}", err=True)
+    sys.exit(error.exit_code)
 
 
-def table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
-    """A plain text table: columns are (key, heading)."""
+def table(rows: list[dict], columns: list[tuple[str, str]], lang: str | None = None) -> str:
+    """A plain text table: columns are (key, heading), or (key, Swedish, English) with `lang`."""
+    if lang is not None:
+        columns = [(c[0], c[2] if lang == "en" else c[1]) if len(c) == 3 else c for c in columns]
     if not rows:
-        return "(inga rader / no rows)"
+        return "(inga rader / no rows)" if lang is None else ("(no rows)" if lang == "en" else "(inga rader)")
     cells = [[str(r.get(k) if r.get(k) is not None else "–") for k, _ in columns] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (_, h) in enumerate(columns)]
     line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731

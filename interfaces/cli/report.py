@@ -68,9 +68,6 @@ def record(options, at, case_id, day, status, note):
                                   f"ärende {d['case']}: uppföljning efter {d['day']} dagar registrerad: {d['status']}"))
 
 
-def _headings(options, columns: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
-    """(key, Swedish, English) -> (key, heading in the chosen language)."""
-    return [(key, en if options.lang == "en" else sv) for key, sv, en in columns]
 
 
 @followup.command("due")
@@ -81,10 +78,10 @@ def due(options, municipality, today):
     """Follow-ups whose day has come and that nobody has recorded yet."""
     rows = [r.as_dict() for r in followups.due_followups(get_engine(), parse_day(today, "today"),
                                                          municipality=municipality)]
-    emit(options, rows, lambda r: table(r, _headings(options, [
+    emit(options, rows, lambda r: table(r, [
         ("case_id", "ärende", "case"), ("day", "dag", "day"), ("due", "förfaller", "due"),
         ("exit_state", "avslut", "exit"), ("municipality", "kommun", "municipality"),
-        ("kommun_officer", "handläggare", "officer")])))
+        ("kommun_officer", "handläggare", "officer")], options.lang))
 
 
 @followup.command("list")
@@ -93,5 +90,6 @@ def due(options, municipality, today):
 def list_(options, case_id):
     """The follow-ups recorded for a case."""
     rows = followups.list_followups(get_engine(), case_id)
-    emit(options, rows, lambda r: table(r, _headings(options, [
-        ("day", "dag", "day"), ("status", "status", "status"), ("at", "när", "at"), ("actor", "av", "by")])))
+    emit(options, rows, lambda r: table(r, [
+        ("day", "dag", "day"), ("status", "status", "status"), ("at", "när", "at"), ("actor", "av", "by")],
+        options.lang))

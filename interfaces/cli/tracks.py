@@ -24,15 +24,19 @@ def participants(options, track_id, municipality):
     doc = tracks.participants(get_engine(), track_id, municipality=municipality, lang=options.lang)
 
     def text(d):
-        where = f" i {d['municipality']}" if d["municipality"] else ""
+        t = (lambda sv, en: en) if options.lang == "en" else (lambda sv, en: sv)  # noqa: E731
+        where = f" {t('i', 'in')} {d['municipality']}" if d["municipality"] else ""
         names = ", ".join(sorted(set(d["names"].values())))
-        head = f"Spår {d['track']}{f' ({names})' if names else ''}{where}: {d['count']} deltagare"
-        rows = [{**p, "progress": f"{p['components']['completed']}/{p['components']['total']} klara"
-                 + (f", {p['components']['overdue']} försenade" if p["components"]["overdue"] else ""),
-                 "valid": "ja" if p["track_valid"] else "NEJ"} for p in d["participants"]]
-        body = table(rows, [("case_id", "ärende"), ("municipality", "kommun"), ("state_label", "läge"),
-                            ("since", "sedan"), ("due", "förfaller"), ("progress", "moment"),
-                            ("valid", "spåret gäller")])
-        notes = [f"  ärende {p['case_id']}: {p['track_warning']}" for p in d["participants"] if p["track_warning"]]
-        return "\n".join([head, body] + (["Varning:"] + notes if notes else []))
+        head = (f"{t('Spår', 'Track')} {d['track']}{f' ({names})' if names else ''}{where}: {d['count']} "
+                f"{t('deltagare', 'participants')}")
+        rows = [{**p, "progress": f"{p['components']['completed']}/{p['components']['total']} {t('klara', 'done')}"
+                 + (f", {p['components']['overdue']} {t('försenade', 'overdue')}" if p["components"]["overdue"] else ""),
+                 "valid": t("ja", "yes") if p["track_valid"] else t("NEJ", "NO")} for p in d["participants"]]
+        body = table(rows, [("case_id", "ärende", "case"), ("municipality", "kommun", "municipality"),
+                            ("state_label", "läge", "state"), ("since", "sedan", "since"), ("due", "förfaller", "due"),
+                            ("progress", "moment", "components"), ("valid", "spåret gäller", "track valid")],
+                     options.lang)
+        notes = [f"  {t('ärende', 'case')} {p['case_id']}: {p['track_warning']}"
+                 for p in d["participants"] if p["track_warning"]]
+        return "\n".join([head, body] + ([t("Varning:", "Warning:")] + notes if notes else []))
     emit(options, doc, text)
