@@ -61,7 +61,8 @@ def test_another_municipalitys_case_is_not_listed_readable_or_changeable_and_the
         response = api.get(path, headers=h)
         assert response.status_code == 404, path
         # Exactly the answer for a case that does not exist: existence is not revealed.
-        assert response.json()["error"]["message"] == f"no case with id {theirs}"
+        assert response.json()["error"] == {"code": "no_such_case", "status": 404, "exit_code": 2, "field": "id",
+                                            "message": f"no case with id {theirs}"}
     changed = api.post(f"/api/v1/cases/{theirs}/events", headers=h,
                        json={"trigger": "hold_talk", "data": {}, "expect_version": 1})
     assert changed.status_code == 404
@@ -167,15 +168,20 @@ def test_errors_have_the_cli_meaning(world, api):
     refused = api.post(f"/api/v1/cases/{case_id}/events", headers=h,
                        json={"trigger": "decide", "data": {}, "expect_version": v})
     assert refused.status_code == 409
-    assert refused.json()["error"]["exit_code"] == 3
+    assert refused.json()["error"]["exit_code"] == 3 and refused.json()["error"]["code"]
     # 400 naming the field (exit code 2).
     api.post(f"/api/v1/cases/{case_id}/events", headers=h, json={"trigger": "hold_talk", "expect_version": v})
     v += 1
     bad = api.post(f"/api/v1/cases/{case_id}/events", headers=h,
                    json={"trigger": "establish_plan", "data": {"plan": "nonsense"}, "expect_version": v})
     assert bad.status_code == 400
-    assert bad.json()["error"] == {"status": 400, "exit_code": 2, "field": "plan",
+    assert bad.json()["error"] == {"code": "unknown_choice", "status": 400, "exit_code": 2, "field": "plan",
                                    "message": "must be one of: handlingsplan, etableringsplan"}
+    # The message in the language asked for (English without `lang`); the code stays.
+    swedish = api.post(f"/api/v1/cases/{case_id}/events", headers=h, params={"lang": "sv"},
+                       json={"trigger": "establish_plan", "data": {"plan": "nonsense"}, "expect_version": v})
+    assert swedish.json()["error"]["code"] == "unknown_choice"
+    assert swedish.json()["error"]["message"] == "välj ett av: handlingsplan, etableringsplan"
     skip = api.post(f"/api/v1/cases/{case_id}/events", headers=h,
                     json={"trigger": "skip_module2", "data": {"reason": SKIP_REASON}, "expect_version": v})
     assert skip.status_code == 400 and skip.json()["error"]["field"] == "note"
@@ -187,6 +193,7 @@ def test_errors_have_the_cli_meaning(world, api):
     assert api.get("/api/v1/cases/999999", headers=h).status_code == 404
     unauth = api.get("/api/v1/cases")
     assert unauth.status_code == 401 and unauth.headers["www-authenticate"] == "Bearer"
+    assert unauth.json()["error"]["code"] == "login_required"
     assert _events(world, case_id) == ["register", "hold_talk"]
 
 
@@ -201,8 +208,8 @@ def test_two_officers_at_once_one_gets_reload_and_nothing_is_overwritten(world, 
     late = api.post(f"/api/v1/cases/{case_id}/events", headers=second,
                     json={"trigger": "close", "data": {"reason": "declined"}, "expect_version": version})
     assert late.status_code == 409
-    assert late.json()["error"]["exit_code"] == 4
-    assert late.json()["error"]["message"].startswith("the case changed, reload")
+    assert late.json()["error"]["exit_code"] == 4 and late.json()["error"]["code"] == "case_version_changed"
+    assert "reload" in late.json()["error"]["message"]
     case = api.get(f"/api/v1/cases/{case_id}", headers=first).json()
     assert case["state"] == "on_hold" and case["version"] == version + 1
     assert _events(world, case_id) == ["register", "pause"]

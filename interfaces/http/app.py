@@ -22,7 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from etablera.interfaces.http.auth import LoginRequired, LoginThrottle
 from etablera.models.wal import BackgroundCheckpoints
-from etablera.statemachine.errors import ConcurrentChange, EtableraError
+from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError, NotFound
+from etablera.statemachine.messages import Code
 
 HERE = Path(__file__).parent
 API_PREFIX = "/api/v1"
@@ -59,8 +60,16 @@ class SecurityHeaders:
         return await self.app(scope, receive, wrapped)
 
 
-def error_doc(status: int, message: str, field: str | None = None, exit_code: int | None = None) -> dict:
-    return {"error": {"status": status, "exit_code": exit_code, "field": field, "message": message}}
+def error_doc(exc: EtableraError, lang: str = "en") -> dict:
+    """The JSON error shape: {"error": {code, status, exit_code, field, message}}."""
+    return {"error": {"code": exc.code, "status": exc.http_status, **exc.as_dict(lang)}}
+
+
+def api_lang(request: Request) -> str:
+    """The language of the API's error messages: the `lang` query parameter (sv | en) when
+    given, else English (the code is the stable part; the words are for a person)."""
+    lang = request.query_params.get("lang")
+    return lang if lang in ("sv", "en") else "en"
 
 
 def _is_api(request: Request) -> bool:
@@ -103,7 +112,9 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
         title="etablera", version="1",
         description="The individual's module process for newcomers: cases, the events permitted now, "
                     "measures, skips, reminders, agreements and the follow-up report. Errors are "
-                    "`{\"error\": {status, exit_code, field, message}}` with the CLI's meaning: 400 bad "
+                    "`{\"error\": {code, status, exit_code, field, message}}` with the CLI's meaning "
+                    "(`code` is stable; `message` is in the language of the `lang` query parameter, "
+                    "sv or en, else English): 400 bad "
                     "input (names the field), 404 not found, 409 not permitted now or changed concurrently "
                     "(reload), 403 not allowed for your role or outside your municipalities, 401 not logged in.",
         openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None,
@@ -118,32 +129,27 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
 
     @app.exception_handler(EtableraError)
     async def etablera_error(request: Request, exc: EtableraError):
-        status = exc.http_status
-        field = getattr(exc, "field", None)
-        message = getattr(exc, "message", None) or str(exc)
-        if isinstance(exc, ConcurrentChange):
-            message = f"the case changed, reload: {exc}"
-        if _is_api(request):
-            return JSONResponse(error_doc(status, message, field, exc.exit_code), status_code=status)
-        return pages.error_page(request, status, pages.web_message(exc, pages.lang_of(request)), field)
+        return refusal(request, exc, headers={"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
         field = loc[-1] if loc else "body"
-        message = f"{'.'.join(loc) or 'body'}: {first.get('msg', 'invalid')}"
         if _is_api(request):
-            return JSONResponse(error_doc(400, message, field, 2), status_code=400)
-        return pages.error_page(request, 400, message, field)
+            # pydantic's words (English) say what is wrong with the value
+            detail = f"{'.'.join(loc) or 'body'}: {first.get('msg', 'invalid')}"
+            return refusal(request, BadInput("field_not_valid", field=field, detail=Code(detail)))
+        return refusal(request, BadInput("input_not_valid", field=field))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        if _is_api(request):
-            return JSONResponse(error_doc(exc.status_code, message), status_code=exc.status_code,
-                                headers=getattr(exc, "headers", None))
-        return pages.error_page(request, exc.status_code, message)
+        if exc.status_code == 404:
+            error = NotFound("not_found_page")
+        else:
+            error = EtableraError("http_error", status=exc.status_code)
+            error.http_status = exc.status_code
+        return refusal(request, error, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired):
@@ -153,10 +159,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     @app.exception_handler(OperationalError)
     async def database_busy(request: Request, exc: OperationalError):
         if "locked" in str(exc.orig) or "deadlock" in str(exc.orig):
-            message = "the database is busy with another change; nothing was written, try again"
-            if _is_api(request):
-                return JSONResponse(error_doc(409, message, None, 4), status_code=409)
-            return pages.error_page(request, 409, message)
+            return refusal(request, ConcurrentChange("database_busy"))
         return _internal(request, exc)
 
     @app.exception_handler(DBAPIError)
@@ -173,8 +176,13 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
 def _internal(request: Request, exc: Exception) -> Response:
     # One line, the exception's kind only: a database message can quote a row (an identity number).
     log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
-    message = f"unexpected error ({type(exc).__name__}); nothing is shown about the data"
+    return refusal(request, EtableraError("unexpected_error", kind=Code(type(exc).__name__)))
+
+
+def refusal(request: Request, exc: EtableraError, headers: dict | None = None) -> Response:
+    """The refusal as the API's JSON error document (in the `lang` query parameter's
+    language, else English) or as a page in the page's language, marking the field."""
     if _is_api(request):
-        return JSONResponse(error_doc(500, message, None, 1), status_code=500)
+        return JSONResponse(error_doc(exc, api_lang(request)), status_code=exc.http_status, headers=headers)
     from etablera.interfaces.http import pages
-    return pages.error_page(request, 500, message)
+    return pages.error_page(request, exc)

@@ -18,12 +18,14 @@ import threading
 import time
 from collections import defaultdict, deque
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 
 from etablera.access.accounts import Session, find_session, user_for_token
 from etablera.access.scope import Principal, principal_for
+from etablera.statemachine.errors import EtableraError, Forbidden
+from etablera.statemachine.messages import Code
 
 SESSION_COOKIE = "etablera_session"
 LOGIN_CSRF_COOKIE = "etablera_login_csrf"
@@ -35,6 +37,12 @@ bearer = HTTPBearer(auto_error=False, description="An API token: `etablera user 
 
 class LoginRequired(Exception):
     """A page asked for without a live session: the browser goes to the login page."""
+
+
+class NotLoggedIn(EtableraError):
+    """The API asked for without a valid token or session (401)."""
+    exit_code = 1
+    http_status = 401
 
 
 def engine_of(request: Request) -> Engine:
@@ -66,11 +74,10 @@ def api_principal(request: Request, credentials: HTTPAuthorizationCredentials | 
     change without its CSRF token."""
     principal, session = identify(request)
     if principal is None:
-        raise HTTPException(401, "log in or send a valid API token (Authorization: Bearer ...)",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise NotLoggedIn("login_required", header=Code("Authorization: Bearer ..."))
     if session is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
         if not csrf_ok(session, request.headers.get("x-csrf-token")):
-            raise HTTPException(403, "csrf: a change made with the session cookie needs the X-CSRF-Token header")
+            raise Forbidden("csrf_header_missing", field="csrf", header=Code("X-CSRF-Token"))
     return principal
 
 

@@ -3,8 +3,9 @@ a newcomer, the skip audit, the access log and the report. Server-rendered (Jinj
 Swedish by default, every form protected by the session's CSRF token.
 
 The forms are generated from `service.permitted_events`: only the triggers permitted now,
-with exactly the fields each needs. A refused form comes back with the service's message
-next to the field it names; nothing is validated here that the service does not decide.
+with exactly the fields each needs. A refused form comes back with the refusal's words
+(from the catalogue, statemachine/messages.py, in the page's language) next to the field
+it names, linked; nothing is validated here that the service does not decide.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ from etablera.cases import measures, service, worklist
 from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError, Forbidden, NotFound
 from etablera.cases.parsing import parse_at, parse_bound, parse_day
 from etablera.statemachine.fields import describe
-from etablera.statemachine.process import MEASURE_STATES, STATES, TRIGGER
+from etablera.statemachine.messages import Code
+from etablera.statemachine.process import CASE_TRIGGERS, MEASURE_STATES, STATES, TRIGGER, TRIGGERS
 from etablera.access.scope import Principal, require_case, require_role
 
 router = APIRouter(include_in_schema=False)
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
 MeasureId = Annotated[int, Path(ge=1, le=MAX_ID)]
-_CLI_HINT = re.compile(r"\s*\((?:--\w[^)]*)\)")
 _SAFE_NEXT = re.compile(r"^/(?!/)[\w\-./?=&%#]*$")
 
 
@@ -56,21 +57,41 @@ def render(request: Request, name: str, context: dict, status: int = 200) -> HTM
     return HTMLResponse(templating.template(lang, name).render({**base, **context}), status_code=status)
 
 
-def error_page(request: Request, status: int, message: str, field: str | None = None) -> HTMLResponse:
+def error_page(request: Request, exc: EtableraError) -> HTMLResponse:
+    """A refusal that has no form to go back to, as a page in the page's language."""
     lang = lang_of(request)
+    status = exc.http_status
     title = {400: "bad_input", 403: "forbidden", 404: "not_found", 409: "not_permitted"}.get(status, "error")
-    return render(request, "error.html", {"title": i18n.word(title, lang), "status": status,
-                                          "message": _CLI_HINT.sub("", message), "field": field}, status)
+    return render(request, "error.html", {"title": i18n.word(title, lang), "status": status, "code": exc.code,
+                                          "message": web_message(exc, lang),
+                                          "field": field_label(exc.field, lang)}, status)
 
 
 def web_message(exc: EtableraError, lang: str) -> str:
-    """The service's message for a page: in Swedish where the service wrote it in Swedish
-    (the English otherwise), without the CLI's hints (`--note TEXT`)."""
-    if isinstance(exc, ConcurrentChange):
+    """The refusal's words for a page, in the page's language (the catalogue's; a
+    concurrent change in the pages' own words, which say what to do)."""
+    if isinstance(exc, ConcurrentChange) and exc.code != "database_busy":
         return i18n.word("changed_reload", lang)
-    if lang == "sv" and exc.sv:
-        return exc.sv
-    return _CLI_HINT.sub("", getattr(exc, "message", None) or str(exc))
+    return exc.text(lang)
+
+
+def field_label(field: str | None, lang: str) -> str | None:
+    """What a page calls the field at fault: its label in the process table or among the
+    pages' words; None for a name the pages do not show (no technical name on a page)."""
+    if not field:
+        return None
+    for trigger in TRIGGERS:
+        for f in trigger.fields:
+            if f.name == field:
+                return f.en if lang == "en" else f.sv
+    return i18n.word(field, lang) if field in i18n.WORDS else None
+
+
+def form_error(exc: EtableraError, lang: str, **extra) -> dict:
+    """A refusal beside its form: the code, the field (linked by the template), its label
+    and the words."""
+    return {"code": exc.code, "field": exc.field, "label": field_label(exc.field, lang),
+            "message": web_message(exc, lang), **extra}
 
 
 # ----------------------------------------------------------------------------- login
@@ -240,8 +261,7 @@ async def _form(request: Request, who: Principal) -> dict:
     form = await request.form()
     _, session = identify(request)
     if not csrf_ok(session, str(form.get("csrf", ""))):
-        raise Forbidden("csrf", "the form's security token is missing or stale; reload the page and try again",
-                        sv="formulärets säkerhetskod saknas eller är för gammal; ladda om sidan och försök igen")
+        raise Forbidden("csrf_stale", field="csrf")
     return form
 
 
@@ -249,16 +269,14 @@ def _refused(request: Request, who: Principal, case_id: int, exc: EtableraError,
              values: dict) -> HTMLResponse:
     lang = lang_of(request)
     context = case_context(request, who, case_id)
-    field = getattr(exc, "field", None)
-    message = web_message(exc, lang)
     concurrent = isinstance(exc, ConcurrentChange)
     # Beside its form when the page still has that form; at the top when it does not (the
     # case moved on, so the trigger is no longer permitted).
     forms = {e["trigger"] for e in (context["permitted"] or {}).get("events", ())}
     beside = trigger in forms or (trigger or "").startswith("measure-") or \
         (trigger == "add_measure" and context["can_add_measure"])
-    error = {"trigger": trigger, "field": field, "message": message, "concurrent": concurrent,
-             "summary": concurrent or not beside, "status": exc.http_status}
+    error = form_error(exc, lang, trigger=trigger, concurrent=concurrent, summary=concurrent or not beside,
+                       status=exc.http_status)
     return render(request, "case.html", {**context, "saved": None, "form_error": error, "values": values},
                   exc.http_status)
 
@@ -288,7 +306,8 @@ async def advance_form(request: Request, case_id: CaseId, trigger: str):
     def work():
         require_case(engine, who, case_id, f"advance:{trigger}", change=True)
         if spec is None or trigger == "register":
-            raise BadInput("trigger", f"unknown trigger {trigger!r}")
+            raise BadInput("unknown_trigger", field="trigger", name=Code(trigger),
+                           choices=[Code(t.name) for t in CASE_TRIGGERS])
         for field in spec.fields:
             if field.kind == "list":
                 values[field.name] = [str(v) for v in form.getlist(field.name)]
@@ -299,7 +318,7 @@ async def advance_form(request: Request, case_id: CaseId, trigger: str):
         try:
             expect = int(str(form.get("expect_version", "")))
         except ValueError:
-            raise BadInput("expect_version", "the form lacks the case's version; reload the page") from None
+            raise BadInput("form_version_missing", field="expect_version") from None
         at = parse_at(str(form.get("at", "")).strip())
         raw = {k: v for k, v in values.items() if v not in ("", [])}
         scope.logged_change(engine, who, case_id, f"advance:{trigger}",
@@ -387,7 +406,7 @@ async def register_submit(request: Request):
         case_id = await run_in_threadpool(work)
     except EtableraError as exc:
         safe = {k: v for k, v in values.items() if k != "person"} | {"person": values["person"]}
-        error = {"field": getattr(exc, "field", None), "message": web_message(exc, lang_of(request))}
+        error = form_error(exc, lang_of(request))
         return _register_render(request, who, safe, error, exc.http_status)
     return RedirectResponse(f"/cases/{case_id}?saved=register", status_code=303)
 
@@ -416,10 +435,10 @@ def access_page(request: Request, case_id: str = "", actor: str = "", action: st
     number = None
     if case_id.strip():
         if not case_id.strip().isdigit():
-            raise BadInput("case_id", "a case id is a number")
+            raise BadInput("case_id_not_a_number", field="case_id")
         number = int(case_id)
         if number > MAX_ID:
-            raise BadInput("case_id", "no such case id")
+            raise BadInput("no_such_case", field="case_id", case=number)
     scope.log(engine, who, number, "access_log_search", f"actor={actor} action={action}"[:200])
     rows = access_log.search(engine, case_id=number, actor=actor.strip() or None, action=action.strip() or None,
                              municipalities=who.municipalities, limit=500)

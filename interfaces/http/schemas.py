@@ -17,10 +17,13 @@ class Doc(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    code: str = Field(description="what went wrong, a stable snake_case code (not_a_date, unknown_choice, "
+                                  "trigger_not_permitted, ...)")
     status: int = Field(description="the HTTP status")
     exit_code: int | None = Field(None, description="the CLI's exit code for the same error (2, 3, 4)")
     field: str | None = Field(None, description="the field the error is about, when there is one")
-    message: str
+    message: str = Field(description="the code's words, in the language of the `lang` query parameter "
+                                     "(sv | en) when given, else English")
 
 
 class ErrorDoc(BaseModel):
