@@ -14,6 +14,7 @@ import io
 import re
 
 from etablera.reports.render import cell, heading, pct, sections
+from etablera.statemachine.messages import format_number
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 COLOURS = {"work": "#1b7837", "own_business": "#5aae61", "studies": "#2166ac", "dropped": "#f1a340",
@@ -39,6 +40,7 @@ th { background: #f6f6f6; }
 
 def to_html(doc: dict) -> str:
     en = doc.get("lang") == "en"
+    lang = "en" if en else "sv"
     t = (lambda sv, e: e) if en else (lambda sv, e: sv)  # noqa: E731
     charts = [
         ("chart-time-in-stage", t("Tid i varje steg (dagar, vilande tid borträknad)",
@@ -53,7 +55,7 @@ def to_html(doc: dict) -> str:
     kpis = [(t("Pågående ärenden", "Active cases"), doc["states_now"]["active"]),
             (t("Inskrivna under perioden", "Entries in the period"), doc["flow"]["entries"]),
             (t("Avslut under perioden", "Exits in the period"), doc["flow"]["exits_total"]),
-            (t("Etablerade inom två år", "Established within two years"), pct(e["share_within_two_years"])),
+            (t("Etablerade inom två år", "Established within two years"), pct(e["share_within_two_years"], lang)),
             (t("Försenade steg nu", "Overdue stages now"), doc["overdue"]["stages"]["overdue"])]
     parts = [
         "<!DOCTYPE html>",
@@ -77,7 +79,7 @@ def to_html(doc: dict) -> str:
             continue
         parts.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in heads) + "</tr></thead><tbody>")
         for row in rows:
-            parts.append("<tr>" + "".join(f"<td>{html.escape(cell(c))}</td>" for c in row) + "</tr>")
+            parts.append("<tr>" + "".join(f"<td>{html.escape(cell(c, lang))}</td>" for c in row) + "</tr>")
         parts.append("</tbody></table>")
     parts.append(f"<h2>{t('Metod', 'Method')}</h2><dl class=\"method\">"
                  + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in doc["method"].items())
@@ -102,6 +104,13 @@ def _svg(fig) -> str:
     _pyplot().close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg"):]        # drop the XML prologue and DOCTYPE
+
+
+def _numbers(axis, doc: dict) -> None:
+    """An axis's tick labels written for the report's language by Babel ("1 000,5")."""
+    from matplotlib.ticker import FuncFormatter
+    lang = "en" if doc.get("lang") == "en" else "sv"
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: format_number(round(value, 6), lang)))
 
 
 def _no_data(plt, message: str) -> str:
@@ -129,6 +138,7 @@ def time_chart(doc: dict) -> str:
            boxprops={"facecolor": COLOURS["box"]}, medianprops={"color": "#08306b", "linewidth": 2})
     ax.set_xlabel("dagar (min, p25, median, p75, p90)" if doc.get("lang") != "en" else "days (min, p25, median, p75, p90)")
     ax.grid(axis="x", color="#eee")
+    _numbers(ax.xaxis, doc)
     return _svg(fig)
 
 
@@ -148,6 +158,8 @@ def establishment_chart(doc: dict) -> str:
     ax.set_ylim(0, 100)
     ax.set_xlim(0, curve[-1]["months"] if curve else 48)
     ax.grid(color="#eee")
+    _numbers(ax.xaxis, doc)
+    _numbers(ax.yaxis, doc)
     return _svg(fig)
 
 
@@ -170,6 +182,7 @@ def track_chart(doc: dict) -> str:
     for i, t in enumerate(tracks):
         ax.text(101, i, t["summary"], va="center", fontsize=8)
     ax.set_xlim(0, 135)
+    _numbers(ax.xaxis, doc)
     ax.set_xlabel("% of those who left the track in the period" if en else "% av dem som lämnat spåret under perioden")
     ax.invert_yaxis()
     ax.legend(loc="lower center", bbox_to_anchor=(0.45, 1.0), ncol=3, frameon=False, fontsize=8)
@@ -187,6 +200,7 @@ def states_chart(doc: dict) -> str:
         ax.text(s["count"], i, f" {s['count']}", va="center", fontsize=8)
     ax.invert_yaxis()
     ax.grid(axis="x", color="#eee")
+    _numbers(ax.xaxis, doc)
     return _svg(fig)
 
 

@@ -1,5 +1,7 @@
 """The follow-up report as text a person reads (table), as CSV, as JSON, or as HTML
-(statemachine/report_html.py). Rendering only: every figure is already in the document.
+(reports/html.py). Rendering only: every figure is already in the document. Decimals and
+percentages are written for the report's language by Babel (statemachine/messages.py):
+"12,5" and "32,2 %" in Swedish, "12.5" and "32.2%" in English.
 """
 
 from __future__ import annotations
@@ -7,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+
+from etablera.statemachine.messages import format_number, format_percent
 
 FORMATS = ("table", "json", "csv", "html")
 
@@ -28,21 +32,26 @@ def _en(doc: dict) -> bool:
     return doc.get("lang") == "en"
 
 
-def cell(value) -> str:
-    """A figure as a table shows it: one decimal, a dash for none."""
+def _lang(doc: dict) -> str:
+    return "en" if _en(doc) else "sv"
+
+
+def cell(value, lang: str = "sv") -> str:
+    """A figure as a table shows it: one decimal (in the language's way), a dash for none."""
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.1f}"
+        return format_number(value, lang, 1)
     return str(value)
 
 
-def pct(value) -> str:
-    return "–" if value is None else f"{value * 100:.1f} %"
+def pct(value, lang: str = "sv") -> str:
+    """A share as a percentage with one decimal: "32,2 %" (sv), "32.2%" (en)."""
+    return "–" if value is None else format_percent(value, lang, 1)
 
 
-def grid(rows: list[list], headings: list[str]) -> str:
-    cells = [[cell(c) if not isinstance(c, str) else c for c in row] for row in rows]
+def grid(rows: list[list], headings: list[str], lang: str = "sv") -> str:
+    cells = [[cell(c, lang) if not isinstance(c, str) else c for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headings)]
     line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
     return "\n".join([line(headings), line(["-" * w for w in widths])] + [line(r) for r in cells])
@@ -52,6 +61,7 @@ def sections(doc: dict) -> list[tuple[str, list[str], list[list]]]:
     """The report as (title, headings, rows) tables: shared by text, CSV and HTML."""
     en = _en(doc)
     t = (lambda sv, e: e) if en else (lambda sv, e: sv)  # noqa: E731
+    lang = _lang(doc)
     out = []
     states = doc["states_now"]
     out.append((t("Ärenden per läge nu", "Cases per state now"), [t("läge", "state"), t("antal", "count")],
@@ -76,10 +86,10 @@ def sections(doc: dict) -> list[tuple[str, list[str], list[list]]]:
                  t("inom två år", "within two years"), t("andel inom två år", "share within two years"),
                  t("ännu inom ramen", "still within frame")],
                 [[f"{m['municipality']} {m['name'] or ''}".strip(), m["starters"], m["established"],
-                  m["established_within_two_years"], pct(m["share_within_two_years"]), m["still_within_frame"]]
+                  m["established_within_two_years"], pct(m["share_within_two_years"], lang), m["still_within_frame"]]
                  for m in e["by_municipality"]]
                 + [[t("Totalt", "Total"), e["starters"], e["established"], e["established_within_two_years"],
-                    pct(e["share_within_two_years"]), e["still_within_frame"]]]))
+                    pct(e["share_within_two_years"], lang), e["still_within_frame"]]]))
     p = e["days_from_permit"]
     out.append((t("Dagar från uppehållstillstånd till arbete, eget företag eller studier",
                   "Days from permit to work, own business or studies"), stat_heads,
@@ -92,7 +102,7 @@ def sections(doc: dict) -> list[tuple[str, list[str], list[list]]]:
                   tr["dropped"], tr["ongoing"], tr["summary"]] for tr in doc["tracks"]["tracks"]]))
     out.append((t("Avslut per målgrupp", "Exits per target group"),
                 [t("målgrupp", "target group")] + list(f["exit_labels"].values()) + [t("andel etablerade", "share established")],
-                [[g["label"]] + list(g["exits"].values()) + [pct(g["share_established"])]
+                [[g["label"]] + list(g["exits"].values()) + [pct(g["share_established"], lang)]
                  for g in doc["target_groups"]["groups"]]))
     out.append((t("Överhoppade moduler per skäl", "Skipped modules by reason"),
                 [t("modul", "module"), t("skäl", "reason"), t("antal", "count")],
@@ -112,7 +122,7 @@ def sections(doc: dict) -> list[tuple[str, list[str], list[list]]]:
                 [t("dag", "day"), t("förfallna", "due"), t("registrerade", "recorded"), t("saknas", "missing")]
                 + list(labels.values()) + [t("andel kvar i arbete/studier", "share still established")],
                 [[d["day"], d["due"], d["recorded"], d["missing"]] + [d["by_status"][s] for s in labels]
-                 + [pct(d["share_still_established"])] for d in fu["days"]]))
+                 + [pct(d["share_still_established"], lang)] for d in fu["days"]]))
     return out
 
 
@@ -129,7 +139,7 @@ def heading(doc: dict) -> str:
 def to_table(doc: dict) -> str:
     parts = [heading(doc), "=" * len(heading(doc))]
     for title, heads, rows in sections(doc):
-        parts += ["", title, grid(rows, heads) if rows else ("(no rows)" if _en(doc) else "(inga rader)")]
+        parts += ["", title, grid(rows, heads, _lang(doc)) if rows else ("(no rows)" if _en(doc) else "(inga rader)")]
     return "\n".join(parts)
 
 
