@@ -21,6 +21,7 @@ from etablera.models.database import transaction
 from etablera.models.timestamps import local_date, show, utcnow
 from etablera.cases.audit import CASES, EVENTS, events_in
 from etablera.statemachine.errors import NotFound
+from etablera.statemachine.messages import Code
 from etablera.cases.agreements import agreement_book
 from etablera.statemachine.process import (DECIDE, ON_HOLD, OPEN_MEASURE_STATES, STAGE_OF, TRACK_STAGE, TRANSFER,
                                            state_label)
@@ -107,7 +108,9 @@ def participants(engine: Engine, track_id: str, *, municipality: str | None = No
     known = [a for a in book.agreements if a.track(track_id) is not None
              and (municipality is None or municipality in a.municipalities)]
     if not rows and not known:
-        raise NotFound("no_such_track", field="track", track=track_id)
+        if municipality:
+            raise NotFound("no_such_track_in", field="track", track=Code(track_id), municipality=Code(municipality))
+        raise NotFound("no_such_track", field="track", track=Code(track_id))
     names = {code: a.track(track_id).label(lang) for a in known for code in a.municipalities}
     people = []
     for r in rows:

@@ -133,6 +133,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "offset_negative": ("0 eller mer", "0 or more"),
     "unknown_state": ("okänt läge {value}", "unknown state {value}"),
     "no_such_track": ("ingen överenskommelse har ett jobbspår {track}", "no agreement has a track {track}"),
+    "no_such_track_in": ("ingen överenskommelse har ett jobbspår {track} för kommun {municipality}",
+                         "no agreement has a track {track} for municipality {municipality}"),
 
     # --- users, tokens and scopes (access/) -------------------------------------------------
     "user_id_format": ("1–60 bokstäver, siffror eller . _ @ - (det id ärenden och granskningsspåret använder)",

@@ -137,3 +137,49 @@ def test_the_walk_reaches_every_refusal_of_clean_data():
             seen.add(exc.code)
     assert raised and raised <= seen, raised - seen
     assert "legacy" not in seen
+
+
+# --- the CLI: the language of --lang, the flag as a hint, the JSON error shape ----------
+
+def test_the_cli_refuses_in_the_language_of_lang_with_a_hint(cli_env, db_url):
+    import json
+    from cli_kit import etablera, register
+    from identities import pnr
+    case = register(pnr("19900101", 271))["id"]
+    argv = ["case", "advance", case, "skip_module2", "--reason", "job_offer"]
+    swedish = etablera(*argv)
+    assert swedish.code == 3 or swedish.code == 2
+    english = etablera(*argv, "--lang", "en")
+    assert english.code == swedish.code
+    (sv_line,) = swedish.err.splitlines()
+    (en_line,) = english.err.splitlines()
+    assert sv_line.startswith("error: ") and en_line.startswith("error: ")
+    assert "går inte" in sv_line and "not permitted" not in sv_line
+    assert "is not permitted" in en_line and "går inte" not in en_line
+    assert "hold_talk" in sv_line and "hold_talk" in en_line          # the CLI's hint: the triggers by name
+    doc = json.loads(etablera(*argv, "--json").out)
+    assert doc == {"error": {"code": "trigger_not_permitted", "field": "trigger", "exit_code": 3,
+                             "message": sv_line.removeprefix("error: trigger: ").rsplit(" (", 1)[0]}}
+
+
+def test_the_cli_names_the_flag_for_the_field_and_the_words_do_not(cli_env, db_url, monkeypatch):
+    import json
+    from cli_kit import advance, etablera, register
+    from identities import pnr
+    case = register(pnr("19900101", 272))["id"]
+    advance(case, "hold_talk", "--at", "2025-03-04T10:00")
+    argv = ["case", "advance", case, "skip_module2", "--reason", "job_offer"]
+    swedish, english = etablera(*argv), etablera(*argv, "--lang", "en")
+    assert swedish.code == english.code == 2
+    assert swedish.err.startswith("error: note: ") and english.err.startswith("error: note: ")
+    assert "kräver motivering (ange med --note TEXT)" in swedish.err
+    assert "needs justification (give it with --note TEXT)" in english.err
+    doc = json.loads(etablera(*argv, "--json").out)["error"]
+    assert (doc["code"], doc["field"], doc["exit_code"]) == ("missing_data", "note", 2)
+    assert "--" not in doc["message"] and "kräver motivering" in doc["message"]
+    assert json.loads(etablera(*argv, "--json", "--lang", "en").out)["error"]["message"] == \
+        "Skip module 2 needs justification"
+    monkeypatch.setenv("ETABLERA_LANG", "en")
+    assert "needs justification" in etablera(*argv).err
+    unknown = etablera("case", "list", "--bogus")
+    assert unknown.code == 2 and unknown.err.strip() == "error: no such option --bogus"

@@ -121,11 +121,13 @@ def test_participants_mark_a_track_lost_by_transfer(db, officer):
 def test_empty_and_unknown_tracks(db, officer):
     code, out, _ = officer("track", "participants", "svets", "--json")
     assert code == 0 and json.loads(out)["participants"] == []
-    assert officer("track", "participants", "svets")[1].splitlines()[1] == "(inga rader / no rows)"
-    code, _, err = officer("track", "participants", "svets", "--municipality", "0581")
-    assert code == 2 and "no agreement has a track 'svets' for municipality 0581" in err
+    assert officer("track", "participants", "svets")[1].splitlines()[1] == "(inga rader)"
+    assert officer("track", "participants", "svets", "--lang", "en")[1].splitlines()[1] == "(no rows)"
+    code, _, err = officer("track", "participants", "svets", "--municipality", "0581", "--lang", "en")
+    assert code == 2 and "no agreement has a track svets for municipality 0581" in err
+    assert "etablera agreement list" in err
     code, _, err = officer("track", "participants", "no-such-track")
-    assert code == 2 and "no agreement has a track 'no-such-track'" in err
+    assert code == 2 and "ingen överenskommelse har ett jobbspår no-such-track" in err
 
 
 def test_participants_take_a_fixed_number_of_queries(db, cohort):

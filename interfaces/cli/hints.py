@@ -19,6 +19,8 @@ _BY_CODE = {
     "unexpected_error": ("hint_debug", {"setting": "ETABLERA_DEBUG=1"}),
     "actor_missing": ("hint_give_with", {"flag": "--actor ID / ETABLERA_ACTOR"}),
     "key_value_expected": ("hint_give_with", {"flag": "--set NAME=VALUE"}),
+    "no_such_track": ("hint_run", {"command": "etablera agreement list"}),
+    "no_such_track_in": ("hint_run", {"command": "etablera agreement list"}),
 }
 
 
