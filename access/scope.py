@@ -28,10 +28,58 @@ from etablera.cases.audit import CASES
 from etablera.statemachine.errors import EtableraError, Forbidden, NotFound
 from etablera.statemachine.messages import Code, Words
 from etablera.cases.journal import Access, load_case, log_access
-from etablera.access.principal import AUDITING_ROLES, CHANGING_ROLES, Principal, principal_for  # noqa: F401 (re-exported)
 
 MEASURES = Measure.__table__
 OUTSIDE = "outside the user's municipalities"
+CHANGING_ROLES = ("officer", "coordinator", "admin")
+AUDITING_ROLES = ("auditor", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    name: str
+    role: str
+    organisation: str
+    municipalities: tuple[str, ...] | None      # None: every municipality
+    home: str | None = None                     # the user's own municipality, if any
+    office: str | None = None
+    via: str = "session"                        # session | token
+
+    @property
+    def can_change(self) -> bool:
+        return self.role in CHANGING_ROLES
+
+    @property
+    def can_audit(self) -> bool:
+        return self.role in AUDITING_ROLES
+
+    @property
+    def sees_skip_audit(self) -> bool:
+        return self.role in AUDITING_ROLES + ("coordinator",)
+
+    def sees(self, municipality: str | None) -> bool:
+        return self.municipalities is None or municipality in self.municipalities
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "name": self.name, "role": self.role, "organisation": self.organisation,
+                "municipalities": None if self.municipalities is None else list(self.municipalities),
+                "municipality": self.home, "office": self.office, "can_change": self.can_change,
+                "can_audit": self.can_audit}
+
+
+def principal_for(user: dict, via: str = "session") -> Principal:
+    """The scope of a user (a `user_doc`), from their role, organisation and office."""
+    role, org, home = user["role"], user["organisation"], user["municipality"]
+    if role == "admin" or (role == "auditor" and not home and not user["office"]):
+        scope = None
+    elif org == "af" and user["office"]:
+        office = af_offices().get(user["office"])
+        codes = office.municipalities if office else ()
+        scope = tuple(dict.fromkeys(codes + ((home,) if home else ())))
+    else:
+        scope = (home,) if home else ()
+    return Principal(user["id"], user["name"], role, org, scope, home, user["office"], via)
 
 
 def log(engine: Engine, who: Principal, case_id: int | None, action: str, detail: str | None = None) -> None:
