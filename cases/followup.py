@@ -25,6 +25,7 @@ from etablera.models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
 from etablera.models.timestamps import local_date, utcnow
 from etablera.statemachine.errors import BadInput, NotPermitted
 from etablera.statemachine.messages import Code
+from etablera.cases import filters
 from etablera.cases.journal import append, event_time, load_case
 from etablera.statemachine.process import FOLLOWED_UP
 from etablera.reports.sql import Dialect, day_number, from_day_number
@@ -96,6 +97,7 @@ def due_followups(engine_or_conn: Engine | Connection, today: date | None = None
     """Follow-ups due on `today` (default: today in Stockholm) and not yet recorded: the
     day (exit date + 90/180/360) has come, and at most `window_days` days ago."""
     today = today or local_date(utcnow())
+    municipality = filters.municipality(municipality)
     if isinstance(engine_or_conn, Connection):
         return _due(engine_or_conn, today, municipality, window_days)
     with transaction(engine_or_conn, write=False) as conn:

@@ -14,12 +14,14 @@ from etablera.models import Measure
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.timestamps import show
+from etablera.cases import filters
 from etablera.cases.audit import CASES, EVENTS, events_in
 from etablera.cases.journal import load_case, log_access
 from etablera.statemachine.process import MEASURE_REASONS, REASONED, STATE, module_of, state_label, trigger_label
 from etablera.cases.tracks import track_status
 
 MEASURES = Measure.__table__
+MAX_LIST = 100_000         # cases in one list_cases answer
 HISTORY_COLUMNS = ("seq", "at", "actor", "trigger", "from_state", "to_state", "municipality", "reason", "note",
                    "skipped", "data")
 
@@ -118,7 +120,10 @@ def history(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", role:
 
 def list_cases(engine: Engine, *, municipality: str | None = None, state: str | None = None,
                limit: int = 1000, lang: str = "sv") -> list[dict]:
-    """Cases without personal data (no identity numbers), newest first."""
+    """Cases without personal data (no identity numbers), newest first. `state`: a state or
+    a module (module2); a filter that matches nothing by its spelling is refused."""
+    municipality, state = filters.municipality(municipality), filters.state(state)
+    limit = filters.limit(limit, maximum=MAX_LIST)
     query = select(CASES.c.id, CASES.c.municipality, CASES.c.target_group, CASES.c.state, CASES.c.state_since,
                    CASES.c.due, CASES.c.track, CASES.c.version).order_by(CASES.c.id.desc()).limit(limit)
     if municipality:
@@ -138,8 +143,11 @@ def list_cases(engine: Engine, *, municipality: str | None = None, state: str | 
 def skips(engine: Engine, *, municipality: str | None = None, since: datetime | None = None,
           until: datetime | None = None, module: str | None = None, lang: str = "sv",
           config: Config | None = None) -> list[dict]:
-    """Who skipped what, when and why: every audit event that skipped a module."""
+    """Who skipped what, when and why: every audit event that skipped a module (`module`:
+    2 or 3)."""
     config = config or get_config()
+    municipality = filters.municipality(municipality, config=config)
+    module = filters.one_of(module, filters.SKIPPABLE_MODULES, field="module")
     text = cast(EVENTS.c.skipped, String)
     query = (select(EVENTS.c.case_id, EVENTS.c.seq, EVENTS.c.at, EVENTS.c.actor, EVENTS.c.trigger,
                     EVENTS.c.from_state, EVENTS.c.to_state, EVENTS.c.municipality, EVENTS.c.reason,

@@ -19,6 +19,7 @@ from etablera.models import Measure
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.timestamps import local_date, show, utcnow
+from etablera.cases import filters
 from etablera.cases.audit import CASES, EVENTS, events_in
 from etablera.statemachine.errors import NotFound
 from etablera.statemachine.messages import Code
@@ -78,6 +79,7 @@ def participants(engine: Engine, track_id: str, *, municipality: str | None = No
     module 3's due date and the progress of the track's components. No personal data."""
     config = config or get_config()
     today = today or local_date(utcnow())
+    municipality = filters.municipality(municipality, config=config)
     in_track = _in_track(track_id, municipality)
     # The components of this visit to module 3: created by the decision that entered it
     # (the event at the case's stage_seq), not those of an earlier track the case left.
@@ -134,6 +136,7 @@ def overrides(engine: Engine, *, municipality: str | None = None, since: datetim
               until: datetime | None = None) -> list[dict]:
     """Who admitted whom to a track despite unmet prerequisites, when, and why (the
     decision's rationale is the justification)."""
+    municipality = filters.municipality(municipality)
     query = (select(EVENTS.c.case_id, EVENTS.c.seq, EVENTS.c.at, EVENTS.c.actor, EVENTS.c.municipality,
                     EVENTS.c.note, EVENTS.c.data)
              .where(EVENTS.c.trigger == DECIDE,

@@ -21,9 +21,9 @@ from etablera.models import Reminder
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.timestamps import local_date, show, utcnow
+from etablera.cases import filters
 from etablera.cases.audit import CASES
 from etablera.statemachine.errors import BadInput
-from etablera.statemachine.messages import Code
 from etablera.statemachine.process import STATE, state_label
 from etablera.access.scope import Principal
 
@@ -31,7 +31,6 @@ REMINDERS = Reminder.__table__
 LADDER_ORDER = {"warning": 1, "overdue": 2, "escalation": 3}
 LADDER_STEPS = {rank: step for step, rank in LADDER_ORDER.items()}
 MAX_LIMIT = 200
-MODULES = {s.split(".")[0] for s in STATE if "." in s}      # module1, module2, ... (a state's parent)
 _COLUMNS = (CASES.c.id, CASES.c.municipality, CASES.c.target_group, CASES.c.state, CASES.c.state_since,
             CASES.c.due, CASES.c.establishment_due, CASES.c.stage_seq, CASES.c.track, CASES.c.kommun_officer,
             CASES.c.af_officer, CASES.c.version,
@@ -55,8 +54,7 @@ def worklist(engine: Engine, who: Principal, *, mine: bool = True, state: str | 
     if offset < 0:
         raise BadInput("offset_negative", field="offset")
     scope = municipalities if municipalities is not None else who.municipalities
-    if state and state not in STATE and state not in MODULES:
-        raise BadInput("unknown_state", field="state", value=Code(state))
+    state = filters.state(state)
     officer = ("af_officer" if who.organisation == "af" else "kommun_officer") if mine else None
     places = None if scope is None else "one" if len(scope) == 1 else "many"
     matching = None if not state else "exact" if state in STATE else "module"

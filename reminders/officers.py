@@ -17,6 +17,7 @@ from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.ladder import redact
 from etablera.models.timestamps import show, utcnow
+from etablera.cases import filters
 from etablera.statemachine.errors import BadInput, NotFound, NotPermitted
 from etablera.statemachine.messages import Code
 
@@ -64,6 +65,8 @@ def officer_doc(row) -> dict:
 
 
 def list_officers(engine: Engine, *, municipality: str | None = None, role: str | None = None) -> list[dict]:
+    municipality = filters.municipality(municipality)
+    role = filters.one_of(role, ROLES, field="role")
     query = select(OFFICERS).order_by(OFFICERS.c.municipality, OFFICERS.c.id)
     if municipality:
         query = query.where(OFFICERS.c.municipality == municipality)

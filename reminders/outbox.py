@@ -24,6 +24,7 @@ from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.ladder import ReminderConfig, get_reminder_config
 from etablera.models.timestamps import show, utcnow
+from etablera.cases import filters
 from etablera.reminders import channels
 from etablera.statemachine.process import PARENTS, STATE
 
@@ -32,6 +33,7 @@ OFFICERS = Officer.__table__
 REMINDERS = Reminder.__table__
 DELIVERIES = ReminderDelivery.__table__
 STATUSES = ("pending", "sent", "failed", "dead")
+MAX_LIST = 100_000         # reminders in one list_reminders answer
 STEP_LABELS = {"warning": ("Varning", "Warning"), "overdue": ("Försenad", "Overdue"),
                "escalation": ("Eskalering", "Escalation")}
 Sender = Callable[..., None]
@@ -268,6 +270,8 @@ def list_reminders(engine: Engine, *, case_id: int | None = None, status: str | 
                    limit: int = 1000, lang: str = "sv", config: Config | None = None) -> list[dict]:
     """Reminders, newest first, with their deliveries' attempts and last error."""
     config = config or get_config()
+    status = filters.one_of(status, STATUSES, field="status")
+    limit = filters.limit(limit, maximum=MAX_LIST)
     r = REMINDERS.c
     query = select(REMINDERS).order_by(r.id.desc()).limit(limit)
     if case_id is not None:

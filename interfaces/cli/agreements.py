@@ -1,9 +1,9 @@
 """`etablera agreement validate|list|show` and `etablera grant`: the local agreements
 (överenskommelser) and their tracks, and the state grant for drawing one up.
 
-Every command takes `--json` (exactly one JSON document on stdout) and `--lang sv|en`
-(Swedish labels by default). Exit 2 when there is something to refuse: broken files, no
-agreement for the municipality, a negative count.
+Every command takes `--actor`, `--json` (exactly one JSON document on stdout) and `--lang
+sv|en` (Swedish labels by default), as every other command does. Exit 2 when there is
+something to refuse: broken files, no agreement for the municipality, a negative count.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from etablera.interfaces.cli.common import common
 from etablera.models.agreements import (COMPONENT_KINDS, PARTY_KINDS, AgreementBook, agreements_dir, component_plan,
                                         load_agreement, validate_agreement_files)
 from etablera.models.configuration import ConfigError, Label
@@ -50,9 +51,6 @@ _L = {
                    "Maximum state grant for {n} received: SEK {amount} (band {band})"),
 }
 
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-_lang_option = click.option("--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True,
-                            help="Language of labels.")
 
 
 def _emit(doc) -> None:
@@ -79,11 +77,11 @@ def agreement() -> None:
 
 @agreement.command("validate")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
-@_json_option
-@_lang_option
-def validate(files: tuple[Path, ...], as_json: bool, lang: str) -> None:
+@common
+def validate(options, files: tuple[Path, ...]) -> None:
     """Check agreement FILES (default: every file of the configuration's agreements folder)
     against the rules: one line per violation, naming the file, the key path and the rule."""
+    as_json, lang = options.as_json, options.lang
     paths = list(files) or sorted(_agreements_dir().glob("*.toml"))
     if not paths:
         _fail(_L["none"](lang).format(dir=_agreements_dir()), as_json, valid=False, issues=[])
@@ -108,10 +106,10 @@ def _codes(path: Path) -> list[str]:
 
 
 @agreement.command("list")
-@_json_option
-@_lang_option
-def list_agreements(as_json: bool, lang: str) -> None:
+@common
+def list_agreements(options) -> None:
     """Every agreement file: municipalities, validity, next revision, tracks, status."""
+    as_json, lang = options.as_json, options.lang
     book = AgreementBook.load(_agreements_dir())
     today = date.today()
     rows = []
@@ -145,10 +143,10 @@ def list_agreements(as_json: bool, lang: str) -> None:
 @click.argument("code")
 @click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="The date the agreement must be valid on (default: today).")
-@_json_option
-@_lang_option
-def show(code: str, on, as_json: bool, lang: str) -> None:
+@common
+def show(options, code: str, on) -> None:
     """The agreement valid today for municipality CODE, with its tracks and components."""
+    as_json, lang = options.as_json, options.lang
     day = on.date() if on else date.today()
     book = AgreementBook.load(_agreements_dir())
     a = book.agreement_for(code, day)
@@ -198,10 +196,10 @@ def show(code: str, on, as_json: bool, lang: str) -> None:
 
 @click.command("grant")
 @click.option("--received", type=int, required=True, help="Number of people the municipality received.")
-@_json_option
-@_lang_option
-def grant(received: int, as_json: bool, lang: str) -> None:
+@common
+def grant(options, received: int) -> None:
     """The maximum state grant (statsbidrag) for drawing up an agreement."""
+    as_json, lang = options.as_json, options.lang
     try:
         amount = max_grant(received)
         band = band_for(received)

@@ -41,6 +41,10 @@ def report(options, municipalities, start, end, fmt, output):
         return
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(body if body.endswith("\n") else body + "\n", encoding="utf-8")
+    if options.as_json:     # stdout still holds exactly one document: what was written where
+        emit(options, {"output": str(output), "format": fmt, "municipalities": list(scope.municipalities),
+                       "from": scope.start.isoformat() if scope.start else None, "to": scope.end.isoformat()})
+        return
     click.echo(f"{'report written to' if options.lang == 'en' else 'rapporten skriven till'} {output}", err=True)
 
 
