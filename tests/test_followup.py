@@ -136,7 +136,8 @@ def test_cli_record_and_due(cli_env):
                    env=cli_env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "work"
-    again = run_cli("followup", "record", str(c), "--day", "90", "--status", "work", "--at", "2025-08-21", env=cli_env)
+    again = run_cli("followup", "record", str(c), "--day", "90", "--status", "work", "--at", "2025-08-21",
+                    "--lang", "en", env=cli_env)
     assert again.returncode == 3 and "already recorded" in again.stderr
     bad = run_cli("followup", "record", str(c), "--day", "45", "--status", "work", env=cli_env)
     assert bad.returncode == 2

@@ -39,7 +39,7 @@ def hint(exc: EtableraError, command: click.Command | None, lang: str) -> str | 
         return render(key, {"flag": Code(", ".join(flags))}, lang) if flags else None
     if exc.code.startswith("usage_"):
         return None                    # the refusal names the option already
-    if exc.field:
+    if exc.field and exc.exit_code == 2:       # bad input: the flag that gives the field
         flag = option_flag(command, exc.field) or _trigger_flag(None, exc.field, command)
         if flag:
             return render("hint_give_with", {"flag": Code(flag)}, lang)
