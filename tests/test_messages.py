@@ -183,3 +183,29 @@ def test_the_cli_names_the_flag_for_the_field_and_the_words_do_not(cli_env, db_u
     assert "needs justification" in etablera(*argv).err
     unknown = etablera("case", "list", "--bogus")
     assert unknown.code == 2 and unknown.err.strip() == "error: no such option --bogus"
+
+
+def test_every_code_raised_anywhere_is_in_the_catalogue_and_no_refusal_is_in_the_old_form():
+    """A scan of the package's source: each `SomeError("code", ...)` names a code of the
+    catalogue, and no refusal is still written as English text (the old `legacy` form)."""
+    import re
+    from pathlib import Path
+    import etablera
+    root = Path(etablera.__file__).parent
+    errors = r"(?:BadInput|NotFound|NotPermitted|Forbidden|ConcurrentChange|EtableraError|FieldError|NotLoggedIn)"
+    unknown, legacy = [], []
+    for path in root.rglob("*.py"):
+        if {".venv", "tests"} & set(path.relative_to(root).parts) or path.name == "errors.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(errors + r'\(\s*(f?)"([^"]*)"\s*([,)])', text):
+            fstring, first, after = match.groups()
+            where = f"{path.relative_to(root)}:{text.count(chr(10), 0, match.start()) + 1}"
+            if fstring or not re.fullmatch(r"[a-z][a-z0-9_]*", first):
+                legacy.append(where)
+            elif first not in CATALOGUE:
+                unknown.append(f"{where}: {first}")
+            elif after == "," and re.match(r'\s*f?"', text[match.end():]):
+                legacy.append(where)                           # (field, "english text")
+    assert not unknown, unknown
+    assert not legacy, legacy
