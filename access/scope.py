@@ -14,7 +14,7 @@ not exist (404, the same message): its existence is itself personal data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import contextmanager
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -27,59 +27,12 @@ from etablera.access.accounts import af_offices, role_words
 from etablera.cases.audit import CASES
 from etablera.statemachine.errors import EtableraError, Forbidden, NotFound
 from etablera.statemachine.messages import Code, Words
+from etablera.statemachine.process import REGISTER
 from etablera.cases.journal import Access, load_case, log_access
+from etablera.access.principal import (AUDITING_ROLES, CHANGING_ROLES, OUTSIDE, Principal,  # noqa: F401 (re-exported)
+                                      principal_for)
 
 MEASURES = Measure.__table__
-OUTSIDE = "outside the user's municipalities"
-CHANGING_ROLES = ("officer", "coordinator", "admin")
-AUDITING_ROLES = ("auditor", "admin")
-
-
-@dataclass(frozen=True)
-class Principal:
-    id: str
-    name: str
-    role: str
-    organisation: str
-    municipalities: tuple[str, ...] | None      # None: every municipality
-    home: str | None = None                     # the user's own municipality, if any
-    office: str | None = None
-    via: str = "session"                        # session | token
-
-    @property
-    def can_change(self) -> bool:
-        return self.role in CHANGING_ROLES
-
-    @property
-    def can_audit(self) -> bool:
-        return self.role in AUDITING_ROLES
-
-    @property
-    def sees_skip_audit(self) -> bool:
-        return self.role in AUDITING_ROLES + ("coordinator",)
-
-    def sees(self, municipality: str | None) -> bool:
-        return self.municipalities is None or municipality in self.municipalities
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "role": self.role, "organisation": self.organisation,
-                "municipalities": None if self.municipalities is None else list(self.municipalities),
-                "municipality": self.home, "office": self.office, "can_change": self.can_change,
-                "can_audit": self.can_audit}
-
-
-def principal_for(user: dict, via: str = "session") -> Principal:
-    """The scope of a user (a `user_doc`), from their role, organisation and office."""
-    role, org, home = user["role"], user["organisation"], user["municipality"]
-    if role == "admin" or (role == "auditor" and not home and not user["office"]):
-        scope = None
-    elif org == "af" and user["office"]:
-        office = af_offices().get(user["office"])
-        codes = office.municipalities if office else ()
-        scope = tuple(dict.fromkeys(codes + ((home,) if home else ())))
-    else:
-        scope = (home,) if home else ()
-    return Principal(user["id"], user["name"], role, org, scope, home, user["office"], via)
 
 
 def log(engine: Engine, who: Principal, case_id: int | None, action: str, detail: str | None = None) -> None:
@@ -90,14 +43,62 @@ def log(engine: Engine, who: Principal, case_id: int | None, action: str, detail
                    organisation=who.organisation, detail=detail)
 
 
-def logged_change(engine: Engine, who: Principal, case_id: int | None, action: str, change):
-    """Run `change(access)`, a use case that writes `access` (who did what) to the access
-    log in its own transaction; a refusal, whose transaction rolled back, is logged here."""
+class Attempt:
+    """What a use case is attempting, for the access log: the case becomes known once a
+    measure is read (`attempt.case_id = ...`)."""
+
+    def __init__(self, case_id: int | None, action: str):
+        self.case_id, self.action = case_id, action
+
+
+@contextmanager
+def refusals_logged(engine: Engine, who: Principal, case_id: int | None, action: str):
+    """Around a use case's transaction: a refusal, whose transaction rolled back with
+    everything it wrote, is logged in a transaction of its own (a refusal of scope as
+    `denied:<action>`, saying why; any other as `<action>`, refused)."""
+    attempt = Attempt(case_id, action)
     try:
-        return change(Access(who.id, who.role, who.organisation, action))
+        yield attempt
     except EtableraError as exc:
-        log(engine, who, case_id, action, f"refused ({type(exc).__name__}, {exc.http_status})")
+        denied = getattr(exc, "denied", None)
+        if denied is not None:
+            log(engine, who, attempt.case_id, f"denied:{action}", denied)
+        elif exc.code not in ("no_such_case", "no_such_measure"):     # nothing there to log against
+            log(engine, who, attempt.case_id, action, f"refused ({type(exc).__name__}, {exc.http_status})")
         raise
+
+
+def check_case(who: Principal, case, *, change: bool) -> None:
+    """Inside a use case's transaction: `who` may see (and, with `change`, change) the case
+    just read. A case outside their municipalities is NotFound, exactly like a missing one."""
+    if not who.sees(case["municipality"]):
+        exc = NotFound("no_such_case", field="id", case=case["id"])
+        exc.denied = OUTSIDE
+        raise exc
+    if change and not who.can_change:
+        exc = Forbidden("role_read_only", field="role", role=role_words(who.role))
+        exc.denied = f"role {who.role} may not change cases"
+        raise exc
+
+
+def check_municipality(who: Principal, municipality: str) -> None:
+    """For a new case: `who` may change cases in `municipality`."""
+    if not who.can_change:
+        exc = Forbidden("role_read_only", field="role", role=role_words(who.role))
+        exc.denied = f"role {who.role} may not change cases"
+        raise exc
+    if not who.sees(municipality):
+        exc = Forbidden("outside_municipalities", field="municipality", municipalities=[Code(municipality)],
+                        yours=[Code(m) for m in who.municipalities or ()])
+        exc.denied = f"municipality {municipality} is outside the user's"
+        raise exc
+
+
+def write_access(conn, who: Principal, case_id: int | None, action: str) -> None:
+    """The access-log row of what `who` did, in the use case's own transaction: the change
+    and the record of who made it commit together or not at all."""
+    log_access(conn, actor=who.id, case_id=case_id, action=action[:40], role=who.role,
+               organisation=who.organisation, detail="done")
 
 
 def case_municipality(engine: Engine, case_id: int) -> str | None:
@@ -119,32 +120,6 @@ def require_case(engine: Engine, who: Principal, case_id: int, action: str, *, c
         log(engine, who, case_id, f"denied:{action}", f"role {who.role} may not change cases")
         raise Forbidden("role_read_only", field="role", role=role_words(who.role))
     return municipality
-
-
-def view_case(engine: Engine, who: Principal, case_id: int, *, lang: str = "sv", history: bool = False,
-              config: Config | None = None) -> tuple[dict, list[dict]]:
-    """The case (and its history) for `who` to look at: checked and read in one snapshot,
-    so what is shown is what was checked, and the view logged before it is returned. A
-    case outside their municipalities is NotFound, like a missing one, and the attempt is
-    logged.
-
-    The log row has a write transaction of its own, after the reads: on SQLite a write
-    transaction holds the one writers' lock of the database for every process, and the
-    reads and the documents built from them took most of its time."""
-    config = config or get_config()
-    actions = ("show", "history") if history else ("show",)
-    with transaction(engine, write=False) as conn:
-        case = load_case(conn, case_id)
-        visible = who.sees(case["municipality"])
-        if visible:
-            doc, events = queries.read_case(conn, case, config, lang, history=history)
-    logged = actions if visible else (f"denied:{actions[0]}",)
-    with transaction(engine, single=True) as conn:
-        log_access(conn, actor=who.id, case_id=case_id, action=logged[0], also=logged[1:], role=who.role,
-                   organisation=who.organisation, detail=None if visible else OUTSIDE)
-    if not visible:
-        raise NotFound("no_such_case", field="id", case=case_id)
-    return doc, events
 
 
 def require_measure(engine: Engine, who: Principal, measure_id: int, action: str) -> int:
@@ -174,7 +149,7 @@ def require_municipality(engine: Engine, who: Principal, municipality: str, acti
 
 # What a role may be refused, by the action's name, inside a sentence.
 ACTION_WORDS = {
-    "register": Words("skriva in ärenden", "register cases"),
+    REGISTER.name: Words("skriva in ärenden", "register cases"),
     "skips": Words("läsa granskningen av överhoppningar", "read the skip audit"),
     "access_log": Words("läsa åtkomstloggen", "read the access log"),
     "access_extract": Words("ta fram en persons registerutdrag", "produce a person's log extract"),

@@ -49,19 +49,21 @@ def run(options) -> list[Result]:
 
 
 def _register_fresh(engine, count: int) -> list[int]:
-    from etablera.demo.cohort import synthetic_person
+    from etablera.access.principal import operator
     from etablera.cases.service import register
+    from etablera.demo.cohort import synthetic_person
 
     at = datetime.now(timezone.utc) - timedelta(days=30)
     ids = []
     for i in range(count):
         person, _ = synthetic_person(10_000_000 + i, at.date(), coordination=False)
-        ids.append(register(engine, person=person, municipality="0581", permit_date=at.date() - timedelta(days=20),
-                            actor="bench", at=at))
+        ids.append(register(engine, operator("bench"), person=person, municipality="0581",
+                            permit_date=at.date() - timedelta(days=20), at=at))
     return ids
 
 
 def _transitions(label: str, url: str, goal: float | None) -> Result:
+    from etablera.access.principal import operator
     from etablera.cases.service import advance
 
     engine = make_engine(url)
@@ -69,10 +71,11 @@ def _transitions(label: str, url: str, goal: float | None) -> Result:
     ids = _register_fresh(engine, TRANSITION_CASES)
     walk = [("hold_talk", {}), ("establish_plan", {"plan": "handlingsplan"}), ("pause", {"reason": "illness"}),
             ("resume", {})]
+    who = operator("bench")
     started = time.perf_counter()
     for trigger, raw in walk:
         for case_id in ids:
-            advance(engine, case_id, trigger, dict(raw), actor="bench")
+            advance(engine, who, case_id, trigger, dict(raw))
     engine_rate = len(ids) * len(walk) / (time.perf_counter() - started)
     floor_rate = _raw_floor(engine, ids, len(walk))
     engine.dispose()

@@ -28,6 +28,8 @@ from etablera.statemachine.messages import Code
 from etablera.cases import filters
 from etablera.cases.journal import append, event_time, load_case
 from etablera.statemachine.process import FOLLOWED_UP
+from etablera.access.principal import Principal
+from etablera.access.scope import check_case, refusals_logged, write_access
 from etablera.reports.sql import Dialect, day_number, from_day_number
 
 FOLLOWUPS = FollowUp.__table__
@@ -60,9 +62,17 @@ class DueFollowUp:
                 "af_officer": self.af_officer}
 
 
-def record_followup(engine: Engine, case_id: int, *, day: int, status: str, actor: str,
+def record_followup(engine: Engine, who: Principal, case_id: int, *, day: int, status: str,
                     at: datetime | None = None, note: str | None = None) -> dict:
-    """Record where the person is `day` days after the exit. Returns the stored audit event."""
+    """`who` records where the person is `day` days after the exit. Returns the stored
+    audit event."""
+    with refusals_logged(engine, who, case_id, "followup"):
+        return _record(engine, who, case_id, day, status, at, note)
+
+
+def _record(engine: Engine, who: Principal, case_id: int, day: int, status: str, at: datetime | None,
+            note: str | None) -> dict:
+    actor = who.id
     if day not in FOLLOWUP_DAYS:
         raise BadInput("followup_day", field="day", choices=list(FOLLOWUP_DAYS), value=day)
     if status not in FOLLOWUP_STATUSES:
@@ -70,6 +80,7 @@ def record_followup(engine: Engine, case_id: int, *, day: int, status: str, acto
     try:
         with transaction(engine) as conn:
             case = load_case(conn, case_id)
+            check_case(who, case, change=True)
             if case["state"] not in FOLLOWED_EXITS:
                 raise NotPermitted("followup_not_exited", field="id", case=case_id, state=case["state"])
             at = event_time(at, case["last_event_at"])
@@ -87,6 +98,7 @@ def record_followup(engine: Engine, case_id: int, *, day: int, status: str, acto
             conn.execute(insert(FOLLOWUPS).values(case_id=case_id, day=day, status=status,
                                                   exit_state=case["state"], municipality=case["municipality"],
                                                   at=at, actor=actor, seq=event["seq"]))
+            write_access(conn, who, case_id, "followup")
     except IntegrityError:
         raise NotPermitted("followup_recorded", field="day", case=case_id, day=day) from None
     return event

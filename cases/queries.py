@@ -10,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import String, bindparam, cast, select
 from sqlalchemy.engine import Engine
 
+from etablera.access.principal import OUTSIDE, Principal
 from etablera.models import Measure
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
@@ -19,6 +20,7 @@ from etablera.cases.audit import CASES, EVENTS, events_in
 from etablera.cases.journal import load_case, log_access
 from etablera.statemachine.process import MEASURE_REASONS, REASONED, STATE, module_of, state_label, trigger_label
 from etablera.cases.tracks import track_status
+from etablera.statemachine.errors import NotFound
 
 MEASURES = Measure.__table__
 MAX_LIST = 100_000         # cases in one list_cases answer
@@ -72,17 +74,35 @@ def read_case(conn, case, config: Config, lang: str, *, history: bool = False) -
     return doc, _events(conn, case["id"], config, lang) if history else []
 
 
-def _case(conn, case_id: int, config: Config, lang: str) -> dict:
-    return read_case(conn, load_case(conn, case_id), config, lang)[0]
+def view_case(engine: Engine, who: Principal, case_id: int, *, lang: str = "sv", history: bool = False,
+              only_history: bool = False, config: Config | None = None) -> tuple[dict, list[dict]]:
+    """The case (and its history) for `who` to look at: checked and read in one snapshot,
+    so what is shown is what was checked, and the view logged before it is returned. A
+    case outside their municipalities is NotFound, like a missing one, and the attempt is
+    logged.
 
-
-def show_case(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", role: str | None = None,
-              organisation: str | None = None, config: Config | None = None) -> dict:
+    The log row has a write transaction of its own, after the reads: on SQLite a write
+    transaction holds the one writers' lock of the database for every process, and the
+    reads and the documents built from them took most of its time."""
     config = config or get_config()
-    with transaction(engine) as conn:
-        doc = _case(conn, case_id, config, lang)
-        log_access(conn, actor=actor, case_id=case_id, action="show", role=role, organisation=organisation)
-    return doc
+    actions = ("history",) if only_history else ("show", "history") if history else ("show",)
+    with transaction(engine, write=False) as conn:
+        case = load_case(conn, case_id)
+        visible = who.sees(case["municipality"])
+        if visible:
+            doc, events = read_case(conn, case, config, lang, history=history or only_history)
+    logged = actions if visible else (f"denied:{actions[0]}",)
+    with transaction(engine, single=True) as conn:
+        log_access(conn, actor=who.id, case_id=case_id, action=logged[0], also=logged[1:], role=who.role,
+                   organisation=who.organisation, detail=None if visible else OUTSIDE)
+    if not visible:
+        raise NotFound("no_such_case", field="id", case=case_id)
+    return doc, events
+
+
+def show_case(engine: Engine, who: Principal, case_id: int, *, lang: str = "sv", config: Config | None = None) -> dict:
+    """A case with the person and its measures, for `who` (the view is access-logged)."""
+    return view_case(engine, who, case_id, lang=lang, config=config)[0]
 
 
 def event_doc(row, config: Config, lang: str) -> dict:
@@ -108,14 +128,10 @@ def _events(conn, case_id: int, config: Config, lang: str) -> list[dict]:
     return [event_doc(r, config, lang) for r in rows]
 
 
-def history(engine: Engine, case_id: int, *, actor: str, lang: str = "sv", role: str | None = None,
-            organisation: str | None = None, config: Config | None = None) -> list[dict]:
-    config = config or get_config()
-    with transaction(engine) as conn:
-        load_case(conn, case_id)
-        events = _events(conn, case_id, config, lang)
-        log_access(conn, actor=actor, case_id=case_id, action="history", role=role, organisation=organisation)
-    return events
+def history(engine: Engine, who: Principal, case_id: int, *, lang: str = "sv",
+            config: Config | None = None) -> list[dict]:
+    """The case's audit trail, for `who` (the view is access-logged)."""
+    return view_case(engine, who, case_id, lang=lang, only_history=True, config=config)[1]
 
 
 def list_cases(engine: Engine, *, municipality: str | None = None, state: str | None = None,

@@ -1,9 +1,10 @@
 """The use cases on a case, each one short function around one transaction.
 
-Every interface (CLI, HTTP, flows) calls these and nothing below them: the rules of the
-process are applied here once. A use case opens a transaction, loads, acts through the
-process table and the machine, writes the case row and its audit event together, and
-commits; any error rolls everything back.
+Every interface (CLI, HTTP, flows) calls these with the `Principal` that acts and nothing
+below them: the rules of the process and of access are applied here once. A use case
+opens a transaction, loads, checks the principal's scope, decides through the process
+table, writes the case row, its audit event and the access-log row together, and
+commits; any error rolls everything back, and the refusal is itself logged.
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ from sqlalchemy.exc import IntegrityError
 
 from etablera.cases.agreements import agreement_book
 from etablera.cases.audit import CASES, GENESIS
-from etablera.cases.journal import Access, append, check_version, event_time, load_case
+from etablera.access.principal import Principal
+from etablera.access.scope import check_case, check_municipality, refusals_logged, write_access
+from etablera.cases.journal import append, check_version, event_time, load_case
 from etablera.models import Measure
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.identity import IdentityError, parse_identity
-from etablera.models.timestamps import local_date
+from etablera.models.timestamps import local_date, utcnow
 from etablera.statemachine.case import Case
 from etablera.statemachine.decide import decide, new_case, not_permitted, registration_event
 from etablera.statemachine.errors import BadInput, NotPermitted
+from etablera.statemachine.messages import Code
 from etablera.statemachine.fields import clean_data, describe
 from etablera.statemachine.measures import follow, track_measures
 from etablera.statemachine.process import OPEN_MEASURE_STATES, REGISTER, RESUME, TRIGGER, permitted, state_label
@@ -36,18 +40,27 @@ _OPEN_MEASURES = (select(MEASURES.c.id, MEASURES.c.module, MEASURES.c.state, MEA
                   .order_by(MEASURES.c.id))
 
 
-def register(engine: Engine, *, person: str, municipality: str, permit_date, reception_date=None,
+def register(engine: Engine, who: Principal, *, person: str, municipality: str, permit_date, reception_date=None,
              no_upper_secondary: bool = False, kommun_officer: str | None = None,
-             af_officer: str | None = None, actor: str, at: datetime | None = None,
-             note: str | None = None, access: Access | None = None, config: Config | None = None) -> int:
+             af_officer: str | None = None, at: datetime | None = None,
+             note: str | None = None, config: Config | None = None) -> int:
     """Register a newcomer: validate, derive the target group, open the case in module 1.
     Returns the new case id."""
-    config = config or get_config()
+    with refusals_logged(engine, who, None, REGISTER.name):
+        return _register(engine, who, person=person, municipality=municipality, permit_date=permit_date,
+                         reception_date=reception_date, no_upper_secondary=no_upper_secondary,
+                         kommun_officer=kommun_officer, af_officer=af_officer, at=at, note=note,
+                         config=config or get_config())
+
+
+def _register(engine: Engine, who: Principal, *, person, municipality, permit_date, reception_date,
+              no_upper_secondary, kommun_officer, af_officer, at, note, config: Config) -> int:
     at = event_time(at, None)
     raw = {"person": person, "municipality": municipality, "permit_date": permit_date,
            "reception_date": reception_date, "no_upper_secondary": no_upper_secondary,
            "kommun_officer": kommun_officer, "af_officer": af_officer}
     data = clean_data(REGISTER, {k: v for k, v in raw.items() if v not in (None, False, "")}, config)
+    check_municipality(who, data["municipality"])
     today = local_date(at)
     try:
         identity = parse_identity(person, on=today)
@@ -76,9 +89,8 @@ def register(engine: Engine, *, person: str, municipality: str, permit_date, rec
             case_id = conn.execute(insert(CASES).values(**row, last_seq=0, last_hash=GENESIS,
                                                         last_event_at=at, version=1)).inserted_primary_key[0]
             case = load_case(conn, case_id)
-            append(conn, case, {}, registration_event(row, at, actor, note))
-            if access:
-                access.write(conn, case_id)
+            append(conn, case, {}, registration_event(row, at, who.id, note))
+            write_access(conn, who, case_id, REGISTER.name)
     except IntegrityError:
         raise NotPermitted("active_case_exists_now", field="person") from None
     return case_id
@@ -92,24 +104,30 @@ def _target_group(config: Config, age: int, no_upper_secondary: bool) -> str:
     return group.code
 
 
-def advance(engine: Engine, case_id: int, trigger: str, raw: dict, *, actor: str,
-            at: datetime | None = None, expect_version: int | None = None, access: Access | None = None,
-            config: Config | None = None) -> dict:
-    """Fire `trigger` on the case with the data in `raw`. Returns the stored audit event.
-    `access`: who did it, written to the access log in the same transaction."""
-    config = config or get_config()
+def advance(engine: Engine, who: Principal, case_id: int, trigger: str, raw: dict, *,
+            at: datetime | None = None, expect_version: int | None = None, config: Config | None = None) -> dict:
+    """`who` fires `trigger` on the case with the data in `raw`. Returns the stored audit
+    event."""
     spec = TRIGGER.get(trigger)
     if spec is None:
-        raise BadInput("unknown_trigger", field="trigger", name=trigger, choices=list(TRIGGER))
+        raise BadInput("unknown_trigger", field="trigger", name=Code(trigger), choices=[Code(t) for t in TRIGGER])
+    with refusals_logged(engine, who, case_id, f"advance:{trigger}"):
+        return _advance(engine, who, case_id, spec.name, raw, at, expect_version, config or get_config())
+
+
+def _advance(engine: Engine, who: Principal, case_id: int, trigger: str, raw: dict, at, expect_version,
+             config: Config) -> dict:
+    spec = TRIGGER[trigger]
     with transaction(engine) as conn:
         row = load_case(conn, case_id)
+        check_case(who, row, change=True)
         check_version(row, expect_version)
         if spec is REGISTER or row["state"] not in spec.sources:
             raise not_permitted(row["state"], trigger)
         data = clean_data(spec, raw, config)
         at = event_time(at, row["last_event_at"])
         case = Case.of(row)
-        decision = decide(case, trigger, data, at, config, actor=actor, agreements=agreement_book())
+        decision = decide(case, trigger, data, at, config, actor=who.id, agreements=agreement_book())
         if decision.track is not None:
             decision.event["data"]["measures"] = [
                 conn.execute(insert(MEASURES).values(**measure)).inserted_primary_key[0]
@@ -121,15 +139,17 @@ def advance(engine: Engine, case_id: int, trigger: str, raw: dict, *, actor: str
                 conn.execute(update(MEASURES).where(MEASURES.c.id == measure_id).values(**values))
             if cancelled:
                 decision.event["data"]["cancelled_measures"] = cancelled
-        if access:
-            access.write(conn, case_id)
+        write_access(conn, who, case_id, f"advance:{trigger}")
         return append(conn, row, decision.changes, decision.event)
 
 
-def permitted_events(engine: Engine, case_id: int, lang: str = "sv", config: Config | None = None) -> dict:
-    """What can be done with the case now, with the data each trigger needs."""
-    with transaction(engine, write=False) as conn:
-        case = load_case(conn, case_id)
+def permitted_events(engine: Engine, who: Principal, case_id: int, lang: str = "sv",
+                     config: Config | None = None) -> dict:
+    """What `who` can do with the case now, with the data each trigger needs."""
+    with refusals_logged(engine, who, case_id, "events"):
+        with transaction(engine, write=False) as conn:
+            case = load_case(conn, case_id)
+            check_case(who, case, change=False)
     return events_for(case, lang, config)
 
 
@@ -148,9 +168,23 @@ def events_for(case, lang: str = "sv", config: Config | None = None) -> dict:
             "label": trigger.en if lang == "en" else trigger.sv,
             "leads_to": [{"state": s, "label": state_label(s, lang)} for s in leads],
             "skips": sorted({m for r in trigger.routes if state in r.sources for m in r.skips}),
-            "fields": [describe(f, config, lang) for f in trigger.fields],
+            "fields": [_with_choices(describe(f, config, lang), case["municipality"], lang) for f in trigger.fields],
         })
     return {"case": case["id"], "state": state, "state_label": state_label(state, lang), "version": case["version"],
             "events": events}
 
 
+def _with_choices(field: dict, municipality: str, lang: str) -> dict:
+    """A field as `describe` gave it; a local track's choices are the open tracks of the
+    agreement valid in the case's municipality today."""
+    if field["kind"] == "track":
+        field["choices"] = track_choices(municipality, lang)
+    return field
+
+
+def track_choices(municipality: str, lang: str, on: date | None = None) -> dict[str, str]:
+    """The open local tracks of the agreement valid in `municipality` (for the decision form)."""
+    agreement = agreement_book().agreement_for(municipality, on or local_date(utcnow()))
+    if agreement is None:
+        return {}
+    return {t.id: t.label(lang) for t in agreement.open_tracks}

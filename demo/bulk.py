@@ -30,7 +30,8 @@ from etablera.cases.journal import link
 from etablera.statemachine.case import Case as CaseView
 from etablera.statemachine.decide import decide, new_case, registration_event
 from etablera.statemachine.fields import clean_data
-from etablera.statemachine.measures import follow, measure_event, moved_measure, new_measure, track_measures
+from etablera.statemachine.measures import (added_event, changed_event, follow, moved_measure, new_measure,
+                                            track_measures)
 from etablera.statemachine.process import TRIGGER
 
 CASES, MEASURES, EVENTS = Case.__table__, Measure.__table__, AuditEvent.__table__
@@ -90,17 +91,14 @@ class CaseRows:
     def add_measure(self, at: datetime, actor: str, measure_type: str) -> None:
         row = new_measure(self.case, measure_type, at, None, self.config)
         measure_id = self._new_measure(row)
-        self._chain({}, measure_event(self.case, "add_measure", at, actor, {
-            "measure": measure_id, "type": measure_type, "to": "planned", "due": row["due"].isoformat()}))
+        self._chain({}, added_event(self.case, measure_id, row, at, actor))
 
     def change_measure(self, at: datetime, actor: str, position: int, action: str, reason: str | None) -> None:
         measure = self.measures[position]
         values = moved_measure(measure, action, at, reason, self.config)
-        before = measure["state"]
+        event = changed_event(self.case, measure, values, action, at, actor, reason)
         measure.update(values)
-        self._chain({}, measure_event(self.case, f"{action}_measure", at, actor, {
-            "measure": measure["id"], "type": measure["type"], "from": before, "to": values["state"]},
-            reason=reason))
+        self._chain({}, event)
 
 
 def build(plan: cohort.Script, case_id: int, measure_base: int, recorded_at: datetime, config: Config) -> CaseRows:

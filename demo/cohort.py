@@ -249,31 +249,33 @@ def scripts(count: int, seed: int, now: datetime, first_index: int = 0, config: 
 
 def play(engine: Engine, plan: Script, config: Config | None = None) -> int:
     """Run a script through the engine's use cases, as officers' commands would."""
+    from etablera.access.principal import operator
     from etablera.cases import measures as measure_cases
     from etablera.cases import service
 
     config = config or get_config()
+    who = operator(plan.actor, via="demo")
     case_id = None
     measure_ids: list[int] = []
     for action in plan.actions:
         if action.kind == "register":
-            case_id = service.register(engine, actor=plan.actor, at=action.at, config=config, **action.args)
+            case_id = service.register(engine, who, at=action.at, config=config, **action.args)
         elif action.kind == "advance":
-            event = service.advance(engine, case_id, action.args["trigger"], dict(action.args["raw"]),
-                                    actor=plan.actor, at=action.at, config=config)
+            event = service.advance(engine, who, case_id, action.args["trigger"], dict(action.args["raw"]),
+                                    at=action.at, config=config)
             measure_ids += event["data"].get("measures", [])
         elif action.kind == "add_measure":
-            measure_ids.append(measure_cases.add_measure(engine, case_id, action.args["type"], actor=plan.actor,
-                                                         at=action.at, config=config))
+            measure_ids.append(measure_cases.add_measure(engine, who, case_id, action.args["type"], at=action.at,
+                                                         config=config))
         else:
-            measure_cases.change_measure(engine, measure_ids[action.args["position"]], action.args["action"],
-                                         actor=plan.actor, reason=action.args.get("reason"), at=action.at,
-                                         config=config)
+            measure_cases.change_measure(engine, who, measure_ids[action.args["position"]], action.args["action"],
+                                         reason=action.args.get("reason"), at=action.at, config=config)
     return case_id
 
 
 def walkthrough(engine: Engine, echo=print, lang: str = "sv") -> list[int]:
     """The README's demo: a few cases walked through the process, states and history printed."""
+    from etablera.access.principal import operator
     from etablera.cases import queries
 
     now = datetime.now(timezone.utc)
@@ -288,10 +290,10 @@ def walkthrough(engine: Engine, echo=print, lang: str = "sv") -> list[int]:
         shown.add(final)
         case_id = play(engine, plan)
         ids.append(case_id)
-        doc = queries.show_case(engine, case_id, actor="demo", lang=lang)
+        doc, events = queries.view_case(engine, operator("demo", via="demo"), case_id, lang=lang, history=True)
         echo(f"\n== Ärende {case_id} ({doc['municipality_name'] or doc['municipality']}), målgrupp "
              f"{doc['target_group']}: {doc['state_label']} ==")
-        for event in queries.history(engine, case_id, actor="demo", lang=lang):
+        for event in events:
             line = f"  {event['seq']:>2}. {event['at'][:16]}  {event['trigger']:<18} → {event['to_state_label']}"
             if event["skipped"]:
                 line += f"   (hoppar över {', '.join(event['skipped'])}: {event['reason_label']})"

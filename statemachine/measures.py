@@ -74,6 +74,19 @@ def measure_event(case, trigger: str, at: datetime, actor: str, data: dict, reas
             "municipality": case["municipality"], "reason": reason, "note": note, "skipped": [], "data": data}
 
 
+def added_event(case, measure_id: int, row: dict, at: datetime, actor: str) -> dict:
+    """The audit event of a measure added to the case (`row` as new_measure made it)."""
+    return measure_event(case, "add_measure", at, actor, {
+        "measure": measure_id, "type": row["type"], "to": row["state"], "due": row["due"].isoformat()})
+
+
+def changed_event(case, measure, values: dict, action: str, at: datetime, actor: str, reason=None, note=None) -> dict:
+    """The audit event of `action` on a measure (`values`: what moved_measure returned)."""
+    return measure_event(case, f"{action}_measure", at, actor, {
+        "measure": measure["id"], "type": measure["type"], "from": measure["state"], "to": values["state"]},
+        reason=reason, note=note)
+
+
 def shifted(measure, days: int) -> dict:
     """Time on hold does not count: an open measure's due date moves by the paused days."""
     return {"due": measure["due"] + timedelta(days=days), "version": measure["version"] + 1}

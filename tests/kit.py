@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from etablera.cases import measures, service
+from etablera.access.principal import Principal, operator
+from etablera.cases import measures, queries, service
 from etablera.models.timestamps import parse_moment
 
 ACTOR = "handl01"         # the officer the CLI tests run as (ETABLERA_ACTOR in conftest's cli_env)
@@ -29,33 +30,48 @@ def _day(value: str | date) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
+def who(actor: str | Principal) -> Principal:
+    """The principal a test acts as: a Principal as it is, an actor id as the local
+    operator (an admin, as at the command line)."""
+    return actor if isinstance(actor, Principal) else operator(actor, via="test")
+
+
 def register(engine, person: str, municipality: str, permit: str | date, day: str | datetime | None = None, *,
-             actor: str = ACTOR, **fields) -> int:
+             actor: str | Principal = ACTOR, **fields) -> int:
     """Register `person` (an identity number) in `municipality` on `day` (None: now); the
     residence permit was granted on `permit`. `fields`: the rest of service.register's
     keywords (kommun_officer, af_officer, no_upper_secondary, reception_date, note, config).
     Returns the case id."""
-    return service.register(engine, person=person, municipality=municipality, permit_date=_day(permit),
-                            actor=actor, at=at(day), **fields)
+    return service.register(engine, who(actor), person=person, municipality=municipality, permit_date=_day(permit),
+                            at=at(day), **fields)
 
 
-def advance(engine, case_id: int, trigger: str, day: str | datetime | None = None, *, actor: str = ACTOR,
+def advance(engine, case_id: int, trigger: str, day: str | datetime | None = None, *, actor: str | Principal = ACTOR,
             expect_version: int | None = None, **data) -> dict:
     """Fire `trigger` on the case on `day` (None: now) with `data` as the trigger's fields
     (`advance(e, 1, "establish_plan", plan="handlingsplan")`; a dict: `**raw`). Returns the
     stored audit event."""
-    return service.advance(engine, case_id, trigger, data, actor=actor, at=at(day),
-                           expect_version=expect_version)
+    return service.advance(engine, who(actor), case_id, trigger, data, at=at(day), expect_version=expect_version)
 
 
 def add_measure(engine, case_id: int, measure_type: str, day: str | datetime | None = None, *,
-                actor: str = ACTOR, due: date | None = None) -> int:
+                actor: str | Principal = ACTOR, due: date | None = None) -> int:
     """Add a measure of `measure_type` to the case on `day` (None: now). Returns its id."""
-    return measures.add_measure(engine, case_id, measure_type, actor=actor, due=due, at=at(day))
+    return measures.add_measure(engine, who(actor), case_id, measure_type, due=due, at=at(day))
 
 
 def change_measure(engine, measure_id: int, action: str, day: str | datetime | None = None, *,
-                   actor: str = ACTOR, reason: str | None = None, note: str | None = None) -> str:
+                   actor: str | Principal = ACTOR, reason: str | None = None, note: str | None = None) -> str:
     """start | complete | cancel a measure on `day` (None: now). Returns its new state."""
-    return measures.change_measure(engine, measure_id, action, actor=actor, reason=reason, note=note,
-                                   at=at(day))
+    return measures.change_measure(engine, who(actor), measure_id, action, reason=reason, note=note,
+                                   at=at(day))["state"]
+
+
+def show_case(engine, case_id: int, *, actor: str | Principal = ACTOR, lang: str = "sv") -> dict:
+    """The case as `actor` sees it (the view is access-logged)."""
+    return queries.show_case(engine, who(actor), case_id, lang=lang)
+
+
+def history(engine, case_id: int, *, actor: str | Principal = ACTOR, lang: str = "sv") -> list[dict]:
+    """The case's audit trail as `actor` sees it (the view is access-logged)."""
+    return queries.history(engine, who(actor), case_id, lang=lang)

@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 
 from conftest import run_cli
 from identities import pnr
+import kit
 from kit import advance, register
 from etablera.models import Reminder
 from etablera.models.agreements import AgreementBook
@@ -42,7 +43,7 @@ def db(db_url):
 
 def test_record_is_audited_and_keeps_the_state(db):
     c = exited_case(db)
-    event = followup.record_followup(db, c, day=90, status="unemployed", actor="h1", at=parse_moment("2025-08-14"),
+    event = followup.record_followup(db, kit.who("h1"), c, day=90, status="unemployed", at=parse_moment("2025-08-14"),
                                      note="Anställningen upphörde")
     assert (event["trigger"], event["from_state"], event["to_state"]) == ("followup", "exited.work", "exited.work")
     assert event["data"] == {"day": 90, "status": "unemployed", "exited_on": "2025-05-15"}
@@ -56,17 +57,17 @@ def test_record_is_audited_and_keeps_the_state(db):
 def test_refusals(db):
     c = exited_case(db)
     with pytest.raises(NotPermitted, match="due on 2025-08-13"):
-        followup.record_followup(db, c, day=90, status="work", actor="h1", at=parse_moment("2025-08-12"))
+        followup.record_followup(db, kit.who("h1"), c, day=90, status="work", at=parse_moment("2025-08-12"))
     with pytest.raises(BadInput, match="day"):
-        followup.record_followup(db, c, day=30, status="work", actor="h1")
+        followup.record_followup(db, kit.who("h1"), c, day=30, status="work")
     with pytest.raises(BadInput, match="status"):
-        followup.record_followup(db, c, day=90, status="retired", actor="h1")
-    followup.record_followup(db, c, day=90, status="work", actor="h1", at=parse_moment("2025-08-13"))
+        followup.record_followup(db, kit.who("h1"), c, day=90, status="retired")
+    followup.record_followup(db, kit.who("h1"), c, day=90, status="work", at=parse_moment("2025-08-13"))
     with pytest.raises(NotPermitted, match="already recorded"):
-        followup.record_followup(db, c, day=90, status="work", actor="h1", at=parse_moment("2025-08-14"))
+        followup.record_followup(db, kit.who("h1"), c, day=90, status="work", at=parse_moment("2025-08-14"))
     running = register(db, pnr("19900101", 99), "0581", date(2025, 1, 1), "2025-01-15", actor="h1")
     with pytest.raises(NotPermitted, match="only a case that left"):
-        followup.record_followup(db, running, day=90, status="work", actor="h1")
+        followup.record_followup(db, kit.who("h1"), running, day=90, status="work")
 
 
 def test_due_followups_for_the_deadline_check(db):
@@ -77,7 +78,7 @@ def test_due_followups_for_the_deadline_check(db):
         (first, 90, date(2025, 8, 13), "exited.work", "k-1")]
     assert [d.case_id for d in followup.due_followups(db, date(2025, 8, 31))] == [first, second]
     assert [d.case_id for d in followup.due_followups(db, date(2025, 8, 31), municipality="0180")] == [second]
-    followup.record_followup(db, first, day=90, status="work", actor="h1", at=parse_moment("2025-08-20"))
+    followup.record_followup(db, kit.who("h1"), first, day=90, status="work", at=parse_moment("2025-08-20"))
     assert [d.case_id for d in followup.due_followups(db, date(2025, 8, 31))] == [second]
     assert followup.due_followups(db, date(2025, 10, 31)) == []         # 90-day ones missed, 180 not yet
     assert [(d.case_id, d.day) for d in followup.due_followups(db, date(2025, 11, 12))] == [(first, 180)]
@@ -102,7 +103,7 @@ def test_due_followups_in_the_deadline_check(db):
                 "2025-11-11": {}, "2025-11-28": {}, "2026-05-11": {"overdue": 1}}
     for day, want in expected.items():
         if day == "2025-11-11":
-            followup.record_followup(db, c, day=180, status="work", actor="h1", at=parse_moment(day))
+            followup.record_followup(db, kit.who("h1"), c, day=180, status="work", at=parse_moment(day))
         assert followup_reminders(db, day) == want, day
         assert followup_reminders(db, day) == {}, f"second run on {day} recorded again"
     with db.connect() as conn:

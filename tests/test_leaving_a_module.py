@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from identities import pnr
+import kit
 from kit import add_measure, advance, change_measure, register
 from etablera.cases import queries
 
@@ -20,6 +21,6 @@ def test_exit_cancels_open_measures_and_says_so(any_engine):
     event = advance(any_engine, case_id, "exit_direct", "2025-05-02", actor="h1", outcome="work", reason="job_offer",
                     note="Anställd")
     assert event["data"]["cancelled_measures"] == [open_one]
-    doc = queries.show_case(any_engine, case_id, actor="h1")
+    doc = kit.show_case(any_engine, case_id, actor="h1")
     states = {m["id"]: (m["state"], m["reason"]) for m in doc["measures"]}
     assert states == {done: ("completed", None), open_one: ("cancelled", "case_left_module")}

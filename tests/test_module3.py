@@ -17,6 +17,7 @@ from datetime import date
 import pytest
 
 from identities import pnr
+import kit
 from kit import advance, register
 from etablera.interfaces.cli.main import main
 from etablera.models.agreements import AgreementBook, clear_cache, component_plan
@@ -98,7 +99,7 @@ def decide(engine, case_id: int, track: str, day: str = DECIDED.isoformat(), **e
 
 
 def state_of(engine, case_id: int) -> dict:
-    return queries.show_case(engine, case_id, actor="test")
+    return kit.show_case(engine, case_id, actor="test")
 
 
 # ---------------------------------------------------------------- entering a track
@@ -120,7 +121,7 @@ def test_open_track_lays_out_its_components_and_module3_due(db, cli_env, officer
     # sfi runs alongside: due eight months from the decision, not after the courses
     assert got[0][:2] == ("sfi", "Svenska för invandrare (sfi) med yrkessvenska") and got[0][4] == "2025-11-03"
 
-    decision = queries.history(db, case_id, actor="test")[-1]
+    decision = kit.history(db, case_id, actor="test")[-1]
     assert decision["trigger"] == "decide" and decision["data"]["track"] == "restaurang-storkok"
     assert decision["data"]["measures"] == [m["id"] for m in doc["measures"]]
     assert decision["data"]["due"] == "2026-01-03" and "overridden_prerequisites" not in decision["data"]
@@ -150,7 +151,7 @@ def test_refused_tracks_exit_3_with_the_reason(db, officer, municipality, track,
     assert re.search(why, err), err
     after = state_of(db, case_id)
     assert after["state"] == "assessment.pending" and after["track"] is None and after["measures"] == []
-    assert [e["trigger"] for e in queries.history(db, case_id, actor="test")][-1] == "request_assessment"
+    assert [e["trigger"] for e in kit.history(db, case_id, actor="test")][-1] == "request_assessment"
 
 
 def test_refused_when_the_agreement_expired_on_the_decision_date(db, officer, config_copy):
@@ -220,7 +221,7 @@ def test_override_with_justification_is_accepted_and_audited(db, officer):
                                "people without completed upper-secondary education"]
     assert len(doc["measures"]) == 5
 
-    event = queries.history(db, case_id, actor="test")[-1]
+    event = kit.history(db, case_id, actor="test")[-1]
     assert event["actor"] == "handl07" and event["note"] == why
     assert event["data"]["override_prerequisites"] is True
     assert event["data"]["overridden_prerequisites"] == [
@@ -259,7 +260,7 @@ def test_override_applies_only_to_a_local_track(db, officer):
 def test_override_of_met_prerequisites_records_nothing_overridden(db, officer):
     case_id = to_assessment(db, "0581", no_upper_secondary=True, birth="20030101")
     decide(db, case_id, "utan-gymnasium", override_prerequisites="yes")
-    assert "overridden_prerequisites" not in queries.history(db, case_id, actor="test")[-1]["data"]
+    assert "overridden_prerequisites" not in kit.history(db, case_id, actor="test")[-1]["data"]
     assert json.loads(officer("audit", "overrides", "--json")[1]) == []
 
 
@@ -302,7 +303,7 @@ def _transfer(officer, case_id: int, municipality: str, day: str):
 def test_transfer_to_a_municipality_without_the_track_warns_and_keeps_history(db, officer):
     case_id = to_assessment(db, "0581")
     decide(db, case_id, "restaurang-storkok")
-    before = queries.history(db, case_id, actor="test")
+    before = kit.history(db, case_id, actor="test")
     doc = _transfer(officer, case_id, "1493", "2025-06-02")
 
     assert doc["state"] == "module3.in_track" and doc["municipality"] == "1493"
@@ -312,7 +313,7 @@ def test_transfer_to_a_municipality_without_the_track_warns_and_keeps_history(db
     assert "no track 'restaurang-storkok' in its agreement" in doc["track_warning"]
     assert len(doc["warnings"]) == 1 and "not valid after the transfer" in doc["warnings"][0]
 
-    history = queries.history(db, case_id, actor="test")
+    history = kit.history(db, case_id, actor="test")
     assert history[:-1] == before                                       # history kept as it was
     transfer = history[-1]
     assert transfer["trigger"] == "transfer" and transfer["municipality"] == "1493"
@@ -344,7 +345,7 @@ def test_transfer_to_a_municipality_with_the_track_is_silent(db, officer):
     decide(db, case_id, "industri")
     doc = _transfer(officer, case_id, "1493", "2025-06-02")
     assert doc["warnings"] == [] and doc["track_valid"] is True and doc["track_warning"] is None
-    transfer = queries.history(db, case_id, actor="test")[-1]
+    transfer = kit.history(db, case_id, actor="test")[-1]
     assert "track_invalid_after_transfer" not in transfer["data"]
 
 

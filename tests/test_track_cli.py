@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event
 
 from identities import pnr
+import kit
 from kit import advance, change_measure
 from etablera.models.timestamps import parse_moment
 from etablera.cases import queries, tracks
@@ -24,7 +25,7 @@ def cohort(db):
     ids = {}
     ids["working"] = to_assessment(db, "0581", serial=101)
     decide(db, ids["working"], "industri")
-    first = queries.show_case(db, ids["working"], actor="test")["measures"]
+    first = kit.show_case(db, ids["working"], actor="test")["measures"]
     change_measure(db, first[1]["id"], "start", "2025-03-10")
     change_measure(db, first[1]["id"], "complete", "2025-04-10")
     change_measure(db, first[2]["id"], "start", "2025-04-11")

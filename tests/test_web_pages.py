@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
+import kit
 from etablera.interfaces.http.app import HERE, create_app
 from etablera.cases import service
 from kit import advance
@@ -94,7 +95,7 @@ def test_forms_are_exactly_the_permitted_events_with_their_fields(world, browser
     case_id = world.cases["nkpg"]
     advance(world.engine, case_id, "hold_talk", actor="h0581")
     text = browser.get(f"/cases/{case_id}").text
-    permitted = service.permitted_events(world.engine, case_id)
+    permitted = service.permitted_events(world.engine, kit.who("admin"), case_id)
     shown = re.findall(r'action="/cases/\d+/events/(\w+)"', text)
     assert shown == [e["trigger"] for e in permitted["events"]]
     assert "skip_module2" in shown and "decide" not in shown
@@ -129,11 +130,11 @@ def test_a_view_that_cannot_be_logged_shows_nothing(world, browser, monkeypatch)
     """The case is read first and its access-log row written after: when that write
     fails, the page is an error without the person's data, and the API the same."""
     from identities import pnr
-    from etablera.access import scope
+    from etablera.cases import queries
 
     def broken(*args, **kwargs):
         raise RuntimeError("the disk is full")
-    monkeypatch.setattr(scope, "log_access", broken)
+    monkeypatch.setattr(queries, "log_access", broken)
     case_id = world.cases["nkpg"]
     person = pnr("19900101", 101)
     client = TestClient(create_app(world.engine), raise_server_exceptions=False)
@@ -159,7 +160,7 @@ def test_a_refusal_is_shown_in_the_pages_language(world, browser):
     """The service's refusals in Swedish on a Swedish page, in English on an English one;
     the API answers in English unless asked for `lang`, with the code and the field."""
     case_id = world.cases["nkpg"]
-    version = service.permitted_events(world.engine, case_id)["version"]
+    version = service.permitted_events(world.engine, kit.who("admin"), case_id)["version"]
     form = {"csrf": browser.csrf, "expect_version": str(version), "at": "2999-01-01"}
     refused = browser.post(f"/cases/{case_id}/events/hold_talk", data=form)
     assert refused.status_code == 400 and "ligger i framtiden" in refused.text
@@ -185,7 +186,7 @@ def _error_text(page: str) -> str:
 
 def test_a_missing_field_on_a_swedish_page_names_no_cli_flag(world, browser):
     case_id = world.cases["nkpg"]
-    version = service.permitted_events(world.engine, case_id)["version"]
+    version = service.permitted_events(world.engine, kit.who("admin"), case_id)["version"]
     form = {"csrf": browser.csrf, "expect_version": str(version)}
     assert browser.post(f"/cases/{case_id}/events/hold_talk", data=form).status_code == 200    # back on the page
     refused = browser.post(f"/cases/{case_id}/events/skip_module2",

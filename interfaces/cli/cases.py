@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from etablera.interfaces.cli.common import changing, common, parse_sets
+from etablera.interfaces.cli.common import changing, common, parse_sets, principal
 from etablera.interfaces.cli.output import emit, table
 from etablera.models.database import get_engine
 from etablera.cases import queries, service, tracks
@@ -31,11 +31,12 @@ def register(options, at, person, municipality, permit_date, reception_date, no_
              kommun_officer, af_officer, note):
     """Register a newcomer (module 1, inskriven)."""
     engine = get_engine()
+    who = principal(options, engine)
     case_id = service.register(
-        engine, person=person, municipality=municipality, permit_date=parse_day(permit_date, "permit_date"),
+        engine, who, person=person, municipality=municipality, permit_date=parse_day(permit_date, "permit_date"),
         reception_date=parse_day(reception_date, "reception_date"), no_upper_secondary=no_upper_secondary,
-        kommun_officer=kommun_officer, af_officer=af_officer, actor=options.actor, at=at, note=note)
-    doc = queries.show_case(engine, case_id, actor=options.actor, lang=options.lang)
+        kommun_officer=kommun_officer, af_officer=af_officer, at=at, note=note)
+    doc = queries.show_case(engine, who, case_id, lang=options.lang)
     emit(options, doc, lambda d: f"case {d['id']} registered: {d['state_label']} "
                                  f"(target group {d['target_group']}, due {d['due']})")
 
@@ -64,7 +65,8 @@ def _case_text(d: dict) -> str:
 @common
 def show(options, case_id):
     """Show a case (the access is logged)."""
-    emit(options, queries.show_case(get_engine(), case_id, actor=options.actor, lang=options.lang), _case_text)
+    engine = get_engine()
+    emit(options, queries.show_case(engine, principal(options, engine), case_id, lang=options.lang), _case_text)
 
 
 @case.command("list")
@@ -84,7 +86,8 @@ def list_(options, municipality, state, limit):
 @common
 def history(options, case_id):
     """The case's audit trail (the access is logged)."""
-    events = queries.history(get_engine(), case_id, actor=options.actor, lang=options.lang)
+    engine = get_engine()
+    events = queries.history(engine, principal(options, engine), case_id, lang=options.lang)
 
     def text(rows):
         out = []
@@ -104,7 +107,8 @@ def history(options, case_id):
 @common
 def events(options, case_id):
     """What can be done now, and the data each trigger needs."""
-    doc = service.permitted_events(get_engine(), case_id, lang=options.lang)
+    engine = get_engine()
+    doc = service.permitted_events(engine, principal(options, engine), case_id, lang=options.lang)
 
     def text(d):
         out = [f"Ärende {d['case']}: {d['state_label']} [{d['state']}], version {d['version']}"]
@@ -138,8 +142,9 @@ def advance(options, at, case_id, trigger, reason, note, sets, expect_version):
         if value is not None:
             raw[key] = value
     engine = get_engine()
-    event = service.advance(engine, case_id, trigger, raw, actor=options.actor, at=at, expect_version=expect_version)
-    doc = queries.show_case(engine, case_id, actor=options.actor, lang=options.lang)
+    who = principal(options, engine)
+    event = service.advance(engine, who, case_id, trigger, raw, at=at, expect_version=expect_version)
+    doc = queries.show_case(engine, who, case_id, lang=options.lang)
     doc["event"] = {"seq": event["seq"], "trigger": trigger, "from_state": event["from_state"],
                     "to_state": event["to_state"], "skipped": event["skipped"]}
     doc["warnings"] = tracks.warnings(event["data"])

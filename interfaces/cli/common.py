@@ -26,6 +26,13 @@ def common(func):
     return wrapper
 
 
+def principal(options: Options, engine):
+    """Who acts at the command line: the registered user named by --actor, or the local
+    operator (an admin) for an id that is no login."""
+    from etablera.access.principal import cli_principal
+    return cli_principal(engine, options.actor)
+
+
 def changing(func):
     """Adds --at to a command that changes a case (and requires an actor)."""
     @click.option("--at", "at", default=None, help="When it happened (ISO date or datetime, Stockholm time "

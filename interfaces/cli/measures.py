@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from etablera.interfaces.cli.common import changing, common
+from etablera.interfaces.cli.common import changing, common, principal
 from etablera.interfaces.cli.output import emit
 from etablera.models.database import get_engine
 from etablera.cases import measures as use_cases
@@ -25,7 +25,8 @@ def measure():
 @changing
 def add(options, at, case_id, measure_type, due):
     """Add a measure of TYPE to a case."""
-    measure_id = use_cases.add_measure(get_engine(), case_id, measure_type, actor=options.actor,
+    engine = get_engine()
+    measure_id = use_cases.add_measure(engine, principal(options, engine), case_id, measure_type,
                                        due=parse_day(due, "due"), at=at)
     emit(options, {"measure": measure_id, "case": case_id, "type": measure_type, "state": MEASURE_INITIAL},
          lambda d: f"measure {d['measure']} added to case {d['case']}")
@@ -38,8 +39,9 @@ def _lifecycle(action: str):
     @common
     @changing
     def command(options, at, measure_id, reason, note):
-        state = use_cases.change_measure(get_engine(), measure_id, action, actor=options.actor, reason=reason,
-                                         note=note, at=at)
+        engine = get_engine()
+        state = use_cases.change_measure(engine, principal(options, engine), measure_id, action, reason=reason,
+                                         note=note, at=at)["state"]
         emit(options, {"measure": measure_id, "state": state}, lambda d: f"measure {d['measure']}: {d['state']}")
     command.__doc__ = f"{action.capitalize()} a measure."
     return measure.command(action)(command)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from etablera.interfaces.cli.common import changing, common
+from etablera.interfaces.cli.common import changing, common, principal
 from etablera.interfaces.cli.output import emit, table
 from etablera.models.database import get_engine
 from etablera.models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
@@ -64,7 +64,8 @@ def followup():
 @changing
 def record(options, at, case_id, day, status, note):
     """Record where a person who left for work, own business or studies is now (audited)."""
-    event = followups.record_followup(get_engine(), case_id, day=int(day), status=status, actor=options.actor,
+    engine = get_engine()
+    event = followups.record_followup(engine, principal(options, engine), case_id, day=int(day), status=status,
                                       at=at, note=note)
     doc = {"case": case_id, "day": int(day), "status": status, "seq": event["seq"], "state": event["to_state"]}
     emit(options, doc, lambda d: (f"case {d['case']}: {d['day']}-day follow-up recorded: {d['status']}"

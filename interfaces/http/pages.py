@@ -19,19 +19,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from etablera.interfaces.http import i18n, templating
-from etablera.interfaces.http.api import MAX_ID, skip_rows, track_choices, with_tracks
+from etablera.interfaces.http.api import MAX_ID, skip_rows
 from etablera.interfaces.http.auth import (LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, csrf_ok, engine_of, identify,
                                   page_principal)
 from etablera.models.configuration import get_config
 from etablera.models.timestamps import local_date, utcnow
 from etablera.access import log as access_log, accounts, scope
-from etablera.cases import measures, service, worklist
+from etablera.cases import measures, queries, service, worklist
 from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError, Forbidden, NotFound
 from etablera.cases.parsing import parse_at, parse_bound, parse_day
 from etablera.statemachine.fields import describe
-from etablera.statemachine.messages import Code
-from etablera.statemachine.process import CASE_TRIGGERS, MEASURE_STATES, STATES, TRIGGER, TRIGGERS
-from etablera.access.scope import Principal, require_case, require_role
+from etablera.statemachine.process import DECIDE, MEASURE_STATES, REGISTER, STATES, TRANSFER, TRIGGER, TRIGGERS
+from etablera.access.scope import Principal, require_role
 
 router = APIRouter(include_in_schema=False)
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -204,7 +203,7 @@ def worklist_page(request: Request, state: str = "", municipality: str = "", ove
 
 def timeline(events: list[dict], municipality: str, lang: str) -> list[dict]:
     config = get_config()
-    tracks = track_choices(municipality, lang)
+    tracks = service.track_choices(municipality, lang)
     out = []
     for e in events:
         title = e["trigger_label"]
@@ -212,7 +211,7 @@ def timeline(events: list[dict], municipality: str, lang: str) -> list[dict]:
         facts = []
         if "decision" in data:
             facts.append((i18n.word("decision", lang), i18n.choice(data["decision"], lang)))
-        if data.get("track") and e["trigger"] == "decide":
+        if data.get("track") and e["trigger"] == DECIDE:
             facts.append((i18n.word("track", lang), tracks.get(data["track"], data["track"])))
         if data.get("participants"):
             facts.append((i18n.word("participants", lang),
@@ -227,7 +226,7 @@ def timeline(events: list[dict], municipality: str, lang: str) -> list[dict]:
             kind = config.measure_types.get(data["type"])
             facts.append((i18n.word("measure_type", lang), f"{kind.label(lang) if kind else data['type']} "
                                                            f"(#{data['measure']})"))
-        if e["trigger"] == "transfer":
+        if e["trigger"] == TRANSFER:
             facts.append((i18n.word("municipality", lang), f"{data.get('from_municipality')} → {e['municipality']}"))
         out.append({**e, "title": title, "facts": facts,
                     "moved": e["from_state"] is not None and e["from_state"] != e["to_state"],
@@ -238,9 +237,8 @@ def timeline(events: list[dict], municipality: str, lang: str) -> list[dict]:
 def case_context(request: Request, who: Principal, case_id: int) -> dict:
     lang = lang_of(request)
     config = get_config()
-    case, events = scope.view_case(engine_of(request), who, case_id, lang=lang, history=True, config=config)
-    permitted = with_tracks(service.events_for(case, lang, config), case["municipality"], lang) \
-        if who.can_change else None
+    case, events = queries.view_case(engine_of(request), who, case_id, lang=lang, history=True, config=config)
+    permitted = service.events_for(case, lang, config) if who.can_change else None
     today = local_date(utcnow())
     return {"case": case, "timeline": timeline(events, case["municipality"], lang), "permitted": permitted,
             "overdue": bool(case["due"]) and case["due"] < today.isoformat(),
@@ -304,11 +302,7 @@ async def advance_form(request: Request, case_id: CaseId, trigger: str):
     values: dict = {}
 
     def work():
-        require_case(engine, who, case_id, f"advance:{trigger}", change=True)
-        if spec is None or trigger == "register":
-            raise BadInput("unknown_trigger", field="trigger", name=Code(trigger),
-                           choices=[Code(t.name) for t in CASE_TRIGGERS])
-        for field in spec.fields:
+        for field in spec.fields if spec is not None else ():
             if field.kind == "list":
                 values[field.name] = [str(v) for v in form.getlist(field.name)]
             elif field.kind == "flag":
@@ -321,9 +315,7 @@ async def advance_form(request: Request, case_id: CaseId, trigger: str):
             raise BadInput("form_version_missing", field="expect_version") from None
         at = parse_at(str(form.get("at", "")).strip())
         raw = {k: v for k, v in values.items() if v not in ("", [])}
-        scope.logged_change(engine, who, case_id, f"advance:{trigger}",
-                            lambda access: service.advance(engine, case_id, trigger, raw, actor=who.id, at=at,
-                                                           expect_version=expect, access=access))
+        service.advance(engine, who, case_id, trigger, raw, at=at, expect_version=expect)
     return await _change(request, who, case_id, work, trigger, values, saved=trigger, anchor="timeline")
 
 
@@ -336,11 +328,7 @@ async def add_measure_form(request: Request, case_id: CaseId):
     due_text = str(form.get("due", "")).strip()
 
     def work():
-        require_case(engine, who, case_id, "add_measure", change=True)
-        due = parse_day(due_text, "due")
-        scope.logged_change(engine, who, case_id, f"add_measure:{kind}",
-                            lambda access: measures.add_measure(engine, case_id, kind, actor=who.id, due=due,
-                                                                access=access))
+        measures.add_measure(engine, who, case_id, kind, due=parse_day(due_text, "due"))
     return await _change(request, who, case_id, work, "add_measure", {"type": kind}, saved="add_measure",
                          anchor="measures")
 
@@ -355,9 +343,7 @@ async def measure_form(request: Request, measure_id: MeasureId):
     case_id = await run_in_threadpool(scope.require_measure, engine, who, measure_id, f"{action}_measure")
 
     def work():
-        scope.logged_change(engine, who, case_id, f"{action}_measure:{measure_id}",
-                            lambda access: measures.change_measure(engine, measure_id, action, actor=who.id,
-                                                                   reason=reason, access=access))
+        measures.change_measure(engine, who, measure_id, action, reason=reason)
     return await _change(request, who, case_id, work, f"measure-{measure_id}", {}, saved=f"{action}_measure",
                          anchor="measures")
 
@@ -366,13 +352,13 @@ async def measure_form(request: Request, measure_id: MeasureId):
 
 def register_fields(lang: str) -> list[dict]:
     config = get_config()
-    return [describe(f, config, lang) for f in TRIGGER["register"].fields]
+    return [describe(f, config, lang) for f in REGISTER.fields]
 
 
 @router.get("/register", response_class=HTMLResponse)
 def register_page(request: Request):
     who = page_principal(request)
-    require_role(engine_of(request), who, who.can_change, "register", "register cases")
+    require_role(engine_of(request), who, who.can_change, REGISTER.name, "register cases")
     return _register_render(request, who, {}, None)
 
 
@@ -392,16 +378,15 @@ async def register_submit(request: Request):
     who = page_principal(request)
     form = await _form(request, who)
     engine = engine_of(request)
-    names = [f.name for f in TRIGGER["register"].fields]
+    names = [f.name for f in REGISTER.fields]
     values = {n: str(form.get(n, "")).strip() for n in names}
 
     def work():
-        scope.require_municipality(engine, who, values["municipality"], "register", change=True)
-        return scope.logged_change(engine, who, None, "register", lambda access: service.register(
-            engine, person=values["person"], municipality=values["municipality"],
+        return service.register(
+            engine, who, person=values["person"], municipality=values["municipality"],
             permit_date=values["permit_date"] or None, reception_date=values["reception_date"] or None,
             no_upper_secondary=bool(values["no_upper_secondary"]), kommun_officer=values["kommun_officer"] or None,
-            af_officer=values["af_officer"] or None, actor=who.id, access=access))
+            af_officer=values["af_officer"] or None)
     try:
         case_id = await run_in_threadpool(work)
     except EtableraError as exc:
