@@ -65,12 +65,13 @@ def _register_fresh(engine, count: int) -> list[int]:
 def _transitions(label: str, url: str, goal: float | None) -> Result:
     from etablera.access.principal import operator
     from etablera.cases.service import advance
+    from etablera.statemachine.process import T
 
     engine = make_engine(url)
     upgrade(engine)
     ids = _register_fresh(engine, TRANSITION_CASES)
-    walk = [("hold_talk", {}), ("establish_plan", {"plan": "handlingsplan"}), ("pause", {"reason": "illness"}),
-            ("resume", {})]
+    walk = [(T.hold_talk, {}), (T.establish_plan, {"plan": "handlingsplan"}), (T.pause, {"reason": "illness"}),
+            (T.resume, {})]
     who = operator("bench")
     started = time.perf_counter()
     for trigger, raw in walk:

@@ -32,7 +32,7 @@ from etablera.statemachine.decide import decide, new_case, registration_event
 from etablera.statemachine.fields import clean_data
 from etablera.statemachine.measures import (added_event, changed_event, follow, moved_measure, new_measure,
                                             track_measures)
-from etablera.statemachine.process import TRIGGER
+from etablera.statemachine.process import REGISTER, TRIGGER
 
 CASES, MEASURES, EVENTS = Case.__table__, Measure.__table__, AuditEvent.__table__
 CHUNK = 5_000
@@ -105,7 +105,7 @@ def build(plan: cohort.Script, case_id: int, measure_base: int, recorded_at: dat
     rows = CaseRows(case_id, measure_base, recorded_at, config)
     added: list[int] = []            # measure positions as the script counts them (add order)
     for action in plan.actions:
-        if action.kind == "register":
+        if action.kind == REGISTER.name:
             rows.register(action.at, plan.actor, action.args)
         elif action.kind == "advance":
             before = len(rows.measures)

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from etablera.models.agreements import AgreementBook, unmet_prerequisites
 from etablera.models.configuration import Config, get_config
 from etablera.models.identity import parse_identity
+from etablera.statemachine.process import REGISTER, T
 from etablera.models.timestamps import local_date
 
 # Where the synthetic newcomers live: the municipalities with example agreements (and so
@@ -115,7 +116,7 @@ def script(index: int, seed: int, now: datetime, config: Config, book: Agreement
     # Under 20 only target group B admits; between 20 and 24 some lack upper-secondary school.
     no_upper_secondary = age < 20 or (age <= 24 and rng.random() < 0.5)
     officer = f"h{municipality}-{rng.randint(1, ACTORS_PER_MUNICIPALITY):02d}"
-    actions = [Action("register", clock.at, {
+    actions = [Action(REGISTER.name, clock.at, {
         "person": person, "municipality": municipality, "permit_date": permit, "reception_date": reception,
         "no_upper_secondary": no_upper_secondary, "kommun_officer": officer, "af_officer": f"af{municipality}-01"})]
     group = config.target_group_for(age, no_upper_secondary).code
@@ -166,37 +167,37 @@ def _life(rng, clock, actions, book, municipality, birth, group, no_upper_second
         if paused_once or rng.random() > 0.08:
             return True
         paused_once = True
-        if not advance("pause", 5, 60, reason=rng.choice(["parental_leave", "illness", "other"])):
+        if not advance(T.pause, 5, 60, reason=rng.choice(["parental_leave", "illness", "other"])):
             return False
-        return advance("resume", 30, 240)
+        return advance(T.resume, 30, 240)
 
     if rng.random() < 0.04:                       # moved before anything happened
-        advance("close", 10, 200, reason=rng.choice(["moved_abroad", "moved_no_transfer", "declined"]))
+        advance(T.close, 10, 200, reason=rng.choice(["moved_abroad", "moved_no_transfer", "declined"]))
         return
-    if not advance("hold_talk", 7, 45) or not maybe_pause():
+    if not advance(T.hold_talk, 7, 45) or not maybe_pause():
         return
     roll = rng.random()
     if roll < 0.05:
-        advance("exit_direct", 10, 90, outcome=rng.choice(["work", "studies"]), reason="job_offer",
+        advance(T.exit_direct, 10, 90, outcome=rng.choice(["work", "studies"]), reason="job_offer",
                 note="Har fått anställning före modul 2")
         return
     if roll < 0.10:
-        if not advance("skip_module2", 5, 30, reason=rng.choice(["validated_skills", "fast_track_match"]),
+        if not advance(T.skip_module2, 5, 30, reason=rng.choice(["validated_skills", "fast_track_match"]),
                        note="Validerad yrkeskompetens, går direkt till gemensam bedömning"):
             return
     else:
-        if not advance("establish_plan", 3, 30, plan="handlingsplan"):
+        if not advance(T.establish_plan, 3, 30, plan="handlingsplan"):
             return
         if not measure_work(rng.randint(1, 3), 25) or not maybe_pause():
             return
         if rng.random() < 0.05:
-            advance("exit_direct", 30, 200, outcome="work", reason="job_offer", note="Anställd under modul 2")
+            advance(T.exit_direct, 30, 200, outcome="work", reason="job_offer", note="Anställd under modul 2")
             return
         if rng.random() < 0.03:
             others = {code: w for code, w in MUNICIPALITY_WEIGHTS.items() if code != municipality}
-            advance("transfer", 30, 200, municipality=_pick(rng, others))
+            advance(T.transfer, 30, 200, municipality=_pick(rng, others))
             return
-        if not advance("request_assessment", 120, 420):
+        if not advance(T.request_assessment, 120, 420):
             return
     for _round in range(2):
         decision = _pick(rng, DECISION_MIX)
@@ -214,18 +215,18 @@ def _life(rng, clock, actions, book, municipality, birth, group, no_upper_second
         if decision == "fast_track":
             raw["reason"] = "fast_track_match"
             raw["fast_track"] = rng.choice(["chefs", "health_professions", "teachers", "electricians"])
-        if not advance("decide", 5, 20, **raw):
+        if not advance(T.decide, 5, 20, **raw):
             return
         if decision in ("work", "studies", "fast_track"):
             return
         if decision == "local_track":
             if rng.random() < 0.1:
-                advance("drop_track", 30, 120, reason="track_not_suitable")
+                advance(T.drop_track, 30, 120, reason="track_not_suitable")
                 return
-            advance("complete_track", 150, 330, outcome=rng.choice(["work"] * 6 + ["studies", "own_business"]))
+            advance(T.complete_track, 150, 330, outcome=rng.choice(["work"] * 6 + ["studies", "own_business"]))
             return
         # extended support: more measures, then a new joint assessment
-        if not measure_work(rng.randint(1, 2), 30) or not advance("request_assessment", 90, 240):
+        if not measure_work(rng.randint(1, 2), 30) or not advance(T.request_assessment, 90, 240):
             return
 
 
@@ -258,7 +259,7 @@ def play(engine: Engine, plan: Script, config: Config | None = None) -> int:
     case_id = None
     measure_ids: list[int] = []
     for action in plan.actions:
-        if action.kind == "register":
+        if action.kind == REGISTER.name:
             case_id = service.register(engine, who, at=action.at, config=config, **action.args)
         elif action.kind == "advance":
             event = service.advance(engine, who, case_id, action.args["trigger"], dict(action.args["raw"]),
@@ -307,17 +308,16 @@ def walkthrough(engine: Engine, echo=print, lang: str = "sv") -> list[int]:
 
 def _final_state(plan: Script) -> str:
     """Where a script ends, by the process table (no database needed)."""
-    from etablera.statemachine.process import TRIGGER
+    from etablera.statemachine.process import INITIAL, route
 
-    state, paused_from = "module1.registered", None
+    state, paused_from = INITIAL, None
     for action in plan.actions:
         if action.kind != "advance":
             continue
-        trigger, raw = action.args["trigger"], action.args["raw"]
-        route = TRIGGER[trigger].route_for(state, {**raw, "paused_from": paused_from})
-        if trigger == "pause":
+        taken = route(state, action.args["trigger"], {**action.args["raw"], "paused_from": paused_from})
+        if taken.effects.clock == "stop":
             paused_from = state
-        state = route.dest or state
+        state = taken.dest or state
     return state
 
 

@@ -24,6 +24,7 @@ the end of this module in the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 # --- states -------------------------------------------------------------------------
 
@@ -365,6 +366,9 @@ REGISTER = TRIGGERS[0]                                           # the one that 
 CASE_TRIGGERS = TRIGGERS[1:]                                     # those fired on an existing case
 PAUSE = next(t.name for t in TRIGGERS if any(r.effects.clock == "stop" for r in t.routes))
 RESUME = next(t.name for t in TRIGGERS if any(r.effects.clock == "restart" for r in t.routes))
+# Every trigger by name as an attribute (`T.hold_talk`): scripts and queries take names from
+# here, so a misspelt one fails at import instead of matching nothing.
+T = SimpleNamespace(**{t.name: t.name for t in TRIGGERS})
 # The triggers other modules' queries and pages name: named here, once.
 DECIDE, COMPLETE_TRACK, TRANSFER = TRIGGER["decide"].name, TRIGGER["complete_track"].name, TRIGGER["transfer"].name
 # Triggers whose reason code is counted by category in the reports and the skip audit.

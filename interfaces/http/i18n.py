@@ -7,7 +7,7 @@ words.
 
 from __future__ import annotations
 
-from etablera.statemachine.process import CHOICE_LABELS
+from etablera.statemachine.process import CHOICE_LABELS, REGISTER
 
 LANGS = ("sv", "en")
 
@@ -16,7 +16,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "skip_link": ("Hoppa till huvudinnehållet", "Skip to main content"),
     "nav": ("Huvudmeny", "Main menu"),
     "worklist": ("Min arbetslista", "My worklist"),
-    "register": ("Skriv in", "Register"),
+    REGISTER.name: (REGISTER.sv, REGISTER.en),     # the menu's word is the trigger's own label
     "skips": ("Granskning av överhoppningar", "Skip audit"),
     "access_log": ("Åtkomstlogg", "Access log"),
     "report": ("Uppföljning", "Follow-up report"),
