@@ -319,8 +319,3 @@ def _final_state(plan: Script) -> str:
             paused_from = state
         state = taken.dest or state
     return state
-
-
-def generate(engine: Engine, count: int, seed: int = 1, workers: int | None = None) -> dict:
-    from etablera.demo.bulk import write_cohort
-    return write_cohort(engine, count, seed=seed, workers=workers)

@@ -27,7 +27,7 @@ from etablera.models.ladder import get_reminder_config
 from etablera.models.timestamps import local_date, utcnow
 from etablera.reports.report import build_report, make_scope
 from etablera.reports.facts import refresh
-from etablera.reports.render import render
+from etablera.reports.formats import render
 
 DEFAULT_FORMATS = ("html", "json")
 

@@ -8,25 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 from etablera.statemachine.messages import format_number, format_percent
-
-FORMATS = ("table", "json", "csv", "html")
-
-
-def render(doc: dict, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(doc, ensure_ascii=False, indent=2)
-    if fmt == "csv":
-        return to_csv(doc)
-    if fmt == "html":
-        from etablera.reports.html import to_html
-        return to_html(doc)
-    if fmt == "table":
-        return to_table(doc)
-    raise ValueError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
-
 
 def _en(doc: dict) -> bool:
     return doc.get("lang") == "en"

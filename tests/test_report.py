@@ -30,6 +30,7 @@ from etablera.cases import followup
 from etablera.reports.report import build_report, make_scope
 from etablera.reports.facts import refresh
 from identities import pnr
+import kit
 from kit import advance, at, register
 
 A, B = "0581", "0180"
@@ -65,7 +66,7 @@ def build_cohort(engine) -> dict[int, int]:
     advance(engine, c, "close", "2025-04-01", reason="moved_abroad")
 
     ids[5] = register(engine, pnr("19950505", 505), A, "2025-02-15", "2025-03-01")
-    followup.record_followup(engine, ids[2], day=90, status="work", actor="handl01", at=at("2025-08-20"))
+    followup.record_followup(engine, kit.who("handl01"), ids[2], day=90, status="work", at=at("2025-08-20"))
     return ids
 
 

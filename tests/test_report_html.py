@@ -12,7 +12,7 @@ import pytest
 from etablera.models.database import make_engine, upgrade
 from etablera.reports.report import build_report, make_scope
 from etablera.reports.html import CSP, chart_ids
-from etablera.reports.render import render
+from etablera.reports.formats import render
 from test_report import PERIOD, build_cohort
 
 CHARTS = ["chart-time-in-stage", "chart-establishment", "chart-tracks", "chart-states"]

@@ -201,7 +201,8 @@ def demo(options, cases, seed, walkthrough):
     if walkthrough:
         cohort.walkthrough(engine, echo=click.echo, lang=options.lang)
     if cases:
-        stats = cohort.generate(engine, cases, seed=seed)
+        from etablera.demo.bulk import write_cohort
+        stats = write_cohort(engine, cases, seed=seed)
         emit(options, stats, lambda d: f"created {d['cases']} cases with {d['events']} events and "
                                        f"{d['measures']} measures in {d['seconds']:.1f} s")
     if walkthrough or cases:

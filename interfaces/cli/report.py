@@ -13,7 +13,7 @@ from etablera.models.database import get_engine
 from etablera.models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
 from etablera.cases import followup as followups
 from etablera.cases.parsing import parse_day
-from etablera.reports.render import FORMATS
+from etablera.reports.formats import FORMATS
 
 
 @click.command("report")
@@ -29,7 +29,7 @@ def report(options, municipalities, start, end, fmt, output):
     """The follow-up report (uppföljning): states, flows, time in each stage, establishment,
     outcomes per track and target group, skips, overdue stages and follow-ups after exit."""
     from etablera.reports.report import build_report, make_scope
-    from etablera.reports.render import render
+    from etablera.reports.formats import render
 
     if options.as_json:
         fmt = "json"
