@@ -30,13 +30,15 @@ from types import SimpleNamespace
 
 
 @dataclass(frozen=True)
-class Stage:
-    """A part of the process with a time frame of its own (config/timeframes.toml)."""
+class Part:
+    """A named part of the process: a stage (what a time frame is set for,
+    config/timeframes.toml) or a module grouping states (`module2` in `module2.extended`)."""
     name: str
     sv: str
     en: str
 
 
+Stage = Parent = Part
 STAGES = (
     Stage("module1", "Modul 1", "Module 1"),
     Stage("module2.preparing", "Modul 2, jobbförberedande insatser", "Module 2, preparatory measures"),
@@ -59,13 +61,6 @@ class State:
     exit: str | None = None        # a terminal state's outcome (work, own_business, studies, fast_track)
     followed_up: bool = False      # the person is followed up 90/180/360 days after leaving here
     measures: bool = False         # measures (insatser) may be added in this state
-
-
-@dataclass(frozen=True)
-class Parent:
-    name: str
-    sv: str
-    en: str
 
 
 PARENTS = (
