@@ -55,6 +55,7 @@ from etablera.models.agreement_schema import (COMPONENT_KINDS, DEFAULT_POINTS_PE
 from etablera.models.config_files import (ConfigError, ConfigIssue, Where, as_search, find, issues_of, load,
                                           search_path, shown)
 from etablera.models.config_schema import ComponentsFile
+from etablera.statemachine.messages import Code, Words, render
 
 __all__ = ["COMPONENT_KINDS", "DEFAULT_POINTS_PER_WEEK", "PARTY_KINDS", "SFI_LEVELS", "Agreement", "AgreementBook",
            "AgreementError", "AgreementIssue", "BrokenFile", "Component", "Party", "Prerequisites", "Signatory",
@@ -67,7 +68,30 @@ AgreementIssue = ConfigIssue        # file, field (key path), rule, message
 
 
 class TrackRefused(Exception):
-    """A track cannot be chosen for this municipality on this date; the message says why."""
+    """A track cannot be chosen for this municipality on this date: a `code` of the message
+    catalogue (statemachine/messages.py) and its `params`. `text(lang)` (or `words`, both
+    languages) says why; `str(exc)` is the English, for logs."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code, self.params = code, params
+
+    def text(self, lang: str = "en") -> str:
+        return render(self.code, self.params, lang)
+
+    @property
+    def words(self) -> Words:
+        return Words(self.text("sv"), self.text("en"))
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+    def __reduce__(self):
+        return _track_refused, (self.code, self.params)
+
+
+def _track_refused(code: str, params: dict) -> "TrackRefused":
+    return TrackRefused(code, **params)
 
 
 class AgreementError(ConfigError):
@@ -242,41 +266,50 @@ class AgreementBook:
         return next((a for a in self.agreements_for(municipality) if a.valid_on(on)), None)
 
     def why_no_agreement(self, municipality: str, on: date) -> str:
-        """Why `agreement_for(municipality, on)` is None: broken file, expired or not yet
-        valid, or no agreement at all."""
+        """Why `agreement_for(municipality, on)` is None, in English (`no_agreement` has
+        the words in both languages)."""
+        return str(self.no_agreement(municipality, on))
+
+    def no_agreement(self, municipality: str, on: date) -> TrackRefused:
+        """Why `agreement_for(municipality, on)` is None, as a `TrackRefused` to raise or to
+        read: broken file, expired or not yet valid, or no agreement at all."""
         broken = self.issues_for(municipality)
+        where = Code(municipality)
         if broken:
-            files = sorted({shown(i.file) for i in broken})
-            rules = sorted({i.rule for i in broken})
-            return (f"municipality {municipality}: its agreement file {', '.join(files)} is broken "
-                    f"(rule {', '.join(rules)}); first issue: {broken[0]}")
+            first = broken[0]
+            # The first issue's own words come from the configuration's validation (English):
+            # the Swedish text names where it is, the English one quotes it.
+            issue = Words(f"{shown(first.file)}: {first.field}", str(first))
+            return TrackRefused("agreement_file_broken", municipality=where,
+                                files=[Code(f) for f in sorted({shown(i.file) for i in broken})],
+                                rules=[Code(r) for r in sorted({i.rule for i in broken})], issue=issue)
         others = self.agreements_for(municipality)
         if not others:
             unread = sorted(shown(b.file) for b in self.broken if not b.municipalities)
-            return (f"municipality {municipality} has no agreement (överenskommelse) with local tracks"
-                    + (f" (unreadable agreement files that might hold it: {', '.join(unread)})" if unread else ""))
-        periods = "; ".join(a.validity for a in sorted(others, key=lambda a: a.valid_from))
-        when = "not yet valid" if all(on < a.valid_from for a in others) else "expired"
-        return (f"municipality {municipality}: no agreement valid on {on.isoformat()} "
-                f"(agreement {when}; valid {periods})")
+            if unread:
+                return TrackRefused("no_agreement_unreadable", municipality=where, files=[Code(f) for f in unread])
+            return TrackRefused("no_agreement", municipality=where)
+        periods = Code("; ".join(a.validity for a in sorted(others, key=lambda a: a.valid_from)))
+        code = "agreement_not_yet_valid" if all(on < a.valid_from for a in others) else "agreement_expired"
+        return TrackRefused(code, municipality=where, on=on, periods=periods)
 
     def check_track(self, municipality: str, track_id: str, on: date) -> Track:
         """The track a case in `municipality` may start on `on`, or `TrackRefused` saying why."""
         agreement = self.agreement_for(municipality, on)
         if agreement is None:
-            raise TrackRefused(self.why_no_agreement(municipality, on))
+            raise self.no_agreement(municipality, on)
         track = agreement.track(track_id)
+        open_ids = [Code(t.id) for t in agreement.open_tracks] or Words("inga", "none")
+        where, quoted = Code(municipality), Code(repr(track_id))
         if track is None:
-            open_ids = ", ".join(t.id for t in agreement.open_tracks) or "none"
             elsewhere = sorted({c for a in self.agreements if a.track(track_id) for c in a.municipalities}
                                - set(agreement.municipalities))
-            hint = f" ({track_id!r} belongs to municipality {', '.join(elsewhere)})" if elsewhere else ""
-            raise TrackRefused(f"municipality {municipality}: no track {track_id!r} in its agreement{hint}; "
-                               f"open tracks: {open_ids}")
+            if elsewhere:
+                raise TrackRefused("track_in_other_agreement", municipality=where, track=quoted,
+                                   elsewhere=[Code(c) for c in elsewhere], open=open_ids)
+            raise TrackRefused("track_not_in_agreement", municipality=where, track=quoted, open=open_ids)
         if not track.open:
-            open_ids = ", ".join(t.id for t in agreement.open_tracks) or "none"
-            raise TrackRefused(f"municipality {municipality}: track {track_id!r} is closed for new participants; "
-                               f"open tracks: {open_ids}")
+            raise TrackRefused("track_closed", municipality=where, track=quoted, open=open_ids)
         return track
 
 
@@ -322,8 +355,9 @@ def _codes_of(path: Path) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------- use
 
 def unmet_prerequisites(track: Track, *, age: int, target_group: str, no_upper_secondary: bool,
-                        sfi_level: str | None = None) -> list[str]:
-    """Human-readable prerequisites the person does not meet (empty: admissible).
+                        sfi_level: str | None = None) -> list[Words]:
+    """The prerequisites the person does not meet, each as `Words` (Swedish and English;
+    empty: admissible).
 
     Free-text `other` prerequisites are shown to officers, never checked. An sfi level
     requirement is checked only when `sfi_level` is given.
@@ -331,17 +365,22 @@ def unmet_prerequisites(track: Track, *, age: int, target_group: str, no_upper_s
     p = track.prerequisites
     unmet = []
     if p.target_groups and target_group not in p.target_groups:
-        unmet.append(f"target group {target_group} is not admitted (track is for {', '.join(p.target_groups)})")
+        unmet.append(_said("prerequisite_target_group", group=Code(target_group),
+                           groups=[Code(g) for g in p.target_groups]))
     if p.min_age is not None and age < p.min_age:
-        unmet.append(f"age {age} is below the minimum age {p.min_age}")
+        unmet.append(_said("prerequisite_min_age", age=age, min=p.min_age))
     if p.max_age is not None and age > p.max_age:
-        unmet.append(f"age {age} is above the maximum age {p.max_age}")
+        unmet.append(_said("prerequisite_max_age", age=age, max=p.max_age))
     if p.requires_no_upper_secondary and not no_upper_secondary:
-        unmet.append("the track is for people without completed upper-secondary education")
+        unmet.append(_said("prerequisite_no_upper_secondary"))
     if p.sfi_level and sfi_level is not None:
         if sfi_level not in SFI_LEVELS or SFI_LEVELS.index(sfi_level) < SFI_LEVELS.index(p.sfi_level):
-            unmet.append(f"sfi level {sfi_level} is below the required level {p.sfi_level}")
+            unmet.append(_said("prerequisite_sfi_level", level=Code(sfi_level), required=Code(p.sfi_level)))
     return unmet
+
+
+def _said(code: str, **params) -> Words:
+    return Words(render(code, params, "sv"), render(code, params, "en"))
 
 
 def component_plan(track: Track, start: date) -> list[tuple[Component, date]]:

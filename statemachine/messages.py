@@ -86,6 +86,46 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "track_prerequisites_unmet": ("individen uppfyller inte förkunskapskraven för {track}: {unmet}",
                                   "the individual does not meet the prerequisites of {track}: {unmet}"),
 
+    # --- why a track cannot be chosen (models/agreements.py: TrackRefused) ------------------
+    "agreement_file_broken": ("kommun {municipality}: överenskommelsefilen {files} är trasig (regel {rules}); "
+                              "första felet: {issue}",
+                              "municipality {municipality}: its agreement file {files} is broken (rule {rules}); "
+                              "first issue: {issue}"),
+    "no_agreement": ("kommun {municipality} har ingen överenskommelse om lokala jobbspår",
+                     "municipality {municipality} has no agreement (överenskommelse) with local tracks"),
+    "no_agreement_unreadable": ("kommun {municipality} har ingen överenskommelse om lokala jobbspår (oläsbara "
+                                "överenskommelsefiler som kan innehålla den: {files})",
+                                "municipality {municipality} has no agreement (överenskommelse) with local tracks "
+                                "(unreadable agreement files that might hold it: {files})"),
+    "agreement_expired": ("kommun {municipality}: ingen överenskommelse gäller {on} (överenskommelsen har gått ut; "
+                          "gäller {periods})",
+                          "municipality {municipality}: no agreement valid on {on} (agreement expired; valid "
+                          "{periods})"),
+    "agreement_not_yet_valid": ("kommun {municipality}: ingen överenskommelse gäller {on} (överenskommelsen gäller "
+                                "inte än; gäller {periods})",
+                                "municipality {municipality}: no agreement valid on {on} (agreement not yet valid; "
+                                "valid {periods})"),
+    "track_not_in_agreement": ("kommun {municipality}: överenskommelsen har inget jobbspår {track}; öppna spår: "
+                               "{open}",
+                               "municipality {municipality}: no track {track} in its agreement; open tracks: {open}"),
+    "track_in_other_agreement": ("kommun {municipality}: överenskommelsen har inget jobbspår {track} (spåret hör "
+                                 "till kommun {elsewhere}); öppna spår: {open}",
+                                 "municipality {municipality}: no track {track} in its agreement ({track} belongs "
+                                 "to municipality {elsewhere}); open tracks: {open}"),
+    "track_closed": ("kommun {municipality}: jobbspåret {track} tar inte emot nya deltagare; öppna spår: {open}",
+                     "municipality {municipality}: track {track} is closed for new participants; open tracks: "
+                     "{open}"),
+
+    # --- prerequisites a person does not meet (models/agreements.py: unmet_prerequisites) ---
+    "prerequisite_target_group": ("målgrupp {group} tas inte emot (spåret är för {groups})",
+                                  "target group {group} is not admitted (track is for {groups})"),
+    "prerequisite_min_age": ("åldern {age} är under minimiåldern {min}", "age {age} is below the minimum age {min}"),
+    "prerequisite_max_age": ("åldern {age} är över maxåldern {max}", "age {age} is above the maximum age {max}"),
+    "prerequisite_no_upper_secondary": ("spåret är för personer utan fullföljd gymnasieutbildning",
+                                        "the track is for people without completed upper-secondary education"),
+    "prerequisite_sfi_level": ("sfi-nivå {level} är under den nivå som krävs ({required})",
+                               "sfi level {level} is below the required level {required}"),
+
     # --- measures (cases/measures.py) ------------------------------------------------------
     "unknown_measure_type": ("okänd insatstyp {value}; typer: {choices}", "unknown measure type {value}; types: {choices}"),
     "measure_not_in_module": ("insatser kan bara läggas till i modul 2 eller 3; ärende {case} är i läget {state}",
@@ -127,6 +167,22 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                          "case {case}: the {day}-day follow-up is due on {due} (exit {exited})"),
     "followup_recorded": ("ärende {case}: uppföljningen efter {day} dagar är redan registrerad",
                           "case {case}: the {day}-day follow-up is already recorded"),
+
+    # --- what `audit verify` finds (cases/audit.py: Break) -----------------------------------
+    "audit_break_case": ("ärende {case}: {problem}", "case {case}: {problem}"),
+    "audit_break_event": ("ärende {case} händelse {seq}: {problem}", "case {case} event {seq}: {problem}"),
+    "audit_events_without_case": ("det finns händelser för ett ärende som inte finns",
+                                  "events exist for a case that does not"),
+    "audit_head_mismatch": ("ärendets sparade kedjehuvud stämmer inte med dess senaste händelse",
+                            "the case's recorded chain head does not match its last event"),
+    "audit_state_mismatch": ("ärendet säger {stored} men dess senaste händelse ledde till {last}",
+                             "the case says {stored} but its last event led to {last}"),
+    "audit_event_missing": ("väntade händelse {expected}: en händelse saknas",
+                            "expected event {expected}: an event is missing"),
+    "audit_not_linked": ("länkar inte till föregående händelse", "does not link to the previous event"),
+    "audit_content_changed": ("innehållet ändrades efter att händelsen skrevs",
+                              "its content was changed after it was written"),
+    "audit_no_events": ("ärendet har inga händelser i granskningsspåret", "the case has no audit events"),
 
     # --- lists and searches (cases/worklist.py, access/log.py) -----------------------------
     "limit_range": ("mellan 1 och {max}", "between 1 and {max}"),

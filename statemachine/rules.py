@@ -36,7 +36,7 @@ def track_open(case, data: dict, on: date, agreements: AgreementBook) -> Found:
     override = bool(data.get("override_prerequisites"))
     track = chosen_track(case, data["track"], on, agreements, override=override)
     unmet = prerequisites_unmet(case, track, on) if override else []
-    return Found(track, {"overridden_prerequisites": unmet} if unmet else {})
+    return Found(track, {"overridden_prerequisites": [u.en for u in unmet]} if unmet else {})   # stored: English
 
 
 def another_municipality(case, data: dict, on: date, agreements: AgreementBook) -> Found:
@@ -70,7 +70,7 @@ def chosen_track(case, track_id: str, on: date, agreements: AgreementBook, *, ov
     try:
         track = agreements.check_track(case["municipality"], track_id, on)
     except TrackRefused as exc:
-        raise NotPermitted("track_refused", field="track", detail=str(exc)) from None
+        raise NotPermitted("track_refused", field="track", detail=exc.words) from None
     unmet = prerequisites_unmet(case, track, on)
     if unmet and not override:
         raise NotPermitted("track_prerequisites_unmet", field="track", track=track_id, unmet=unmet)

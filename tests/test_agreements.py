@@ -178,6 +178,18 @@ def test_refuses_closed_track(book):
         book.check_track("1111", "gamma", TODAY)
 
 
+def test_a_refused_track_says_why_in_swedish_too(book):
+    with pytest.raises(TrackRefused) as exc:
+        book.check_track("1111", "gamma", TODAY)
+    assert exc.value.code == "track_closed"
+    assert exc.value.text("sv") == "kommun 1111: jobbspåret 'gamma' tar inte emot nya deltagare; öppna spår: alfa, beta"
+    assert exc.value.words.en == str(exc.value)
+    with pytest.raises(TrackRefused) as expired:
+        book.check_track("2222", "alfa", TODAY)
+    assert expired.value.text("sv") == ("kommun 2222: ingen överenskommelse gäller 2026-11-23 (överenskommelsen "
+                                        "har gått ut; gäller 2023-01-01–2025-12-31)")
+
+
 def test_refuses_track_of_another_municipality(shipped):
     with pytest.raises(TrackRefused) as exc:
         shipped.check_track("0581", "svets", TODAY)
@@ -234,17 +246,19 @@ def test_unmet_prerequisites(shipped):
     assert unmet_prerequisites(track, age=22, target_group="B", no_upper_secondary=True) == []
     unmet = unmet_prerequisites(track, age=17, target_group="A", no_upper_secondary=False)
     assert len(unmet) == 2
-    assert "minimum age 18" in unmet[0] and "upper-secondary" in unmet[1]
+    assert "minimum age 18" in unmet[0].en and "upper-secondary" in unmet[1].en
+    assert unmet[0].sv == "åldern 17 är under minimiåldern 18" and "gymnasieutbildning" in unmet[1].sv
 
 
 def test_unmet_target_group_and_sfi_level(shipped):
     track = shipped.check_track("0581", "eget-foretagande", TODAY)   # group A, 20+, sfi C
     unmet = unmet_prerequisites(track, age=19, target_group="B", no_upper_secondary=True)
-    assert any("target group B" in u for u in unmet) and any("minimum age 20" in u for u in unmet)
+    assert any("target group B" in u.en for u in unmet) and any("minimum age 20" in u.en for u in unmet)
+    assert any("målgrupp B tas inte emot" in u.sv for u in unmet)
     assert unmet_prerequisites(track, age=30, target_group="A", no_upper_secondary=False) == []  # level unknown
     assert unmet_prerequisites(track, age=30, target_group="A", no_upper_secondary=False, sfi_level="D") == []
     assert "sfi level B" in unmet_prerequisites(track, age=30, target_group="A", no_upper_secondary=False,
-                                                sfi_level="B")[0]
+                                                sfi_level="B")[0].en
     assert track.prerequisites.other   # informational, never reported as unmet
 
 

@@ -146,9 +146,13 @@ def test_track_open_on_the_last_day_of_its_agreement(db, cli_env, officer, confi
 ])
 def test_refused_tracks_exit_3_with_the_reason(db, officer, municipality, track, why):
     case_id = to_assessment(db, municipality)
-    code, out, err = officer(*decide_args(case_id, track))
+    code, out, err = officer(*decide_args(case_id, track), "--lang", "en")
     assert code == 3, (out, err)
     assert re.search(why, err), err
+    code, _, swedish = officer(*decide_args(case_id, track))       # the same refusal, in Swedish only
+    assert code == 3 and "jobbspåret kan inte väljas: kommun" in swedish, swedish
+    words = swedish.removeprefix("error: track: ")              # the field's name stays as the CLI knows it
+    assert not re.search(r"\b(track|tracks|agreement|belongs|municipality|closed|open)\b", words), swedish
     after = state_of(db, case_id)
     assert after["state"] == "assessment.pending" and after["track"] is None and after["measures"] == []
     assert [e["trigger"] for e in kit.history(db, case_id, actor="test")][-1] == "request_assessment"
@@ -170,7 +174,7 @@ def test_refused_when_the_agreement_is_not_yet_valid(db, officer, config_copy):
          "valid_from = 2024-01-01\nvalid_to = 2027-12-31\nlast_revision = 2026-01-15\nnext_revision = 2027-01-15",
          "valid_from = 2025-04-01\nnext_revision = 2026-04-01")
     case_id = to_assessment(db, "1493")
-    code, _, err = officer(*decide_args(case_id, "svets"))
+    code, _, err = officer(*decide_args(case_id, "svets"), "--lang", "en")
     assert code == 3 and "agreement not yet valid" in err, err
 
 
@@ -179,7 +183,7 @@ def test_refused_when_the_agreement_file_is_broken(db, officer, config_copy):
     edit(path, 'parties = [\n    { name = "Norrköpings kommun", kind = "kommun" },\n',
          'parties = [\n    { name = "Norrköpings kommun", kind = "other" },\n')
     case_id = to_assessment(db, "0581")
-    code, _, err = officer(*decide_args(case_id, "industri"))
+    code, _, err = officer(*decide_args(case_id, "industri"), "--lang", "en")
     assert code == 3, err
     assert "its agreement file" in err and "0581_norrkoping.toml is broken (rule" in err, err
     # the other municipalities are not stopped by the broken file
@@ -192,7 +196,7 @@ def test_refused_when_the_agreement_file_is_not_toml(db, officer, config_copy):
     path.write_text(path.read_text(encoding="utf-8") + "\n[[tracks\n", encoding="utf-8")
     clear_cache()
     case_id = to_assessment(db, "0581")
-    code, _, err = officer(*decide_args(case_id, "industri"))
+    code, _, err = officer(*decide_args(case_id, "industri"), "--lang", "en")
     assert code == 3 and "is broken (rule toml_syntax)" in err, err
 
 
@@ -266,7 +270,7 @@ def test_override_of_met_prerequisites_records_nothing_overridden(db, officer):
 
 def test_override_does_not_open_a_closed_track(db, officer):
     case_id = to_assessment(db, "1493")
-    code, _, err = officer(*decide_args(case_id, "skogsbruk", "2025-03-03", "--set", "override_prerequisites=yes"))
+    code, _, err = officer(*decide_args(case_id, "skogsbruk", "2025-03-03", "--set", "override_prerequisites=yes"), "--lang", "en")
     assert code == 3 and "closed for new participants" in err
 
 
