@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from sqlalchemy import Connection, select
 
 from etablera.models import AuditEvent, Case
+from etablera.statemachine.messages import Code, render
 
 GENESIS = "0" * 64
 EVENTS = AuditEvent.__table__
@@ -41,13 +42,26 @@ def event_hash(prev_hash: str, event: dict) -> str:
 
 @dataclass(frozen=True)
 class Break:
+    """One break of a chain: the case, the event (None: the case as a whole), and what is
+    wrong as a code of the message catalogue (`audit_*`) with its parameters."""
     case_id: int
     seq: int | None
-    problem: str
+    code: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def problem(self) -> str:
+        return render(self.code, self.params, "en")
+
+    def text(self, lang: str = "en") -> str:
+        """`case N event S: problem` in `lang` (sv | en)."""
+        problem = render(self.code, self.params, lang)
+        if self.seq is None:
+            return render("audit_break_case", {"case": self.case_id, "problem": Code(problem)}, lang)
+        return render("audit_break_event", {"case": self.case_id, "seq": self.seq, "problem": Code(problem)}, lang)
 
     def __str__(self) -> str:
-        where = f"case {self.case_id}" + (f" event {self.seq}" if self.seq is not None else "")
-        return f"{where}: {self.problem}"
+        return self.text("en")
 
 
 def verify(conn: Connection, case_ids: list[int] | None = None) -> tuple[int, int, list[Break]]:
@@ -67,12 +81,13 @@ def verify(conn: Connection, case_ids: list[int] | None = None) -> tuple[int, in
     def close_chain(case_id):
         head = heads.pop(case_id, None)
         if head is None:
-            breaks.append(Break(case_id, None, "events exist for a case that does not"))
+            breaks.append(Break(case_id, None, "audit_events_without_case"))
             return
         if head.last_seq != expected_seq - 1 or head.last_hash != prev_hash:
-            breaks.append(Break(case_id, None, "the case's recorded chain head does not match its last event"))
+            breaks.append(Break(case_id, None, "audit_head_mismatch"))
         if head.state != last_to:
-            breaks.append(Break(case_id, None, f"the case says {head.state} but its last event led to {last_to}"))
+            breaks.append(Break(case_id, None, "audit_state_mismatch",
+                                  {"stored": Code(str(head.state)), "last": Code(str(last_to))}))
 
     query = select(*[EVENTS.c[k] for k in HASHED + ("prev_hash", "hash")]).order_by(EVENTS.c.case_id, EVENTS.c.seq)
     if case_ids:
@@ -88,19 +103,19 @@ def verify(conn: Connection, case_ids: list[int] | None = None) -> tuple[int, in
             prev_hash, expected_seq, last_to = row["hash"], row["seq"] + 1, row["to_state"]
             continue
         if row["seq"] != expected_seq:
-            breaks.append(Break(current, row["seq"], f"expected event {expected_seq}: an event is missing"))
+            breaks.append(Break(current, row["seq"], "audit_event_missing", {"expected": expected_seq}))
             broken_case = current
         elif row["prev_hash"] != prev_hash:
-            breaks.append(Break(current, row["seq"], "does not link to the previous event"))
+            breaks.append(Break(current, row["seq"], "audit_not_linked"))
             broken_case = current
         elif event_hash(prev_hash, dict(row)) != row["hash"]:
-            breaks.append(Break(current, row["seq"], "its content was changed after it was written"))
+            breaks.append(Break(current, row["seq"], "audit_content_changed"))
             broken_case = current
         prev_hash, expected_seq, last_to = row["hash"], row["seq"] + 1, row["to_state"]
     if current is not None:
         close_chain(current)
     for case_id in list(heads):
-        breaks.append(Break(case_id, None, "the case has no audit events"))
+        breaks.append(Break(case_id, None, "audit_no_events"))
     return cases, events, breaks
 
 

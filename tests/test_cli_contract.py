@@ -464,11 +464,13 @@ def test_audit_verify_detects_a_changed_event(sqlite_cli):
     assert "obrutet" in etablera("audit", "verify").out
     _sql(url, "DROP TRIGGER audit_events_no_update")
     _sql(url, "UPDATE audit_events SET note = 'ändrad i efterhand' WHERE case_id = :c AND seq = 2", c=case)
-    result = etablera("audit", "verify", "--json")
+    result = etablera("audit", "verify", "--json", "--lang", "en")
     assert result.code == 1
     doc = json.loads(result.out)
     assert doc["ok"] is False and len(doc["breaks"]) == 1
     assert doc["breaks"][0].startswith(f"case {case} event 2")
+    swedish = json.loads(etablera("audit", "verify", "--json").out)["breaks"]
+    assert swedish == [f"ärende {case} händelse 2: innehållet ändrades efter att händelsen skrevs"]
     text_result = etablera("audit", "verify", "--lang", "en")
     assert text_result.code == 1 and "BROKEN" in text_result.out and f"case {case} event 2" in text_result.out
     assert "BRUTET" in etablera("audit", "verify").out
@@ -480,14 +482,14 @@ def test_audit_verify_detects_a_deleted_event(sqlite_cli):
     case = _walked_case(pnr("19880101", 127))
     _sql(url, "DROP TRIGGER audit_events_no_delete")
     _sql(url, "DELETE FROM audit_events WHERE case_id = :c AND seq = 3", c=case)
-    result = etablera("audit", "verify", "--json")
+    result = etablera("audit", "verify", "--json", "--lang", "en")
     assert result.code == 1
     breaks = json.loads(result.out)["breaks"]
     assert breaks and breaks[0].startswith(f"case {case} event 4") and "missing" in breaks[0]
     # removing the last event is caught too: the case's chain head no longer matches
     other = _walked_case(pnr("19880101", 128))
     _sql(url, "DELETE FROM audit_events WHERE case_id = :c AND seq = 4", c=other)
-    breaks = ok_code(1, "audit", "verify")["breaks"]
+    breaks = ok_code(1, "audit", "verify", "--lang", "en")["breaks"]
     assert any(b.startswith(f"case {other}") for b in breaks)
 
 
@@ -507,7 +509,7 @@ def test_audit_verify_exit_1_in_a_real_process(sqlite_url, monkeypatch):
     _sql(sqlite_url, "DROP TRIGGER audit_events_no_update")
     _sql(sqlite_url, "UPDATE audit_events SET actor = 'someone' WHERE case_id = :c AND seq = 1", c=case)
     proc = run_cli("audit", "verify", env=env)
-    assert proc.returncode == 1 and f"case {case} event 1" in proc.stdout and "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and f"ärende {case} händelse 1" in proc.stdout and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("table", ["audit_events", "access_log"])

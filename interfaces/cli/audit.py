@@ -60,7 +60,7 @@ def verify(options):
     """Check every case's hash chain; exit 1 if anything is broken."""
     with transaction(get_engine(), write=False) as conn:
         cases, events, breaks = chain.verify(conn)
-    doc = {"cases": cases, "events": events, "ok": not breaks, "breaks": [str(b) for b in breaks]}
+    doc = {"cases": cases, "events": events, "ok": not breaks, "breaks": [b.text(options.lang) for b in breaks]}
     en = options.lang == "en"
 
     def text(d):
