@@ -10,6 +10,43 @@ from etablera.models.database import get_engine
 from etablera.cases import queries, service, tracks
 from etablera.cases.parsing import parse_day
 
+# Every word these commands print, Swedish and English: the text follows --lang.
+WORDS = {
+    "registered": ("ärende {id} inskrivet: {state} (målgrupp {group}, förfaller {due})",
+                   "case {id} registered: {state} (target group {group}, due {due})"),
+    "case": ("Ärende", "Case"),
+    "person": ("Person", "Person"),
+    "target_group": ("Målgrupp", "Target group"),
+    "state": ("Läge", "State"),
+    "since": ("sedan", "since"),
+    "due": ("Förfaller", "Due"),
+    "establishment_due": ("etablering senast", "establishment by"),
+    "plan_track": ("Plan / spår", "Plan / track"),
+    "not_valid_here": ("GÄLLER INTE i denna kommun", "NOT VALID in this municipality"),
+    "officers": ("Handläggare", "Officers"),
+    "municipal": ("kommun", "municipality"),
+    "af": ("AF", "AF"),
+    "version": ("Version", "Version"),
+    "warning": ("Varning", "Warning"),
+    "measures": ("Insatser", "Measures"),
+    "measure_due": ("förfaller", "due"),
+    "skips": ("hoppar över", "skips"),
+    "required": ("krävs", "required"),
+    "optional": ("valfritt", "optional"),
+    "required_when": ("krävs när", "required when"),
+    "version_lower": ("version", "version"),
+    "advanced": ("ärende {id}: {trigger} → {state} [{code}]", "case {id}: {trigger} → {state} [{code}]"),
+    "skipped": ("hoppade över", "skipped"),
+    "warning_line": ("varning", "warning"),
+}
+LIST_COLUMNS = [("id", "ärende", "case"), ("municipality", "kommun", "municipality"), ("state_label", "läge", "state"),
+                ("due", "förfaller", "due"), ("track", "spår", "track")]
+
+
+def _w(key: str, lang: str, **values) -> str:
+    words = WORDS[key][1 if lang == "en" else 0]
+    return words.format(**values) if values else words
+
 
 @click.group()
 def case():
@@ -37,25 +74,28 @@ def register(options, at, person, municipality, permit_date, reception_date, no_
         reception_date=parse_day(reception_date, "reception_date"), no_upper_secondary=no_upper_secondary,
         kommun_officer=kommun_officer, af_officer=af_officer, at=at, note=note)
     doc = queries.show_case(engine, who, case_id, lang=options.lang)
-    emit(options, doc, lambda d: f"case {d['id']} registered: {d['state_label']} "
-                                 f"(target group {d['target_group']}, due {d['due']})")
+    emit(options, doc, lambda d: _w("registered", options.lang, id=d["id"], state=d["state_label"],
+                                    group=d["target_group"], due=d["due"]))
 
 
-def _case_text(d: dict) -> str:
-    lines = [f"Ärende {d['id']}  ({d['municipality']} {d['municipality_name'] or ''})".rstrip(),
-             f"  Person:            {d['person']}",
-             f"  Målgrupp:          {d['target_group']}",
-             f"  Läge:              {d['state_label']}  [{d['state']}] sedan {d['state_since']}",
-             f"  Förfaller:         {d['due'] or '–'}   (etablering senast {d['establishment_due']})",
-             f"  Plan / spår:       {d['plan'] or '–'} / {d['track'] or '–'}"
-             + ("  (GÄLLER INTE i denna kommun)" if d.get("track_valid") is False else ""),
-             f"  Handläggare:       kommun {d['kommun_officer'] or '–'}, AF {d['af_officer'] or '–'}",
-             f"  Version:           {d['version']}"]
+def _case_text(d: dict, lang: str = "sv") -> str:
+    def head(key: str) -> str:
+        return f"  {_w(key, lang) + ':':<19}"
+    lines = [f"{_w('case', lang)} {d['id']}  ({d['municipality']} {d['municipality_name'] or ''})".rstrip(),
+             f"{head('person')}{d['person']}",
+             f"{head('target_group')}{d['target_group']}",
+             f"{head('state')}{d['state_label']}  [{d['state']}] {_w('since', lang)} {d['state_since']}",
+             f"{head('due')}{d['due'] or '–'}   ({_w('establishment_due', lang)} {d['establishment_due']})",
+             f"{head('plan_track')}{d['plan'] or '–'} / {d['track'] or '–'}"
+             + (f"  ({_w('not_valid_here', lang)})" if d.get("track_valid") is False else ""),
+             f"{head('officers')}{_w('municipal', lang)} {d['kommun_officer'] or '–'}, "
+             f"{_w('af', lang)} {d['af_officer'] or '–'}",
+             f"{head('version')}{d['version']}"]
     if d.get("track_warning"):
-        lines.append(f"  Varning:           {d['track_warning']}")
+        lines.append(f"{head('warning')}{d['track_warning']}")
     if d["measures"]:
-        lines.append("  Insatser:")
-        lines += [f"    #{m['id']} {m['type_label']}: {m['state_label']}, förfaller {m['due']}"
+        lines.append(f"  {_w('measures', lang)}:")
+        lines += [f"    #{m['id']} {m['type_label']}: {m['state_label']}, {_w('measure_due', lang)} {m['due']}"
                   + (f" ({m['component']})" if m["component"] else "") for m in d["measures"]]
     return "\n".join(lines)
 
@@ -66,7 +106,8 @@ def _case_text(d: dict) -> str:
 def show(options, case_id):
     """Show a case (the access is logged)."""
     engine = get_engine()
-    emit(options, queries.show_case(engine, principal(options, engine), case_id, lang=options.lang), _case_text)
+    emit(options, queries.show_case(engine, principal(options, engine), case_id, lang=options.lang),
+         lambda d: _case_text(d, options.lang))
 
 
 @case.command("list")
@@ -77,8 +118,7 @@ def show(options, case_id):
 def list_(options, municipality, state, limit):
     """List cases (no personal data)."""
     rows = queries.list_cases(get_engine(), municipality=municipality, state=state, limit=limit, lang=options.lang)
-    emit(options, rows, lambda r: table(r, [("id", "ärende"), ("municipality", "kommun"), ("state_label", "läge"),
-                                            ("due", "förfaller"), ("track", "spår")]))
+    emit(options, rows, lambda r: table(r, LIST_COLUMNS, options.lang))
 
 
 @case.command()
@@ -94,7 +134,7 @@ def history(options, case_id):
         for e in rows:
             line = f"{e['seq']:>3} {e['at']}  {e['actor']:<12} {e['trigger_label']:<28} → {e['to_state_label']}"
             if e["skipped"]:
-                line += f"  [hoppar över {', '.join(e['skipped'])}: {e['reason_label']}]"
+                line += f"  [{_w('skips', options.lang)} {', '.join(e['skipped'])}: {e['reason_label']}]"
             if e["note"]:
                 line += f"  «{e['note']}»"
             out.append(line)
@@ -111,13 +151,15 @@ def events(options, case_id):
     doc = service.permitted_events(engine, principal(options, engine), case_id, lang=options.lang)
 
     def text(d):
-        out = [f"Ärende {d['case']}: {d['state_label']} [{d['state']}], version {d['version']}"]
+        lang = options.lang
+        out = [f"{_w('case', lang)} {d['case']}: {d['state_label']} [{d['state']}], "
+               f"{_w('version_lower', lang)} {d['version']}"]
         for e in d["events"]:
             out.append(f"  {e['trigger']}: {e['label']} → {', '.join(s['label'] for s in e['leads_to'])}")
             for f in e["fields"]:
-                need = "krävs" if f["required"] and "required_when" not in f else "valfritt"
+                need = _w("required", lang) if f["required"] and "required_when" not in f else _w("optional", lang)
                 if "required_when" in f:
-                    need = "krävs när " + ", ".join(f"{k}={'|'.join(v)}" for k, v in f["required_when"].items())
+                    need = _w("required_when", lang) + " " + ", ".join(f"{k}={'|'.join(v)}" for k, v in f["required_when"].items())
                 choices = f.get("choices")
                 shown = (", ".join(choices) if isinstance(choices, list) else ", ".join(choices or {}))
                 out.append(f"      {f['give_as']:<28} {f['label']} ({need})" + (f": {shown}" if shown else ""))
@@ -148,6 +190,9 @@ def advance(options, at, case_id, trigger, reason, note, sets, expect_version):
     doc["event"] = {"seq": event["seq"], "trigger": trigger, "from_state": event["from_state"],
                     "to_state": event["to_state"], "skipped": event["skipped"]}
     doc["warnings"] = tracks.warnings(event["data"])
-    emit(options, doc, lambda d: f"case {d['id']}: {trigger} → {d['state_label']} [{d['state']}]"
-                                 + (f", skipped {', '.join(event['skipped'])}" if event["skipped"] else "")
-                                 + "".join(f"\nwarning: {w}" for w in d["warnings"]))
+    lang = options.lang
+    emit(options, doc, lambda d: _w("advanced", lang, id=d["id"], trigger=trigger, state=d["state_label"],
+                                    code=d["state"])
+                                 + (f", {_w('skipped', lang)} {', '.join(event['skipped'])}" if event["skipped"]
+                                    else "")
+                                 + "".join(f"\n{_w('warning_line', lang)}: {w}" for w in d["warnings"]))

@@ -24,7 +24,7 @@ from etablera.interfaces.cli.common import common
 from etablera.interfaces.cli.output import emit, fail
 from etablera.models.configuration import ConfigError
 from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError
-from etablera.statemachine.messages import Code
+from etablera.statemachine.messages import Code, format_number
 
 # Command groups by name and where they live: imported only when used, so a case
 # officer's `etablera case show` loads the case commands and nothing else.
@@ -57,6 +57,23 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
+# The words of `init` and `demo`, Swedish and English: the text follows --lang.
+WORDS = {
+    "database_ready": ("databasen är klar, version {revision}: {database}",
+                       "database ready at revision {revision}: {database}"),
+    "cohort": ("skapade {cases} ärenden med {events} händelser och {measures} insatser på {seconds} s",
+               "created {cases} cases with {events} events and {measures} measures in {seconds} s"),
+    "web": ("Webbgränssnitt: `etablera web`, sedan http://127.0.0.1:8000/", "Web interface: `etablera web`, then "
+            "http://127.0.0.1:8000/"),
+    "demo_users": ("demoanvändare (lösenord: {password}):", "demo users (password: {password}):"),
+    "all_municipalities": ("alla kommuner", "all municipalities"),
+}
+
+
+def _w(key: str, lang: str, **values) -> str:
+    return WORDS[key][1 if lang == "en" else 0].format(**values)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli():
     """etablera: the individual's module process for newcomers (nyanlända)."""
@@ -70,7 +87,8 @@ def init(options):
     revision = upgrade(get_engine())
     url = database_url()
     shown = url.split("@")[-1] if "@" in url else url
-    emit(options, {"database": shown, "revision": revision}, lambda d: f"database ready at revision {d['revision']}: {d['database']}")
+    emit(options, {"database": shown, "revision": revision},
+         lambda d: _w("database_ready", options.lang, revision=d["revision"], database=d["database"]))
 
 
 @cli.group()
@@ -93,11 +111,13 @@ def config_show(options):
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to FILE instead of stdout (the repository keeps config/schema.json).")
 @click.option("--file", "name", default=None, help="One file's schema only, e.g. measures.toml or 'agreements/*.toml'.")
-def config_schema(output, name):
-    """The JSON Schema of every configuration file (for editors), from the models that read them."""
+@common
+def config_schema(options, output, name):
+    """The JSON Schema of every configuration file (for editors), from the models that read them.
+    It is JSON whatever --json says; --lang gives the language of a refusal."""
     from etablera.models.config_catalog import FILES, file_schema, json_schema
     if name is not None and name not in FILES:
-        raise click.BadParameter(f"one of {', '.join(FILES)}", param_hint="--file")
+        raise BadInput("unknown_choice", field="file", choices=[Code(f) for f in FILES])
     text = json.dumps(json_schema() if name is None else file_schema(name), ensure_ascii=False, indent=2) + "\n"
     if output is None:
         click.echo(text, nl=False)
@@ -203,13 +223,21 @@ def demo(options, cases, seed, walkthrough):
     if cases:
         from etablera.demo.bulk import write_cohort
         stats = write_cohort(engine, cases, seed=seed)
-        emit(options, stats, lambda d: f"created {d['cases']} cases with {d['events']} events and "
-                                       f"{d['measures']} measures in {d['seconds']:.1f} s")
+        emit(options, stats, lambda d: _w("cohort", options.lang, cases=d["cases"], events=d["events"],
+                                          measures=d["measures"],
+                                          seconds=format_number(d["seconds"], options.lang, digits=1)))
     if walkthrough or cases:
-        from etablera.access.accounts import add_demo_users, demo_users_text
+        from etablera.access.accounts import add_demo_users
         # Beside the one JSON document on stdout (--json), the logins go to stderr.
-        click.echo(f"\nWeb interface: `etablera web`, then http://127.0.0.1:8000/ — "
-                   f"{demo_users_text(add_demo_users(engine))}", err=options.as_json)
+        click.echo(f"\n{_w('web', options.lang)} — {_demo_users(add_demo_users(engine), options.lang)}",
+                   err=options.as_json)
+
+
+def _demo_users(doc: dict, lang: str) -> str:
+    """The demo logins (access.accounts.add_demo_users) in `lang`."""
+    return "\n".join([_w("demo_users", lang, password=doc["password"])]
+                     + [f"  {u['id']:<16} {u['role']:<12} {u['organisation']:<6} "
+                        f"{u['municipality'] or u['office'] or _w('all_municipalities', lang)}" for u in doc["users"]])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,23 @@ from etablera.cases import measures as use_cases
 from etablera.cases.parsing import parse_day
 from etablera.statemachine.process import MEASURE_ACTIONS, MEASURE_INITIAL
 
+# Every word these commands print, Swedish and English: the text follows --lang.
+WORDS = {
+    "added": ("insats {measure} tillagd i ärende {case}", "measure {measure} added to case {case}"),
+    "changed": ("insats {measure}: {label} [{state}]", "measure {measure}: {label} [{state}]"),
+}
+
+
+def _w(key: str, lang: str, **values) -> str:
+    return WORDS[key][1 if lang == "en" else 0].format(**values)
+
+
+def _state_label(state: str, lang: str) -> str:
+    """A measure state's label in `lang` (config.measure_states), else its code."""
+    from etablera.models.configuration import get_config
+    label = get_config().measure_states.get(state)
+    return label(lang) if label is not None else state
+
 
 @click.group()
 def measure():
@@ -29,7 +46,7 @@ def add(options, at, case_id, measure_type, due):
     measure_id = use_cases.add_measure(engine, principal(options, engine), case_id, measure_type,
                                        due=parse_day(due, "due"), at=at)
     emit(options, {"measure": measure_id, "case": case_id, "type": measure_type, "state": MEASURE_INITIAL},
-         lambda d: f"measure {d['measure']} added to case {d['case']}")
+         lambda d: _w("added", options.lang, measure=d["measure"], case=d["case"]))
 
 
 def _lifecycle(action: str):
@@ -42,7 +59,9 @@ def _lifecycle(action: str):
         engine = get_engine()
         state = use_cases.change_measure(engine, principal(options, engine), measure_id, action, reason=reason,
                                          note=note, at=at)["state"]
-        emit(options, {"measure": measure_id, "state": state}, lambda d: f"measure {d['measure']}: {d['state']}")
+        emit(options, {"measure": measure_id, "state": state},
+             lambda d: _w("changed", options.lang, measure=d["measure"], label=_state_label(d["state"], options.lang),
+                          state=d["state"]))
     command.__doc__ = f"{action.capitalize()} a measure."
     return measure.command(action)(command)
 
