@@ -4,6 +4,13 @@
 embedded default works with no mail server). Every other URL goes through apprise
 (mailto://, mailtos://, msteams://, slack://, json:// webhooks, ...). A failure raises
 `DeliveryError` with a message that never repeats the URL (it may hold a password).
+
+What a failure says: `DeliveryError.code` names one of `WORDS` (Swedish and English), and
+`text(lang)` gives it to a reader. `str(exc)`, which the outbox stores as the delivery's
+`last_error` and the logs print, stays English: it is a technical log of the attempt, often
+quoting the notification service's own (English) words, which no translation would reach;
+a page or a list that shows it to users turns a stored text back into Swedish with
+`error_text(stored, lang)` where it is one of ours.
 """
 
 from __future__ import annotations
@@ -11,13 +18,52 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 from etablera.models.timestamps import show, utcnow
 
 
+# code -> (Swedish, English); the English is what the outbox stores.
+WORDS = {
+    "file_unwritable": ("kan inte skriva påminnelsefilen ({reason})", "cannot write the reminder file ({reason})"),
+    "url_unusable": ("inte en användbar adress för aviseringar (se handläggarens aviseringsadress)",
+                     "not a usable notification URL (see `etablera officer list`)"),
+    "service_refused": ("aviseringstjänsten tog inte emot meddelandet",
+                        "the notification service refused the message"),
+    "service_said": ("aviseringstjänsten tog inte emot meddelandet: {detail}", "{detail}"),
+}
+
+
 class DeliveryError(Exception):
-    pass
+    """A message could not be delivered: `code` (a key of WORDS; any other text is kept as
+    it is) and its parameters."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code, self.params = code, params
+
+    def text(self, lang: str = "en") -> str:
+        words = WORDS.get(self.code)
+        if words is None:
+            return self.code
+        return words[1 if lang == "en" else 0].format(**self.params)
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+
+def error_text(stored: str | None, lang: str = "sv") -> str | None:
+    """A stored `last_error` in `lang`: our own words translated, anything else (a
+    service's own words, an exception) as it was stored."""
+    if not stored or lang == "en":
+        return stored
+    for sv, en in WORDS.values():
+        pattern = re.escape(en).replace(r"\{reason\}", "(?P<reason>.*)").replace(r"\{detail\}", "(?P<detail>.*)")
+        match = re.fullmatch(pattern, stored, re.S)
+        if match and match.groupdict() != {"detail": stored}:
+            return sv.format(**match.groupdict())
+    return stored
 
 
 def send(url: str, subject: str, body: str, *, recipient: str, message_id: str) -> None:
@@ -37,7 +83,7 @@ def _append(path: Path, subject: str, body: str, recipient: str, message_id: str
             fh.flush()
             os.fsync(fh.fileno())
     except OSError as exc:
-        raise DeliveryError(f"cannot write the reminder file ({exc.strerror})") from None
+        raise DeliveryError("file_unwritable", reason=exc.strerror) from None
 
 
 def _apprise(url: str, subject: str, body: str) -> None:
@@ -45,10 +91,12 @@ def _apprise(url: str, subject: str, body: str) -> None:
 
     notifier = apprise.Apprise()
     if not notifier.add(url):
-        raise DeliveryError("not a usable notification URL (see `etablera officer list`)")
+        raise DeliveryError("url_unusable")
     with apprise.LogCapture(level=logging.WARNING) as captured:
         ok = notifier.notify(body=body, title=subject, body_format=apprise.NotifyFormat.TEXT)
         log = captured.getvalue()
     if not ok:
         lines = [line.strip() for line in log.splitlines() if line.strip()]
-        raise DeliveryError((lines[-1] if lines else "the notification service refused the message")[:300])
+        if lines:
+            raise DeliveryError("service_said", detail=lines[-1][:300])
+        raise DeliveryError("service_refused")
