@@ -338,7 +338,7 @@ def test_transfer_text_output_warns(db, officer):
     case_id = to_assessment(db, "0581")
     decide(db, case_id, "restaurang-storkok")
     code, out, _ = officer("case", "advance", str(case_id), "transfer", "--set", "municipality=0180",
-                           "--at", "2025-06-02")
+                           "--at", "2025-06-02", "--lang", "en")
     assert code == 0
     assert "warning: the track decision (restaurang-storkok) is not valid after the transfer: " \
            "municipality 0180 has no agreement" in out
