@@ -70,7 +70,7 @@ def read_case(conn, case, config: Config, lang: str, *, history: bool = False) -
     """The document of a case row read in `conn` (with its measures and whether its track
     still holds where it now is), and its history if asked for."""
     measures = conn.execute(_MEASURES_OF, {"case_id": case["id"]}).mappings().all()
-    doc = {**case_doc(case, measures, config, lang), **track_status(conn, case)}
+    doc = {**case_doc(case, measures, config, lang), **track_status(conn, case, lang)}
     return doc, _events(conn, case["id"], config, lang) if history else []
 
 

@@ -22,10 +22,10 @@ from etablera.models.timestamps import local_date, show, utcnow
 from etablera.cases import filters
 from etablera.cases.audit import CASES, EVENTS, events_in
 from etablera.statemachine.errors import NotFound
-from etablera.statemachine.messages import Code
 from etablera.cases.agreements import agreement_book
+from etablera.statemachine.messages import Code, render
 from etablera.statemachine.process import (DECIDE, ON_HOLD, OPEN_MEASURE_STATES, STAGE_OF, TRACK_STAGE, TRANSFER,
-                                           state_label)
+                                           T, state_label)
 
 MEASURES = Measure.__table__
 IN_TRACK = next(s for s, stage in STAGE_OF.items() if stage == TRACK_STAGE)
@@ -39,8 +39,8 @@ def _in_track(track_id: str, municipality: str | None):
     return and_(where, CASES.c.municipality == municipality) if municipality else where
 
 
-def lost_tracks(conn: Connection, case_filter) -> dict[int, str]:
-    """Case id -> why its track decision is not valid where the case now is.
+def lost_tracks(conn: Connection, case_filter, lang: str = "sv") -> dict[int, str]:
+    """Case id -> why its track decision is not valid where the case now is, in `lang`.
 
     It is not when the case's last transfer since it entered module 3 (seq after
     `stage_seq`, the seq of the decision) recorded `track_invalid_after_transfer`; a later
@@ -55,18 +55,25 @@ def lost_tracks(conn: Connection, case_filter) -> dict[int, str]:
         .join(last, and_(EVENTS.c.case_id == last.c.case_id, EVENTS.c.seq == last.c.seq))
         .join(CASES, CASES.c.id == EVENTS.c.case_id)
         .where(EVENTS.c.seq > CASES.c.stage_seq)).all()
-    return {r.case_id: r.data.get("track_invalid_reason") or "not valid after the transfer"
+    return {r.case_id: render("track_invalid_after_transfer",
+                              {"track": Code(r.data.get("track") or ""), "why": _stored(r.data, "track_invalid_reason", lang)},
+                              lang)
             for r in rows if r.data.get("track_invalid_after_transfer")}
 
 
-def track_status(conn: Connection, case_row) -> dict:
-    """`track_valid` and `track_warning` for one case (None when it is not in a track)."""
+def _stored(event_data: dict, key: str, lang: str):
+    """A text the transfer stored in both languages (`key`, `key_sv`); events recorded before
+    the Swedish one was kept have only the English."""
+    value = event_data.get(f"{key}_sv" if lang == "sv" else key) or event_data.get(key)
+    return Code("; ".join(value)) if isinstance(value, list) else Code(value or "")
+
+
+def track_status(conn: Connection, case_row, lang: str = "sv") -> dict:
+    """`track_valid` and `track_warning` (in `lang`) for one case (None when it is not in a track)."""
     if not case_row["track"] or case_row["state"] not in (IN_TRACK, ON_HOLD):
         return {"track_valid": None, "track_warning": None}
-    why = lost_tracks(conn, CASES.c.id == case_row["id"]).get(case_row["id"])
-    return {"track_valid": why is None,
-            "track_warning": None if why is None else
-            f"the track decision ({case_row['track']}) is not valid after the transfer: {why}"}
+    warning = lost_tracks(conn, CASES.c.id == case_row["id"], lang).get(case_row["id"])
+    return {"track_valid": warning is None, "track_warning": warning}
 
 
 def _counted(condition):
@@ -105,7 +112,7 @@ def participants(engine: Engine, track_id: str, *, municipality: str | None = No
              .where(in_track).order_by(CASES.c.municipality, CASES.c.stage_started, CASES.c.id))
     with transaction(engine, write=False) as conn:
         rows = conn.execute(query).mappings().all()
-        lost = lost_tracks(conn, in_track) if rows else {}
+        lost = lost_tracks(conn, in_track, lang) if rows else {}
     book = agreement_book()
     known = [a for a in book.agreements if a.track(track_id) is not None
              and (municipality is None or municipality in a.municipalities)]
@@ -152,13 +159,14 @@ def overrides(engine: Engine, *, municipality: str | None = None, since: datetim
             for r in rows if r["data"].get("overridden_prerequisites")]
 
 
-def warnings(event_data: dict) -> list[str]:
-    """What the officer must be told about an event that was nevertheless recorded."""
+def warnings(event_data: dict, lang: str = "sv") -> list[str]:
+    """What the officer must be told, in `lang`, about an event that was nevertheless recorded."""
     out = []
     if event_data.get("track_invalid_after_transfer"):
-        out.append(f"the track decision ({event_data.get('track')}) is not valid after the transfer: "
-                   f"{event_data.get('track_invalid_reason')}; consider drop_track and a new joint assessment")
+        out.append(render("track_invalid_consider", {
+            "track": Code(event_data.get("track") or ""), "why": _stored(event_data, "track_invalid_reason", lang),
+            "trigger": T.drop_track}, lang))
     if event_data.get("overridden_prerequisites"):
-        out.append("prerequisites overridden (recorded in the audit trail): "
-                   + "; ".join(event_data["overridden_prerequisites"]))
+        out.append(render("prerequisites_overridden",
+                          {"unmet": _stored(event_data, "overridden_prerequisites", lang)}, lang))
     return out

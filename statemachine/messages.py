@@ -86,6 +86,16 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "track_prerequisites_unmet": ("individen uppfyller inte förkunskapskraven för {track}: {unmet}",
                                   "the individual does not meet the prerequisites of {track}: {unmet}"),
 
+    # --- what an officer is told about a recorded step (cases/tracks.py) ---------------------
+    "track_invalid_after_transfer": ("jobbspårsbeslutet ({track}) gäller inte efter flytten: {why}",
+                                     "the track decision ({track}) is not valid after the transfer: {why}"),
+    "track_invalid_consider": ("jobbspårsbeslutet ({track}) gäller inte efter flytten: {why}; överväg {trigger} "
+                               "och en ny gemensam bedömning",
+                               "the track decision ({track}) is not valid after the transfer: {why}; consider "
+                               "{trigger} and a new joint assessment"),
+    "prerequisites_overridden": ("förkunskapskrav åsidosatta (sparat i granskningsspåret): {unmet}",
+                                 "prerequisites overridden (recorded in the audit trail): {unmet}"),
+
     # --- why a track cannot be chosen (models/agreements.py: TrackRefused) ------------------
     "agreement_file_broken": ("kommun {municipality}: överenskommelsefilen {files} är trasig (regel {rules}); "
                               "första felet: {issue}",

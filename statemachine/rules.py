@@ -36,7 +36,9 @@ def track_open(case, data: dict, on: date, agreements: AgreementBook) -> Found:
     override = bool(data.get("override_prerequisites"))
     track = chosen_track(case, data["track"], on, agreements, override=override)
     unmet = prerequisites_unmet(case, track, on) if override else []
-    return Found(track, {"overridden_prerequisites": [u.en for u in unmet]} if unmet else {})   # stored: English
+    # Stored in both languages: the audit data is JSON, and the warning is shown in either.
+    return Found(track, {"overridden_prerequisites": [u.en for u in unmet],
+                         "overridden_prerequisites_sv": [u.sv for u in unmet]} if unmet else {})
 
 
 def another_municipality(case, data: dict, on: date, agreements: AgreementBook) -> Found:
@@ -51,9 +53,9 @@ def track_after_transfer(case, data: dict, on: date, agreements: AgreementBook) 
     municipality is recorded on the transfer, never a reason to refuse it."""
     if STATE[case["state"]].stage == TRACK_STAGE and case["track"]:
         why = track_lost_by_transfer(case, data["municipality"], on, agreements)
-        if why:
+        if why is not None:
             return Found(audit={"track": case["track"], "track_invalid_after_transfer": True,
-                                "track_invalid_reason": why})
+                                "track_invalid_reason": why.text("en"), "track_invalid_reason_sv": why.text("sv")})
     return NOTHING_FOUND
 
 
@@ -83,7 +85,7 @@ def prerequisites_unmet(case, track: Track, on: date) -> list[str]:
                                no_upper_secondary=bool(case["no_upper_secondary"]))
 
 
-def track_lost_by_transfer(case, municipality: str, on: date, agreements: AgreementBook) -> str | None:
+def track_lost_by_transfer(case, municipality: str, on: date, agreements: AgreementBook) -> TrackRefused | None:
     """Why the case's track decision is not valid in `municipality` after a transfer on
     `on`, or None when it stays valid.
 
@@ -101,5 +103,5 @@ def track_lost_by_transfer(case, municipality: str, on: date, agreements: Agreem
     try:
         agreements.check_track(municipality, case["track"], on)
     except TrackRefused as exc:
-        return str(exc)
+        return exc
     return None

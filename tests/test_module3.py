@@ -217,7 +217,7 @@ def test_override_with_justification_is_accepted_and_audited(db, officer):
     code, out, err = officer("case", "advance", str(case_id), "decide", "--set", "decision=local_track",
                              "--set", "participants=kommun,af,individual", "--set", "track=utan-gymnasium",
                              "--set", "override_prerequisites=yes", "--note", why, "--at", "2025-03-03",
-                             "--actor", "handl07", "--json")
+                             "--actor", "handl07", "--json", "--lang", "en")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["state"] == "module3.in_track" and doc["track"] == "utan-gymnasium"
@@ -299,7 +299,7 @@ def test_drop_track_goes_back_to_extended_module2(db):
 
 def _transfer(officer, case_id: int, municipality: str, day: str):
     code, out, err = officer("case", "advance", str(case_id), "transfer", "--set", f"municipality={municipality}",
-                             "--set", "kommun_officer=ny01", "--at", day, "--json")
+                             "--set", "kommun_officer=ny01", "--at", day, "--json", "--lang", "en")
     assert code == 0, err
     return json.loads(out)
 

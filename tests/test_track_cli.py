@@ -112,9 +112,11 @@ def test_participants_mark_a_track_lost_by_transfer(db, officer):
     case_id = to_assessment(db, "0581", serial=110)
     decide(db, case_id, "restaurang-storkok")
     advance(db, case_id, "transfer", "2025-05-02", municipality="1473")
-    doc = json.loads(officer("track", "participants", "restaurang-storkok", "--json")[1])
+    doc = json.loads(officer("track", "participants", "restaurang-storkok", "--json", "--lang", "en")[1])
     (row,) = doc["participants"]
     assert row["track_valid"] is False and "no track 'restaurang-storkok'" in row["track_warning"]
+    (sv,) = json.loads(officer("track", "participants", "restaurang-storkok", "--json")[1])["participants"]
+    assert sv["track_warning"].startswith("jobbspårsbeslutet (restaurang-storkok) gäller inte efter flytten")
     code, out, _ = officer("track", "participants", "restaurang-storkok")
     assert "NEJ" in out and "Varning:" in out
 

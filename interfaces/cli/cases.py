@@ -189,7 +189,7 @@ def advance(options, at, case_id, trigger, reason, note, sets, expect_version):
     doc = queries.show_case(engine, who, case_id, lang=options.lang)
     doc["event"] = {"seq": event["seq"], "trigger": trigger, "from_state": event["from_state"],
                     "to_state": event["to_state"], "skipped": event["skipped"]}
-    doc["warnings"] = tracks.warnings(event["data"])
+    doc["warnings"] = tracks.warnings(event["data"], options.lang)
     lang = options.lang
     emit(options, doc, lambda d: _w("advanced", lang, id=d["id"], trigger=trigger, state=d["state_label"],
                                     code=d["state"])
