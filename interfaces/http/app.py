@@ -91,6 +91,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     own instead of inside a request's commit (models/wal.py); for a long-running server.
     """
     from etablera.interfaces.http import api, pages, templating
+    from etablera.interfaces.http.pages.common import quote_next
     from etablera.models.database import get_engine
 
     @asynccontextmanager
@@ -154,7 +155,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={pages.quote_next(target)}", status_code=303)
+        return RedirectResponse(f"/login?next={quote_next(target)}", status_code=303)
 
     @app.exception_handler(OperationalError)
     async def database_busy(request: Request, exc: OperationalError):
@@ -184,5 +185,5 @@ def refusal(request: Request, exc: EtableraError, headers: dict | None = None) -
     language, else English) or as a page in the page's language, marking the field."""
     if _is_api(request):
         return JSONResponse(error_doc(exc, api_lang(request)), status_code=exc.http_status, headers=headers)
-    from etablera.interfaces.http import pages
-    return pages.error_page(request, exc)
+    from etablera.interfaces.http.pages.common import error_page
+    return error_page(request, exc)

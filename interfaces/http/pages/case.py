@@ -1,0 +1,168 @@
+"""The case page: the case, its timeline and measures, and the forms for what is
+permitted now (advance by a trigger, add or change a measure), each change run through its
+use case and answered by the case page again, with a refusal beside its form."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from etablera.access import scope
+from etablera.access.scope import Principal
+from etablera.cases import measures, queries, service
+from etablera.cases.parsing import parse_at, parse_day
+from etablera.interfaces.http import i18n
+from etablera.interfaces.http.api import MAX_ID
+from etablera.interfaces.http.auth import engine_of, page_principal
+from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
+from etablera.models.configuration import get_config
+from etablera.models.timestamps import local_date, utcnow
+from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError, Forbidden, NotFound
+from etablera.statemachine.process import DECIDE, MEASURE_STATES, STATES, TRANSFER, TRIGGER
+
+router = APIRouter(include_in_schema=False)
+CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
+MeasureId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def timeline(events: list[dict], municipality: str, lang: str) -> list[dict]:
+    config = get_config()
+    tracks = service.track_choices(municipality, lang)
+    out = []
+    for e in events:
+        title = e["trigger_label"]
+        data = e["data"] or {}
+        facts = []
+        if "decision" in data:
+            facts.append((i18n.word("decision", lang), i18n.choice(data["decision"], lang)))
+        if data.get("track") and e["trigger"] == DECIDE:
+            facts.append((i18n.word("track", lang), tracks.get(data["track"], data["track"])))
+        if data.get("participants"):
+            facts.append((i18n.word("participants", lang),
+                          ", ".join(i18n.choice(p, lang) for p in data["participants"])))
+        for key in ("outcome", "plan"):
+            if key in data:
+                facts.append((i18n.word(key, lang) if key == "plan" else key, i18n.choice(data[key], lang)))
+        if "fast_track" in data:
+            fast = config.fast_tracks.get(data["fast_track"])
+            facts.append((i18n.choice("fast_track", lang), fast.label(lang) if fast else data["fast_track"]))
+        if "type" in data and "measure" in data:
+            kind = config.measure_types.get(data["type"])
+            facts.append((i18n.word("measure_type", lang), f"{kind.label(lang) if kind else data['type']} "
+                                                           f"(#{data['measure']})"))
+        if e["trigger"] == TRANSFER:
+            facts.append((i18n.word("municipality", lang), f"{data.get('from_municipality')} → {e['municipality']}"))
+        out.append({**e, "title": title, "facts": facts,
+                    "moved": e["from_state"] is not None and e["from_state"] != e["to_state"],
+                    "skipped_labels": [i18n.choice(m, lang) for m in e["skipped"]]})
+    return out
+
+
+def case_context(request: Request, who: Principal, case_id: int) -> dict:
+    lang = lang_of(request)
+    config = get_config()
+    case, events = queries.view_case(engine_of(request), who, case_id, lang=lang, history=True, config=config)
+    permitted = service.events_for(case, lang, config) if who.can_change else None
+    today = local_date(utcnow())
+    return {"case": case, "timeline": timeline(events, case["municipality"], lang), "permitted": permitted,
+            "overdue": bool(case["due"]) and case["due"] < today.isoformat(),
+            "measure_types": [(code, kind.label(lang)) for code, kind in config.measure_types.items()],
+            "cancel_reasons": [(code, label(lang)) for code, label in config.reasons["cancel_measure"].items()],
+            "can_add_measure": who.can_change and case["state"] in MEASURE_STATES,
+            "state_labels": {s.name: (s.en if lang == "en" else s.sv) for s in STATES}}
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, case_id: CaseId, saved: str | None = None):
+    who = page_principal(request)
+    context = case_context(request, who, case_id)
+    return render(request, "case.html", {**context, "saved": saved, "form_error": None})
+
+
+def _refused(request: Request, who: Principal, case_id: int, exc: EtableraError, trigger: str | None,
+             values: dict) -> HTMLResponse:
+    lang = lang_of(request)
+    context = case_context(request, who, case_id)
+    concurrent = isinstance(exc, ConcurrentChange)
+    # Beside its form when the page still has that form; at the top when it does not (the
+    # case moved on, so the trigger is no longer permitted).
+    forms = {e["trigger"] for e in (context["permitted"] or {}).get("events", ())}
+    beside = trigger in forms or (trigger or "").startswith("measure-") or \
+        (trigger == "add_measure" and context["can_add_measure"])
+    error = form_error(exc, lang, trigger=trigger, concurrent=concurrent, summary=concurrent or not beside,
+                       status=exc.http_status)
+    return render(request, "case.html", {**context, "saved": None, "form_error": error, "values": values},
+                  exc.http_status)
+
+
+async def _change(request: Request, who: Principal, case_id: int, work, form: str, values: dict, *,
+                  saved: str, anchor: str):
+    """Run `work` (a change through a use case) in a worker thread; then back to the case
+    page where the change shows, or the case page again with the refusal beside `form`.
+    Not found and forbidden are answered as such, never as a form error."""
+    try:
+        await run_in_threadpool(work)
+    except (NotFound, Forbidden):
+        raise
+    except EtableraError as exc:
+        return await run_in_threadpool(_refused, request, who, case_id, exc, form, values)
+    return RedirectResponse(f"/cases/{case_id}?saved={quote(saved)}#{anchor}", status_code=303)
+
+
+@router.post("/cases/{case_id}/events/{trigger}")
+async def advance_form(request: Request, case_id: CaseId, trigger: str):
+    who = page_principal(request)
+    form = await checked_form(request, who)
+    engine = engine_of(request)
+    spec = TRIGGER.get(trigger)
+    values: dict = {}
+
+    def work():
+        for field in spec.fields if spec is not None else ():
+            if field.kind == "list":
+                values[field.name] = [str(v) for v in form.getlist(field.name)]
+            elif field.kind == "flag":
+                values[field.name] = "yes" if form.get(field.name) else ""
+            else:
+                values[field.name] = str(form.get(field.name, ""))
+        try:
+            expect = int(str(form.get("expect_version", "")))
+        except ValueError:
+            raise BadInput("form_version_missing", field="expect_version") from None
+        at = parse_at(str(form.get("at", "")).strip())
+        raw = {k: v for k, v in values.items() if v not in ("", [])}
+        service.advance(engine, who, case_id, trigger, raw, at=at, expect_version=expect)
+    return await _change(request, who, case_id, work, trigger, values, saved=trigger, anchor="timeline")
+
+
+@router.post("/cases/{case_id}/measures")
+async def add_measure_form(request: Request, case_id: CaseId):
+    who = page_principal(request)
+    form = await checked_form(request, who)
+    engine = engine_of(request)
+    kind = str(form.get("type", ""))
+    due_text = str(form.get("due", "")).strip()
+
+    def work():
+        measures.add_measure(engine, who, case_id, kind, due=parse_day(due_text, "due"))
+    return await _change(request, who, case_id, work, "add_measure", {"type": kind}, saved="add_measure",
+                         anchor="measures")
+
+
+@router.post("/measures/{measure_id}")
+async def measure_form(request: Request, measure_id: MeasureId):
+    who = page_principal(request)
+    form = await checked_form(request, who)
+    engine = engine_of(request)
+    action = str(form.get("action", ""))
+    reason = str(form.get("reason", "")) or None
+    case_id = await run_in_threadpool(scope.require_measure, engine, who, measure_id, f"{action}_measure")
+
+    def work():
+        measures.change_measure(engine, who, measure_id, action, reason=reason)
+    return await _change(request, who, case_id, work, f"measure-{measure_id}", {}, saved=f"{action}_measure",
+                         anchor="measures")
