@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 REPORT = """
 import json, resource, sys, time
 from etablera.models.database import make_engine
-from etablera.reports.report import build_report, make_scope
+from etablera.reports.report import build_report
+from etablera.reports.scope import make_scope
 engine = make_engine(sys.argv[1])
 started = time.perf_counter()
 doc = build_report(engine, make_scope())

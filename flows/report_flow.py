@@ -25,7 +25,8 @@ from sqlalchemy import text
 from etablera.models.database import get_engine, transaction
 from etablera.models.ladder import get_reminder_config
 from etablera.models.timestamps import local_date, utcnow
-from etablera.reports.report import build_report, make_scope
+from etablera.reports.report import build_report
+from etablera.reports.scope import make_scope
 from etablera.reports.facts import refresh
 from etablera.reports.formats import render
 

@@ -27,7 +27,8 @@ from sqlalchemy import text
 
 from etablera.models.database import make_engine
 from etablera.cases import followup
-from etablera.reports.report import build_report, make_scope
+from etablera.reports.report import build_report
+from etablera.reports.scope import make_scope
 from etablera.reports.facts import refresh
 from identities import pnr
 import kit

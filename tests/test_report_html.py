@@ -10,7 +10,8 @@ import re
 import pytest
 
 from etablera.models.database import make_engine, upgrade
-from etablera.reports.report import build_report, make_scope
+from etablera.reports.report import build_report
+from etablera.reports.scope import make_scope
 from etablera.reports.html import CSP, chart_ids
 from etablera.reports.formats import render
 from test_report import PERIOD, build_cohort

@@ -28,7 +28,8 @@ from etablera.reports.formats import FORMATS
 def report(options, municipalities, start, end, fmt, output):
     """The follow-up report (uppföljning): states, flows, time in each stage, establishment,
     outcomes per track and target group, skips, overdue stages and follow-ups after exit."""
-    from etablera.reports.report import build_report, make_scope
+    from etablera.reports.report import build_report
+    from etablera.reports.scope import make_scope
     from etablera.reports.formats import render
 
     if options.as_json:

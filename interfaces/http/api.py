@@ -158,7 +158,8 @@ def report(request: Request, who: Who, lang: Lang = "sv",
            municipality: Annotated[list[str], Query(max_length=10)] = [],   # noqa: B006
            start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
            end: Annotated[str | None, Query(alias="to", max_length=10)] = None):
-    from etablera.reports.report import build_report, make_scope
+    from etablera.reports.report import build_report
+    from etablera.reports.scope import make_scope
     codes = scope.scoped_municipalities(who, municipality) or ()
     return build_report(engine_of(request),
                         make_scope(codes, parse_day(start, "from"), parse_day(end, "to"), lang=lang))

@@ -20,7 +20,8 @@ router = APIRouter(include_in_schema=False)
 
 
 def _report_doc(request: Request, who: Principal, municipality: str, start: str, end: str) -> dict:
-    from etablera.reports.report import build_report, make_scope
+    from etablera.reports.report import build_report
+    from etablera.reports.scope import make_scope
     codes = scope.scoped_municipalities(who, [municipality] if municipality else []) or ()
     return build_report(engine_of(request), make_scope(codes, parse_day(start, "from"),
                                                        parse_day(end, "to"),

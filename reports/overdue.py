@@ -1,0 +1,86 @@
+"""Overdue now: stages and measures of running cases whose due date has reached a step of
+the reminder ladder (config/reminders.toml)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Connection
+
+from etablera.models.configuration import ConfigError
+from etablera.models.ladder import get_reminder_config
+from etablera.reports.rows import bind_date, fetch, muni_entry
+from etablera.reports.scope import Scope
+from etablera.reports.sql import Dialect
+from etablera.statemachine.process import OPEN_MEASURE_STATES, STAGE_OF, stage_label
+
+
+def overdue(conn: Connection, scope: Scope) -> dict:
+    """Stages and measures whose due date has reached a step of the reminder ladder now."""
+    d = Dialect(conn.dialect.name)
+    levels = _ladder_levels(scope.today)
+    running = ", ".join(f"'{s}'" for s in STAGE_OF)
+    stage_of = " ".join(f"WHEN '{s}' THEN '{stage}'" for s, stage in STAGE_OF.items())
+    params = scope.params()
+    for i, (_, after, upto, _) in enumerate(levels):
+        params[f"after{i}"], params[f"upto{i}"] = bind_date(conn, after), bind_date(conn, upto)
+
+    def level_case(column: str) -> str:
+        whens = " ".join(f"WHEN {column} <= :upto{i}" + (f" AND {column} > :after{i}" if after else "")
+                         + f" THEN '{step}'" for i, (step, after, _, _) in enumerate(levels))
+        return f"CASE {whens} END"
+    # The windows are contiguous: a due date has reached some step iff it is on or before
+    # the latest window's end. One index range, no OR.
+    params["reach"] = bind_date(conn, max(upto for _, _, upto, _ in levels))
+    reached = "due <= :reach"
+    stages = fetch(conn, f"SELECT municipality, CASE state {stage_of} END AS stage, {level_case('due')} AS level, "
+                         f"COUNT(*) FROM cases{d.indexed_by('ix_cases_due_report')} "
+                         f"WHERE due IS NOT NULL AND ({reached}) AND state IN ({running})"
+                         f"{scope.where('municipality')} GROUP BY municipality, CASE state {stage_of} END, "
+                         f"{level_case('due')}", params)
+    open_states = ", ".join(f"'{s}'" for s in OPEN_MEASURE_STATES)
+    m_reached = "m.due <= :reach"
+    measures = fetch(conn, f"SELECT c.municipality, m.type, {level_case('m.due')} AS level, COUNT(*) "
+                           f"FROM measures m{d.indexed_by('ix_measures_open_due_case')} "
+                           f"JOIN cases c{d.indexed_by('ix_cases_report')} ON c.id = m.case_id "
+                           f"WHERE m.state IN ({open_states}) AND ({m_reached}) AND c.state IN ({running})"
+                           f"{scope.where('c.municipality')} GROUP BY c.municipality, m.type, "
+                           f"{level_case('m.due')}", params)
+    overdue_steps = {step for step, _, _, is_overdue in levels if is_overdue}
+    step_labels = {"warning": ("Snart förfallen", "Due soon"), "overdue": ("Försenad", "Overdue"),
+                   "escalation": ("Eskalerad", "Escalated")}
+
+    def shaped(rows, what_key):
+        by_level = {step: 0 for step, *_ in levels}
+        per: dict[str, dict] = {code: {step: 0 for step, *_ in levels} for code in scope.municipalities}
+        by_what: dict[str, dict[str, int]] = {}
+        for muni, what, level, n in rows:
+            by_level[level] += n
+            per.setdefault(muni, {step: 0 for step, *_ in levels})[level] += n
+            by_what.setdefault(what, {step: 0 for step, *_ in levels})[level] += n
+        def late(v):
+            return sum(n for s, n in v.items() if s in overdue_steps)
+        return {"overdue": late(by_level), "by_level": by_level,
+                what_key: [{"key": k, "overdue": late(v), "by_level": v} for k, v in sorted(by_what.items())],
+                "by_municipality": [{**muni_entry(scope, code), "overdue": late(v), "by_level": v}
+                                    for code, v in sorted(per.items())]}
+    stage_part = shaped(stages, "by_stage")
+    for row in stage_part["by_stage"]:
+        row["label"] = stage_label(row["key"], scope.lang)
+    measure_part = shaped(measures, "by_type")
+    for row in measure_part["by_type"]:
+        kind = scope.config.measure_types.get(row["key"])
+        row["label"] = kind.label(scope.lang) if kind else row["key"]
+    return {"levels": [{"step": step, "label": step_labels.get(step, (step, step))[scope.lang == "en"],
+                        "overdue": is_overdue} for step, _, _, is_overdue in levels],
+            "stages": stage_part, "measures": measure_part}
+
+
+def _ladder_levels(today: date) -> list[tuple[str, date | None, date, bool]]:
+    """(step, due after, due up to, counts as overdue) per rung of the stage ladder."""
+    try:
+        ladder = get_reminder_config().ladder("stage")
+    except ConfigError:                       # no usable ladder: overdue is "due on or before today"
+        return [("overdue", None, today, True)]
+    windows = ladder.windows(today)
+    return [(w.step, w.after, w.upto, rung.offset.n >= 0) for w, rung in zip(windows, ladder.rungs)]
