@@ -1,5 +1,7 @@
 """The individual's module process (den sammanhållna processen för individen), as one table.
 
+Over 400 lines by design: the whole process is one table, which is read and changed in one place.
+
 Everything else reads this file: the pure `decide` (decide.py) that computes what a
 trigger does to a case, the validation of what each trigger needs (fields.py), the
 rules that need the municipality's agreement (rules.py), the CLI's "what can I do now",
