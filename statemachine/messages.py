@@ -86,6 +86,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "track_prerequisites_unmet": ("individen uppfyller inte förkunskapskraven för {track}: {unmet}",
                                   "the individual does not meet the prerequisites of {track}: {unmet}"),
 
+    # --- agreements and the state grant (interfaces/cli/agreements.py) -----------------------
+    "no_agreement_files": ("inga överenskommelsefiler i {dir}", "no agreement files in {dir}"),
+    "received_negative": ("antalet mottagna kan inte vara negativt ({received})",
+                          "the number received cannot be negative ({received})"),
+
     # --- what an officer is told about a recorded step (cases/tracks.py) ---------------------
     "track_invalid_after_transfer": ("jobbspårsbeslutet ({track}) gäller inte efter flytten: {why}",
                                      "the track decision ({track}) is not valid after the transfer: {why}"),

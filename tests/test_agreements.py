@@ -340,9 +340,11 @@ def test_cli_show(runner, monkeypatch):
     assert "Restaurang och storkök" in text and "Kurs: Matlagning 1" in text
 
 
-def test_cli_show_refuses_with_one_line(runner, book_config):
-    result = runner.invoke(agreement_cli, ["show", "3333"])
-    assert result.exit_code == 2
-    assert len(result.stderr.strip().splitlines()) == 1 and "min_three_tracks" in result.stderr
-    result = runner.invoke(agreement_cli, ["show", "0180", "--json"])
-    assert result.exit_code == 2 and "no agreement" in json.loads(result.stdout)["error"]
+def test_cli_show_refuses_with_one_line(book_config, capsys):
+    from test_grant import etablera
+    code, _, err = etablera(capsys, "agreement", "show", "3333")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "min_three_tracks" in err
+    code, out, _ = etablera(capsys, "agreement", "show", "0180", "--json", "--lang", "en")
+    error = json.loads(out)["error"]
+    assert code == 2 and error["code"] == "no_agreement" and error["field"] == "code" and "no agreement" in error["message"]

@@ -123,7 +123,7 @@ def test_every_broken_file_at_once(tmp_path, monkeypatch):
                                                    "drop_track, cancel_measure)")
 
 
-def test_a_bad_agreement_value_names_file_key_path_and_rule(tmp_path, monkeypatch):
+def test_a_bad_agreement_value_names_file_key_path_and_rule(tmp_path, monkeypatch, capsys):
     path = copy("agreements/0581_norrkoping.toml", tmp_path, 'estimated_length = "P9M"',
                 'estimated_length = "nine months"')
     monkeypatch.setenv("ETABLERA_CONFIG_DIR", str(tmp_path))
@@ -132,9 +132,10 @@ def test_a_bad_agreement_value_names_file_key_path_and_rule(tmp_path, monkeypatc
     assert result.stderr.splitlines()[0] == (f"{shown(path)}: tracks[2].estimated_length: 'nine months' must be a "
                                              "positive ISO 8601 duration like 'P10M' or 'P12W' "
                                              "[rule track_estimated_length]")
-    result = CliRunner().invoke(agreement_cli, ["show", "0581"])
-    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
-    assert "tracks[2].estimated_length" in result.stderr and "track_estimated_length" in result.stderr
+    from test_grant import etablera
+    code, _, err = etablera(capsys, "agreement", "show", "0581")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "tracks[2].estimated_length" in err and "track_estimated_length" in err
 
 
 def test_a_broken_file_writes_nothing(cli_env, db_url, tmp_path, monkeypatch):

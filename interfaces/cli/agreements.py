@@ -18,13 +18,14 @@ import click
 from etablera.interfaces.cli.common import common
 from etablera.models.agreements import (COMPONENT_KINDS, PARTY_KINDS, AgreementBook, agreements_dir, component_plan,
                                         load_agreement, validate_agreement_files)
-from etablera.models.configuration import ConfigError, Label
+from etablera.models.configuration import Label
 from etablera.models.grant import band_for, max_grant
+from etablera.statemachine.errors import BadInput, NotFound
+from etablera.statemachine.messages import Code
 
 _L = {
     "valid": Label("{n} överenskommelsefiler giltiga ({codes})", "{n} agreement files valid ({codes})"),
     "invalid": Label("{n} fel i överenskommelsefilerna", "{n} issues in the agreement files"),
-    "none": Label("inga överenskommelsefiler i {dir}", "no agreement files in {dir}"),
     "municipalities": Label("Kommuner", "Municipalities"),
     "name": Label("Namn", "Name"),
     "validity": Label("Giltighet", "Validity"),
@@ -57,14 +58,6 @@ def _emit(doc) -> None:
     click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
 
 
-def _fail(message: str, as_json: bool, **extra) -> None:
-    if as_json:
-        _emit({"error": message, **extra})
-    else:
-        click.echo(message, err=True)
-    sys.exit(2)
-
-
 def _agreements_dir() -> Path:
     """The agreements folder of the first configuration directory that has one."""
     return agreements_dir()
@@ -84,7 +77,7 @@ def validate(options, files: tuple[Path, ...]) -> None:
     as_json, lang = options.as_json, options.lang
     paths = list(files) or sorted(_agreements_dir().glob("*.toml"))
     if not paths:
-        _fail(_L["none"](lang).format(dir=_agreements_dir()), as_json, valid=False, issues=[])
+        raise BadInput("no_agreement_files", field="files", dir=Code(str(_agreements_dir())))
     issues = validate_agreement_files(paths)
     if issues:
         if as_json:
@@ -151,7 +144,8 @@ def show(options, code: str, on) -> None:
     book = AgreementBook.load(_agreements_dir())
     a = book.agreement_for(code, day)
     if a is None:
-        _fail(book.why_no_agreement(code, day), as_json, municipality=code, on=day.isoformat())
+        refused = book.no_agreement(code, day)
+        raise NotFound(refused.code, field="code", **refused.params)
     if as_json:
         doc = a.as_dict(lang)
         for track, t_doc in zip(a.tracks, doc["tracks"]):
@@ -200,11 +194,10 @@ def show(options, code: str, on) -> None:
 def grant(options, received: int) -> None:
     """The maximum state grant (statsbidrag) for drawing up an agreement."""
     as_json, lang = options.as_json, options.lang
-    try:
-        amount = max_grant(received)
-        band = band_for(received)
-    except (ValueError, ConfigError) as exc:
-        _fail(str(exc), as_json)
+    if received < 0:
+        raise BadInput("received_negative", field="received", received=received)
+    amount = max_grant(received)
+    band = band_for(received)
     if as_json:
         _emit({"received": received, "max_grant": amount, "currency": "SEK",
                "band": {"min": band.min, "max": band.max}})

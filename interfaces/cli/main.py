@@ -248,8 +248,8 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=args, prog_name="etablera", standalone_mode=False)
     except EtableraError as exc:
         _refuse(exc, args, as_json, lang)
-    except ConfigError as exc:
-        _refuse(EtableraError("configuration_error", detail=str(exc)), args, as_json, lang)
+    except ConfigError as exc:      # a broken file is bad input: exit 2, naming the file and the key path
+        _refuse(BadInput("configuration_error", field=exc.field, detail=Code(str(exc))), args, as_json, lang)
     except click.exceptions.Abort:
         _refuse(EtableraError("aborted"), args, as_json, lang)
     except click.UsageError as exc:
