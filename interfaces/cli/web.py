@@ -25,8 +25,11 @@ DEFAULT_THREADS = 4     # see interfaces/http/app.py: create_app
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(1, 64),
               help="Requests each worker works on at once; the others wait their turn.")
 @click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure (behind HTTPS).")
-def web(host, port, workers, threads, secure_cookies):
-    """The web interface and the HTTP API (OpenAPI at /api/v1/openapi.json)."""
+@common
+def web(options, host, port, workers, threads, secure_cookies):
+    """The web interface and the HTTP API (OpenAPI at /api/v1/openapi.json). --lang sets the
+    pages' language for a visitor who has not chosen one; --json prints where it listens as
+    one JSON document; each request acts as the user logged in, whatever --actor says."""
     from etablera.interfaces.http.server import serve
     from etablera.models.database import upgrade
     engine = get_engine()
@@ -35,7 +38,12 @@ def web(host, port, workers, threads, secure_cookies):
     if secure_cookies:
         os.environ["ETABLERA_SECURE_COOKIES"] = "1"
     os.environ["ETABLERA_WEB_THREADS"] = str(threads)
-    click.echo(f"etablera web: http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)", err=True)
+    os.environ["ETABLERA_WEB_LANG"] = options.lang
+    where = {"url": f"http://{host}:{port}/", "api_docs": f"http://{host}:{port}/api/v1/docs", "workers": workers}
+    if options.as_json:
+        emit(options, where)
+    else:
+        click.echo(f"etablera web: {where['url']}  (API: {where['api_docs']})", err=True)
     serve(host=host, port=port, workers=workers)
 
 

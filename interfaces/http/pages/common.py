@@ -4,6 +4,8 @@ posted form checked against the session's CSRF token."""
 
 from __future__ import annotations
 
+import os
+
 from urllib.parse import quote
 
 from fastapi import Request
@@ -16,9 +18,13 @@ from etablera.statemachine.errors import ConcurrentChange, EtableraError, Forbid
 from etablera.statemachine.process import TRIGGERS
 
 
+# The pages' language for a visitor who has not chosen one (`etablera web --lang`).
+DEFAULT_LANG = os.environ.get("ETABLERA_WEB_LANG", "sv") if os.environ.get("ETABLERA_WEB_LANG") in i18n.LANGS else "sv"
+
+
 def lang_of(request: Request) -> str:
-    lang = request.cookies.get(LANG_COOKIE, "sv")
-    return lang if lang in i18n.LANGS else "sv"
+    lang = request.cookies.get(LANG_COOKIE, DEFAULT_LANG)
+    return lang if lang in i18n.LANGS else DEFAULT_LANG
 
 
 def quote_next(path: str) -> str:
