@@ -5,7 +5,7 @@ report reads instead of the whole audit trail.
 business or studies: is the person still there? One per case and day.
 
 `ReportVisit` and `ReportCase` are *derived* (härledda): every value in them is computed
-by SQL from `audit_events` and `cases` (statemachine/report_facts.py) and can be rebuilt
+by SQL from `audit_events` and `cases` (reports/facts.py) and can be rebuilt
 from them at any time. A visit (besök) is one stay of a case in one time-frame stage,
 from the event that entered the stage to the event that left it, with the days on hold
 counted apart. `ReportCase.seq` is the case's `last_seq` the rows were computed from: a
