@@ -66,7 +66,7 @@ def test_two_processes_advancing_the_same_case(pg_url):
         case = _case(engine, case_id)
         targets = [t for t in TOWNS if t != case["municipality"]][:2]
         procs = [_spawn(env, "case", "advance", str(case_id), "transfer", "--set", f"municipality={town}",
-                        "--expect-version", str(case["version"]), "--actor", f"officer{i}")
+                        "--expect-version", str(case["version"]), "--actor", f"officer{i}", "--lang", "en")
                  for i, town in enumerate(targets)]
         results = [(p.wait(timeout=60), *p.communicate()) for p in procs]
         codes = sorted(code for code, _, _ in results)
