@@ -1,4 +1,5 @@
 """The words of every refusal, in Swedish and English: one catalogue, code -> templates.
+(Over 400 lines on purpose: it is the one catalogue, data more than code.)
 
 A refusal (statemachine/errors.py) carries a code, the field at fault and its parameters;
 `render(code, params, lang)` fills the code's template for `lang` with the parameters
