@@ -20,15 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from etablera.models import Measure
-from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
-from etablera.cases import queries
-from etablera.access.accounts import af_offices, role_words
+from etablera.access.accounts import role_words
 from etablera.cases.audit import CASES
 from etablera.statemachine.errors import EtableraError, Forbidden, NotFound
 from etablera.statemachine.messages import Code, Words
 from etablera.statemachine.process import REGISTER
-from etablera.cases.journal import Access, load_case, log_access
+from etablera.cases.journal import log_access
 from etablera.access.principal import (AUDITING_ROLES, CHANGING_ROLES, OUTSIDE, Principal,  # noqa: F401 (re-exported)
                                       principal_for)
 
@@ -133,18 +131,6 @@ def require_measure(engine: Engine, who: Principal, measure_id: int, action: str
     except NotFound:
         raise NotFound("no_such_measure", field="measure", measure=measure_id) from None
     return case_id
-
-
-def require_municipality(engine: Engine, who: Principal, municipality: str, action: str, *,
-                         change: bool = False) -> None:
-    """For a new case: `who` may work in `municipality` (and change cases)."""
-    if change and not who.can_change:
-        log(engine, who, None, f"denied:{action}", f"role {who.role} may not change cases")
-        raise Forbidden("role_read_only", field="role", role=role_words(who.role))
-    if not who.sees(municipality):
-        log(engine, who, None, f"denied:{action}", f"municipality {municipality} is outside the user's")
-        raise Forbidden("outside_municipalities", field="municipality", municipalities=[Code(municipality)],
-                        yours=[Code(m) for m in who.municipalities or ()])
 
 
 # What a role may be refused, by the action's name, inside a sentence.

@@ -9,7 +9,6 @@ wrote commit together or not at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -83,21 +82,6 @@ def append(conn: Connection, case, changes: dict, event: dict) -> dict:
     return stored
 
 
-@dataclass(frozen=True)
-class Access:
-    """Who makes a change, for the access log (åtkomstlogg): a use case given one writes
-    it inside its own transaction, so the change and the record of who made it commit
-    together or not at all."""
-    actor: str
-    role: str | None
-    organisation: str | None
-    action: str
-
-    def write(self, conn: Connection, case_id: int | None) -> None:
-        log_access(conn, actor=self.actor, case_id=case_id, action=self.action[:40], role=self.role,
-                   organisation=self.organisation, detail="done")
-
-
 def log_access(conn: Connection, *, actor: str, case_id: int | None, action: str, role: str | None = None,
                organisation: str | None = None, detail: str | None = None, also: tuple[str, ...] = ()) -> None:
     """One row of the access log; `also`: more actions of the same moment, in the same
@@ -110,4 +94,4 @@ def log_access(conn: Connection, *, actor: str, case_id: int | None, action: str
         conn.execute(_INSERT_ACCESS, row)
 
 
-__all__ = ["Access", "Case", "append", "link", "check_version", "event_time", "load_case", "log_access"]
+__all__ = ["Case", "append", "link", "check_version", "event_time", "load_case", "log_access"]

@@ -265,11 +265,6 @@ class AgreementBook:
     def agreement_for(self, municipality: str, on: date) -> Agreement | None:
         return next((a for a in self.agreements_for(municipality) if a.valid_on(on)), None)
 
-    def why_no_agreement(self, municipality: str, on: date) -> str:
-        """Why `agreement_for(municipality, on)` is None, in English (`no_agreement` has
-        the words in both languages)."""
-        return str(self.no_agreement(municipality, on))
-
     def no_agreement(self, municipality: str, on: date) -> TrackRefused:
         """Why `agreement_for(municipality, on)` is None, as a `TrackRefused` to raise or to
         read: broken file, expired or not yet valid, or no agreement at all."""

@@ -8,9 +8,7 @@ embedded default works with no mail server). Every other URL goes through appris
 What a failure says: `DeliveryError.code` names one of `WORDS` (Swedish and English), and
 `text(lang)` gives it to a reader. `str(exc)`, which the outbox stores as the delivery's
 `last_error` and the logs print, stays English: it is a technical log of the attempt, often
-quoting the notification service's own (English) words, which no translation would reach;
-a page or a list that shows it to users turns a stored text back into Swedish with
-`error_text(stored, lang)` where it is one of ours.
+quoting the notification service's own (English) words, which no translation would reach.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from pathlib import Path
 
 from etablera.models.timestamps import show, utcnow
@@ -51,19 +48,6 @@ class DeliveryError(Exception):
 
     def __str__(self) -> str:
         return self.text("en")
-
-
-def error_text(stored: str | None, lang: str = "sv") -> str | None:
-    """A stored `last_error` in `lang`: our own words translated, anything else (a
-    service's own words, an exception) as it was stored."""
-    if not stored or lang == "en":
-        return stored
-    for sv, en in WORDS.values():
-        pattern = re.escape(en).replace(r"\{reason\}", "(?P<reason>.*)").replace(r"\{detail\}", "(?P<detail>.*)")
-        match = re.fullmatch(pattern, stored, re.S)
-        if match and match.groupdict() != {"detail": stored}:
-            return sv.format(**match.groupdict())
-    return stored
 
 
 def send(url: str, subject: str, body: str, *, recipient: str, message_id: str) -> None:

@@ -26,7 +26,7 @@ from etablera.models.ladder import ReminderConfig, get_reminder_config
 from etablera.models.timestamps import show, utcnow
 from etablera.cases import filters
 from etablera.reminders import channels
-from etablera.statemachine.process import PARENTS, STATE
+from etablera.statemachine.process import STAGE, stage_label as stage_label_of
 
 CASES = Case.__table__
 OFFICERS = Officer.__table__
@@ -211,12 +211,8 @@ def _summarise(conn, reminder_id: int, now: datetime) -> None:
 # --------------------------------------------------------------------------- the message
 
 def stage_label(stage: str, config: Config, lang: str) -> str:
-    if stage in STATE:
-        state = STATE[stage]
-        return state.en if lang == "en" else state.sv
-    parent = next((p for p in PARENTS if p.name == stage), None)
-    if parent is not None:
-        return parent.en if lang == "en" else parent.sv
+    if stage in STAGE:
+        return stage_label_of(stage, lang)
     if stage.startswith("measure."):
         kind = config.measure_types.get(stage.removeprefix("measure."))
         what = kind.label(lang) if kind else stage.removeprefix("measure.")

@@ -11,7 +11,7 @@ is why its histories are exactly what the engine would have written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from etablera.models.agreements import AgreementBook, Track
@@ -19,8 +19,7 @@ from etablera.models.configuration import Config
 from etablera.models.timestamps import local_date
 from etablera.statemachine.case import Case
 from etablera.statemachine.errors import NotPermitted
-from etablera.statemachine.process import (FIRST_STAGE, INITIAL, REGISTER, STATE, TRACK_STAGE, TRIGGER,
-                                           Route, permitted, route)
+from etablera.statemachine.process import (FIRST_STAGE, INITIAL, REGISTER, STATE, TRACK_STAGE, Route, permitted, route)
 from etablera.statemachine.rules import RULES
 
 # Where a step's data goes on the event: the reason code and the note have columns of their own.
@@ -37,7 +36,6 @@ class Decision:
     entered_stage: str | None = None
     ends_measures: tuple[str, ...] = ()        # modules whose open measures end
     track: Track | None = None                 # the local track entered: its components become measures
-    extra: dict = field(default_factory=dict)
 
 
 def stage_due(config: Config, stage: str, target_group: str, start: date, track: Track | None = None) -> date | None:

@@ -7,7 +7,6 @@ from datetime import date
 from identities import pnr
 import kit
 from kit import add_measure, advance, change_measure, register
-from etablera.cases import queries
 
 
 def test_exit_cancels_open_measures_and_says_so(any_engine):

@@ -24,7 +24,6 @@ from etablera.models.agreements import AgreementBook, clear_cache, component_pla
 from etablera.models.configuration import DEFAULT_DIR
 from etablera.models.database import make_engine, transaction
 from etablera.cases import audit as chain
-from etablera.cases import queries
 from etablera.statemachine.measures import COMPONENT_MEASURE_TYPE
 
 DECIDED = date(2025, 3, 3)

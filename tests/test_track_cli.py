@@ -12,7 +12,7 @@ from identities import pnr
 import kit
 from kit import advance, change_measure
 from etablera.models.timestamps import parse_moment
-from etablera.cases import queries, tracks
+from etablera.cases import tracks
 # the fixtures (db on SQLite and PostgreSQL, officer running `etablera` in-process) and the case helpers
 from test_module3 import db, decide, fresh_agreements, officer, to_assessment  # noqa: F401
 
