@@ -198,19 +198,20 @@ def test_a_missing_field_on_a_swedish_page_names_no_cli_flag(world, browser):
 
 
 def test_worklist_marks_overdue_and_escalated_cases(world, browser):
-    from datetime import date, timedelta
+    from datetime import timedelta
     from sqlalchemy import insert, update
     from etablera.models import Reminder
     from etablera.models.database import transaction
-    from etablera.models.timestamps import utcnow
+    from etablera.models.timestamps import local_date, utcnow
     from etablera.cases.audit import CASES
     late, escalated = world.cases["nkpg"], world.cases["nkpg2"]
+    today = local_date(utcnow())       # the page counts days late from the Stockholm date, not the machine's
     with transaction(world.engine) as conn:
         conn.execute(update(CASES).where(CASES.c.id.in_([late, escalated]))
-                     .values(due=date.today() - timedelta(days=9)))
+                     .values(due=today - timedelta(days=9)))
         conn.execute(insert(Reminder.__table__).values(
             kind="stage", target_id=escalated, visit=1, step="escalation", case_id=escalated, municipality="0581",
-            stage="module1", due=date.today() - timedelta(days=9), detected_on=date.today(), recorded_at=utcnow(),
+            stage="module1", due=today - timedelta(days=9), detected_on=today, recorded_at=utcnow(),
             status="sent", addressed=True, attempts=1))
     text = browser.get("/worklist").text
     rows = {int(m.group(1)): m.group(0) for m in re.finditer(r'<tr class="[^"]*" data-case="(\d+)">.*?</tr>', text, re.S)}

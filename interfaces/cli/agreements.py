@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
 
 from etablera.interfaces.cli.common import common
+from etablera.models.timestamps import local_date, utcnow
 from etablera.models.agreements import (COMPONENT_KINDS, PARTY_KINDS, AgreementBook, agreements_dir, component_plan,
                                         load_agreement, validate_agreement_files)
 from etablera.models.configuration import Label
@@ -104,7 +104,7 @@ def list_agreements(options) -> None:
     """Every agreement file: municipalities, validity, next revision, tracks, status."""
     as_json, lang = options.as_json, options.lang
     book = AgreementBook.load(_agreements_dir())
-    today = date.today()
+    today = local_date(utcnow())
     rows = []
     for a in book.agreements:
         rows.append({"file": a.file, "municipalities": list(a.municipalities), "name": a.name,
@@ -140,7 +140,7 @@ def list_agreements(options) -> None:
 def show(options, code: str, on) -> None:
     """The agreement valid today for municipality CODE, with its tracks and components."""
     as_json, lang = options.as_json, options.lang
-    day = on.date() if on else date.today()
+    day = on.date() if on else local_date(utcnow())
     book = AgreementBook.load(_agreements_dir())
     a = book.agreement_for(code, day)
     if a is None:
