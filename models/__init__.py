@@ -10,6 +10,8 @@ from importlib import import_module
 _HOMES = {
     "AccessLog": "etablera.models.audit", "AuditEvent": "etablera.models.audit",
     "Case": "etablera.models.case", "Measure": "etablera.models.case",
+    "Correction": "etablera.models.casework", "Document": "etablera.models.casework",
+    "Note": "etablera.models.casework", "SavedFilter": "etablera.models.casework",
     "Officer": "etablera.models.reminders", "Reminder": "etablera.models.reminders", "ReminderDelivery": "etablera.models.reminders",
     "FollowUp": "etablera.models.followup", "ReportCase": "etablera.models.followup", "ReportVisit": "etablera.models.followup",
     "ApiToken": "etablera.models.users", "User": "etablera.models.users", "WebSession": "etablera.models.users",

@@ -28,6 +28,11 @@ class Case(SQLModel, table=True):
               sqlite_where=text("active"), postgresql_where=text("active")),
         Index("ix_cases_municipality_state", "municipality", "state"),
         Index("ix_cases_due", "due"),
+        Index("ix_cases_person", "person"),
+        # Name search: a prefix of the folded given or family name (cases/search.py).
+        Index("ix_cases_given_key", "given_key", postgresql_ops={"given_key": "varchar_pattern_ops"}),
+        Index("ix_cases_family_key", "family_key", postgresql_ops={"family_key": "varchar_pattern_ops"}),
+        Index("ix_cases_municipality_transferred", "municipality", "transferred_at"),
     )
     __mapper_args__ = {"version_id_col": _CASE_VERSION}
 
@@ -51,6 +56,20 @@ class Case(SQLModel, table=True):
     track: str | None = Field(default=None, max_length=60)
     kommun_officer: str | None = Field(default=None, max_length=60)
     af_officer: str | None = Field(default=None, max_length=60)
+    # The person (optional, editable; every change is an audit event: cases/person.py).
+    given_name: str | None = Field(default=None, max_length=100)
+    family_name: str | None = Field(default=None, max_length=100)
+    given_key: str | None = Field(default=None, max_length=100, description="given name folded for search")
+    family_key: str | None = Field(default=None, max_length=100, description="family name folded for search")
+    language: str | None = Field(default=None, max_length=40, description="preferred language")
+    interpreter: bool = Field(default=False, description="needs an interpreter")
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=200)
+    registered_late: bool = Field(default=False, description="the establishment time was already over at "
+                                                             "registration")
+    transferred_from: str | None = Field(default=None, max_length=4, description="the municipality of the "
+                                                                                 "last transfer in")
+    transferred_at: date | None = Field(default=None, description="the Stockholm date of the last transfer in")
     active: bool = True
     last_seq: int = 0
     last_hash: str = Field(default="", max_length=64)

@@ -246,6 +246,18 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "officer_exists": ("handläggaren {officer} finns redan", "officer {officer} is already registered"),
     "no_such_officer": ("ingen handläggare {officer}", "no officer {officer}"),
 
+    # --- casework: the person and search (cases/person.py, cases/search.py) -----------
+
+    # --- casework: responsibility and transfers (cases/assignment.py) -----------------
+
+    # --- casework: queues, saved filters, exports (cases/queues.py) -------------------
+
+    # --- casework: notes and documents (cases/notes.py, cases/documents.py) -----------
+
+    # --- casework: corrections (cases/corrections.py) ---------------------------------
+
+    # --- casework: municipalities, the case page, progress ----------------------------
+
     # --- the follow-up report (reports/) ------------------------------------------------------
     "period_reversed": ("perioden börjar ({start}) efter att den slutar ({end})",
                         "the period starts ({start}) after it ends ({end})"),

@@ -400,7 +400,17 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
     "complete_measure": ("Insats slutförd", "Measure completed"),
     "cancel_measure": ("Insats avbruten", "Measure cancelled"),
     "followup": ("Uppföljning efter avslut", "Follow-up after exit"),
+    # Casework on the case's chain (cases/person.py, assignment.py, notes.py, documents.py,
+    # corrections.py): only `correct` moves the state (back to before the step it corrects).
+    "update_person": ("Personuppgifter ändrade", "Personal details changed"),
+    "assign": ("Ansvarig handläggare ändrad", "Responsible officer changed"),
+    "add_note": ("Anteckning", "Note"),
+    "add_document": ("Dokument bifogat", "Document attached"),
+    "correct": ("Rättelse", "Correction"),
 }
+# The casework events by name (`CASEWORK.add_note`): code and queries take names from here.
+CASEWORK = SimpleNamespace(**{name: name for name in ("update_person", "assign", "add_note", "add_document",
+                                                      "correct")})
 
 
 def trigger_label(name: str, lang: str = "sv") -> str:
