@@ -62,6 +62,17 @@ def timeline(events: list[dict], municipality: str, lang: str) -> list[dict]:
     return out
 
 
+# What other page modules add to the case page: each panel is called with (request, who,
+# case, lang) and returns the values its template part (`case_<panel>.html`) reads.
+PANELS: list = []
+
+
+def case_panel(function):
+    """Register a panel of the case page (a decorator, used by the casework page modules)."""
+    PANELS.append(function)
+    return function
+
+
 def case_context(request: Request, who: Principal, case_id: int) -> dict:
     lang = lang_of(request)
     config = get_config()
@@ -73,7 +84,8 @@ def case_context(request: Request, who: Principal, case_id: int) -> dict:
             "measure_types": [(code, kind.label(lang)) for code, kind in config.measure_types.items()],
             "cancel_reasons": [(code, label(lang)) for code, label in config.reasons["cancel_measure"].items()],
             "can_add_measure": who.can_change and case["state"] in MEASURE_STATES,
-            "state_labels": {s.name: (s.en if lang == "en" else s.sv) for s in STATES}}
+            "state_labels": {s.name: (s.en if lang == "en" else s.sv) for s in STATES},
+            **{k: v for panel in PANELS for k, v in panel(request, who, case, lang).items()}}
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
