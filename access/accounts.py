@@ -30,6 +30,7 @@ from etablera.models.database import transaction
 from etablera.models.timestamps import show, utcnow
 from etablera.models.users import ORGANISATIONS, ROLES, ApiToken, User, WebSession
 from etablera.statemachine.errors import BadInput, NotFound, NotPermitted
+from etablera.statemachine.fields import check_municipality
 from etablera.statemachine.messages import Code, Words
 
 USERS = User.__table__
@@ -104,8 +105,7 @@ def add_user(engine: Engine, user_id: str, *, name: str, role: str, organisation
     if organisation not in ORGANISATIONS:
         raise BadInput("unknown_organisation", field="organisation", choices=list(ORGANISATIONS))
     if municipality is not None:
-        if not re.fullmatch(r"\d{4}", municipality) or municipality[:2] not in config.counties:
-            raise BadInput("municipality_not_valid", field="municipality", value=Code(municipality))
+        check_municipality(municipality, config)
     if office is not None and office not in af_offices():
         raise BadInput("unknown_office", field="office", value=Code(office), choices=list(af_offices()))
     if role != "admin" and role != "auditor":

@@ -19,6 +19,7 @@ from etablera.models.ladder import redact
 from etablera.models.timestamps import show, utcnow
 from etablera.cases import filters
 from etablera.statemachine.errors import BadInput, NotFound, NotPermitted
+from etablera.statemachine.fields import check_municipality
 from etablera.statemachine.messages import Code
 
 OFFICERS = Officer.__table__
@@ -40,8 +41,9 @@ def add_officer(engine: Engine, officer_id: str, *, name: str, org: str, municip
         raise BadInput("unknown_organisation", field="org", choices=list(ORGS))
     if role not in ROLES:
         raise BadInput("unknown_role", field="role", choices=list(ROLES))
-    if not re.fullmatch(r"\d{4}", municipality or "") or municipality[:2] not in config.counties:
-        raise BadInput("municipality_not_valid", field="municipality", value=Code(municipality or ""))
+    if not municipality:
+        raise BadInput("municipality_code_format", field="municipality")
+    check_municipality(municipality, config)
     if notify is not None and not _URL.match(notify):
         raise BadInput("notify_url_not_valid", field="notify")
     values = {"name": name.strip(), "org": org, "municipality": municipality, "role": role, "notify": notify,

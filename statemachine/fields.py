@@ -54,6 +54,8 @@ def check_municipality(code: str, config: Config, field: str = "municipality") -
         raise BadInput("municipality_code_format", field=field)
     if code[:2] not in config.counties:
         raise BadInput("municipality_county_unknown", field=field, county=code[:2])
+    if code not in config.municipalities:
+        raise BadInput("municipality_unknown", field=field, value=Code(code))
     return code
 
 

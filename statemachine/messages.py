@@ -215,8 +215,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "unknown_role": ("en av: {choices}", "one of: {choices}"),
     "unknown_organisation": ("en av: {choices}", "one of: {choices}"),
     "unknown_office": ("okänt AF-kontor {value}; kontor: {choices}", "unknown AF office {value}; offices: {choices}"),
-    "municipality_not_valid": ("inte en kommunkod: {value} (fyra siffror, ett känt län)",
-                               "not a municipality code: {value} (four digits, a known county)"),
     "role_needs_municipality": ("en {role} i kommunen behöver en kommun", "a municipal {role} needs a municipality"),
     "role_needs_office": ("en {role} på Arbetsförmedlingen behöver ett kontor eller en kommun",
                           "an AF {role} needs an office or a municipality"),
@@ -257,6 +255,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # --- casework: corrections (cases/corrections.py) ---------------------------------
 
     # --- casework: municipalities, the case page, progress ----------------------------
+    "municipality_unknown": ("ingen kommun har koden {value} (se kommunlistan: etablera config show)",
+                             "no municipality has code {value} (see the list: etablera config show)"),
 
     # --- the follow-up report (reports/) ------------------------------------------------------
     "period_reversed": ("perioden börjar ({start}) efter att den slutar ({end})",

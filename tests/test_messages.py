@@ -66,7 +66,7 @@ def _bad_values(field, config) -> list:
     if kind == "text":
         return ["x" * (MAX_NOTE + 1)]
     if kind == "municipality":
-        return ["12", "9912"]
+        return ["12", "9912", "0199"]          # format, county, no municipality
     if kind in ("officer", "track"):
         return ["not an id!"]
     if kind == "date":
