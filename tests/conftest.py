@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+import leaks
 from etablera.models.database import engine_for, make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,3 +167,19 @@ def start_web(db_url: str, *args: str, wait: float = 30) -> tuple[subprocess.Pop
                 process.kill()
                 pytest.fail(f"etablera web did not listen within {wait:.0f} s")
             time.sleep(0.1)
+
+
+def pytest_configure(config) -> None:
+    leaks.install()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """The run fails if any test request's URL, log line or reminder carried an identity
+    number or a person's name (tests/leaks.py)."""
+    if leaks.FINDINGS:
+        counted: dict[str, int] = {}
+        for finding in leaks.FINDINGS:
+            counted[finding] = counted.get(finding, 0) + 1
+        lines = "\n".join(f"  {n} × {finding}" for finding, n in sorted(counted.items()))
+        print(f"\npersonal data leaked during the run:\n{lines}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
