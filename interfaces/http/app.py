@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from etablera.interfaces.http import docs
 from etablera.interfaces.http.auth import LoginRequired, LoginThrottle
 from etablera.models.wal import BackgroundCheckpoints
 from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError, NotFound
@@ -118,13 +119,14 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
                     "sv or en, else English): 400 bad "
                     "input (names the field), 404 not found, 409 not permitted now or changed concurrently "
                     "(reload), 403 not allowed for your role or outside your municipalities, 401 not logged in.",
-        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None,
         lifespan=lifespan)
     app.state.engine = engine or get_engine()
     app.state.secure_cookies = secure_cookies
     app.state.login_throttle = LoginThrottle()
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    docs.install(app, API_PREFIX)
     app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(pages.router)
 
