@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import time
 from datetime import datetime, timezone
+from typing import Callable
 
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
@@ -158,8 +159,9 @@ def _write_chunk(job: tuple) -> tuple[int, int, int]:
 
 
 def write_cohort(engine: Engine, count: int, *, seed: int = 1, workers: int | None = None,
-                 now: datetime | None = None) -> dict:
-    """Create `count` synthetic cases after those already there. Returns counts and time."""
+                 now: datetime | None = None, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Create `count` synthetic cases after those already there. Returns counts and time.
+    `progress(done, total)` is called as each chunk of cases is written (the CLI's bar)."""
     started = time.perf_counter()
     now = now or datetime.now(timezone.utc)
     with transaction(engine, write=False) as conn:
@@ -180,6 +182,8 @@ def write_cohort(engine: Engine, count: int, *, seed: int = 1, workers: int | No
         results = pool.imap_unordered(_write_chunk, jobs)
     for result in results:
         totals = [a + b for a, b in zip(totals, result)]
+        if progress is not None:
+            progress(result[0], count)
     if workers > 1 and len(jobs) > 1:
         pool.close()
         pool.join()

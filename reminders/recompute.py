@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -70,7 +71,10 @@ def expected_dues(case, pauses: list[tuple[int, int]], config: Config, book: Agr
 
 
 def recompute(engine: Engine, *, actor: str, dry_run: bool = True, config: Config | None = None,
-              book: AgreementBook | None = None, at: datetime | None = None) -> Recomputed:
+              book: AgreementBook | None = None, at: datetime | None = None,
+              progress: Callable[[int, int], None] | None = None) -> Recomputed:
+    """Recompute every running case's due dates; `progress(done, total)` is called after
+    each chunk of cases (the CLI's progress bar)."""
     config = config or get_config()
     book = book or AgreementBook.load(config_dir() / "agreements")
     result = Recomputed(dry_run=dry_run)
@@ -96,6 +100,8 @@ def recompute(engine: Engine, *, actor: str, dry_run: bool = True, config: Confi
                 if not dry_run:
                     when = max(at or utcnow(), case["last_event_at"])
                     append(conn, case, changed, _event(case, changed, when, actor))
+        if progress is not None:
+            progress(len(chunk), len(ids))
     return result
 
 

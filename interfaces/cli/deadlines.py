@@ -11,7 +11,7 @@ import os
 import click
 
 from etablera.interfaces.cli.common import common
-from etablera.interfaces.cli.output import emit, table
+from etablera.interfaces.cli.output import emit, progress, table
 from etablera.models.database import get_engine
 from etablera.reminders import officers as officer_cases
 from etablera.reminders import outbox as outbox
@@ -66,7 +66,8 @@ def recompute(options, dry_run):
     from etablera.reminders.recompute import recompute as run
     if not dry_run and options.actor == "unknown":
         raise BadInput("actor_missing", field="actor")
-    result = run(get_engine(), actor=options.actor, dry_run=dry_run).as_dict()
+    with progress(options, "Räknar om" if options.lang == "sv" else "Recomputing") as advance:
+        result = run(get_engine(), actor=options.actor, dry_run=dry_run, progress=advance).as_dict()
 
     t = (lambda sv, en: en) if options.lang == "en" else (lambda sv, en: sv)  # noqa: E731
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from etablera.interfaces.cli.common import common
-from etablera.interfaces.cli.output import emit, fail
+from etablera.interfaces.cli.output import emit, fail, progress
 from etablera.models.configuration import ConfigError
 from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError
 from etablera.statemachine.messages import Code, format_number
@@ -61,6 +61,7 @@ class LazyGroup(click.Group):
 WORDS = {
     "database_ready": ("databasen är klar, version {revision}: {database}",
                        "database ready at revision {revision}: {database}"),
+    "cohort_progress": ("Skapar ärenden", "Creating cases"),
     "cohort": ("skapade {cases} ärenden med {events} händelser och {measures} insatser på {seconds} s",
                "created {cases} cases with {events} events and {measures} measures in {seconds} s"),
     "web": ("Webbgränssnitt: `etablera web`, sedan http://127.0.0.1:8000/", "Web interface: `etablera web`, then "
@@ -222,7 +223,8 @@ def demo(options, cases, seed, walkthrough):
         cohort.walkthrough(engine, echo=click.echo, lang=options.lang)
     if cases:
         from etablera.demo.bulk import write_cohort
-        stats = write_cohort(engine, cases, seed=seed)
+        with progress(options, _w("cohort_progress", options.lang)) as advance:
+            stats = write_cohort(engine, cases, seed=seed, progress=advance)
         emit(options, stats, lambda d: _w("cohort", options.lang, cases=d["cases"], events=d["events"],
                                           measures=d["measures"],
                                           seconds=format_number(d["seconds"], options.lang, digits=1)))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import click
 
@@ -28,6 +29,29 @@ def emit(options: Options, document, text: Callable[[object], str] | None = None
         click.echo(text(document))
     else:
         click.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+
+
+@contextmanager
+def progress(options: Options, label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar with an estimate of the time left, on stderr, for a long job: only on
+    a terminal and never with --json (stdout stays one document). Yields `advance(done,
+    total)`, which the job calls after each part with how many items it finished."""
+    if options.as_json or not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    bar = None
+    try:
+        def advance(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True,
+                                        show_percent=True, show_pos=True)
+                bar.__enter__()
+            bar.update(done)
+        yield advance
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
 
 
 def fail(error: EtableraError, as_json: bool, lang: str = "sv", hint: str | None = None) -> None:
