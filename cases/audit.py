@@ -64,9 +64,11 @@ class Break:
         return self.text("en")
 
 
-def verify(conn: Connection, case_ids: list[int] | None = None) -> tuple[int, int, list[Break]]:
+def verify(conn: Connection, case_ids: list[int] | None = None, *, store=None) -> tuple[int, int, list[Break]]:
     """Check every chain (or those of `case_ids`). Returns (cases, events, breaks).
-    Streams the events in (case, seq) order, so memory stays flat on large databases."""
+    Streams the events in (case, seq) order, so memory stays flat on large databases.
+    With `store` (cases/document_store.py) also each note's text and each document's file
+    against the digest its event recorded (cases/document_check.py)."""
     heads = {}
     query = select(CASES.c.id, CASES.c.state, CASES.c.last_seq, CASES.c.last_hash)
     if case_ids:
@@ -116,6 +118,9 @@ def verify(conn: Connection, case_ids: list[int] | None = None) -> tuple[int, in
         close_chain(current)
     for case_id in list(heads):
         breaks.append(Break(case_id, None, "audit_no_events"))
+    if store is not None:
+        from etablera.cases.document_check import journal_breaks
+        breaks.extend(journal_breaks(conn, store, case_ids))
     return cases, events, breaks
 
 

@@ -10,6 +10,7 @@ from etablera.interfaces.cli.output import emit, table
 from etablera.models.database import get_engine, transaction
 from etablera.cases import audit as chain
 from etablera.cases import queries, tracks
+from etablera.cases.document_store import store_for
 from etablera.statemachine.errors import BadInput
 from etablera.cases.parsing import parse_bound
 
@@ -57,9 +58,11 @@ def overrides(options, municipality, since, until):
 @audit.command()
 @common
 def verify(options):
-    """Check every case's hash chain; exit 1 if anything is broken."""
-    with transaction(get_engine(), write=False) as conn:
-        cases, events, breaks = chain.verify(conn)
+    """Check every case's hash chain, and each note's text and document's file against the
+    digest the chain recorded; exit 1 if anything is broken."""
+    engine = get_engine()
+    with transaction(engine, write=False) as conn:
+        cases, events, breaks = chain.verify(conn, store=store_for(engine))
     doc = {"cases": cases, "events": events, "ok": not breaks, "breaks": [b.text(options.lang) for b in breaks]}
     en = options.lang == "en"
 

@@ -1,0 +1,95 @@
+"""Notes and documents on the case page (`case_journal.html`, a panel of the case page):
+the notes and documents (read with the case's timeline, in its access-logged view), the
+form that adds a note, the upload form (multipart, read through the configured size
+limit), and the download of a document by its id (its name only in Content-Disposition,
+never in the URL), each through cases/notes.py and cases/documents.py."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from etablera.access.scope import Principal
+from etablera.cases import documents, notes
+from etablera.cases.document_store import settings_for
+from etablera.cases.parsing import parse_at
+from etablera.interfaces.http.api import MAX_ID
+from etablera.interfaces.http.api_journal import attach_upload, download, upload_form
+from etablera.interfaces.http.auth import csrf_ok, engine_of, identify, page_principal
+from etablera.interfaces.http.pages.case import CaseId, case_context, case_panel
+from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
+from etablera.models.document_settings import KNOWN_TYPES
+from etablera.statemachine.errors import ConcurrentChange, EtableraError, Forbidden, NotFound
+from etablera.statemachine.process import CASEWORK
+
+router = APIRouter(include_in_schema=False)
+DocumentId = Annotated[int, Path(ge=1, le=MAX_ID)]
+NOTE_FORM, DOCUMENT_FORM = CASEWORK.add_note, CASEWORK.add_document
+
+
+@case_panel
+def journal_panel(request: Request, who: Principal, case: dict, lang: str) -> dict:
+    settings = settings_for(engine_of(request))
+    accept = [t for t in settings.types] + [ext for t in settings.types for ext in KNOWN_TYPES.get(t, ())]
+    return {"journal_editable": who.can_change, "note_max": notes.MAX_NOTE,
+            "document_accept": ",".join(accept), "document_limit": documents.size_words(settings.max_bytes)["limit"]}
+
+
+async def _answer(request: Request, who: Principal, case_id: int, work, form_name: str, values: dict):
+    try:
+        await work()
+    except (NotFound, Forbidden):
+        raise
+    except EtableraError as exc:
+        return await run_in_threadpool(_refused, request, who, case_id, exc, form_name, values)
+    return RedirectResponse(f"/cases/{case_id}?saved={form_name}#journal", status_code=303)
+
+
+def _refused(request: Request, who: Principal, case_id: int, exc: EtableraError, form_name: str, values: dict):
+    """The case page again, the refusal beside its form and what was typed in it."""
+    context = case_context(request, who, case_id)
+    concurrent = isinstance(exc, ConcurrentChange)
+    error = form_error(exc, lang_of(request), trigger=form_name, concurrent=concurrent, summary=concurrent,
+                       status=exc.http_status)
+    return render(request, "case.html", {**context, "saved": None, "form_error": error, "journal_typed": values},
+                  exc.http_status)
+
+
+@router.post("/cases/{case_id}/notes")
+async def note_form(request: Request, case_id: CaseId):
+    who = page_principal(request)
+    form = await checked_form(request, who)
+    engine = engine_of(request)
+    values = {"text": str(form.get("text", "")), "at": str(form.get("at", "")).strip()}
+
+    async def work():
+        def add():
+            notes.add_note(engine, who, case_id, values["text"], at=parse_at(values["at"] or None))
+        await run_in_threadpool(add)
+    return await _answer(request, who, case_id, work, NOTE_FORM, values)
+
+
+@router.post("/cases/{case_id}/documents")
+async def document_form(request: Request, case_id: CaseId):
+    who = page_principal(request)
+    engine = engine_of(request)
+
+    async def work():
+        form = await upload_form(request, settings_for(engine).max_bytes)
+        try:
+            _, session = identify(request)
+            if not csrf_ok(session, str(form.get("csrf", ""))):
+                raise Forbidden("csrf_stale", field="csrf")
+            await attach_upload(request, who, case_id, form)
+        finally:
+            await form.close()
+    return await _answer(request, who, case_id, work, DOCUMENT_FORM, {})
+
+
+@router.get("/documents/{document_id}")
+def document_download(request: Request, document_id: DocumentId):
+    who = page_principal(request)
+    return download(*documents.read_document(engine_of(request), who, document_id))
