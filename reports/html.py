@@ -5,6 +5,11 @@ scripts to fetch, the file opens offline in any browser, prints well and stays s
 (tens of kB). A Content-Security-Policy in the file forbids every network load, so a
 chart can never silently depend on one. Text in the SVG stays text (svg.fonttype
 "none"): it is searchable, and a screen reader reads it.
+
+Chart text is FONT_SIZE points, 16 px at 100 % zoom (matplotlib sizes the SVG in points).
+The charts stand one under the other, each at most at its own size (never stretched), and
+long labels are wrapped so no chart is wider than the page: no text is smaller than 12 px
+on a screen at normal zoom.
 """
 
 from __future__ import annotations
@@ -12,20 +17,28 @@ from __future__ import annotations
 import html
 import io
 import re
+import textwrap
 
-from etablera.reports.render import cell, heading, pct, sections
+from etablera.reports.render import cell, generated, heading, pct, sections
 from etablera.statemachine.messages import format_number
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+# What the method's terms are called (Swedish, English), never their keys.
+METHOD_TERMS = {"percentiles": ("Spridning", "Spread"), "days": ("Dagar", "Days"), "where": ("Var", "Where"),
+                "period": ("Period", "Period"), "within_two_years": ("Inom två år", "Within two years"),
+                "curve_month": ("Månad i kurvan", "A month in the curve"),
+                "corrections": ("Rättelser", "Corrections")}
+FONT_SIZE = 12                       # points, every text of every chart
+LABEL_WIDTH = 30                     # characters of a bar's label on one line
 COLOURS = {"work": "#1b7837", "own_business": "#5aae61", "studies": "#2166ac", "dropped": "#f1a340",
            "closed": "#999999", "other": "#cccccc", "line": "#2166ac", "box": "#92c5de"}
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto; max-width: 70rem;
        color: #222; line-height: 1.4; padding: 0 1rem; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(30rem, 1fr)); gap: 1.5rem; }
+.charts { display: grid; gap: 1.5rem; }
 figure.chart { margin: 0; padding: .5rem; border: 1px solid #e5e5e5; border-radius: 6px; background: #fff; }
-figure.chart svg { width: 100%; height: auto; }
+figure.chart svg { max-width: 100%; height: auto; }
 figcaption { font-size: .9rem; color: #555; }
 table { border-collapse: collapse; margin: .5rem 0 1.5rem; font-size: .9rem; }
 th, td { padding: .25rem .6rem; border-bottom: 1px solid #eee; text-align: right; }
@@ -64,7 +77,7 @@ def to_html(doc: dict) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{html.escape(heading(doc))}</title><style>{STYLE}</style></head><body>",
         f"<h1>{html.escape(heading(doc))}</h1>",
-        f'<p class="method">{html.escape(t("Skapad", "Generated"))} {html.escape(doc["generated_at"] or "")}</p>',
+        f'<p class="method">{html.escape(generated(doc))}</p>',
         '<div class="kpis">' + "".join(f'<div class="kpi"><span>{html.escape(k)}</span><b>{html.escape(str(v))}</b></div>'
                                        for k, v in kpis) + "</div>",
         '<div class="charts">',
@@ -82,7 +95,8 @@ def to_html(doc: dict) -> str:
             parts.append("<tr>" + "".join(f"<td>{html.escape(cell(c, lang))}</td>" for c in row) + "</tr>")
         parts.append("</tbody></table>")
     parts.append(f"<h2>{t('Metod', 'Method')}</h2><dl class=\"method\">"
-                 + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in doc["method"].items())
+                 + "".join(f"<dt>{html.escape(METHOD_TERMS.get(k, (k, k))[en])}</dt><dd>{html.escape(str(v))}</dd>"
+                           for k, v in doc["method"].items())
                  + "</dl></body></html>")
     return "\n".join(parts)
 
@@ -92,7 +106,9 @@ def to_html(doc: dict) -> str:
 def _pyplot():
     import matplotlib
     matplotlib.use("Agg")
-    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "etablera", "font.size": 10,
+    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "etablera", "font.size": FONT_SIZE,
+                                **{key: FONT_SIZE for key in ("axes.labelsize", "axes.titlesize", "xtick.labelsize",
+                                                              "ytick.labelsize", "legend.fontsize")},
                                 "axes.spines.top": False, "axes.spines.right": False})
     import matplotlib.pyplot as plt
     return plt
@@ -120,6 +136,15 @@ def _no_data(plt, message: str) -> str:
     return _svg(fig)
 
 
+def _wrap(label: str) -> str:
+    """A long label on lines of at most LABEL_WIDTH characters (the chart stays page-wide)."""
+    return "\n".join(textwrap.wrap(label, LABEL_WIDTH)) or label
+
+
+def _lang(doc: dict) -> str:
+    return "en" if doc.get("lang") == "en" else "sv"
+
+
 def _empty(doc: dict) -> str:
     return "No data in the period" if doc.get("lang") == "en" else "Inga uppgifter under perioden"
 
@@ -131,12 +156,18 @@ def time_chart(doc: dict) -> str:
     stages = [s for s in doc["time_in_stage"]["stages"] if s["n"]]
     if not stages:
         return _no_data(plt, _empty(doc))
-    stats = [{"label": f"{s['label']} (n={s['n']})", "med": s["median"], "q1": s["p25"], "q3": s["p75"],
+    cases = "cases" if doc.get("lang") == "en" else "ärenden"
+    stats = [{"label": f"{_wrap(s['label'])}\n({format_number(s['n'], _lang(doc))} {cases})",
+              "med": s["median"], "q1": s["p25"], "q3": s["p75"],
               "whislo": s["min"], "whishi": s["p90"], "mean": s["mean"], "fliers": []} for s in stages]
-    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.55 * len(stats)))
+    lines = max(s["label"].count("\n") + 1 for s in stats)
+    fig, ax = plt.subplots(figsize=(7, 1.2 + (0.2 + 0.21 * lines) * len(stats)))
     ax.bxp(stats[::-1], orientation="horizontal", showmeans=True, patch_artist=True,
            boxprops={"facecolor": COLOURS["box"]}, medianprops={"color": "#08306b", "linewidth": 2})
-    ax.set_xlabel("dagar (min, p25, median, p75, p90)" if doc.get("lang") != "en" else "days (min, p25, median, p75, p90)")
+    ax.set_xlabel("days: the box holds the middle half, the line is the median,\nthe whiskers reach from the shortest "
+                  "to 9 in 10" if doc.get("lang") == "en" else
+                  "dagar: lådan rymmer mittersta hälften, strecket är medianen,\nlinjerna når från den kortaste "
+                  "till 9 av 10")
     ax.grid(axis="x", color="#eee")
     _numbers(ax.xaxis, doc)
     return _svg(fig)
@@ -172,20 +203,20 @@ def track_chart(doc: dict) -> str:
     parts = [("work", "arbete", "work"), ("own_business", "eget företag", "own business"),
              ("studies", "studier", "studies"), ("dropped", "tillbaka till modul 2", "back to module 2"),
              ("closed", "avslutade", "closed"), ("other", "annat", "other")]
-    labels = [f"{t['label']} ({t['municipality']})" for t in tracks]
-    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.4 * len(tracks)))
+    labels = [f"{_wrap(t['label'] + ' (' + (t['name'] or t['municipality']) + ')')}\n{t['summary']}" for t in tracks]
+    lines = max(label.count("\n") + 1 for label in labels)      # every bar gets room for the longest label
+    fig, ax = plt.subplots(figsize=(7, 1.4 + (0.2 + 0.21 * lines) * len(tracks)))
     left = [0.0] * len(tracks)
     for key, sv, english in parts:
         values = [t[key] / t["left"] * 100 for t in tracks]
         ax.barh(labels, values, left=left, color=COLOURS[key], label=english if en else sv)
         left = [a + b for a, b in zip(left, values)]
-    for i, t in enumerate(tracks):
-        ax.text(101, i, t["summary"], va="center", fontsize=8)
-    ax.set_xlim(0, 135)
+    ax.set_xlim(0, 100)              # shares of a whole: the axis ends at 100 %
+    ax.set_xticks(range(0, 101, 20))
     _numbers(ax.xaxis, doc)
     ax.set_xlabel("% of those who left the track in the period" if en else "% av dem som lämnat spåret under perioden")
     ax.invert_yaxis()
-    ax.legend(loc="lower center", bbox_to_anchor=(0.45, 1.0), ncol=3, frameon=False, fontsize=8)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.45, 1.0), ncol=3, frameon=False)
     return _svg(fig)
 
 
@@ -194,10 +225,10 @@ def states_chart(doc: dict) -> str:
     states = [s for s in doc["states_now"]["by_state"] if s["count"]]
     if not states:
         return _no_data(plt, _empty(doc))
-    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.35 * len(states)))
-    ax.barh([s["label"] for s in states], [s["count"] for s in states], color=COLOURS["box"])
+    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.4 * len(states)))
+    ax.barh([_wrap(s["label"]) for s in states], [s["count"] for s in states], color=COLOURS["box"])
     for i, s in enumerate(states):
-        ax.text(s["count"], i, f" {s['count']}", va="center", fontsize=8)
+        ax.text(s["count"], i, f" {s['count']}", va="center")
     ax.invert_yaxis()
     ax.grid(axis="x", color="#eee")
     _numbers(ax.xaxis, doc)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from etablera.models.agreements import AgreementBook, AgreementError
+from etablera.cases.agreements import agreement_book
+from etablera.models.agreements import AgreementError
 from etablera.models.configuration import ConfigError
 from etablera.reports.rows import fetch, muni_entry, share
 from etablera.reports.scope import Scope
@@ -51,8 +52,9 @@ def track_outcomes(conn: Connection, scope: Scope) -> dict:
 
 
 def _track_labels(lang: str) -> dict[str, str]:
+    """Each local track's name in the agreements ("Restaurang och storkök"), by its id."""
     try:
-        book = AgreementBook.load()
+        book = agreement_book()
     except (ConfigError, AgreementError):     # labels only: a broken agreement file must not stop the report
         return {}
     return {t.id: t.label(lang) for a in book.agreements for t in a.tracks}

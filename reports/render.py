@@ -10,6 +10,7 @@ import csv
 import io
 
 from etablera.statemachine.messages import format_number, format_percent
+from etablera.statemachine.process import stage_label
 
 def _en(doc: dict) -> bool:
     return doc.get("lang") == "en"
@@ -40,6 +41,31 @@ def grid(rows: list[list], headings: list[str], lang: str = "sv") -> str:
     return "\n".join([line(headings), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 
+def days(value, lang: str = "sv") -> str:
+    """A number of days as a person says it: whole days ("33")."""
+    return "–" if value is None else format_number(int(value + 0.5), lang, 0)     # half a day up, as people round
+
+
+def spread(stats: dict, lang: str = "sv") -> str:
+    """The quartiles in words: "hälften tog mellan 33 och 57 dagar; 9 av 10 högst 69"."""
+    if not stats.get("n"):
+        return "–"
+    low, high, most = days(stats["p25"], lang), days(stats["p75"], lang), days(stats["p90"], lang)
+    if lang == "en":
+        return f"half took between {low} and {high} days; 9 in 10 at most {most}"
+    return f"hälften tog mellan {low} och {high} dagar; 9 av 10 högst {most}"
+
+
+def stat_cells(stats: dict, lang: str = "sv") -> list:
+    """Count, mean, median and the spread in words, for a table row."""
+    return [stats["n"], stats["mean"], stats["median"], spread(stats, lang)]
+
+
+def place(row: dict) -> str:
+    """A municipality as the report names it: its code and name ("0581 Norrköping")."""
+    return f"{row['municipality']} {row.get('name') or ''}".strip()
+
+
 def sections(doc: dict) -> list[tuple[str, list[str], list[list]]]:
     """The report as (title, headings, rows) tables: shared by text, CSV and HTML."""
     en = _en(doc)
@@ -58,11 +84,11 @@ def sections(doc: dict) -> list[tuple[str, list[str], list[list]]]:
                   m["transfers_out"]] + list(m["exits"].values()) + [m["exits_total"]] for m in f["by_municipality"]]
                 + [[t("Totalt", "Total"), f["entries"], f["transfers_in"], f["transfers_out"]]
                    + list(f["exits"].values()) + [f["exits_total"]]]))
-    stat_heads = ["n", t("medel", "mean"), "p25", t("median", "median"), "p75", "p90"]
+    stat_heads = [t("antal", "count"), t("medel (dagar)", "mean (days)"), t("median (dagar)", "median (days)"),
+                  t("spridning", "spread")]
     out.append((t("Tid i varje steg (dagar, vilande tid borträknad)", "Time in each stage (days, time on hold excluded)"),
                 [t("steg", "stage")] + stat_heads + [t("vilande dagar", "days on hold")],
-                [[s["label"], s["n"], s["mean"], s["p25"], s["median"], s["p75"], s["p90"],
-                  s["paused_days_excluded"]] for s in doc["time_in_stage"]["stages"]]))
+                [[s["label"], *stat_cells(s, lang), s["paused_days_excluded"]] for s in doc["time_in_stage"]["stages"]]))
     e = doc["establishment"]
     out.append((t("Etablering: periodens startande", "Establishment: the period's starters"),
                 [t("kommun", "municipality"), t("startande", "starters"), t("etablerade", "established"),
@@ -75,13 +101,12 @@ def sections(doc: dict) -> list[tuple[str, list[str], list[list]]]:
                     pct(e["share_within_two_years"], lang), e["still_within_frame"]]]))
     p = e["days_from_permit"]
     out.append((t("Dagar från uppehållstillstånd till arbete, eget företag eller studier",
-                  "Days from permit to work, own business or studies"), stat_heads,
-                [[p["n"], p["mean"], p["p25"], p["median"], p["p75"], p["p90"]]]))
+                  "Days from permit to work, own business or studies"), stat_heads, [stat_cells(p, lang)]))
     out.append((t("Utfall per lokalt jobbspår", "Outcomes per local job track"),
                 [t("kommun", "municipality"), t("spår", "track"), t("lämnat", "left"), t("arbete", "work"),
                  t("eget företag", "own business"), t("studier", "studies"), t("tillbaka till modul 2", "back to module 2"),
                  t("pågår", "ongoing"), t("sammanfattning", "summary")],
-                [[tr["municipality"], tr["label"], tr["left"], tr["work"], tr["own_business"], tr["studies"],
+                [[place(tr), tr["label"], tr["left"], tr["work"], tr["own_business"], tr["studies"],
                   tr["dropped"], tr["ongoing"], tr["summary"]] for tr in doc["tracks"]["tracks"]]))
     out.append((t("Avslut per målgrupp", "Exits per target group"),
                 [t("målgrupp", "target group")] + list(f["exit_labels"].values()) + [t("andel etablerade", "share established")],
@@ -89,7 +114,7 @@ def sections(doc: dict) -> list[tuple[str, list[str], list[list]]]:
                  for g in doc["target_groups"]["groups"]]))
     out.append((t("Överhoppade moduler per skäl", "Skipped modules by reason"),
                 [t("modul", "module"), t("skäl", "reason"), t("antal", "count")],
-                [[s["module"], s["label"], s["count"]] for s in doc["skips"]["by_reason"]]))
+                [[stage_label(s["module"], lang), s["label"], s["count"]] for s in doc["skips"]["by_reason"]]))
     o = doc["overdue"]
     levels = [lv["step"] for lv in o["levels"]]
     out.append((t("Försenade steg och insatser nu, per kommun och nivå", "Overdue stages and measures now, by municipality and level"),
@@ -119,8 +144,14 @@ def heading(doc: dict) -> str:
     return f"{doc['title']}: {where}, {start} – {period['to']}"
 
 
+def generated(doc: dict) -> str:
+    """When the report was made, as a person reads it: "Skapad 2026-05-04 09:30"."""
+    made = (doc.get("generated_at") or "")[:16].replace("T", " ")
+    return f"{'Generated' if _en(doc) else 'Skapad'} {made}"
+
+
 def to_table(doc: dict) -> str:
-    parts = [heading(doc), "=" * len(heading(doc))]
+    parts = [heading(doc), "=" * len(heading(doc)), generated(doc)]
     for title, heads, rows in sections(doc):
         parts += ["", title, grid(rows, heads, _lang(doc)) if rows else ("(no rows)" if _en(doc) else "(inga rader)")]
     return "\n".join(parts)

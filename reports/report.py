@@ -58,7 +58,7 @@ def build_report(engine: Engine, scope: Scope, *, refresh: bool = True) -> dict:
         d = Dialect(conn.dialect.name)
         prepare(conn, scope)
         doc = {
-            "report": "etablera.followup", "version": REPORT_VERSION, "generated_at": show(utcnow()),
+            "report": "etablera.followup", "version": REPORT_VERSION, "generated_at": show(utcnow().replace(microsecond=0)),
             "lang": scope.lang, "title": _t(scope, "Uppföljning av etableringsprocessen",
                                              "Follow-up of the establishment process"),
             "period": {"from": scope.start.isoformat() if scope.start else None, "to": scope.end.isoformat(),
@@ -118,8 +118,12 @@ def _t(scope: Scope, sv: str, en: str) -> str:
 def method(scope: Scope) -> dict:
     en = scope.lang == "en"
     return {
-        "percentiles": ("linear between closest ranks (as PostgreSQL percentile_cont), on whole days"
-                        if en else "linjär mellan närmaste rangplatser (som PostgreSQL percentile_cont), i hela dagar"),
+        "percentiles": ("'half took between X and Y days' gives the first and third quartiles (25th and 75th "
+                        "percentiles), '9 in 10 at most Z' the 90th percentile; linear between closest ranks "
+                        "(as PostgreSQL percentile_cont), on whole days"
+                        if en else "”hälften tog mellan X och Y dagar” anger första och tredje kvartilen (25:e och "
+                                   "75:e percentilen), ”9 av 10 högst Z” den 90:e percentilen; linjärt mellan "
+                                   "närmaste rangplatser (som PostgreSQL percentile_cont), i hela dagar"),
         "days": ("Stockholm calendar days; days on hold (vilande) are not counted" if en
                  else "kalenderdagar (Stockholm); vilande dagar räknas inte"),
         "where": ("a stay counts where the case was when it left the stage; an exit where the case was at the exit"

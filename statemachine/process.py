@@ -219,6 +219,13 @@ class Route:
         return target if target and target != STATE[source].stage else None
 
 
+# How the case page offers a trigger (`Trigger.offer`): the normal step forward first and
+# prominent, the other ways forward after it, and last the steps that set the normal course
+# aside (put on hold, close, transfer; a measure's cancellation), each taken only once the
+# user has confirmed it.
+NEXT, OTHER, ASIDE = "next", "other", "aside"
+
+
 @dataclass(frozen=True)
 class Trigger:
     name: str
@@ -226,6 +233,7 @@ class Trigger:
     en: str
     fields: tuple[Field, ...]
     routes: tuple[Route, ...]
+    offer: str = OTHER
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -263,11 +271,13 @@ TRIGGERS = (
         "hold_talk", "Håll etableringssamtal", "Hold the establishment talk",
         fields=(OPTIONAL_NOTE,),
         routes=(Route(("module1.registered",), "module1.talk_held"),),
+        offer=NEXT,
     ),
     Trigger(
         "establish_plan", "Upprätta plan", "Establish the plan",
         fields=(Field("plan", "Typ av plan", "Kind of plan", kind="choice", choices=PLANS), OPTIONAL_NOTE),
         routes=(Route(("module1.talk_held",), "module2.preparing", effects=Effects(sets=(("plan", "plan"),))),),
+        offer=NEXT,
     ),
     Trigger(
         "skip_module2", "Hoppa över modul 2", "Skip module 2",
@@ -278,6 +288,7 @@ TRIGGERS = (
         "request_assessment", "Begär gemensam bedömning", "Request the joint assessment",
         fields=(OPTIONAL_NOTE,),
         routes=(Route(MODULE2, "assessment.pending"),),
+        offer=NEXT,
     ),
     Trigger(
         "decide", "Gemensam bedömning: beslut", "Joint assessment: decision",
@@ -307,11 +318,13 @@ TRIGGERS = (
                   effects=LEAVES),
             Route(("assessment.pending",), "module2.extended", ("decision", "extended_support")),
         ),
+        offer=NEXT,
     ),
     Trigger(
         "complete_track", "Slutför jobbspåret", "Complete the track",
         fields=(OUTCOME, OPTIONAL_NOTE),
         routes=_by_outcome(("module3.in_track",), "outcome"),
+        offer=NEXT,
     ),
     Trigger(
         "drop_track", "Avbryt jobbspåret", "Leave the track",
@@ -329,17 +342,20 @@ TRIGGERS = (
         "pause", "Gör vilande", "Put on hold",
         fields=(_reason("pause", "Skäl", "Reason"), OPTIONAL_NOTE),
         routes=(Route(ACTIVE, ON_HOLD, effects=Effects(clock="stop")),),
+        offer=ASIDE,
     ),
     Trigger(
         "resume", "Återuppta", "Resume",
         fields=(OPTIONAL_NOTE,),
         # Back to the state it was paused from: one route per state, chosen by the case.
         routes=tuple(Route((ON_HOLD,), s, ("paused_from", s), effects=Effects(clock="restart")) for s in ACTIVE),
+        offer=NEXT,
     ),
     Trigger(
         "close", "Avsluta", "Close",
         fields=(_reason("close", "Skäl", "Reason"), OPTIONAL_NOTE),
         routes=(Route(ACTIVE + (ON_HOLD,), "closed", effects=LEAVES),),
+        offer=ASIDE,
     ),
     Trigger(
         "transfer", "Flytta till annan kommun", "Transfer to another municipality",
@@ -355,6 +371,7 @@ TRIGGERS = (
             sets=(("municipality", "municipality"), ("kommun_officer", "kommun_officer"), ("af_officer", "af_officer")),
             records=(("from_municipality", "municipality"),),
             rules=("another_municipality", "track_after_transfer"))),),
+        offer=ASIDE,
     ),
 )
 
@@ -447,6 +464,7 @@ class MeasureAction:
     dest: str
     stamp: str                                 # the measure's column that records when
     reasons: str | None = None                 # needs a reason code of this category (config/reasons.toml)
+    offer: str = NEXT                          # ASIDE: the case page asks for a confirmation first
 
 
 MEASURE_INITIAL = "planned"
@@ -455,7 +473,7 @@ MEASURE_STATE_NAMES = OPEN_MEASURE_STATES + ("completed", "cancelled")
 MEASURE_ACTIONS = (
     MeasureAction("start", ("planned",), "ongoing", "started_at"),
     MeasureAction("complete", ("ongoing",), "completed", "ended_at"),
-    MeasureAction("cancel", OPEN_MEASURE_STATES, "cancelled", "ended_at", reasons="cancel_measure"),
+    MeasureAction("cancel", OPEN_MEASURE_STATES, "cancelled", "ended_at", reasons="cancel_measure", offer=ASIDE),
 )
 MEASURE_ACTION = {a.name: a for a in MEASURE_ACTIONS}
 LEFT_MODULE = "case_left_module"     # the cancel reason when the case leaves the measures' module

@@ -19,8 +19,8 @@ from test_report import PERIOD, build_cohort
 CHARTS = ["chart-time-in-stage", "chart-establishment", "chart-tracks", "chart-states"]
 # What a reader must see in each chart (Swedish, the default): caption, then axis texts.
 SEEN = {
-    "chart-time-in-stage": ["Tid i varje steg (dagar, vilande tid borträknad)", "dagar (min, p25, median, p75, p90)",
-                            "Modul 1 (n=4)"],
+    "chart-time-in-stage": ["Tid i varje steg (dagar, vilande tid borträknad)",
+                            "dagar: lådan rymmer mittersta hälften, strecket är medianen,", "Modul 1", "(4 ärenden)"],
     "chart-establishment": ["Andel etablerade efter månader sedan uppehållstillstånd",
                             "månader sedan uppehållstillstånd", "% av periodens startande", "2 år"],
     "chart-tracks": ["Utfall per lokalt jobbspår", "% av dem som lämnat spåret under perioden", "1 av 1 i arbete"],

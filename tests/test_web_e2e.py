@@ -76,7 +76,7 @@ def test_joint_assessment_to_a_local_track_from_the_worklist(page, site):
     row.get_by_role("link", name=f"Ärende {site['overdue']}").click()
     expect(page.locator("h1")).to_contain_text("Gemensam bedömning")
 
-    page.locator("#action-decide summary").click()
+    expect(page.locator("#next #action-decide")).to_be_visible()    # the next step comes first, open
     page.get_by_label("Beslut", exact=False).first.select_option("local_track")
     track = page.locator("#f-decide-track")
     expect(track).to_be_visible()                      # shown only for a local track decision

@@ -1,9 +1,12 @@
-"""The case page: the case, its timeline and measures, and the forms for what is
-permitted now (advance by a trigger, add or change a measure), each change run through its
-use case and answered by the case page again, with a refusal beside its form."""
+"""The case page: where the person is in the process (a map of its parts), what is due and
+when, the normal next step first, then the case, its measures and timeline, and the other
+steps permitted now (those that set the normal course aside ask for a confirmation). Each
+change runs through its use case and is answered by the case page again, with a refusal
+beside its form and what was typed kept."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from urllib.parse import quote
 
@@ -22,7 +25,10 @@ from etablera.interfaces.http.pages.common import checked_form, form_error, lang
 from etablera.models.configuration import get_config
 from etablera.models.timestamps import local_date, utcnow
 from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError, Forbidden, NotFound
-from etablera.statemachine.process import DECIDE, MEASURE_STATES, STATES, TRANSFER, TRIGGER
+from etablera.statemachine.journey import journey
+from etablera.statemachine.messages import Words
+from etablera.statemachine.process import (ASIDE, DECIDE, MEASURE_ACTION, MEASURE_ACTIONS, MEASURE_STATES, NEXT,
+                                           OTHER, STATES, TRANSFER, TRIGGER)
 
 router = APIRouter(include_in_schema=False)
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -73,17 +79,47 @@ def case_panel(function):
     return function
 
 
+def offered(permitted: dict | None) -> dict[str, list[dict]]:
+    """The permitted events as the page offers them (the process table's `offer`): the
+    normal next step, the other ways forward, and the steps set aside, which ask for a
+    confirmation (`confirm`)."""
+    out: dict[str, list[dict]] = {NEXT: [], OTHER: [], ASIDE: []}
+    for event in (permitted or {}).get("events", ()):
+        offer = TRIGGER[event["trigger"]].offer
+        out[offer].append({**event, "confirm": offer == ASIDE})
+    return out
+
+
+def days_until(day: str | None, today: date) -> int | None:
+    """Days from today to an ISO date (negative: that many days late)."""
+    return (date.fromisoformat(day) - today).days if day else None
+
+
+def measure_actions(state: str) -> dict[str, list[str]]:
+    """What may be done to a measure in `state`, as the page offers it: the next steps as
+    buttons, those set aside (cancelling) each behind a confirmation."""
+    permitted = [a for a in MEASURE_ACTIONS if state in a.sources]
+    return {"next": [a.name for a in permitted if a.offer != ASIDE],
+            "aside": [a.name for a in permitted if a.offer == ASIDE]}
+
+
 def case_context(request: Request, who: Principal, case_id: int) -> dict:
     lang = lang_of(request)
     config = get_config()
     case, events = queries.view_case(engine_of(request), who, case_id, lang=lang, history=True, config=config)
     permitted = service.events_for(case, lang, config) if who.can_change else None
     today = local_date(utcnow())
+    steps = offered(permitted)
     return {"case": case, "timeline": timeline(events, case["municipality"], lang), "permitted": permitted,
+            "journey": journey(case["state"], case["paused_from"], events, lang),
+            "next_steps": steps[NEXT], "other_steps": steps[OTHER], "aside_steps": steps[ASIDE],
+            "stage_days": days_until(case["due"], today),
+            "establishment_days": days_until(case["establishment_due"], today) if case["active"] else None,
             "overdue": bool(case["due"]) and case["due"] < today.isoformat(),
             "measure_types": [(code, kind.label(lang)) for code, kind in config.measure_types.items()],
             "cancel_reasons": [(code, label(lang)) for code, label in config.reasons["cancel_measure"].items()],
             "can_add_measure": who.can_change and case["state"] in MEASURE_STATES,
+            "measure_actions": {m["id"]: measure_actions(m["state"]) for m in case["measures"]},
             "state_labels": {s.name: (s.en if lang == "en" else s.sv) for s in STATES},
             **{k: v for panel in PANELS for k, v in panel(request, who, case, lang).items()}}
 
@@ -141,12 +177,15 @@ async def advance_form(request: Request, case_id: CaseId, trigger: str):
                 values[field.name] = "yes" if form.get(field.name) else ""
             else:
                 values[field.name] = str(form.get(field.name, ""))
+        values["confirm"] = "yes" if form.get("confirm") else ""
+        if spec is not None and spec.offer == ASIDE and not values["confirm"]:
+            raise BadInput("confirm_missing", field="confirm", action=Words(spec.sv, spec.en))
         try:
             expect = int(str(form.get("expect_version", "")))
         except ValueError:
             raise BadInput("form_version_missing", field="expect_version") from None
         at = parse_at(str(form.get("at", "")).strip())
-        raw = {k: v for k, v in values.items() if v not in ("", [])}
+        raw = {k: v for k, v in values.items() if v not in ("", []) and k != "confirm"}
         service.advance(engine, who, case_id, trigger, raw, at=at, expect_version=expect)
     return await _change(request, who, case_id, work, trigger, values, saved=trigger, anchor="timeline")
 
@@ -161,8 +200,8 @@ async def add_measure_form(request: Request, case_id: CaseId):
 
     def work():
         measures.add_measure(engine, who, case_id, kind, due=parse_day(due_text, "due"))
-    return await _change(request, who, case_id, work, "add_measure", {"type": kind}, saved="add_measure",
-                         anchor="measures")
+    return await _change(request, who, case_id, work, "add_measure", {"type": kind, "due": due_text},
+                         saved="add_measure", anchor="measures")
 
 
 @router.post("/measures/{measure_id}")
@@ -172,9 +211,14 @@ async def measure_form(request: Request, measure_id: MeasureId):
     engine = engine_of(request)
     action = str(form.get("action", ""))
     reason = str(form.get("reason", "")) or None
+    confirmed = bool(form.get("confirm"))
     case_id = await run_in_threadpool(scope.require_measure, engine, who, measure_id, f"{action}_measure")
+    spec = MEASURE_ACTION.get(action)
 
     def work():
+        if spec is not None and spec.offer == ASIDE and not confirmed:
+            raise BadInput("confirm_missing", field="confirm", action=Words(*i18n.WORDS[spec.name]))
         measures.change_measure(engine, who, measure_id, action, reason=reason)
-    return await _change(request, who, case_id, work, f"measure-{measure_id}", {}, saved=f"{action}_measure",
+    values = {"action": action, "reason": reason or "", "confirm": "yes" if confirmed else ""}
+    return await _change(request, who, case_id, work, f"measure-{measure_id}", values, saved=f"{action}_measure",
                          anchor="measures")
