@@ -245,14 +245,126 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "no_such_officer": ("ingen handläggare {officer}", "no officer {officer}"),
 
     # --- casework: the person and search (cases/person.py, cases/search.py) -----------
+    "person_name_not_valid": ("1–{max} tecken: bokstäver, mellanslag, bindestreck, apostrof eller punkt, "
+                              "först en bokstav",
+                              "1–{max} characters: letters, spaces, hyphens, apostrophes or full stops, "
+                              "a letter first"),
+    "person_language_not_valid": ("ett språk eller en språkkod, högst {max} tecken (t.ex. arabiska, ar)",
+                                  "a language or language code, at most {max} characters (e.g. Arabic, ar)"),
+    "person_phone_not_valid": ("ett telefonnummer: 6–15 siffror, gärna med +landskod (t.ex. +46 70 123 45 67)",
+                               "a phone number: 6–15 digits, preferably with +country code "
+                               "(e.g. +46 70 123 45 67)"),
+    "person_email_not_valid": ("en e-postadress (namn@exempel.se), högst {max} tecken",
+                               "an e-mail address (name@example.com), at most {max} characters"),
+    "person_flag_not_valid": ("ja eller nej", "yes or no"),
+    "person_unknown_detail": ("inte en personuppgift som kan ändras; de som kan ändras: {choices}",
+                              "not a detail that can be changed; those that can: {choices}"),
+    "person_nothing_given": ("ange minst en uppgift att ändra", "give at least one detail to change"),
+    "search_query_missing": ("ange ett personnummer, ett namn eller ett ärendenummer",
+                             "give an identity number, a name or a case number"),
+    "search_query_too_short": ("minst {min} tecken i ett namn", "at least {min} characters of a name"),
+    "search_query_too_long": ("högst {max} tecken", "at most {max} characters"),
 
     # --- casework: responsibility and transfers (cases/assignment.py) -----------------
+    "officer_unknown": ("ingen aktiv handläggare eller samordnare har det id:t",
+                        "no active officer or coordinator has that id"),
+    "officer_wrong_organisation": ("{officer} arbetar på {actual}, inte på {wanted}",
+                                   "{officer} works for {actual}, not for {wanted}"),
+    "officer_other_municipality": ("{officer} arbetar inte med ärenden i kommun {municipality}",
+                                   "{officer} does not serve municipality {municipality}"),
+    "assign_needs_coordinator": ("bara en samordnare kan tilldela ärenden (du är {role})",
+                                 "only a coordinator assigns cases (you are {role})"),
+    "assign_nothing": ("ange en handläggare att tilldela, eller vilken organisation som ska lämnas utan",
+                       "name an officer to assign, or which organisation to leave unassigned"),
+    "case_not_active": ("ärende {case} är avslutat: ansvaret kan inte ändras",
+                        "case {case} is closed: its responsibility cannot change"),
+    "take_needs_officer": ("bara en handläggare kan ta ett ärende (du är {role})",
+                           "only an officer takes a case (you are {role})"),
+    "case_already_assigned": ("ärende {case} har redan en ansvarig handläggare för {org} ({officer}); "
+                              "be en samordnare att tilldela om det",
+                              "case {case} already has a responsible officer at {org} ({officer}); "
+                              "ask a coordinator to reassign it"),
+    "reassign_same_officer": ("välj en annan handläggare än {officer}", "choose an officer other than {officer}"),
+    "reassign_no_target": ("ange minst en handläggare att flytta ärendena till",
+                           "name at least one officer to move the cases to"),
+    "reassign_changed": ("ärendena har ändrats sedan förhandsgranskningen; granska igen",
+                         "the cases changed since the preview; preview again"),
 
     # --- casework: queues, saved filters, exports (cases/queues.py) -------------------
+    "list_filter_unknown_key": ("ett sparat filter tar bara: {choices}", "a saved filter takes only: {choices}"),
+    "filter_name_missing": ("ge filtret ett namn", "give the filter a name"),
+    "filter_name_long": ("högst {max} tecken", "at most {max} characters"),
+    "filter_personal_data": ("ett sparat filter får inte innehålla personuppgifter (som ett personnummer)",
+                             "a saved filter must not hold personal data (such as an identity number)"),
+    "filter_name_taken": ("du har redan ett filter som heter {name}", "you already have a filter called {name}"),
+    "filters_too_many": ("högst {max} sparade filter per användare", "at most {max} saved filters per user"),
+    "no_such_filter": ("du har inget sparat filter {filter}", "you have no saved filter {filter}"),
+    "filter_needs_login": ("sparade filter hör till en användare med inloggning",
+                           "saved filters belong to a user with a login"),
+    "csv_or_json": ("antingen CSV eller JSON, inte båda", "either CSV or JSON, not both"),
 
     # --- casework: notes and documents (cases/notes.py, cases/documents.py) -----------
+    "note_text_missing": ("skriv anteckningens text", "write the note's text"),
+    "note_text_nul": ("får inte innehålla NUL-tecken", "must not contain NUL characters"),
+    "file_missing": ("välj en fil att bifoga", "choose a file to attach"),
+    "file_empty": ("filen är tom", "the file is empty"),
+    "file_too_large": ("filen är för stor: högst {limit}", "the file is too large: at most {limit}"),
+    "file_type_not_allowed": ("filtypen {type} tas inte emot; tillåtna: {types}",
+                              "files of type {type} are not taken; allowed: {types}"),
+    "file_type_unknown": ("filens typ gick inte att känna igen på innehållet; tillåtna: {types}",
+                          "the file's type could not be told from its content; allowed: {types}"),
+    "file_content_mismatch": ("filens innehåll är inte av typen {type}", "the file's content is not of type {type}"),
+    "no_such_document": ("inget dokument med id {document}", "no document with id {document}"),
+    "document_missing": ("dokument {document}: filen saknas i dokumentlagret; kontakta systemförvaltaren",
+                         "document {document}: its file is missing from the document store; tell the "
+                         "system administrator"),
+    "document_altered": ("dokument {document}: filen har ändrats sedan den bifogades (kontrollsumman stämmer "
+                         "inte); kontakta systemförvaltaren",
+                         "document {document}: its file was changed after it was attached (the checksum does not "
+                         "match); tell the system administrator"),
+    "document_erased": ("dokument {document} är gallrat", "document {document} has been erased"),
+    "document_key_not_valid": ("dokumentets lagringsnyckel är ogiltig; kontakta systemförvaltaren",
+                               "the document's storage key is not valid; tell the system administrator"),
+    "audit_note_unrecorded": ("anteckning {note} saknar sin händelse i granskningsspåret",
+                              "note {note} has no event of its own in the audit trail"),
+    "audit_note_changed": ("anteckning {note} har ändrats efter att den skrevs",
+                           "note {note} was changed after it was written"),
+    "audit_document_unrecorded": ("dokument {document} saknar sin händelse i granskningsspåret",
+                                  "document {document} has no event of its own in the audit trail"),
+    "audit_document_missing": ("filen till dokument {document} saknas i dokumentlagret",
+                               "the file of document {document} is missing from the document store"),
+    "audit_document_changed": ("filen till dokument {document} har ändrats efter att den bifogades",
+                               "the file of document {document} was changed after it was attached"),
 
     # --- casework: corrections (cases/corrections.py) ---------------------------------
+    "correction_needs_reason": ("ange ett skäl för rättelsen: {choices}", "give a reason for the correction: {choices}"),
+    "correction_needs_note": ("skriv en motivering till rättelsen", "write a justification for the correction"),
+    "correction_confirm_missing": ("kryssa i att du vill rätta steget", "tick that you want to correct the step"),
+    "correction_role": ("bara en samordnare eller administratör får rätta ett steg (rollen {role} får inte)",
+                        "only a coordinator or an administrator may correct a step (not role {role})"),
+    "no_such_event": ("ärende {case} har ingen händelse {seq}", "case {case} has no event {seq}"),
+    "correction_of_registration": ("händelse {seq} är inskrivningen, som inte kan rättas; avsluta ärendet i stället",
+                                   "event {seq} is the registration, which cannot be corrected; close the case "
+                                   "instead"),
+    "correction_not_a_step": ("händelse {seq} ({trigger}) är inget steg i processen; bara steg kan rättas",
+                              "event {seq} ({trigger}) is not a step of the process; only steps can be corrected"),
+    "correction_already_done": ("händelse {seq} är redan rättad", "event {seq} has already been corrected"),
+    "correction_not_latest": ("händelse {seq} följs av ett senare steg ({later}: {trigger}); rätta det först",
+                              "event {seq} is followed by a later step ({later}: {trigger}); correct that one "
+                              "first"),
+    "correction_before_unknown": ("händelse {seq} registrerades innan steg sparade hur ärendet såg ut före dem, "
+                                  "så det går inte att återställa; gör i stället det steg som behövs",
+                                  "event {seq} was recorded before steps kept what the case was like before "
+                                  "them, so it cannot be restored; take the step that is needed instead"),
+    "correction_active_case_exists": ("personen har redan ett annat pågående ärende; rättelsen skulle ge två",
+                                      "the person already has another active case; the correction would make two"),
+    "registered_late": ("etableringstiden gick ut {due}, före inskrivningen: ärendet är markerat och "
+                        "nästa tidsramskontroll skickar en påminnelse",
+                        "the establishment time ended on {due}, before the registration: the case is marked and "
+                        "the next deadline check sends a reminder"),
+    "corrected_by": ("rättad genom händelse {seq}", "corrected by event {seq}"),
+    "corrects": ("rättar händelse {seq} ({trigger})", "corrects event {seq} ({trigger})"),
+
 
     # --- casework: municipalities, the case page, progress ----------------------------
     "municipality_unknown": ("ingen kommun har koden {value} (se kommunlistan: etablera config show)",
@@ -261,6 +373,26 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "Inget har sparats.",
                         "{action} sets the normal course aside: tick “I confirm” and send again. "
                         "Nothing was saved."),
+
+    # --- security: login and scope (interfaces/http, access/) ---
+    "login_wait": ("För många misslyckade försök att logga in. Försök igen kl. {time}.",
+                   "Too many failed attempts to log in. Try again at {time}."),
+    "login_busy": ("Många loggar in just nu. Försök igen om en liten stund.",
+                   "Many people are logging in right now. Try again in a little while."),
+    "scope_office_not_configured": ("Ditt AF-kontor {office} finns inte i af_offices.toml ({file}), så du ser "
+                                    "inga ärenden. En administratör lägger till kontoret och dess kommuner där "
+                                    "eller ger dig ett kontor som finns.",
+                                    "Your AF office {office} is not in af_offices.toml ({file}), so you see no "
+                                    "cases. An administrator adds the office and its municipalities there or "
+                                    "gives you an office that is."),
+    "scope_office_empty": ("AF-kontoret {office} har inga kommuner i af_offices.toml ({file}), så du ser inga "
+                           "ärenden. En administratör anger kontorets kommuner där.",
+                           "AF office {office} has no municipalities in af_offices.toml ({file}), so you see no "
+                           "cases. An administrator lists the office's municipalities there."),
+    "scope_no_municipality": ("Användaren {user} har ingen kommun, så du ser inga ärenden. En administratör "
+                              "anger användarens kommun (etablera user add).",
+                              "User {user} has no municipality, so you see no cases. An administrator sets "
+                              "the user's municipality (etablera user add)."),
 
     # --- the follow-up report (reports/) ------------------------------------------------------
     "period_reversed": ("perioden börjar ({start}) efter att den slutar ({end})",
