@@ -75,3 +75,46 @@ def show_case(engine, case_id: int, *, actor: str | Principal = ACTOR, lang: str
 def history(engine, case_id: int, *, actor: str | Principal = ACTOR, lang: str = "sv") -> list[dict]:
     """The case's audit trail as `actor` sees it (the view is access-logged)."""
     return queries.history(engine, who(actor), case_id, lang=lang)
+
+
+# --- queues, saved filters, exports (cases/queues.py, saved_filters.py, exports.py, skip_audit.py) ---
+
+def list_queue(engine, *, actor: str | Principal = ACTOR, limit: int = 50, offset: int = 0, lang: str = "sv",
+               **query) -> dict:
+    """One page of a list (`query`: queue, state, municipality, overdue, sort, ... as URL
+    parameters) as `actor` sees it, with its total."""
+    from etablera.cases import queues
+    return queues.list_cases(engine, who(actor), queues.parse_query(query), limit=limit, offset=offset, lang=lang)
+
+
+def queue_counts(engine, *, actor: str | Principal = ACTOR) -> dict:
+    from etablera.cases import queues
+    return queues.queue_counts(engine, who(actor))
+
+
+def save_filter(engine, name: str, query: dict, *, actor: str | Principal = ACTOR) -> dict:
+    from etablera.cases import saved_filters
+    return saved_filters.save_filter(engine, who(actor), name, query)
+
+
+def saved_filters(engine, *, actor: str | Principal = ACTOR) -> list[dict]:
+    """`actor`'s saved filters with their counts."""
+    from etablera.cases import saved_filters as saved
+    return saved.filters_with_counts(engine, who(actor))
+
+
+def delete_filter(engine, filter_id: int, *, actor: str | Principal = ACTOR) -> None:
+    from etablera.cases import saved_filters
+    saved_filters.delete_filter(engine, who(actor), filter_id)
+
+
+def export_csv(engine, *, actor: str | Principal = ACTOR, lang: str = "sv", chunk: int = 500, **query) -> str:
+    """The list as CSV text (each exported case access-logged)."""
+    from etablera.cases import exports, queues
+    return "".join(exports.export_csv(engine, who(actor), queues.parse_query(query), lang=lang, chunk=chunk))
+
+
+def skip_page(engine, *, actor: str | Principal = ACTOR, **options) -> dict:
+    """One page of the skip audit as `actor` sees it."""
+    from etablera.cases import skip_audit
+    return skip_audit.skip_page(engine, who(actor), **options)

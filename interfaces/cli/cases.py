@@ -114,9 +114,19 @@ def show(options, case_id):
 @click.option("--municipality", default=None)
 @click.option("--state", default=None, help="A state (module2.preparing) or a module (module2).")
 @click.option("--limit", default=1000, show_default=True)
+@click.option("--queue", default=None, help="mine, unassigned, overdue, assessment, followup or transferred: "
+                                            "your list, within your municipalities.")
+@click.option("--overdue", is_flag=True, help="Only cases whose stage is overdue (with --queue/--sort/--csv).")
+@click.option("--sort", default=None, help="due, id, state, municipality or name (-name: descending).")
+@click.option("--offset", default=0, show_default=True, help="Skip this many cases (the next page).")
+@click.option("--csv", "as_csv", is_flag=True, help="The list as CSV on stdout (each case access-logged).")
 @common
-def list_(options, municipality, state, limit):
-    """List cases (no personal data)."""
+def list_(options, municipality, state, limit, queue, overdue, sort, offset, as_csv):
+    """List cases: all (no personal data), or your queue or filter (--queue, --sort, --csv)."""
+    if queue or overdue or sort or offset or as_csv:
+        from etablera.interfaces.cli.lists import list_queue
+        return list_queue(options, municipality=municipality, state=state, limit=limit, queue=queue,
+                          overdue=overdue, sort=sort, offset=offset, as_csv=as_csv)
     rows = queries.list_cases(get_engine(), municipality=municipality, state=state, limit=limit, lang=options.lang)
     emit(options, rows, lambda r: table(r, LIST_COLUMNS, options.lang))
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from etablera.interfaces.http import schemas as s
 from etablera.interfaces.http.auth import api_principal, bearer, engine_of
 from etablera.access import log as access_log, scope
-from etablera.cases import measures, queries, service, worklist
+from etablera.cases import measures, queries, queues, service, skip_audit, worklist
 from etablera.reminders import outbox as reminders
 from etablera.cases.parsing import parse_at, parse_bound, parse_day
 from etablera.cases.agreements import agreement_book
@@ -49,17 +49,30 @@ def me(who: Who):
     return who.as_dict()
 
 
-@router.get("/cases", response_model=s.Worklist, summary="The worklist: running cases by due date")
+@router.get("/cases", response_model=s.Worklist,
+            summary="A list of cases: a queue or filter, sorted, a page at a time, with its total")
 def list_cases(request: Request, who: Who, lang: Lang = "sv",
-               mine: Annotated[bool, Query(description="only the cases you are responsible for")] = False,
+               mine: Annotated[bool, Query(description="only the cases you are responsible for (queue=mine)")] = False,
+               queue: Annotated[str | None, Query(description="mine, unassigned, overdue, assessment, followup, "
+                                                              "transferred")] = None,
                state: Annotated[str | None, Query(max_length=40)] = None,
                municipality: Annotated[list[str], Query(max_length=10)] = [],   # noqa: B006 (FastAPI copies it)
                overdue: bool = False,
+               sort: Annotated[str | None, Query(description="due, id, state, municipality, name; -key: "
+                                                             "descending")] = None,
                limit: Annotated[int, Query(ge=1, le=worklist.MAX_LIMIT)] = 50,
                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0):
-    codes = scope.scoped_municipalities(who, municipality)
-    return worklist.worklist(engine_of(request), who, mine=mine, state=state or None, municipalities=codes,
-                             overdue=overdue, limit=limit, offset=offset, lang=lang)
+    q = queues.parse_query(list_query(request, queue or ("mine" if mine else None)))
+    return queues.list_cases(engine_of(request), who, q, limit=limit, offset=offset, lang=lang)
+
+
+def list_query(request: Request, queue: str | None) -> dict:
+    """A list's query from the query string (the report's filters too: queues.KEYS)."""
+    params = request.query_params
+    query = {k: params.get(k) for k in queues.KEYS if params.get(k)}
+    query.update(municipality=params.getlist("municipality"), overdue="1" if params.get("overdue") in
+                 ("1", "true", "True") else "", queue=queue or "")
+    return query
 
 
 @router.post("/cases", response_model=s.Created, status_code=201, summary="Register a newcomer (new case)")
@@ -126,24 +139,28 @@ def all_reminders(request: Request, who: Who, lang: Lang = "sv",
 
 
 @router.get("/skips", response_model=list[s.SkipDoc],
-            summary="The skip audit: who skipped which module, when and why")
-def skips(request: Request, who: Who, lang: Lang = "sv",
+            summary="The skip audit: who skipped which module, when and why, a page at a time "
+                    "(the total in X-Total-Count, the next page in Link)")
+def skips(request: Request, response: Response, who: Who, lang: Lang = "sv",
           municipality: Annotated[str | None, Query(max_length=4)] = None,
           since: Annotated[str | None, Query(max_length=40)] = None,
           until: Annotated[str | None, Query(max_length=40)] = None,
-          module: Annotated[str | None, Query(pattern="^[23]$")] = None):
+          module: Annotated[str | None, Query(pattern="^[23]$")] = None,
+          reason: Annotated[str | None, Query(max_length=40)] = None,
+          sort: Annotated[str | None, Query(description="at, case, municipality, actor, reason; -key: "
+                                                        "descending")] = None,
+          limit: Annotated[int, Query(ge=1, le=skip_audit.MAX_LIMIT)] = skip_audit.MAX_LIMIT,
+          offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0):
     engine = engine_of(request)
     require_role(engine, who, who.sees_skip_audit, "skips", "read the skip audit")
-    return skip_rows(engine, who, municipality, parse_bound(since, "since"), parse_bound(until, "until"), module, lang)
-
-
-def skip_rows(engine, who: Principal, municipality, since, until, module, lang) -> list[dict]:
-    codes = scope.scoped_municipalities(who, [municipality] if municipality else [])
-    if codes is None:
-        return queries.skips(engine, since=since, until=until, module=module, lang=lang)
-    rows = [r for code in codes for r in queries.skips(engine, municipality=code, since=since, until=until,
-                                                       module=module, lang=lang)]
-    return sorted(rows, key=lambda r: (r["at"] or "", r["case_id"]))
+    page = skip_audit.skip_page(engine, who, municipality=municipality, module=module, reason=reason,
+                                since=parse_bound(since, "since"), until=parse_bound(until, "until"),
+                                sort=sort or "at", limit=limit, offset=offset, lang=lang)
+    response.headers["X-Total-Count"] = str(page["total"])
+    if page["next_offset"] is not None:
+        following = request.url.include_query_params(offset=page["next_offset"])
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return page["items"]
 
 
 @router.get("/agreements", summary="Local agreements and their job tracks")

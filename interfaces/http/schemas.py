@@ -50,7 +50,7 @@ class WorklistItem(Doc):
     state: str
     state_label: str
     state_since: str | None
-    due: str
+    due: str | None = Field(description="the current stage's due date (none for an ended case)")
     establishment_due: str
     overdue: bool
     days_late: int
@@ -65,9 +65,14 @@ class WorklistItem(Doc):
 class Worklist(Doc):
     today: str
     mine: bool
+    queue: str | None = Field(None, description="the queue listed, if any")
+    sort: str = "due"
+    query: dict = Field(default_factory=dict, description="the list's filters, as query parameters")
+    total: int = Field(description="how many cases the list holds (all pages)")
     limit: int
     offset: int
     next_offset: int | None
+    prev_offset: int | None = None
     items: list[WorklistItem]
 
 

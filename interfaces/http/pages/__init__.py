@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from etablera.interfaces.http.pages import audit, case, login, register, report, worklist
+from etablera.interfaces.http.pages import audit, case, login, queues, register, report, worklist
 
 router = APIRouter(include_in_schema=False)
-for _module in (login, worklist, case, register, audit, report):
+for _module in (login, worklist, case, register, audit, report, queues):
     router.include_router(_module.router)

@@ -2,34 +2,54 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from etablera.access import log as access_log, scope
 from etablera.access.scope import require_role
+from etablera.cases import skip_audit
 from etablera.cases.parsing import parse_bound
-from etablera.interfaces.http.api import MAX_ID, skip_rows
+from etablera.interfaces.http import i18n
+from etablera.interfaces.http.api import MAX_ID
 from etablera.interfaces.http.auth import engine_of, page_principal
 from etablera.interfaces.http.pages.common import checked_form, lang_of, render, web_message
 from etablera.models.configuration import get_config
 from etablera.statemachine.errors import BadInput
 
 router = APIRouter(include_in_schema=False)
+SKIP_PAGE = 100
+SKIP_SORTS = {"at": ("datum, äldst först", "date, oldest first"), "-at": ("datum, senast först", "date, newest first"),
+              "case": ("ärende", "case"), "municipality": ("kommun", "municipality"), "actor": ("vem", "who"),
+              "reason": ("skäl", "reason")}
 
 
 @router.get("/skips", response_class=HTMLResponse)
-def skips_page(request: Request, municipality: str = "", module: str = "", since: str = "", until: str = ""):
+def skips_page(request: Request, municipality: str = "", module: str = "", reason: str = "", since: str = "",
+               until: str = "", sort: str = "at", offset: int = 0):
     who = page_principal(request)
     engine = engine_of(request)
+    lang = lang_of(request)
     require_role(engine, who, who.sees_skip_audit, "skips", "read the skip audit")
-    rows = skip_rows(engine, who, municipality or None, parse_bound(since, "since"), parse_bound(until, "until"),
-                     module if module in ("2", "3") else None, lang_of(request))
+    page = skip_audit.skip_page(engine, who, municipality=municipality or None, module=module or None,
+                                reason=reason or None, since=parse_bound(since, "since"),
+                                until=parse_bound(until, "until"), sort=sort or "at", limit=SKIP_PAGE,
+                                offset=max(offset, 0), lang=lang)
     config = get_config()
     places = sorted(who.municipalities or config.municipalities.keys())
-    return render(request, "skips.html", {"rows": rows, "municipality": municipality, "module": module,
-                                          "since": since, "until": until,
-                                          "places": [(c, config.municipalities.get(c, c)) for c in places]})
+    query = {k: v for k, v in {"municipality": municipality, "module": module, "reason": reason, "since": since,
+                               "until": until, "sort": page["sort"] if page["sort"] != "at" else ""}.items() if v}
+    link = lambda at: f"/skips?{urlencode({**query, 'offset': at})}" if at is not None else None  # noqa: E731
+    reasons = config.reasons.get("skip", {})
+    return render(request, "skips.html", {
+        "rows": page["items"], "page": page, "municipality": municipality, "module": module, "reason": reason,
+        "since": since, "until": until, "sort": page["sort"], "next_url": link(page["next_offset"]),
+        "prev_url": link(page["prev_offset"]), "places": [(c, config.municipalities.get(c, c)) for c in places],
+        "reasons": [(code, label(lang)) for code, label in reasons.items()],
+        "sorts": [(k, i18n.pick(v, lang)) for k, v in SKIP_SORTS.items()],
+        "sort_label": i18n.pick(("Sortera efter", "Sort by"), lang)})
 
 
 @router.get("/access-log", response_class=HTMLResponse)

@@ -14,6 +14,7 @@ from etablera.cases.parsing import parse_day
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
 from etablera.interfaces.http.pages.common import lang_of, render
+from etablera.interfaces.http.pages.report_links import attach, figure_links
 from etablera.models.configuration import get_config
 
 router = APIRouter(include_in_schema=False)
@@ -43,7 +44,9 @@ def report_page(request: Request, municipality: str = "", start: str = "", end: 
     config = get_config()
     places = sorted(who.municipalities or config.municipalities.keys())
     query = urlencode({"municipality": municipality, "start": start, "end": end})
-    return render(request, "report.html", {"doc": doc, "charts": charts, "tables": sections(doc),
+    links = figure_links(doc, who, municipality)
+    return render(request, "report.html", {"doc": doc, "charts": charts, "tables": attach(sections(doc), links),
+                                           "kpis": links["kpis"],
                                            "municipality": municipality, "start": start, "end": end,
                                            "full_url": f"/report.html?{query}",
                                            "places": [(c, config.municipalities.get(c, c)) for c in places]})

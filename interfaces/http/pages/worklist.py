@@ -1,19 +1,22 @@
-"""The worklist: the cases a user works on, filtered by state, municipality and overdue,
-a page at a time; the start page leads there."""
+"""The worklist: the cases a user works on, by queue ("mine", "unassigned", "overdue", ...)
+or saved filter, filtered by state, municipality and overdue, sorted and paged; the start
+page leads there, with each queue's count. The report's figures link here with the
+filters that select exactly the cases they count (pages/report_links.py)."""
 
 from __future__ import annotations
-
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from etablera.access import scope
-from etablera.cases import worklist
+from etablera.access.principal import Principal
+from etablera.cases import queues
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
-from etablera.interfaces.http.pages.common import lang_of, render
+from etablera.interfaces.http.pages.common import form_error, lang_of, render
+from etablera.interfaces.http.pages.queues import (PAGE, list_url, report_filters, sort_options, start_page_parts,
+                                                   words)
 from etablera.models.configuration import get_config
+from etablera.statemachine.errors import EtableraError
 from etablera.statemachine.process import STATES
 
 router = APIRouter(include_in_schema=False)
@@ -27,25 +30,49 @@ def home():
 def state_options(lang: str) -> list[tuple[str, str]]:
     parents = [(p, i18n.pick((p.replace("module", "Modul "), p.replace("module", "Module ")), lang))
                for p in ("module1", "module2", "module3")]
-    return parents + [(s.name, s.en if lang == "en" else s.sv) for s in STATES if not s.terminal]
+    return parents + [(s.name, s.en if lang == "en" else s.sv) for s in STATES]
+
+
+def list_params(request: Request, who: Principal) -> dict:
+    """The list's query from the URL: an officer's start page is their own cases; `mine`
+    (0 or 1) is the older spelling of queue=mine."""
+    params = {k: v for k, v in request.query_params.items() if k in queues.KEYS}
+    mine = request.query_params.get("mine")
+    if "queue" not in request.query_params and mine is not None:
+        params["queue"] = "mine" if mine == "1" else ""
+    elif "queue" not in request.query_params and not params and who.role == "officer":
+        params["queue"] = "mine"
+    return params
 
 
 @router.get("/worklist", response_class=HTMLResponse)
-def worklist_page(request: Request, state: str = "", municipality: str = "", overdue: str = "",
-                  mine: str = "", offset: int = 0):
+def worklist_page(request: Request, offset: int = 0):
     who = page_principal(request)
+    return worklist_view(request, who, list_params(request, who), max(offset, 0))
+
+
+def worklist_view(request: Request, who: Principal, params: dict, offset: int = 0, *, error: EtableraError | None = None,
+                  typed_name: str = "") -> HTMLResponse:
     lang = lang_of(request)
     engine = engine_of(request)
-    mine_on = (mine == "1") if mine else who.role == "officer"
-    codes = scope.scoped_municipalities(who, [municipality] if municipality else [])
-    page = worklist.worklist(engine, who, mine=mine_on, state=state or None, municipalities=codes,
-                             overdue=overdue == "1", limit=50, offset=max(offset, 0), lang=lang)
+    q = queues.parse_query(params)
+    page = queues.list_cases(engine, who, q, limit=PAGE, offset=offset, lang=lang)
     config = get_config()
     places = sorted((who.municipalities or config.municipalities.keys()))
-    query = {"state": state, "municipality": municipality, "overdue": overdue, "mine": "1" if mine_on else "0"}
+    current = q.params()
     return render(request, "worklist.html", {
-        "page": page, "state": state, "municipality": municipality, "overdue": overdue == "1", "mine": mine_on,
+        "page": page, "q": q, "state": q.state or "", "municipality": q.municipalities[0] if q.municipalities else "",
+        "overdue": q.overdue, "mine": q.queue == "mine", "queue": q.queue or "", "sort": q.sort,
         "states": state_options(lang), "places": [(c, config.municipalities.get(c, c)) for c in places],
-        "next_url": f"/worklist?{urlencode({**query, 'offset': page['next_offset']})}"
+        "sorts": sort_options(lang), "w": words(lang), "queue_options": [(n, queues.queue_label(n, lang))
+                                                                         for n in queues.QUEUES],
+        "report_filters": report_filters(q, lang), "hidden": {k: v for k, v in current.items()
+                                                               if k not in queues.SAVED_KEYS},
+        "saved_query": {k: v for k, v in current.items() if k in queues.SAVED_KEYS},
+        "export_url": list_url("/worklist.csv", current),
+        "next_url": list_url("/worklist", current, queue=q.queue or "", offset=page["next_offset"])
         if page["next_offset"] is not None else None,
-        "prev_url": f"/worklist?{urlencode({**query, 'offset': max(offset - 50, 0)})}" if offset > 0 else None})
+        "prev_url": list_url("/worklist", current, queue=q.queue or "", offset=page["prev_offset"])
+        if page["prev_offset"] is not None else None,
+        "filter_error": form_error(error, lang) if error else None, "typed_name": typed_name,
+        **start_page_parts(engine, who, q, lang)}, 400 if error else 200)

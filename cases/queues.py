@@ -1,0 +1,406 @@
+"""Queues and lists of cases: "mine", "unassigned in my municipalities", "overdue",
+"awaiting joint assessment", "follow-up due" and "transferred in", each with its count on
+the start page, and the one scoped listing behind the worklist, the API's case list, the
+CSV export, a user's saved filters and the report's figures (reports/links.py).
+
+A list is a `ListQuery`: a queue and the filters beside it (state or module, municipality,
+overdue, and the report's own: a rung of the reminder ladder, ended or registered in a
+period, running / ended / all), a whitelisted sort with the case id as the tie-break, and
+a page (limit, offset). Every value in it is a code or a date, never personal data, so it
+travels in URLs and is stored as a saved filter. The list covers the principal's
+municipalities only; asking for one outside them is refused (403) and logged.
+
+The statement of one combination of filters and sort is built once (the values are bound
+parameters), like the worklist's `_listing`. The start page's counts are one statement of
+scalar subqueries, each an indexed range (migrations 0001-0007).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+
+from sqlalchemy import Integer, bindparam, exists, false, func, select, text
+from sqlalchemy.engine import Engine
+
+from etablera.access import scope
+from etablera.access.principal import Principal
+from etablera.cases import filters
+from etablera.cases.audit import CASES, EVENTS
+from etablera.cases.followup import DUE_WINDOW_DAYS
+from etablera.cases.worklist import _COLUMNS, LADDER_STEPS, MAX_LIMIT
+from etablera.models.configuration import Config, get_config
+from etablera.models.database import transaction
+from etablera.models.followup import FOLLOWUP_DAYS
+from etablera.models.timestamps import day_start, local_date, show, utcnow
+from etablera.reports.sql import Dialect, day_number
+from etablera.statemachine.errors import BadInput, EtableraError
+from etablera.statemachine.messages import Code, Words
+from etablera.statemachine.process import FOLLOWED_UP, STAGE_OF, STATE, STATES, state_label
+
+TRANSFERRED_DAYS = 30                 # "transferred in": within the last 30 days
+AWAITING_ASSESSMENT = tuple(s.name for s in STATES if s.stage == "assessment")
+RUNNING = tuple(STAGE_OF)             # running in a stage: not on hold, not ended (the report's "overdue")
+QUEUE_WORDS = {
+    "mine": Words("Mina ärenden", "My cases"),
+    "unassigned": Words("Ej tilldelade i mina kommuner", "Unassigned in my municipalities"),
+    "overdue": Words("Försenade", "Overdue"),
+    "assessment": Words("Väntar på gemensam bedömning", "Awaiting joint assessment"),
+    "followup": Words("Uppföljning att göra", "Follow-up due"),
+    "transferred": Words(f"Inflyttade senaste {TRANSFERRED_DAYS} dagarna", f"Transferred in, last {TRANSFERRED_DAYS} days"),
+}
+QUEUES = tuple(QUEUE_WORDS)
+SORT_KEYS = ("due", "id", "state", "municipality", "name")
+SORTS = SORT_KEYS + tuple(f"-{k}" for k in SORT_KEYS)
+STATUSES = ("active", "ended", "all")
+LADDER = ("late",)                    # + the ladder's steps: a window of the report's "overdue now"
+# The query's keys as URLs and saved filters spell them; a saved filter keeps the first five.
+SAVED_KEYS = ("queue", "state", "municipality", "overdue", "sort")
+KEYS = SAVED_KEYS + ("status", "ladder", "ended_from", "ended_to", "registered_from", "registered_to",
+                     "registered_in")
+_EXTRA = (CASES.c.given_name, CASES.c.family_name, CASES.c.transferred_at, CASES.c.active)
+_LISTED = tuple(_COLUMNS) + tuple(c for c in _EXTRA if c.name not in {col.name for col in _COLUMNS})
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """Which cases a list holds and in which order (no page): codes and dates only."""
+    queue: str | None = None
+    state: str | None = None
+    municipalities: tuple[str, ...] = ()
+    overdue: bool = False
+    sort: str = "due"
+    status: str | None = None           # active (default) | ended | all; a state filter decides by itself
+    ladder: str | None = None           # a step of the stage ladder, or "late": every step that is overdue
+    ended_from: date | None = None
+    ended_to: date | None = None
+    registered_from: date | None = None
+    registered_to: date | None = None
+    registered_in: str | None = None    # the municipality the case was registered in (it may have moved since)
+
+    def params(self) -> dict[str, str | list[str]]:
+        """The query as URL parameters / a saved filter's JSON (only what is set)."""
+        out: dict = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "municipalities":
+                if value:
+                    out["municipality"] = value[0] if len(value) == 1 else list(value)
+            elif f.name == "sort":
+                if value != "due":
+                    out["sort"] = value
+            elif value is True:
+                out[f.name] = "1"
+            elif value:
+                out[f.name] = value.isoformat() if isinstance(value, date) else value
+        return out
+
+
+def parse_query(values: dict, *, keys: tuple[str, ...] = KEYS, strict: bool = False,
+                config: Config | None = None) -> ListQuery:
+    """A ListQuery from URL parameters or a saved filter (each value checked; `strict`:
+    a key outside `keys` is refused instead of ignored). Municipalities are checked
+    against the principal's scope where the list is read (`list_cases`)."""
+    from etablera.cases.parsing import parse_day
+    unknown = [k for k in values if k not in keys]
+    if strict and unknown:
+        raise BadInput("list_filter_unknown_key", field=unknown[0], choices=[Code(k) for k in keys])
+    get = {k: values.get(k) for k in keys}
+    places = get.get("municipality") or ()
+    places = (places,) if isinstance(places, str) else tuple(places)
+    ladder_steps = LADDER + _ladder_steps()
+    return ListQuery(
+        queue=filters.one_of(get.get("queue") or None, QUEUES, field="queue"),
+        state=filters.state(get.get("state") or None),
+        municipalities=tuple(dict.fromkeys(filters.municipality(m, config=config) for m in places if m)),
+        overdue=_flag(get.get("overdue"), "overdue"),
+        sort=filters.one_of(get.get("sort") or None, SORTS, field="sort") or "due",
+        status=filters.one_of(get.get("status") or None, STATUSES, field="status"),
+        ladder=filters.one_of(get.get("ladder") or None, ladder_steps, field="ladder"),
+        ended_from=parse_day(get.get("ended_from") or None, "ended_from"),
+        ended_to=parse_day(get.get("ended_to") or None, "ended_to"),
+        registered_from=parse_day(get.get("registered_from") or None, "registered_from"),
+        registered_to=parse_day(get.get("registered_to") or None, "registered_to"),
+        registered_in=filters.municipality(get.get("registered_in") or None, field="registered_in", config=config))
+
+
+def _flag(value, field: str) -> bool:
+    if value in (None, "", "0", False, "false"):
+        return False
+    if value in ("1", True, "true", "on"):
+        return True
+    raise BadInput("unknown_choice", field=field, choices=[Code("0"), Code("1")])
+
+
+def _ladder_steps() -> tuple[str, ...]:
+    return tuple(step for step, *_ in _levels(local_date(utcnow())))
+
+
+def _levels(today: date):
+    from etablera.reports.overdue import _ladder_levels
+    return _ladder_levels(today)
+
+
+# --- the statements ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a statement's text depends on (the values are bound parameters)."""
+    dialect: str
+    queue: str | None
+    officer: str                    # the principal's officer column: kommun_officer | af_officer
+    places: str | None              # None: every municipality; one; many
+    matching: str | None            # the state filter: exact | module
+    overdue: bool
+    status: str                     # active | ended | all
+    ladder: tuple[bool, bool] | None    # (a lower bound, an upper bound) of the due date
+    ended: bool
+    registered: bool
+    registered_in: bool
+
+
+def _shape(q: ListQuery, who: Principal, places: tuple[str, ...] | None, dialect: str, today: date) -> _Shape:
+    if q.queue == "followup":
+        status = "all"                  # exited cases: the queue's own condition says which
+    elif q.queue:
+        status = "active"               # the other queues are work on running cases
+    elif q.state:
+        status = "all"                  # a state says by itself whether the case has ended
+    else:
+        status = q.status or ("ended" if q.ended_from or q.ended_to else "active")
+    window = None
+    if q.ladder:
+        after, upto = _window(q.ladder, today)
+        window = (after is not None, upto is not None)
+    return _Shape(dialect, q.queue, "af_officer" if who.organisation == "af" else "kommun_officer",
+                  None if places is None else "one" if len(places) == 1 else "many",
+                  None if not q.state else "exact" if q.state in STATE else "module", q.overdue, status, window,
+                  bool(q.ended_from or q.ended_to), bool(q.registered_from or q.registered_to), bool(q.registered_in))
+
+
+def _window(ladder: str, today: date) -> tuple[date | None, date | None]:
+    """The due dates of a ladder window (after, up to] as the report counts them."""
+    levels = _levels(today)
+    if ladder == "late":
+        late = [upto for _, _, upto, is_overdue in levels if is_overdue]
+        return None, max(late) if late else None
+    step = next(level for level in levels if level[0] == ladder)
+    return step[1], step[2]
+
+
+def _conditions(s: _Shape, p: str = "") -> list:
+    """The WHERE of a list; `p` prefixes the parameters' names (several lists in one
+    statement: the start page's counts)."""
+    c = CASES.c
+    where = []
+    if s.places == "one":
+        where.append(c.municipality == bindparam(p + "municipality"))
+    elif s.places == "many":
+        where.append(c.municipality.in_(bindparam(p + "municipalities", expanding=True)))
+    if s.status == "active":
+        where += [c.active, c.due.is_not(None)]
+    elif s.status == "ended":
+        where.append(c.active == false())
+    if s.queue == "mine":
+        where.append(c[s.officer] == bindparam(p + "officer"))
+    elif s.queue == "unassigned":
+        where.append(c[s.officer].is_(None))
+    elif s.queue == "overdue":
+        where.append(c.due < bindparam(p + "today"))
+    elif s.queue == "assessment":
+        where.append(c.state.in_(AWAITING_ASSESSMENT))
+    elif s.queue == "transferred":
+        where.append(c.transferred_at >= bindparam(p + "transferred_since"))
+    elif s.queue == "followup":
+        where.append(_followup_due(s.dialect, p))
+    if s.matching == "exact":
+        where.append(c.state == bindparam(p + "state"))
+    elif s.matching == "module":
+        where.append(c.state.like(bindparam(p + "state")))
+    if s.overdue:
+        where.append(c.due < bindparam(p + "today"))
+    if s.ladder:
+        where.append(c.state.in_(RUNNING))
+        if s.ladder[0]:
+            where.append(c.due > bindparam(p + "ladder_after"))
+        if s.ladder[1]:
+            where.append(c.due <= bindparam(p + "ladder_upto"))
+    if s.ended:
+        where += [c.state_since >= bindparam(p + "ended_start"), c.state_since < bindparam(p + "ended_end")]
+    if s.registered or s.registered_in:
+        e = EVENTS.c
+        registration = [e.case_id == c.id, e.seq == 1]
+        if s.registered:
+            registration += [e.at >= bindparam(p + "registered_start"), e.at < bindparam(p + "registered_end")]
+        if s.registered_in:
+            registration.append(e.municipality == bindparam(p + "registered_in"))
+        where.append(exists(select(e.case_id).where(*registration)))
+    return where
+
+
+def _followup_due(dialect: str, p: str):
+    """The follow-up queue: exited cases with a follow-up whose day has come and that is
+    not recorded (as cases/followup.py's due list, within its window)."""
+    d = Dialect(dialect)
+    days = " UNION ALL ".join(f"SELECT {n} AS d" for n in FOLLOWUP_DAYS)
+    states = ", ".join(f"'{s}'" for s in FOLLOWED_UP)
+    return text(f"""cases.id IN (
+        SELECT e.id FROM (SELECT id, {d.local_day('state_since')} AS exit_day FROM cases
+                          WHERE state IN ({states}) AND state_since >= :{p}fu_since) e
+        CROSS JOIN ({days}) days
+        LEFT JOIN followups f ON f.case_id = e.id AND f.day = days.d
+        WHERE f.id IS NULL AND e.exit_day + days.d <= :{p}fu_today
+          AND e.exit_day + days.d > :{p}fu_today - :{p}fu_window)""").bindparams(
+        bindparam(f"{p}fu_since"), bindparam(f"{p}fu_today", type_=Integer), bindparam(f"{p}fu_window", type_=Integer))
+
+
+def _order(sort: str, nullable_due: bool) -> list:
+    c = CASES.c
+    key, descending = sort.lstrip("-"), sort.startswith("-")
+    columns = {"due": [c.due], "id": [], "state": [c.state], "municipality": [c.municipality],
+               "name": [c.family_key, c.given_key]}[key]
+    out = []
+    for column in columns:
+        ordered = column.desc() if descending else column.asc()
+        # NULLs last on both databases (SQLite puts them first by default): one order everywhere
+        out.append(ordered.nulls_last() if column is not c.due or nullable_due else ordered)
+    return out + [c.id.desc() if descending and key == "id" else c.id.asc()]
+
+
+@lru_cache(maxsize=256)
+def _listing(shape: _Shape, sort: str):
+    query = select(*_LISTED).where(*_conditions(shape))
+    return (query.order_by(*_order(sort, shape.status != "active"))
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+
+
+@lru_cache(maxsize=256)
+def _count(shape: _Shape, p: str = ""):
+    return select(func.count()).select_from(CASES).where(*_conditions(shape, p))
+
+
+@lru_cache(maxsize=128)
+def _counts(shapes: tuple[_Shape, ...]):
+    """One statement: the count of each list, `q0`, `q1`, ... (each an indexed read)."""
+    return select(*(_count(s, f"q{i}_").scalar_subquery().label(f"q{i}") for i, s in enumerate(shapes)))
+
+
+def _values(q: ListQuery, who: Principal, places: tuple[str, ...] | None, today: date, p: str = "") -> dict:
+    values = {"officer": who.id, "today": today, "transferred_since": today - timedelta(days=TRANSFERRED_DAYS)}
+    if places is not None:
+        values.update(municipality=places[0], municipalities=list(places))
+    if q.state:
+        values["state"] = q.state if q.state in STATE else f"{q.state}.%"
+    if q.ladder:
+        values["ladder_after"], values["ladder_upto"] = _window(q.ladder, today)
+    if q.ended_from or q.ended_to:
+        values["ended_start"] = day_start(q.ended_from or date(1900, 1, 1))
+        values["ended_end"] = day_start((q.ended_to or today) + timedelta(days=1))
+    if q.registered_from or q.registered_to:
+        values["registered_start"] = day_start(q.registered_from or date(1900, 1, 1))
+        values["registered_end"] = day_start((q.registered_to or today) + timedelta(days=1))
+    if q.registered_in:
+        values["registered_in"] = q.registered_in
+    if q.queue == "followup":
+        earliest = today - timedelta(days=max(FOLLOWUP_DAYS) + DUE_WINDOW_DAYS + 2)
+        values.update(fu_since=earliest, fu_today=day_number(today), fu_window=DUE_WINDOW_DAYS)
+    return {p + k: v for k, v in values.items()}
+
+
+def _dialect_values(values: dict, dialect: str) -> dict:
+    # The follow-up fragment is text: SQLite compares the stored instant as text.
+    return {k: (v.isoformat() if k.endswith("fu_since") and dialect == "sqlite" else v) for k, v in values.items()}
+
+
+# --- the use cases -----------------------------------------------------------------------
+
+def places_of(engine: Engine, who: Principal, q: ListQuery, action: str = "list") -> tuple[str, ...] | None:
+    """The municipalities a list covers: those asked for (each in scope) or all of the
+    principal's. One outside is refused (403) and the attempt logged."""
+    try:
+        return scope.scoped_municipalities(who, q.municipalities)
+    except EtableraError:
+        outside = [m for m in q.municipalities if not who.sees(m)]
+        scope.log(engine, who, None, f"denied:{action}", f"municipality {','.join(outside)} outside the user's")
+        raise
+
+
+def list_cases(engine: Engine, who: Principal, q: ListQuery, *, limit: int = 50, offset: int = 0,
+               today: date | None = None, lang: str = "sv", config: Config | None = None) -> dict:
+    """One page of a list, with its total (the same filters counted) and the offsets of the
+    next and previous pages."""
+    config = config or get_config()
+    today = today or local_date(utcnow())
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadInput("limit_range", field="limit", max=MAX_LIMIT)
+    if offset < 0:
+        raise BadInput("offset_negative", field="offset")
+    places = places_of(engine, who, q)
+    dialect = engine.dialect.name
+    shape = _shape(q, who, places, dialect, today)
+    values = _dialect_values(_values(q, who, places, today), dialect)
+    with transaction(engine, write=False) as conn:
+        rows = conn.execute(_listing(shape, q.sort), {**values, "limit": limit + 1, "offset": offset}).mappings().all()
+        total = conn.execute(_count(shape), values).scalar_one()
+    more = len(rows) > limit
+    return {"today": today.isoformat(), "queue": q.queue, "mine": q.queue == "mine", "sort": q.sort,
+            "query": q.params(), "limit": limit, "offset": offset, "total": total,
+            "next_offset": offset + limit if more else None,
+            "prev_offset": max(offset - limit, 0) if offset > 0 else None,
+            "items": [item(r, today, config, lang) for r in rows[:limit]]}
+
+
+def item(r, today: date, config: Config, lang: str) -> dict:
+    """A listed case as the worklist shows it (the person's name where the case has one)."""
+    late = (today - r["due"]).days if r["due"] else 0
+    step = LADDER_STEPS.get(r["ladder"])
+    return {"id": r["id"], "municipality": r["municipality"],
+            "municipality_name": config.municipalities.get(r["municipality"]),
+            "target_group": r["target_group"], "state": r["state"], "state_label": state_label(r["state"], lang),
+            "state_since": show(r["state_since"]), "due": r["due"].isoformat() if r["due"] else None,
+            "establishment_due": r["establishment_due"].isoformat(), "overdue": late > 0,
+            "days_late": late if late > 0 else 0, "reminder": step, "escalated": step == "escalation",
+            "track": r["track"], "kommun_officer": r["kommun_officer"], "af_officer": r["af_officer"],
+            "given_name": r["given_name"], "family_name": r["family_name"],
+            "transferred_at": r["transferred_at"].isoformat() if r["transferred_at"] else None,
+            "active": bool(r["active"]), "version": r["version"]}
+
+
+def count_lists(engine: Engine, who: Principal, lists: list[ListQuery], today: date | None = None) -> list[int | None]:
+    """The count of each list in one statement; None for a list outside the principal's
+    scope now (a saved filter whose municipality is no longer theirs)."""
+    today = today or local_date(utcnow())
+    dialect = engine.dialect.name
+    shapes, values, slots = [], {}, []
+    for q in lists:
+        try:
+            places = scope.scoped_municipalities(who, q.municipalities)
+        except EtableraError:
+            slots.append(None)
+            continue
+        p = f"q{len(shapes)}_"
+        slots.append(len(shapes))
+        shapes.append(_shape(q, who, places, dialect, today))
+        values.update(_dialect_values(_values(q, who, places, today, p), dialect))
+    if not shapes:
+        return [None] * len(lists)
+    with transaction(engine, write=False, single=True) as conn:
+        row = conn.execute(_counts(tuple(shapes)), values).one()
+    return [None if slot is None else row[slot] for slot in slots]
+
+
+def queue_counts(engine: Engine, who: Principal, today: date | None = None) -> dict[str, int]:
+    """The start page's queues and their counts, within the principal's municipalities."""
+    counts = count_lists(engine, who, [ListQuery(queue=name) for name in QUEUES], today)
+    return dict(zip(QUEUES, counts))
+
+
+def queue_label(name: str, lang: str) -> str:
+    words = QUEUE_WORDS[name]
+    return words.en if lang == "en" else words.sv
+
+
+__all__ = ["KEYS", "ListQuery", "QUEUES", "SAVED_KEYS", "SORTS", "count_lists", "item", "list_cases", "parse_query",
+           "places_of", "queue_counts", "queue_label"]

@@ -1,0 +1,94 @@
+"""The skip audit a page at a time: who skipped which module, when and why, within the
+principal's municipalities (where the case was at the skip), filtered by module, reason
+and period, sorted by a whitelisted key with (case, event) as the tie-break, with its
+total. The report's "skipped modules by reason" links here (reports/links.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, bindparam, cast, func, select
+from sqlalchemy.engine import Engine
+
+from etablera.access import scope
+from etablera.access.principal import Principal
+from etablera.cases import filters
+from etablera.cases.audit import EVENTS
+from etablera.cases.queries import reason_label
+from etablera.models.configuration import Config, get_config
+from etablera.models.database import transaction
+from etablera.models.timestamps import show
+from etablera.statemachine.errors import BadInput, Forbidden
+from etablera.statemachine.process import state_label
+
+MAX_LIMIT = 1000
+SORT_KEYS = ("at", "case", "municipality", "actor", "reason")
+SORTS = SORT_KEYS + tuple(f"-{k}" for k in SORT_KEYS)
+_SORT_COLUMNS = {"at": EVENTS.c.at, "case": None, "municipality": EVENTS.c.municipality, "actor": EVENTS.c.actor,
+                 "reason": EVENTS.c.reason}
+_COLUMNS = (EVENTS.c.case_id, EVENTS.c.seq, EVENTS.c.at, EVENTS.c.actor, EVENTS.c.trigger, EVENTS.c.from_state,
+            EVENTS.c.to_state, EVENTS.c.municipality, EVENTS.c.reason, EVENTS.c.note, EVENTS.c.skipped, EVENTS.c.data)
+
+
+def _where(query, places, module: str | None, reason: str | None, since, until):
+    text = cast(EVENTS.c.skipped, String)
+    query = query.where(text.like(f'%"module{module}"%' if module else '%"module%'))
+    if places is not None:
+        query = query.where(EVENTS.c.municipality.in_(bindparam("places", list(places), expanding=True)))
+    if reason:
+        query = query.where(EVENTS.c.reason == reason)
+    if since:
+        query = query.where(EVENTS.c.at >= since)
+    if until:
+        query = query.where(EVENTS.c.at < until)
+    return query
+
+
+def skip_page(engine: Engine, who: Principal, *, municipality: str | None = None, module: str | None = None,
+              reason: str | None = None, since: datetime | None = None, until: datetime | None = None,
+              sort: str = "at", limit: int = 100, offset: int = 0, lang: str = "sv",
+              config: Config | None = None) -> dict:
+    """One page of the skip audit and its total. A municipality outside the principal's
+    is refused (403) and logged."""
+    config = config or get_config()
+    municipality = filters.municipality(municipality, config=config)
+    module = filters.one_of(module, filters.SKIPPABLE_MODULES, field="module")
+    reason = filters.one_of(reason, tuple(config.reasons.get("skip", {})), field="reason")
+    sort = filters.one_of(sort, SORTS, field="sort") or "at"
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadInput("limit_range", field="limit", max=MAX_LIMIT)
+    if offset < 0:
+        raise BadInput("offset_negative", field="offset")
+    try:
+        places = scope.scoped_municipalities(who, [municipality] if municipality else [])
+    except Forbidden:
+        scope.log(engine, who, None, "denied:skips", f"municipality {municipality} outside the user's")
+        raise
+    key, descending = sort.lstrip("-"), sort.startswith("-")
+    column = _SORT_COLUMNS[key]
+    order = [] if column is None else [column.desc() if descending else column.asc()]
+    ties = [EVENTS.c.case_id.desc(), EVENTS.c.seq.desc()] if descending and key == "case" \
+        else [EVENTS.c.case_id, EVENTS.c.seq]
+    query = _where(select(*_COLUMNS), places, module, reason, since, until).order_by(*order, *ties)
+    counted = _where(select(func.count()).select_from(EVENTS), places, module, reason, since, until)
+    with transaction(engine, write=False) as conn:
+        rows = conn.execute(query.limit(limit + 1).offset(offset)).mappings().all()
+        total = conn.execute(counted).scalar_one()
+    more = len(rows) > limit
+    return {"total": total, "limit": limit, "offset": offset, "sort": sort,
+            "next_offset": offset + limit if more else None,
+            "prev_offset": max(offset - limit, 0) if offset > 0 else None,
+            "items": [_doc(r, config, lang) for r in rows[:limit]]}
+
+
+def _doc(r, config: Config, lang: str) -> dict:
+    return {"case_id": r["case_id"], "seq": r["seq"], "at": show(r["at"]), "actor": r["actor"],
+            "trigger": r["trigger"], "from_state": r["from_state"], "to_state": r["to_state"],
+            "to_state_label": state_label(r["to_state"], lang), "municipality": r["municipality"],
+            "skipped": r["skipped"], "reason": r["reason"],
+            "reason_label": reason_label(config, "skip", r["reason"], lang), "justification": r["note"],
+            "decision": r["data"].get("decision"), "participants": r["data"].get("participants")}
+
+
+__all__ = ["MAX_LIMIT", "SORTS", "skip_page"]

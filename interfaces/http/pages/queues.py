@@ -1,0 +1,130 @@
+"""The start page's queues and saved filters, and a list as CSV: the worklist page's
+parts that are not the list itself (pages/worklist.py shows it).
+
+URLs carry the list's query (codes and dates, never personal data); saving and deleting a
+filter are CSRF-checked forms that go back to the worklist (303); a refused name comes back
+on the worklist beside the field, as typed (unless it held an identity number).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from etablera.access.principal import Principal
+from etablera.cases import exports, queues, saved_filters
+from etablera.interfaces.http import i18n
+from etablera.interfaces.http.auth import engine_of, page_principal
+from etablera.interfaces.http.pages.common import checked_form, lang_of
+from etablera.statemachine.errors import EtableraError
+
+router = APIRouter(include_in_schema=False)
+PAGE = 50
+WORDS = {
+    "queues": ("Köer", "Queues"),
+    "saved": ("Mina sparade filter", "My saved filters"),
+    "save": ("Spara filtret", "Save the filter"),
+    "filter_name": ("Filtrets namn", "Name of the filter"),
+    "delete": ("Ta bort", "Delete"),
+    "queue": ("Kö", "Queue"),
+    "all_queues": ("Alla pågående i mina kommuner", "All running cases in my municipalities"),
+    "sort": ("Sortera efter", "Sort by"),
+    "export": ("Exportera listan som CSV", "Export the list as CSV"),
+    "total": ("ärenden i listan", "cases in the list"),
+    "showing": ("visar", "showing"),
+    "no_count": ("–", "–"),
+    "name": ("Namn", "Name"),
+    "filter_from_report": ("Urval från rapporten", "Selection from the report"),
+    "status_active": ("pågående", "running"), "status_ended": ("avslutade", "ended"), "status_all": ("alla", "all"),
+    "ladder": ("steg enligt påminnelsetrappan", "stage by the reminder ladder"),
+    "ladder_late": ("försenade steg", "overdue stages"),
+    "ended": ("avslutade under", "ended in"), "registered": ("inskrivna under", "registered in"),
+    "registered_in": ("inskrivna i kommun", "registered in the municipality"),
+}
+SORT_WORDS = {"due": ("förfallodatum", "due date"), "id": ("ärendenummer", "case number"), "state": ("läge", "state"),
+              "municipality": ("kommun", "municipality"), "name": ("namn", "name")}
+
+
+def words(lang: str) -> dict[str, str]:
+    return {k: i18n.pick(v, lang) for k, v in WORDS.items()}
+
+
+def sort_options(lang: str) -> list[tuple[str, str]]:
+    down = i18n.pick(("fallande", "descending"), lang)
+    return ([(k, i18n.pick(v, lang)) for k, v in SORT_WORDS.items()]
+            + [(f"-{k}", f"{i18n.pick(v, lang)}, {down}") for k, v in SORT_WORDS.items()])
+
+
+def list_url(path: str, params: dict, **extra) -> str:
+    return f"{path}?{urlencode({**params, **{k: v for k, v in extra.items() if v is not None}}, doseq=True)}"
+
+
+def start_page_parts(engine, who: Principal, q: queues.ListQuery, lang: str) -> dict:
+    """The queues with their counts and the user's saved filters with theirs."""
+    counts = queues.queue_counts(engine, who)
+    current = q.params()
+    try:
+        saved = saved_filters.filters_with_counts(engine, who)
+    except EtableraError:
+        saved = []
+    return {
+        "queues": [{"name": name, "label": queues.queue_label(name, lang), "count": counts[name],
+                    "url": list_url("/worklist", {"queue": name}), "current": q.queue == name and len(current) == 1}
+                   for name in queues.QUEUES],
+        "saved": [{**f, "url": list_url("/worklist", f["query"]) if f["query"] else "/worklist?queue=",
+                   "current": f["query"] == current} for f in saved],
+    }
+
+
+def report_filters(q: queues.ListQuery, lang: str) -> list[str]:
+    """The filters a report's link set that the form does not show, in words."""
+    w = words(lang)
+    out = []
+    if q.status and not q.queue and not q.state:
+        out.append(w[f"status_{q.status}"])
+    if q.ladder:
+        out.append(w["ladder_late"] if q.ladder == "late" else f"{w['ladder']}: {q.ladder}")
+    if q.ended_from or q.ended_to:
+        out.append(f"{w['ended']} {q.ended_from or '…'} – {q.ended_to or '…'}")
+    if q.registered_from or q.registered_to:
+        out.append(f"{w['registered']} {q.registered_from or '…'} – {q.registered_to or '…'}")
+    if q.registered_in:
+        out.append(f"{w['registered_in']} {q.registered_in}")
+    return out
+
+
+@router.get("/worklist.csv")
+def worklist_csv(request: Request):
+    who = page_principal(request)
+    q = queues.parse_query(dict(request.query_params))
+    lines = exports.export_csv(engine_of(request), who, q, lang=lang_of(request))
+    return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="arenden.csv"'})
+
+
+@router.post("/filters")
+async def save_filter(request: Request):
+    who = page_principal(request)
+    form = await checked_form(request, who)
+    query = {k: str(form.get(k, "")) for k in queues.SAVED_KEYS if str(form.get(k, ""))}
+    name = str(form.get("name", ""))[:200]
+    try:
+        saved = await run_in_threadpool(saved_filters.save_filter, engine_of(request), who, name, query)
+    except EtableraError as exc:            # back to the list with the refusal beside the name, as typed
+        from etablera.interfaces.http.pages.worklist import worklist_view
+        typed = "" if exc.code == "filter_personal_data" else name
+        return await run_in_threadpool(lambda: worklist_view(request, who, {"queue": "", **query}, error=exc,
+                                                             typed_name=typed))
+    return RedirectResponse(list_url("/worklist", saved["query"]) if saved["query"] else "/worklist?queue=",
+                            status_code=303)
+
+
+@router.post("/filters/{filter_id}/delete")
+async def delete_filter(request: Request, filter_id: int):
+    who = page_principal(request)
+    await checked_form(request, who)
+    await run_in_threadpool(saved_filters.delete_filter, engine_of(request), who, filter_id)
+    return RedirectResponse("/worklist", status_code=303)
