@@ -17,6 +17,7 @@ from etablera.models.database import transaction
 from etablera.models.timestamps import show
 from etablera.cases import filters
 from etablera.cases.audit import CASES, EVENTS, events_in
+from etablera.cases.corrections import EVENT_REASONS, with_corrections
 from etablera.cases.journal import load_case, log_access
 from etablera.statemachine.process import MEASURE_REASONS, REASONED, STATE, module_of, state_label, trigger_label
 from etablera.cases.tracks import track_status
@@ -53,7 +54,7 @@ def case_doc(case, measures, config: Config, lang: str) -> dict:
         "state": case["state"], "state_label": state_label(case["state"], lang),
         "module": module_of(case["state"]), "state_since": show(case["state_since"]),
         "stage_started": _day(case["stage_started"]), "due": _day(case["due"]),
-        "establishment_due": _day(case["establishment_due"]),
+        "establishment_due": _day(case["establishment_due"]), "registered_late": case["registered_late"],
         "paused_from": case["paused_from"], "plan": case["plan"], "track": case["track"],
         "kommun_officer": case["kommun_officer"], "af_officer": case["af_officer"], "active": case["active"],
         "measures": [measure_doc(m, config, lang) for m in measures], "version": case["version"],
@@ -118,14 +119,15 @@ def event_doc(row, config: Config, lang: str) -> dict:
 def reason_label(config: Config, trigger: str, reason: str | None, lang: str) -> str | None:
     if not reason:
         return None
-    category = MEASURE_REASONS.get(trigger) or REASONED.get(trigger, "skip")
+    category = MEASURE_REASONS.get(trigger) or REASONED.get(trigger) or EVENT_REASONS.get(trigger, "skip")
     label = config.reasons.get(category, {}).get(reason)
     return label(lang) if label else reason
 
 
 def _events(conn, case_id: int, config: Config, lang: str) -> list[dict]:
     rows = conn.execute(_EVENTS_OF, {"case_id": case_id}).mappings().all()     # one fetch, not one per row
-    return [event_doc(r, config, lang) for r in rows]
+    docs = [event_doc(r, config, lang) for r in rows]
+    return with_corrections(conn, case_id, docs, lang)       # a corrected step and its correction marked
 
 
 def history(engine: Engine, who: Principal, case_id: int, *, lang: str = "sv",

@@ -26,6 +26,7 @@ from etablera.models.database import transaction
 from etablera.models.identity import IdentityError, parse_identity
 from etablera.models.timestamps import local_date, utcnow
 from etablera.statemachine.case import Case
+from etablera.statemachine.corrections import measures_before
 from etablera.statemachine.decide import decide, new_case, not_permitted, registration_event
 from etablera.statemachine.errors import BadInput, NotPermitted
 from etablera.statemachine.messages import Code
@@ -34,7 +35,8 @@ from etablera.statemachine.measures import follow, track_measures
 from etablera.statemachine.process import OPEN_MEASURE_STATES, REGISTER, RESUME, TRIGGER, permitted, state_label
 
 MEASURES = Measure.__table__
-_OPEN_MEASURES = (select(MEASURES.c.id, MEASURES.c.module, MEASURES.c.state, MEASURES.c.due, MEASURES.c.version)
+_OPEN_MEASURES = (select(MEASURES.c.id, MEASURES.c.module, MEASURES.c.state, MEASURES.c.due, MEASURES.c.ended_at,
+                         MEASURES.c.reason, MEASURES.c.version)
                   .where(MEASURES.c.case_id == bindparam("case_id"),
                          MEASURES.c.state.in_(OPEN_MEASURE_STATES))
                   .order_by(MEASURES.c.id))
@@ -133,12 +135,14 @@ def _advance(engine: Engine, who: Principal, case_id: int, trigger: str, raw: di
                 conn.execute(insert(MEASURES).values(**measure)).inserted_primary_key[0]
                 for measure in track_measures(case_id, decision.track, at)]
         if decision.ends_measures or decision.shift_days:
-            changed, cancelled = follow(decision, conn.execute(_OPEN_MEASURES, {"case_id": case_id}).mappings().all(),
-                                        at, config)
+            open_measures = conn.execute(_OPEN_MEASURES, {"case_id": case_id}).mappings().all()
+            changed, cancelled = follow(decision, open_measures, at, config)
             for measure_id, values in changed.items():
                 conn.execute(update(MEASURES).where(MEASURES.c.id == measure_id).values(**values))
             if cancelled:
                 decision.event["data"]["cancelled_measures"] = cancelled
+            if changed:
+                decision.event["data"]["measures_before"] = measures_before(open_measures, changed)
         write_access(conn, who, case_id, f"advance:{trigger}")
         return append(conn, row, decision.changes, decision.event)
 

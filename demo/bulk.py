@@ -29,6 +29,7 @@ from etablera.cases.agreements import agreement_book
 from etablera.cases.audit import GENESIS
 from etablera.cases.journal import link
 from etablera.statemachine.case import Case as CaseView
+from etablera.statemachine.corrections import measures_before
 from etablera.statemachine.decide import decide, new_case, registration_event
 from etablera.statemachine.fields import clean_data
 from etablera.statemachine.measures import (added_event, changed_event, follow, moved_measure, new_measure,
@@ -83,10 +84,13 @@ class CaseRows:
                                                   track_measures(self.case_id, decision.track, at)]
         if decision.ends_measures or decision.shift_days:
             changed, cancelled = follow(decision, self.measures, at, self.config)
+            touched = measures_before(self.measures, changed)
             for measure in self.measures:
                 measure.update(changed.get(measure["id"], {}))
             if cancelled:
                 decision.event["data"]["cancelled_measures"] = cancelled
+            if changed:
+                decision.event["data"]["measures_before"] = touched
         self._chain(decision.changes, decision.event)
 
     def add_measure(self, at: datetime, actor: str, measure_type: str) -> None:

@@ -34,6 +34,7 @@ class ReasonsFile(Section):
     close: Labels = Field(description="why a case leaves the process without an establishment outcome")
     drop_track: Labels = Field(description="why someone leaves a local job track")
     cancel_measure: Labels = Field(description="why a measure (insats) is cancelled")
+    correct: Labels = Field(description="why a mistaken step is corrected (rättelse)")
 
 
 class MeasureTypeEntry(LabelEntry):

@@ -18,7 +18,10 @@ Subjects and their visits:
 - stage: the case's current stage due date (cases.due); the visit is `cases.stage_seq`,
   the seq of the event that entered the stage, so a second visit of the same stage
   (module 2 again after an assessment) gets its own reminders;
-- establishment: the two-year establishment due date, once per case;
+- establishment: the two-year establishment due date, once per case; a case registered
+  when its establishment time was already over (`registered_late`) gets the step its due
+  date has reached from the first check that sees it, however old the due date
+  (`_late_select`: the catch-up window would drop it, and nobody would ever be told);
 - measure: each open measure's due date;
 - agreement.revision / agreement.expiry: the municipality's agreement dates, for the
   coordinators (from the agreement files, not the database: a handful of rows);
@@ -100,6 +103,9 @@ def record_due(engine: Engine, now: datetime | None = None, *, config: ReminderC
             for window in config.ladder(subject).windows(today, config.catch_up_days):
                 query = select_for(window, today, recorded, conn.dialect.name == "sqlite")
                 result.add(subject, window.step, _insert(conn, query))
+        late = _dropped(config.ladder("establishment"), today, config.catch_up_days)
+        if late is not None:
+            result.add("establishment", late.step, _insert(conn, _late_select(late, today, recorded)))
         dialect = Dialect(conn.dialect.name)
         for window in config.ladder("followup").windows(today, config.catch_up_days):
             for day in FOLLOWUP_DAYS:
@@ -150,6 +156,30 @@ def _establishment_select(window: Window, today: date, recorded: datetime, probe
                    CASES.c.establishment_due, detected, recorded, status, addressed, attempts)
             .where(_in_window(CASES.c.establishment_due, window), CASES.c.state.in_(list(STAGE_OF)),
                    CASES.c.active, _not_recorded("establishment", CASES.c.id, 0, window.step, probe)))
+
+
+def _dropped(ladder: Ladder, today: date, catch_up_days: int | None) -> Window | None:
+    """The due dates the catch-up window drops (their last step came more than
+    `catch_up_days` ago), as a window of the last step; None without a catch-up window."""
+    if not catch_up_days:
+        return None
+    last = ladder.windows(today, catch_up_days)[-1]
+    return Window(last.step, None, last.after)
+
+
+def _late_select(window: Window, today: date, recorded: datetime):
+    """A case registered after its establishment time was over (cases.registered_late) is
+    never dropped by the catch-up window: the step its due date has reached (the last) is
+    recorded once, by the first check that sees it running, unless an establishment
+    reminder of the case is recorded already (at any step: nobody is told twice)."""
+    step, detected, recorded, status, addressed, attempts = _common(window, today, recorded)
+    r = REMINDERS.c
+    return (select(literal("establishment", String), CASES.c.id, literal(0, Integer), step, CASES.c.id,
+                   cast(null(), Integer), CASES.c.municipality, literal("establishment", String),
+                   CASES.c.establishment_due, detected, recorded, status, addressed, attempts)
+            .where(CASES.c.registered_late, _in_window(CASES.c.establishment_due, window),
+                   CASES.c.state.in_(list(STAGE_OF)), CASES.c.active,
+                   ~exists().where(r.kind == "establishment", r.target_id == CASES.c.id)))
 
 
 def _measure_select(window: Window, today: date, recorded: datetime, probe: bool):

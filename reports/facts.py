@@ -17,7 +17,9 @@ loaded into Python.
 
 How a case's history becomes visits:
 - only state changes count (to_state <> from_state, or the registration); a transfer, a
-  measure change or a follow-up changes no stage;
+  measure change or a follow-up changes no stage; a corrected step and its correction
+  (the `corrections` table) are left out, so the case counts as if the step had not
+  happened;
 - each state belongs to its time-frame stage (process.STATE[..].stage); `on_hold`
   belongs to the stage it paused: the days on hold are counted in `paused_days`, never
   in `days`;
@@ -42,6 +44,11 @@ from etablera.reports.sql import Dialect
 # A constant key for PostgreSQL's advisory lock: two reports refreshing at once take turns.
 _LOCK_KEY = 5_360_030_001
 STALE = "report_stale"
+
+
+# A corrected step and its correction, as if neither had happened (models/casework.Correction).
+CORRECTED = ("SELECT 1 FROM corrections x WHERE x.case_id = {event}.case_id "
+             "AND (x.corrected_seq = {event}.seq OR x.correction_seq = {event}.seq)")
 
 
 def stage_case(column: str) -> str:
@@ -98,6 +105,7 @@ WITH changes AS (
            k.municipality AS now_municipality
     FROM {STALE} s CROSS JOIN cases k CROSS JOIN audit_events e
     WHERE k.id = s.case_id AND e.case_id = s.case_id AND (e.from_state IS NULL OR e.to_state <> e.from_state)
+      AND NOT EXISTS ({CORRECTED.format(event='e')})
 ),
 neighbours AS (
     SELECT c.*,

@@ -1,10 +1,12 @@
 """The caseload: how many cases are in each state now, and the period's entries
-(registrations), exits by outcome and transfers between municipalities."""
+(registrations), exits by outcome and transfers between municipalities (a corrected
+transfer left out), and how many steps were corrected in the period."""
 
 from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from etablera.reports.facts import CORRECTED
 from etablera.reports.outcomes import EXIT_STATES
 from etablera.reports.rows import bind_instant, fetch, muni_entry, state_label
 from etablera.reports.scope import Scope
@@ -45,6 +47,7 @@ def flow(conn: Connection, d: Dialect, scope: Scope) -> dict:
     origin = d.json_text("data", "from_municipality")
     transfers = fetch(conn, f"SELECT municipality, {origin}, COUNT(*) FROM audit_events "
                             "WHERE trigger = 'transfer' AND at >= :start AND at < :end "
+                            f"AND NOT EXISTS ({CORRECTED.format(event='audit_events')}) "
                             f"GROUP BY municipality, {origin}",
                       {**params, "start": bind_instant(conn, start), "end": bind_instant(conn, end)})
     per: dict[str, dict] = {}
@@ -74,3 +77,13 @@ def flow(conn: Connection, d: Dialect, scope: Scope) -> dict:
     return {**total, "exits_total": sum(total["exits"].values()), "exit_labels": labels,
             "by_municipality": [{**muni_entry(scope, code), **p, "exits_total": sum(p["exits"].values())}
                                 for code, p in sorted(per.items())]}
+
+
+def corrections(conn: Connection, scope: Scope) -> dict:
+    """How many steps were corrected in the period (where the case was at the correction)."""
+    start, end = scope.instants()
+    n = fetch(conn, "SELECT COUNT(*) FROM corrections x JOIN audit_events e "
+                    "ON e.case_id = x.case_id AND e.seq = x.correction_seq "
+                    f"WHERE e.at >= :start AND e.at < :end{scope.where('e.municipality')}",
+              scope.params(start=bind_instant(conn, start), end=bind_instant(conn, end)))[0][0]
+    return {"count": n, "label": "Corrected steps" if scope.lang == "en" else "Rättade steg"}

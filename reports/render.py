@@ -84,6 +84,10 @@ def sections(doc: dict) -> list[tuple[str, list[str], list[list]]]:
                   m["transfers_out"]] + list(m["exits"].values()) + [m["exits_total"]] for m in f["by_municipality"]]
                 + [[t("Totalt", "Total"), f["entries"], f["transfers_in"], f["transfers_out"]]
                    + list(f["exits"].values()) + [f["exits_total"]]]))
+    if "corrections" in doc:
+        c = doc["corrections"]
+        out.append((t("Rättelser under perioden", "Corrections in the period"), [t("vad", "what"), t("antal", "count")],
+                    [[c["label"], c["count"]]]))
     stat_heads = [t("antal", "count"), t("medel (dagar)", "mean (days)"), t("median (dagar)", "median (days)"),
                   t("spridning", "spread")]
     out.append((t("Tid i varje steg (dagar, vilande tid borträknad)", "Time in each stage (days, time on hold excluded)"),

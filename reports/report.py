@@ -20,6 +20,8 @@ Definitions (also written into the document, under "method"):
   case was in when it left; its days are Stockholm calendar days, days on hold excluded;
 - entries: registrations in the period, where registered; exits: the events that ended a
   case in the period, where the case was then; transfers count at both ends;
+- corrections: a corrected step and its correction are left out of every figure (the case
+  counts as if the step had not happened); how many there were in the period is said;
 - percentiles: "linear between closest ranks" (the method of PostgreSQL's percentile_cont
   and of numpy's default): for n sorted values x1..xn, position h = 1 + p(n-1), value
   x⌊h⌋ + (h-⌊h⌋)(x⌊h⌋+1 - x⌊h⌋). Computed from the histogram of whole days with running
@@ -40,7 +42,7 @@ from etablera.models.database import transaction
 from etablera.models.timestamps import show, utcnow
 from etablera.reports.establishment import MONTH_DEN, MONTH_NUM, establishment
 from etablera.reports.facts import refresh_in
-from etablera.reports.flow import flow, states_now
+from etablera.reports.flow import corrections, flow, states_now
 from etablera.reports.followups import followups
 from etablera.reports.outcomes import ESTABLISHED, target_group_outcomes, track_outcomes
 from etablera.reports.overdue import overdue
@@ -68,6 +70,7 @@ def build_report(engine: Engine, scope: Scope, *, refresh: bool = True) -> dict:
                       "national": not scope.municipalities},
             "states_now": states_now(conn, scope),
             "flow": flow(conn, d, scope),
+            "corrections": corrections(conn, scope),
             "time_in_stage": time_in_stage(conn, scope),
             "establishment": establishment(conn, scope),
             "tracks": track_outcomes(conn, scope),
@@ -135,4 +138,7 @@ def method(scope: Scope) -> dict:
                              else "etablerad senast etableringsdatumet (två år från uppehållstillstånd eller senare "
                                   "mottagande, flyttat med vilande tid)"),
         "curve_month": "365.25/12 days",
+        "corrections": ("a corrected step and its correction are left out: the case counts as if the step had not "
+                        "happened" if en else "ett rättat steg och dess rättelse räknas inte: ärendet räknas som om "
+                                              "steget inte hade tagits"),
     }

@@ -25,11 +25,18 @@ class Case:
     last_seq: int
     version: int
     last_event_at: datetime | None = None
+    # Read only to record what a step changes (`data["before"]`, statemachine/corrections.py).
+    state_since: datetime | None = None
+    stage_started: date | None = None
+    stage_seq: int | None = None
+    active: bool | None = None
+    transferred_from: str | None = None
+    transferred_at: date | None = None
 
     @classmethod
     def of(cls, row) -> "Case":
         """From a case row (a mapping with at least these columns)."""
-        return cls(*(row[name] for name in _NAMES))
+        return cls(**{name: row[name] for name in _NAMES if name in row})
 
     def __getitem__(self, name: str):
         # Rules and messages written for rows read a case the same way.

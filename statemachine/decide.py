@@ -18,6 +18,7 @@ from etablera.models.agreements import AgreementBook, Track
 from etablera.models.configuration import Config
 from etablera.models.timestamps import local_date
 from etablera.statemachine.case import Case
+from etablera.statemachine.corrections import before_values
 from etablera.statemachine.errors import NotPermitted
 from etablera.statemachine.process import (FIRST_STAGE, INITIAL, REGISTER, STATE, TRACK_STAGE, Route, permitted, route)
 from etablera.statemachine.rules import RULES
@@ -102,6 +103,7 @@ def decide(case: Case, trigger: str, data: dict, at: datetime, config: Config, *
         event_data["paused_days"] = shift
     if changes.get("due") is not None:
         event_data["due"] = changes["due"].isoformat()
+    event_data["before"] = before_values(case, changes)      # what a correction puts back
     event = {
         "at": at, "actor": actor, "trigger": trigger, "from_state": state, "to_state": dest,
         "municipality": changes.get("municipality", case.municipality),
@@ -133,14 +135,17 @@ def new_case(*, person: str, municipality: str, target_group: str, no_upper_seco
     """The row of a freshly registered case (without id and chain head)."""
     today = local_date(at)
     anchor = max(permit_date, reception_date or permit_date)
+    establishment_due = config.establishment_frame.due(anchor)
     return {
         "person": person, "municipality": municipality, "target_group": target_group,
         "no_upper_secondary": no_upper_secondary, "permit_date": permit_date, "reception_date": reception_date,
         "state": INITIAL, "state_since": at, "stage_started": today, "stage_seq": 1,
         "due": stage_due(config, FIRST_STAGE, target_group, today),
-        "establishment_due": config.establishment_frame.due(anchor),
+        "establishment_due": establishment_due,
         "paused_from": None, "paused_at": None, "plan": None, "track": None,
         "kommun_officer": kommun_officer, "af_officer": af_officer, "active": True,
+        # The establishment time was already over: allowed, warned, and reminded (reminders/deadlines.py).
+        "registered_late": establishment_due < today,
     }
 
 
@@ -151,6 +156,8 @@ def registration_event(case: dict, at: datetime, actor: str, note: str | None = 
             "establishment_due": case["establishment_due"].isoformat()}
     if case.get("reception_date"):
         data["reception_date"] = case["reception_date"].isoformat()
+    if case.get("registered_late"):
+        data["registered_late"] = True
     for officer in ("kommun_officer", "af_officer"):
         if case.get(officer):
             data[officer] = case[officer]

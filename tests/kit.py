@@ -118,3 +118,11 @@ def skip_page(engine, *, actor: str | Principal = ACTOR, **options) -> dict:
     """One page of the skip audit as `actor` sees it."""
     from etablera.cases import skip_audit
     return skip_audit.skip_page(engine, who(actor), **options)
+
+
+def correct(engine, case_id: int, seq: int, day: str | datetime | None = None, *, actor: str | Principal = ACTOR,
+            reason: str | None = None, note: str | None = None, expect_version: int | None = None) -> dict:
+    """Correct the case's step `seq` on `day` (None: now). Returns the correction event."""
+    from etablera.cases import corrections
+    return corrections.correct(engine, who(actor), case_id, seq, reason=reason, note=note,
+                               expect_version=expect_version, at=at(day))

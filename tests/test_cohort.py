@@ -38,6 +38,8 @@ def _dump(engine) -> tuple[list, list, list]:
         for key in ("measures", "cancelled_measures"):
             if key in data:
                 data[key] = [rank[i] for i in data[key]]
+        if "measures_before" in data:
+            data["measures_before"] = [{**m, "id": rank[m["id"]]} for m in data["measures_before"]]
         e["data"] = data
 
     def strip(rows):

@@ -120,7 +120,7 @@ def test_every_broken_file_at_once(tmp_path, monkeypatch):
     assert [(Path(i.file).name, i.field) for i in exc.value.issues] == [
         ("reasons.toml", "pause"), ("reasons.toml", "pauses"), ("measures.toml", "types.career_guidance.duration")]
     assert str(exc.value).splitlines()[1].endswith("pauses: unknown field (expected one of: skip, pause, close, "
-                                                   "drop_track, cancel_measure)")
+                                                   "drop_track, cancel_measure, correct)")
 
 
 def test_a_bad_agreement_value_names_file_key_path_and_rule(tmp_path, monkeypatch, capsys):

@@ -9,6 +9,7 @@ from etablera.interfaces.cli.output import emit, table
 from etablera.models.database import get_engine
 from etablera.cases import queries, service, tracks
 from etablera.cases.parsing import parse_day
+from etablera.cases.late_registration import registration_warnings
 
 # Every word these commands print, Swedish and English: the text follows --lang.
 WORDS = {
@@ -74,8 +75,11 @@ def register(options, at, person, municipality, permit_date, reception_date, no_
         reception_date=parse_day(reception_date, "reception_date"), no_upper_secondary=no_upper_secondary,
         kommun_officer=kommun_officer, af_officer=af_officer, at=at, note=note)
     doc = queries.show_case(engine, who, case_id, lang=options.lang)
+    doc["warnings"] = registration_warnings(doc, options.lang)       # the establishment time already over
     emit(options, doc, lambda d: _w("registered", options.lang, id=d["id"], state=d["state_label"],
-                                    group=d["target_group"], due=d["due"]))
+                                    group=d["target_group"], due=d["due"])
+                                 + "".join(f"\n{_w('warning_line', options.lang)}: {w['message']}"
+                                           for w in d["warnings"]))
 
 
 def _case_text(d: dict, lang: str = "sv") -> str:
@@ -206,3 +210,8 @@ def advance(options, at, case_id, trigger, reason, note, sets, expect_version):
                                  + (f", {_w('skipped', lang)} {', '.join(event['skipped'])}" if event["skipped"]
                                     else "")
                                  + "".join(f"\n{_w('warning_line', lang)}: {w}" for w in d["warnings"]))
+
+# Corrections (cli/corrections.py): `case correct`.
+from etablera.interfaces.cli.corrections import correct as _correct  # noqa: E402
+
+case.add_command(_correct)

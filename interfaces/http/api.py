@@ -18,6 +18,7 @@ from etablera.access import log as access_log, scope
 from etablera.cases import measures, queries, queues, service, skip_audit, worklist
 from etablera.reminders import outbox as reminders
 from etablera.cases.parsing import parse_at, parse_bound, parse_day
+from etablera.cases.late_registration import registration_warnings_of
 from etablera.cases.agreements import agreement_book
 from etablera.models.configuration import get_config
 from etablera.statemachine.process import MEASURE_INITIAL
@@ -75,13 +76,14 @@ def list_query(request: Request, queue: str | None) -> dict:
     return query
 
 
-@router.post("/cases", response_model=s.Created, status_code=201, summary="Register a newcomer (new case)")
-def register(request: Request, who: Who, body: s.RegisterRequest):
+@router.post("/cases", response_model=s.Registered, status_code=201,
+             summary="Register a newcomer (new case); `warnings`: e.g. the establishment time already over")
+def register(request: Request, who: Who, body: s.RegisterRequest, lang: Lang = "sv"):
     case_id = service.register(
         engine_of(request), who, person=body.person, municipality=body.municipality, permit_date=body.permit_date,
         reception_date=body.reception_date, no_upper_secondary=body.no_upper_secondary,
         kommun_officer=body.kommun_officer, af_officer=body.af_officer, note=body.note)
-    return {"id": case_id}
+    return {"id": case_id, "warnings": registration_warnings_of(engine_of(request), who, case_id, lang)}
 
 
 @router.get("/cases/{case_id}", response_model=s.CaseDoc, summary="A case, with the person and its measures")

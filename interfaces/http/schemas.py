@@ -139,6 +139,8 @@ class EventDoc(TransitionDoc):
     to_state_label: str | None = None
     from_state_label: str | None = None
     reason_label: str | None = None
+    corrected_by: int | None = None             # the correction's seq, for a corrected step
+    correction: str | None = None               # "corrected by event N" / "corrects event N (...)"
 
 
 class FieldDoc(Doc):
@@ -204,6 +206,15 @@ class RegisterRequest(BaseModel):
 
 class Created(Doc):
     id: int
+
+
+class Warning(Doc):
+    code: str = Field(description="stable, e.g. registered_late (the establishment time was already over)")
+    message: str
+
+
+class Registered(Created):
+    warnings: list[Warning] = []
 
 
 class MeasureRequest(BaseModel):

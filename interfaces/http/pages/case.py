@@ -62,6 +62,8 @@ def timeline(events: list[dict], municipality: str, lang: str) -> list[dict]:
                                                            f"(#{data['measure']})"))
         if e["trigger"] == TRANSFER:
             facts.append((i18n.word("municipality", lang), f"{data.get('from_municipality')} → {e['municipality']}"))
+        if e.get("correction"):                 # a corrected step, or the correction (cases/corrections.py)
+            facts.append((e["correction_label"], e["correction"]))
         out.append({**e, "title": title, "facts": facts,
                     "moved": e["from_state"] is not None and e["from_state"] != e["to_state"],
                     "skipped_labels": [i18n.choice(m, lang) for m in e["skipped"]]})
