@@ -22,6 +22,7 @@ from etablera.cases.journal import load_case, log_access
 from etablera.statemachine.process import MEASURE_REASONS, REASONED, STATE, module_of, state_label, trigger_label
 from etablera.cases.tracks import track_status
 from etablera.statemachine.errors import NotFound
+from etablera.statemachine.person import DETAILS
 
 MEASURES = Measure.__table__
 MAX_LIST = 100_000         # cases in one list_cases answer
@@ -47,6 +48,7 @@ def case_doc(case, measures, config: Config, lang: str) -> dict:
     group = next((g for g in config.target_groups if g.code == case["target_group"]), None)
     return {
         "id": case["id"], "person": case["person"], "municipality": case["municipality"],
+        **{name: case[name] for name in DETAILS},             # the person's name, language, contact
         "municipality_name": config.municipalities.get(case["municipality"]),
         "target_group": case["target_group"], "target_group_label": group.label(lang) if group else None,
         "no_upper_secondary": case["no_upper_secondary"],

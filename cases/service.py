@@ -30,6 +30,7 @@ from etablera.statemachine.corrections import measures_before
 from etablera.statemachine.decide import decide, new_case, not_permitted, registration_event
 from etablera.statemachine.errors import BadInput, NotPermitted
 from etablera.statemachine.messages import Code
+from etablera.statemachine.person import DETAILS, with_keys
 from etablera.statemachine.fields import clean_data, describe
 from etablera.statemachine.measures import follow, track_measures
 from etablera.statemachine.process import OPEN_MEASURE_STATES, REGISTER, RESUME, TRIGGER, permitted, state_label
@@ -45,22 +46,27 @@ _OPEN_MEASURES = (select(MEASURES.c.id, MEASURES.c.module, MEASURES.c.state, MEA
 def register(engine: Engine, who: Principal, *, person: str, municipality: str, permit_date, reception_date=None,
              no_upper_secondary: bool = False, kommun_officer: str | None = None,
              af_officer: str | None = None, at: datetime | None = None,
-             note: str | None = None, config: Config | None = None) -> int:
+             note: str | None = None, config: Config | None = None, given_name: str | None = None,
+             family_name: str | None = None, language: str | None = None, interpreter: bool = False,
+             phone: str | None = None, email: str | None = None) -> int:
     """Register a newcomer: validate, derive the target group, open the case in module 1.
+    The person's details (names, language, interpreter, phone, e-mail) are optional.
     Returns the new case id."""
+    details = {"given_name": given_name, "family_name": family_name, "language": language,
+               "interpreter": interpreter, "phone": phone, "email": email}
     with refusals_logged(engine, who, None, REGISTER.name):
         return _register(engine, who, person=person, municipality=municipality, permit_date=permit_date,
                          reception_date=reception_date, no_upper_secondary=no_upper_secondary,
                          kommun_officer=kommun_officer, af_officer=af_officer, at=at, note=note,
-                         config=config or get_config())
+                         config=config or get_config(), details=details)
 
 
 def _register(engine: Engine, who: Principal, *, person, municipality, permit_date, reception_date,
-              no_upper_secondary, kommun_officer, af_officer, at, note, config: Config) -> int:
+              no_upper_secondary, kommun_officer, af_officer, at, note, config: Config, details: dict) -> int:
     at = event_time(at, None)
     raw = {"person": person, "municipality": municipality, "permit_date": permit_date,
            "reception_date": reception_date, "no_upper_secondary": no_upper_secondary,
-           "kommun_officer": kommun_officer, "af_officer": af_officer}
+           "kommun_officer": kommun_officer, "af_officer": af_officer, **details}
     data = clean_data(REGISTER, {k: v for k, v in raw.items() if v not in (None, False, "")}, config)
     check_municipality(who, data["municipality"])
     today = local_date(at)
@@ -82,6 +88,11 @@ def _register(engine: Engine, who: Principal, *, person, municipality, permit_da
                    no_upper_secondary=bool(data.get("no_upper_secondary")), permit_date=permit,
                    reception_date=reception, kommun_officer=data.get("kommun_officer"),
                    af_officer=data.get("af_officer"), at=at, config=config)
+    given = {name: data[name] for name in DETAILS if name in data}        # the person's details
+    row.update(with_keys(given))
+    event = registration_event(row, at, who.id, note)
+    if given:
+        event["data"]["details"] = given
     try:
         with transaction(engine) as conn:
             existing = conn.execute(select(CASES.c.id).where(CASES.c.person == identity.digits,
@@ -91,7 +102,7 @@ def _register(engine: Engine, who: Principal, *, person, municipality, permit_da
             case_id = conn.execute(insert(CASES).values(**row, last_seq=0, last_hash=GENESIS,
                                                         last_event_at=at, version=1)).inserted_primary_key[0]
             case = load_case(conn, case_id)
-            append(conn, case, {}, registration_event(row, at, who.id, note))
+            append(conn, case, {}, event)
             write_access(conn, who, case_id, REGISTER.name)
     except IntegrityError:
         raise NotPermitted("active_case_exists_now", field="person") from None

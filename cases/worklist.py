@@ -1,5 +1,6 @@
 """The worklist (arbetslista): a user's running cases in due-date order, the overdue and
-escalated ones marked. No personal data: case ids, places, states and dates only.
+escalated ones marked: the person's name (so a row says who it is), case ids, places, states
+and dates; no identity numbers.
 
 "Mine" means the cases the user is responsible for (cases.kommun_officer for a municipal
 user, cases.af_officer for an AF user); otherwise every running case in the user's
@@ -33,7 +34,7 @@ LADDER_STEPS = {rank: step for step, rank in LADDER_ORDER.items()}
 MAX_LIMIT = 200
 _COLUMNS = (CASES.c.id, CASES.c.municipality, CASES.c.target_group, CASES.c.state, CASES.c.state_since,
             CASES.c.due, CASES.c.establishment_due, CASES.c.stage_seq, CASES.c.track, CASES.c.kommun_officer,
-            CASES.c.af_officer, CASES.c.version,
+            CASES.c.af_officer, CASES.c.version, CASES.c.given_name, CASES.c.family_name,
             # The highest rung recorded for the current visit to the stage (uq_reminder_key).
             select(func.max(case(*((REMINDERS.c.step == step, rank) for step, rank in LADDER_ORDER.items()),
                                  else_=0)))
@@ -70,7 +71,8 @@ def worklist(engine: Engine, who: Principal, *, mine: bool = True, state: str | 
         late = (today - r["due"]).days
         step = LADDER_STEPS.get(r["ladder"])
         items.append({
-            "id": r["id"], "municipality": r["municipality"],
+            "id": r["id"], "given_name": r["given_name"], "family_name": r["family_name"],
+            "municipality": r["municipality"],
             "municipality_name": config.municipalities.get(r["municipality"]),
             "target_group": r["target_group"], "state": r["state"], "state_label": state_label(r["state"], lang),
             "state_since": show(r["state_since"]), "due": r["due"].isoformat(),

@@ -15,6 +15,7 @@ from datetime import date
 from etablera.models.configuration import Config
 from etablera.statemachine.errors import BadInput
 from etablera.statemachine.messages import And, Code, Or, Words
+from etablera.statemachine.person import clean_detail
 from etablera.statemachine.process import CHOICE_LABELS, Field, Trigger
 
 _MUNICIPALITY = re.compile(r"^\d{4}$")
@@ -156,6 +157,8 @@ def _clean_value(field: Field, value, config: Config):
             return date.fromisoformat(str(value).strip()).isoformat()
         except ValueError:
             raise BadInput("not_a_date", field=name) from None
+    if field.kind in ("name", "language", "phone", "email"):
+        return clean_detail(name, value)          # the person's details
     if field.kind == "flag":
         return bool(value) if not isinstance(value, str) else value.strip().lower() in ("1", "true", "yes", "ja")
     return value

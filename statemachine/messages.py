@@ -264,6 +264,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                              "give an identity number, a name or a case number"),
     "search_query_too_short": ("minst {min} tecken i ett namn", "at least {min} characters of a name"),
     "search_query_too_long": ("högst {max} tecken", "at most {max} characters"),
+    "search_query_not_valid": ("sökningen har tecken som inte går att söka på",
+                               "the search has characters that cannot be searched for"),
 
     # --- casework: responsibility and transfers (cases/assignment.py) -----------------
     "officer_unknown": ("ingen aktiv handläggare eller samordnare har det id:t",

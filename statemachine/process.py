@@ -133,6 +133,7 @@ class Field:
     sv: str
     en: str
     kind: str                                  # choice | list | reason | text | municipality | officer | track | fast_track
+                                               # | name | language | phone | email (the person's: statemachine/person.py)
     source: str = "set"                        # set | reason | note
     choices: tuple[str, ...] = ()
     reasons: str | None = None                 # reason category in config/reasons.toml
@@ -264,6 +265,13 @@ TRIGGERS = (
                   required=False),
             Field("af_officer", "Handläggare på Arbetsförmedlingen", "AF case officer", kind="officer",
                   required=False),
+            # The person's details (statemachine/person.py checks them; cases/person.py changes them).
+            Field("given_name", "Förnamn", "Given name", kind="name", required=False),
+            Field("family_name", "Efternamn", "Family name", kind="name", required=False),
+            Field("language", "Föredraget språk", "Preferred language", kind="language", required=False),
+            Field("interpreter", "Behöver tolk", "Needs an interpreter", kind="flag", required=False),
+            Field("phone", "Telefon", "Phone", kind="phone", required=False),
+            Field("email", "E-post", "E-mail", kind="email", required=False),
         ),
         routes=(Route((), INITIAL),),
     ),

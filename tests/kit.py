@@ -42,6 +42,7 @@ def register(engine, person: str, municipality: str, permit: str | date, day: st
     residence permit was granted on `permit`. `fields`: the rest of service.register's
     keywords (kommun_officer, af_officer, no_upper_secondary, reception_date, note, config).
     Returns the case id."""
+    remember(fields)
     return service.register(engine, who(actor), person=person, municipality=municipality, permit_date=_day(permit),
                             at=at(day), **fields)
 
@@ -126,3 +127,26 @@ def correct(engine, case_id: int, seq: int, day: str | datetime | None = None, *
     from etablera.cases import corrections
     return corrections.correct(engine, who(actor), case_id, seq, reason=reason, note=note,
                                expect_version=expect_version, at=at(day))
+
+
+def update_person(engine, case_id: int, changes: dict | None = None, *, actor: str | Principal = ACTOR,
+                  expect_version: int | None = None, **details) -> dict:
+    """Change the person's details on the case (`changes` or keywords: given_name,
+    family_name, language, interpreter, phone, email). Returns {case, version, changed}."""
+    from etablera.cases import person
+    changes = {**(changes or {}), **details}
+    remember(changes)
+    return person.update_person(engine, who(actor), case_id, changes, expect_version=expect_version)
+
+
+def remember(details: dict) -> None:
+    """The names in `details` are people's: the session's watch (tests/leaks.py) fails the
+    run if one shows up in a URL, a log line or a reminder."""
+    import leaks
+    leaks.remember_names(*(str(details[k]) for k in ("given_name", "family_name") if details.get(k)))
+
+
+def search(engine, query: str, *, actor: str | Principal = ACTOR, limit: int = 20, lang: str = "sv") -> dict:
+    """The cases `query` finds for `actor` (each case shown is access-logged)."""
+    from etablera.cases import search as searching
+    return searching.search(engine, who(actor), query, limit=limit, lang=lang)

@@ -10,6 +10,7 @@ from etablera.models.database import get_engine
 from etablera.cases import queries, service, tracks
 from etablera.cases.parsing import parse_day
 from etablera.cases.late_registration import registration_warnings
+from etablera.interfaces.cli.person import person_lines, person_options
 
 # Every word these commands print, Swedish and English: the text follows --lang.
 WORDS = {
@@ -63,17 +64,20 @@ def case():
 @click.option("--kommun-officer", default=None, help="Responsible municipal officer id.")
 @click.option("--af-officer", default=None, help="Responsible AF officer id.")
 @click.option("--note", default=None)
+@person_options
 @common
 @changing
 def register(options, at, person, municipality, permit_date, reception_date, no_upper_secondary,
-             kommun_officer, af_officer, note):
-    """Register a newcomer (module 1, inskriven)."""
+             kommun_officer, af_officer, note, **details):
+    """Register a newcomer (module 1, inskriven); the person's name, language and contact
+    details are optional."""
     engine = get_engine()
     who = principal(options, engine)
     case_id = service.register(
         engine, who, person=person, municipality=municipality, permit_date=parse_day(permit_date, "permit_date"),
         reception_date=parse_day(reception_date, "reception_date"), no_upper_secondary=no_upper_secondary,
-        kommun_officer=kommun_officer, af_officer=af_officer, at=at, note=note)
+        kommun_officer=kommun_officer, af_officer=af_officer, at=at, note=note,
+        **{k: v for k, v in details.items() if v is not None})
     doc = queries.show_case(engine, who, case_id, lang=options.lang)
     doc["warnings"] = registration_warnings(doc, options.lang)       # the establishment time already over
     emit(options, doc, lambda d: _w("registered", options.lang, id=d["id"], state=d["state_label"],
@@ -87,6 +91,7 @@ def _case_text(d: dict, lang: str = "sv") -> str:
         return f"  {_w(key, lang) + ':':<19}"
     lines = [f"{_w('case', lang)} {d['id']}  ({d['municipality']} {d['municipality_name'] or ''})".rstrip(),
              f"{head('person')}{d['person']}",
+             *person_lines(d, lang),
              f"{head('target_group')}{d['target_group']}",
              f"{head('state')}{d['state_label']}  [{d['state']}] {_w('since', lang)} {d['state_since']}",
              f"{head('due')}{d['due'] or '–'}   ({_w('establishment_due', lang)} {d['establishment_due']})",
@@ -215,3 +220,9 @@ def advance(options, at, case_id, trigger, reason, note, sets, expect_version):
 from etablera.interfaces.cli.corrections import correct as _correct  # noqa: E402
 
 case.add_command(_correct)
+
+# The person and search (cli/person.py): `case person|search`.
+from etablera.interfaces.cli.person import person as _person, search as _search  # noqa: E402
+
+for _command in (_person, _search):
+    case.add_command(_command)

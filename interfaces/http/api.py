@@ -82,7 +82,9 @@ def register(request: Request, who: Who, body: s.RegisterRequest, lang: Lang = "
     case_id = service.register(
         engine_of(request), who, person=body.person, municipality=body.municipality, permit_date=body.permit_date,
         reception_date=body.reception_date, no_upper_secondary=body.no_upper_secondary,
-        kommun_officer=body.kommun_officer, af_officer=body.af_officer, note=body.note)
+        kommun_officer=body.kommun_officer, af_officer=body.af_officer, note=body.note,
+        given_name=body.given_name, family_name=body.family_name, language=body.language,
+        interpreter=body.interpreter, phone=body.phone, email=body.email)
     return {"id": case_id, "warnings": registration_warnings_of(engine_of(request), who, case_id, lang)}
 
 

@@ -95,6 +95,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     from etablera.interfaces.http import api_corrections
     from etablera.interfaces.http import api_lists
     from etablera.interfaces.http.pages.common import quote_next
+    from etablera.interfaces.http import api_person
     from etablera.models.database import get_engine
 
     @asynccontextmanager
@@ -130,6 +131,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     docs.install(app, API_PREFIX)
     app.include_router(api.router, prefix=API_PREFIX)
+    app.include_router(api_person.router, prefix=API_PREFIX)
     app.include_router(api_corrections.router, prefix=API_PREFIX)
     app.include_router(api_lists.router, prefix=API_PREFIX)
     app.include_router(pages.router)

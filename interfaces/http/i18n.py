@@ -152,6 +152,26 @@ WORDS: dict[str, tuple[str, str]] = {
     "confirm": ("Jag bekräftar", "I confirm"),
     "confirm_hint": ("Detta avviker från det vanliga förloppet. Kryssa i rutan för att bekräfta.",
                      "This sets the normal course aside. Tick the box to confirm."),
+    # the person and search (pages/person.py, pages/search.py)
+    "person_details": ("Personuppgifter", "Personal details"),
+    "edit_person": ("Ändra personuppgifter", "Change the personal details"),
+    "edit_person_hint": ("Ett tomt fält tas bort. Varje ändring sparas i ärendets historik med gamla och nya "
+                         "värden.", "An empty field is cleared. Every change is kept in the case's history "
+                         "with the old and new values."),
+    "name": ("Namn", "Name"),
+    "no_name": ("(namn saknas)", "(no name)"),
+    "search_cases": ("Sök ärende", "Find a case"),
+    "search_query": ("Personnummer, namn eller ärendenummer", "Identity number, name or case number"),
+    "search_help": ("Till exempel 19900101-1234, 9001011234, Özlem Öst eller #123. Sökningen loggas med de "
+                    "ärenden den visar, aldrig med det du skrev.",
+                    "For example 19900101-1234, 9001011234, Özlem Öst or #123. The search is logged with the "
+                    "cases it shows, never with what you typed."),
+    "search_results": ("Träffar", "Matches"),
+    "search_none": ("Inga ärenden i dina kommuner matchar.", "No cases in your municipalities match."),
+    "search_more": ("Fler ärenden matchar; skriv mer för att begränsa.", "More cases match; type more to narrow it."),
+    "active": ("Pågående", "Active"),
+    "ended": ("Avslutat", "Ended"),
+    "query": ("Sökning", "Search"),
 }
 
 ROLES = {"officer": ("Handläggare", "Case officer"), "coordinator": ("Samordnare", "Coordinator"),

@@ -44,6 +44,8 @@ class Me(Doc):
 
 class WorklistItem(Doc):
     id: int
+    given_name: str | None = Field(description="the person's name (personal data)")
+    family_name: str | None
     municipality: str
     municipality_name: str | None
     target_group: str
@@ -95,6 +97,12 @@ class MeasureDoc(Doc):
 class CaseDoc(Doc):
     id: int
     person: str = Field(description="12-digit identity or coordination number (personal data: access is logged)")
+    given_name: str | None
+    family_name: str | None
+    language: str | None = Field(description="preferred language")
+    interpreter: bool = Field(description="needs an interpreter")
+    phone: str | None
+    email: str | None
     municipality: str
     municipality_name: str | None
     target_group: str
@@ -202,6 +210,13 @@ class RegisterRequest(BaseModel):
     kommun_officer: str | None = Field(None, max_length=60)
     af_officer: str | None = Field(None, max_length=60)
     note: str | None = Field(None, max_length=4000)
+    # The person's details (optional; changed later with PATCH /cases/{id}/person).
+    given_name: str | None = Field(None, max_length=200)
+    family_name: str | None = Field(None, max_length=200)
+    language: str | None = Field(None, max_length=100, description="preferred language (a name or a code)")
+    interpreter: bool = False
+    phone: str | None = Field(None, max_length=100)
+    email: str | None = Field(None, max_length=300)
 
 
 class Created(Doc):

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from etablera.interfaces.http.pages import audit, case, login, queues, register, report, worklist
+from etablera.interfaces.http.pages import audit, case, login, person, queues, register, report, search, worklist
 from etablera.interfaces.http.pages import corrections
 
 router = APIRouter(include_in_schema=False)
-for _module in (login, worklist, case, register, audit, report, queues, corrections):
+for _module in (login, worklist, case, register, audit, report, person, search, queues, corrections):
     router.include_router(_module.router)

@@ -54,7 +54,9 @@ async def register_submit(request: Request):
             engine, who, person=values["person"], municipality=values["municipality"],
             permit_date=values["permit_date"] or None, reception_date=values["reception_date"] or None,
             no_upper_secondary=bool(values["no_upper_secondary"]), kommun_officer=values["kommun_officer"] or None,
-            af_officer=values["af_officer"] or None)
+            af_officer=values["af_officer"] or None, given_name=values["given_name"] or None,
+            family_name=values["family_name"] or None, language=values["language"] or None,
+            interpreter=bool(values["interpreter"]), phone=values["phone"] or None, email=values["email"] or None)
     try:
         case_id = await run_in_threadpool(work)
     except EtableraError as exc:
