@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from etablera.cases.agreements import agreement_book
+from etablera.cases.assignment import check_officers
 from etablera.cases.audit import CASES, GENESIS
 from etablera.access.principal import Principal
 from etablera.access.scope import check_case, check_municipality, refusals_logged, write_access
@@ -25,6 +26,7 @@ from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.identity import IdentityError, parse_identity
 from etablera.models.timestamps import local_date, utcnow
+from etablera.reminders.notices import record_notice
 from etablera.statemachine.case import Case
 from etablera.statemachine.corrections import measures_before
 from etablera.statemachine.decide import decide, new_case, not_permitted, registration_event
@@ -99,6 +101,7 @@ def _register(engine: Engine, who: Principal, *, person, municipality, permit_da
                                                              CASES.c.active)).first()
             if existing is not None:
                 raise NotPermitted("active_case_exists", field="person", case=existing.id)
+            check_officers(conn, data, data["municipality"])
             case_id = conn.execute(insert(CASES).values(**row, last_seq=0, last_hash=GENESIS,
                                                         last_event_at=at, version=1)).inserted_primary_key[0]
             case = load_case(conn, case_id)
@@ -138,6 +141,7 @@ def _advance(engine: Engine, who: Principal, case_id: int, trigger: str, raw: di
         if spec is REGISTER or row["state"] not in spec.sources:
             raise not_permitted(row["state"], trigger)
         data = clean_data(spec, raw, config)
+        check_officers(conn, data, data.get("municipality", row["municipality"]))   # a transfer's: the new one
         at = event_time(at, row["last_event_at"])
         case = Case.of(row)
         decision = decide(case, trigger, data, at, config, actor=who.id, agreements=agreement_book())
@@ -155,7 +159,10 @@ def _advance(engine: Engine, who: Principal, case_id: int, trigger: str, raw: di
             if changed:
                 decision.event["data"]["measures_before"] = measures_before(open_measures, changed)
         write_access(conn, who, case_id, f"advance:{trigger}")
-        return append(conn, row, decision.changes, decision.event)
+        stored = append(conn, row, decision.changes, decision.event)
+        if decision.route.effects.notifies:          # e.g. a transfer: the receiving coordinators are told
+            record_notice(conn, decision.route.effects.notifies, stored)
+        return stored
 
 
 def permitted_events(engine: Engine, who: Principal, case_id: int, lang: str = "sv",

@@ -72,7 +72,7 @@ class CaseRows:
                        reception_date=args["reception_date"], kommun_officer=args["kommun_officer"],
                        af_officer=args["af_officer"], at=at, config=self.config)
         self.case = {**row, "id": self.case_id, "last_seq": 0, "last_hash": GENESIS, "last_event_at": at,
-                     "version": 1}
+                     "version": 1, "transferred_from": None, "transferred_at": None}
         self._chain({}, registration_event(row, at, actor))
 
     def advance(self, at: datetime, actor: str, trigger: str, raw: dict) -> None:
@@ -168,6 +168,7 @@ def write_cohort(engine: Engine, count: int, *, seed: int = 1, workers: int | No
     `progress(done, total)` is called as each chunk of cases is written (the CLI's bar)."""
     started = time.perf_counter()
     now = now or datetime.now(timezone.utc)
+    cohort.register_officers(engine)                  # the officers the cases name
     with transaction(engine, write=False) as conn:
         case_base = (conn.execute(select(func.max(CASES.c.id))).scalar() or 0) + 1
         measure_base = (conn.execute(select(func.max(MEASURES.c.id))).scalar() or 0) + 1

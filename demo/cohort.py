@@ -9,7 +9,9 @@ seed always gives the same cohort. A script can be played two ways:
 - `bulk.write_cohort` builds the same rows with the same pure functions (step, link,
   new_measure, ...) and inserts them in batches, which is what makes a million cases fast.
 
-A test plays the same scripts both ways and compares the databases row by row.
+A test plays the same scripts both ways and compares the databases row by row. The
+officers the cases name (`hKOMMUN-NN` at the municipality, `afKOMMUN-01` at AF) are
+registered first (`register_officers`): a case names only officers that exist.
 """
 
 from __future__ import annotations
@@ -55,6 +57,32 @@ class Script:
 
 def _pick(rng: random.Random, weights: dict):
     return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def demo_officers(municipalities=MUNICIPALITY_WEIGHTS) -> list[tuple[str, str, str]]:
+    """(id, organisation, municipality) of every officer the synthetic cases may name."""
+    return [(f"h{code}-{n:02d}", "kommun", code) for code in municipalities
+            for n in range(1, ACTORS_PER_MUNICIPALITY + 1)] + [(f"af{code}-01", "af", code) for code in municipalities]
+
+
+def register_officers(engine: Engine, officers: list[tuple[str, str, str]] | None = None) -> int:
+    """Register the officers the synthetic cases name (all of them by default) where they
+    are not yet registered. Returns how many were added."""
+    from sqlalchemy import insert, select
+
+    from etablera.models import Officer
+    from etablera.models.database import transaction
+    from etablera.models.timestamps import utcnow
+    table = Officer.__table__
+    wanted = {officer_id: (org, code) for officer_id, org, code in officers or demo_officers()}
+    with transaction(engine) as conn:
+        known = set(conn.execute(select(table.c.id).where(table.c.id.in_(list(wanted)))).scalars())
+        new = [{"id": officer_id, "name": f"Handläggare {officer_id}", "org": org, "municipality": code,
+                "role": "officer", "notify": None, "active": True, "created_at": utcnow()}
+               for officer_id, (org, code) in wanted.items() if officer_id not in known]
+        if new:
+            conn.execute(insert(table), new)
+    return len(new)
 
 
 def _luhn(nine: str) -> int:
@@ -256,6 +284,9 @@ def play(engine: Engine, plan: Script, config: Config | None = None) -> int:
 
     config = config or get_config()
     who = operator(plan.actor, via="demo")
+    first = plan.actions[0].args
+    register_officers(engine, [(first["kommun_officer"], "kommun", first["municipality"]),
+                               (first["af_officer"], "af", first["municipality"])])
     case_id = None
     measure_ids: list[int] = []
     for action in plan.actions:

@@ -1,7 +1,9 @@
 """Delivering the reminder outbox, and reading it.
 
 `deliver` first addresses new reminders (one delivery row per recipient: the case's
-officers, and for an escalation the municipality's coordinators), then sends the
+responsible officers as they are when it is addressed, the coordinators of the case's
+municipality for an organisation that has none, and for an escalation the coordinators
+too; a notice, reminders/notices.py, to the coordinators), then sends the
 deliveries one by one: claim (a short transaction), send, mark sent or failed (another).
 A failed delivery keeps its attempts and last error and is retried by the next run;
 after `max_attempts` it is `dead` and stays visible. A claim left behind by a delivery
@@ -15,21 +17,23 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from etablera.models import Case, Officer, Reminder, ReminderDelivery
+from etablera.models import Case, Officer, Reminder, ReminderDelivery, User
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.ladder import ReminderConfig, get_reminder_config
 from etablera.models.timestamps import show, utcnow
 from etablera.cases import filters
 from etablera.reminders import channels
+from etablera.reminders.notices import notice_label, notice_recipients, notice_text
 from etablera.statemachine.process import STAGE, stage_label as stage_label_of
 
 CASES = Case.__table__
 OFFICERS = Officer.__table__
+USERS = User.__table__
 REMINDERS = Reminder.__table__
 DELIVERIES = ReminderDelivery.__table__
 STATUSES = ("pending", "sent", "failed", "dead")
@@ -56,18 +60,17 @@ def address(engine: Engine, config: ReminderConfig | None = None) -> int:
     """Give every new reminder its delivery rows. Returns how many reminders were addressed."""
     config = config or get_reminder_config()
     with transaction(engine) as conn:
+        # Who is responsible now, and where the case is now (a transfer since the check
+        # recorded it moved it): read when the reminder is addressed.
         rows = conn.execute(
-            select(REMINDERS.c.id, REMINDERS.c.kind, REMINDERS.c.step, REMINDERS.c.municipality,
+            select(REMINDERS.c.id, REMINDERS.c.kind, REMINDERS.c.step, REMINDERS.c.case_id,
+                   func.coalesce(CASES.c.municipality, REMINDERS.c.municipality).label("municipality"),
                    CASES.c.kommun_officer, CASES.c.af_officer)
             .select_from(REMINDERS.outerjoin(CASES, CASES.c.id == REMINDERS.c.case_id))
             .where(REMINDERS.c.status == "pending", REMINDERS.c.addressed.is_(False))).all()
         if not rows:
             return 0
-        coordinators: dict[str, list[str]] = {}
-        for officer in conn.execute(select(OFFICERS.c.id, OFFICERS.c.municipality)
-                                    .where(OFFICERS.c.role == "coordinator", OFFICERS.c.active)
-                                    .order_by(OFFICERS.c.id)):
-            coordinators.setdefault(officer.municipality, []).append(officer.id)
+        coordinators = coordinators_by_municipality(conn)
         deliveries = []
         for row in rows:
             deliveries += [{"reminder_id": row.id, "recipient": r, "status": "pending", "attempts": 0}
@@ -82,20 +85,38 @@ def address(engine: Engine, config: ReminderConfig | None = None) -> int:
     return len(rows)
 
 
+def coordinators_by_municipality(conn) -> dict[str, list[str]]:
+    """The active coordinators of each municipality: those registered for reminders
+    (officers with role coordinator) and the municipal coordinators who log in."""
+    found: dict[str, list[str]] = {}
+    for row in conn.execute(select(OFFICERS.c.id, OFFICERS.c.municipality)
+                            .where(OFFICERS.c.role == "coordinator", OFFICERS.c.active == true())
+                            .union(select(USERS.c.id, USERS.c.municipality)
+                                   .where(USERS.c.role == "coordinator", USERS.c.organisation == "kommun",
+                                          USERS.c.municipality.is_not(None), USERS.c.active == true()))
+                            .order_by("id")):
+        found.setdefault(row.municipality, []).append(row.id)
+    return found
+
+
 def recipients(config: ReminderConfig, row, coordinators: dict[str, list[str]]) -> list[str]:
-    """Who gets this reminder: officer ids, `coordinator:CODE` when the municipality has no
-    coordinator registered, `unassigned` when nobody else would. Never empty."""
-    subject = "agreement" if row.kind.startswith("agreement") else row.kind
-    rung = config.ladder(subject).rung(row.step)
-    wanted = rung.to if rung else ("officers", "coordinator")
+    """Who gets this reminder: the case's responsible officers, the coordinators of the
+    case's municipality in place of an organisation's officer when it has none (an
+    unassigned case), `coordinator:CODE` when the municipality has no coordinator
+    registered, `unassigned` when nobody else would. Never empty."""
+    wanted = notice_recipients(row.kind)
+    if wanted is None:
+        subject = "agreement" if row.kind.startswith("agreement") else row.kind
+        rung = config.ladder(subject).rung(row.step)
+        wanted = rung.to if rung else ("officers", "coordinator")
+    coordinator = coordinators.get(row.municipality) or [f"coordinator:{row.municipality}"]
     out: list[str] = []
     for who in wanted:
-        if who in ("officers", "kommun_officer") and row.kommun_officer:
-            out.append(row.kommun_officer)
-        if who in ("officers", "af_officer") and row.af_officer:
-            out.append(row.af_officer)
+        for org, officer in (("kommun_officer", row.kommun_officer), ("af_officer", row.af_officer)):
+            if who in ("officers", org) and row.case_id is not None:
+                out += [officer] if officer else coordinator
         if who == "coordinator":
-            out += coordinators.get(row.municipality) or [f"coordinator:{row.municipality}"]
+            out += coordinator
     return list(dict.fromkeys(out)) or ["unassigned"]
 
 
@@ -217,6 +238,8 @@ def stage_label(stage: str, config: Config, lang: str) -> str:
         kind = config.measure_types.get(stage.removeprefix("measure."))
         what = kind.label(lang) if kind else stage.removeprefix("measure.")
         return f"{'Measure' if lang == 'en' else 'Insats'}: {what}"
+    if notice_label(stage, lang):
+        return notice_label(stage, lang)
     if stage.startswith("followup."):
         day = stage.removeprefix("followup.")
         return f"Follow-up {day} days after the exit" if lang == "en" else f"Uppföljning {day} dagar efter avslut"
@@ -231,8 +254,11 @@ def days_late(due: date, on: date) -> int:
 
 
 def render(row, config: Config, lang: str = "sv") -> tuple[str, str]:
-    """Subject and body of a reminder: case id, stage, due date, days late. Nothing about
-    the person (no name, no identity number): it may travel by e-mail."""
+    """Subject and body of a reminder: case id, stage, due date, days late (a notice: what
+    happened to which case). Nothing about the person (no name, no identity number): it
+    may travel by e-mail."""
+    if notice_recipients(row["kind"]) is not None:
+        return notice_text(row, lang)
     en = lang == "en"
     step = STEP_LABELS.get(row["step"], (row["step"], row["step"]))[en]
     stage = stage_label(row["stage"], config, lang)

@@ -89,11 +89,15 @@ def decide(case: Case, trigger: str, data: dict, at: datetime, config: Config, *
         changes["due"] = stage_due(config, entered, case.target_group, today, track)
     if target.terminal:
         changes.update(active=False, due=None, paused_from=None, paused_at=None)
+    for column in effects.clears:
+        changes[column] = None
     for column, source in effects.sets:
         if source in data:
             changes[column] = data[source]
-    for column in effects.clears:
-        changes[column] = None
+    for column, source in effects.carries:
+        changes[column] = getattr(case, source)
+    for column in effects.dates:
+        changes[column] = today
 
     event_data = {k: v for k, v in data.items() if k not in _OWN_COLUMNS}
     for key, column in effects.records:

@@ -190,12 +190,16 @@ class Effects:
     """What taking a route does beyond moving the case to its destination (and, where the
     destination is in another stage, starting that stage's clock)."""
     sets: tuple[tuple[str, str], ...] = ()      # (case column, data field): the column takes the field's value
-    clears: tuple[str, ...] = ()                # case columns emptied
+    clears: tuple[str, ...] = ()                # case columns emptied (before `sets`: a field given still sets)
+    carries: tuple[tuple[str, str], ...] = ()   # (case column, case column): the first takes the second's old value
+    dates: tuple[str, ...] = ()                 # case columns that take the event's Stockholm date
     records: tuple[tuple[str, str], ...] = ()   # (event key, case column): the old value the event keeps
     ends_measures: tuple[str, ...] = ()         # modules whose open measures end (cancelled: case_left_module)
     clock: str | None = None                    # "stop" (pause) or "restart" (resume: due dates move by the pause)
     rules: tuple[str, ...] = ()                 # named rules the step must pass (rules.py)
     starts_track: bool = False                  # the chosen track's components become module-3 measures
+    notifies: str | None = None                 # a notice of this kind to the (new) municipality's coordinators,
+                                                # recorded in the reminder outbox with the step (reminders/notices.py)
 
 
 NOTHING = Effects()
@@ -375,9 +379,16 @@ TRIGGERS = (
                   required=False),
             OPTIONAL_NOTE,
         ),
+        # Handed to the receiving municipality unassigned (unless new officers, who must serve
+        # it, are given); its coordinators are told.
         routes=(Route(ACTIVE, None, effects=Effects(
             sets=(("municipality", "municipality"), ("kommun_officer", "kommun_officer"), ("af_officer", "af_officer")),
-            records=(("from_municipality", "municipality"),),
+            clears=("kommun_officer", "af_officer"),
+            carries=(("transferred_from", "municipality"),),
+            dates=("transferred_at",),
+            records=(("from_municipality", "municipality"), ("from_kommun_officer", "kommun_officer"),
+                     ("from_af_officer", "af_officer")),
+            notifies="transfer",
             rules=("another_municipality", "track_after_transfer"))),),
         offer=ASIDE,
     ),

@@ -150,3 +150,37 @@ def search(engine, query: str, *, actor: str | Principal = ACTOR, limit: int = 2
     """The cases `query` finds for `actor` (each case shown is access-logged)."""
     from etablera.cases import search as searching
     return searching.search(engine, who(actor), query, limit=limit, lang=lang)
+
+
+def officer(engine, officer_id: str, municipality: str = "0581", org: str = "kommun", *, role: str = "officer",
+            notify: str | None = None) -> str:
+    """Register `officer_id` as an officer (or coordinator) of `org` in `municipality`, so
+    that a case may name it; again: nothing changes. Returns the id."""
+    from etablera.reminders import officers
+    from etablera.statemachine.errors import NotPermitted
+    try:
+        officers.add_officer(engine, officer_id, name=f"Handläggare {officer_id}", org=org,
+                             municipality=municipality, role=role, notify=notify)
+    except NotPermitted:
+        pass
+    return officer_id
+
+
+def assign(engine, case_id: int, *, actor: str | Principal = ACTOR, day: str | datetime | None = None,
+           expect_version: int | None = None, **officers) -> dict:
+    """A coordinator assigns `kommun_officer=` / `af_officer=` (None: unassign) on `day`."""
+    from etablera.cases import assignment
+    return assignment.assign(engine, who(actor), case_id, expect_version=expect_version, at=at(day), **officers)
+
+
+def take(engine, case_id: int, *, actor: str | Principal, day: str | datetime | None = None) -> dict:
+    """An officer takes an unassigned case ("Ta ärendet")."""
+    from etablera.cases import assignment
+    return assignment.take(engine, who(actor), case_id, at=at(day))
+
+
+def reassign_all(engine, from_officer: str, to: str | list[str], *, preview: bool, actor: str | Principal = ACTOR,
+                 expect: list[int] | None = None) -> dict:
+    """A coordinator moves all of `from_officer`'s active cases (preview: nothing written)."""
+    from etablera.cases import assignment
+    return assignment.reassign_all(engine, who(actor), from_officer, to, preview=preview, expect=expect)

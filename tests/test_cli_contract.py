@@ -17,6 +17,8 @@ import domain_reference as ref
 from cli_kit import advance, counts, etablera, ok, register
 from conftest import ROOT, run_cli
 from identities import pnr
+import kit
+from etablera.models.database import make_engine
 from etablera.statemachine.process import TRIGGER, state_label
 
 CASE_KEYS = {"id", "person", "municipality", "target_group", "state", "state_since", "due", "establishment_due",
@@ -114,6 +116,10 @@ def test_json_on_stdout_of_a_real_process(sqlite_url):
 
 
 def test_case_and_history_documents(cli_env, db_url):
+    engine = make_engine(db_url)
+    kit.officer(engine, "k.anna")
+    kit.officer(engine, "af.bo", org="af")
+    engine.dispose()
     doc = register(pnr("19900101", 113), "0581", "2025-03-03T10:00", "2025-01-15", "--kommun-officer", "k.anna",
                    "--af-officer", "af.bo", "--reception-date", "2025-02-01")
     assert CASE_KEYS <= set(doc)
@@ -382,6 +388,9 @@ def test_transfer_keeps_history_and_changes_municipality(cli_env, db_url):
     advance(case, "hold_talk", "--at", "2025-03-04")
     advance(case, "establish_plan", "--set", "plan=handlingsplan", "--at", "2025-03-05")
     before = ok("case", "history", case)
+    engine = make_engine(db_url)
+    kit.officer(engine, "sthlm.eva", "0180")
+    engine.dispose()
     doc = advance(case, "transfer", "--set", "municipality=0180", "--set", "kommun_officer=sthlm.eva",
                   "--note", "flyttat", "--at", "2025-03-06")
     assert doc["municipality"] == "0180" and doc["state"] == "module2.preparing"

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 
 from identities import pnr
 from kit import add_measure, advance, at, register
+from kit import officer as kit_officer
 from etablera.models import Case, Measure, Reminder
 from etablera.models.agreements import AgreementBook
 from etablera.models.configuration import DEFAULT_DIR, load_config
@@ -32,6 +33,9 @@ def check(engine, day: str, book=NO_AGREEMENTS):
 
 def newcomer(engine, birth: str, day: str, serial: int = 123, officer: str | None = "k1", municipality="0581"):
     """A case registered on `day`, ten days after the residence permit, with officers k1 and af1."""
+    if officer:
+        kit_officer(engine, officer, municipality)
+        kit_officer(engine, "af1", municipality, "af")
     return register(engine, pnr(birth, serial), municipality, at(day).date() - timedelta(days=10), day, actor="t",
                     kommun_officer=officer, af_officer="af1" if officer else None)
 

@@ -47,7 +47,8 @@ CASES = [
     ({"state": "on_hold", "paused_from": "module1.registered", "paused_at": AT}, "close", {"reason": "moved_abroad"},
      {"state": "closed", "active": False, "paused_from": None, "paused_at": None}, set(), ("module2", "module3"), 0),
     ({"state": "module2.preparing"}, "transfer", {"municipality": "0180", "kommun_officer": "s1"},
-     {"municipality": "0180", "kommun_officer": "s1"}, {"from_municipality", "municipality"}, (), 0),
+     {"municipality": "0180", "kommun_officer": "s1", "af_officer": None, "transferred_from": "0581",
+      "transferred_at": date(2025, 6, 2)}, {"from_municipality", "municipality", "from_kommun_officer"}, (), 0),
 ]
 
 

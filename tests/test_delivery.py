@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from conftest import ROOT, free_port
 from identities import pnr
-from kit import register
+from kit import officer, register
 from etablera.models import Reminder, ReminderDelivery
 from etablera.models.agreements import AgreementBook
 from etablera.models.configuration import DEFAULT_DIR
@@ -141,12 +141,14 @@ def test_failed_delivery_is_retried_then_dead(engine):
         assert (result.sent, result.failed + result.dead) == (0, 1), attempt
     [row] = reminders.list_reminders(engine, status="dead")
     assert row["attempts"] == CONFIG.delivery.max_attempts and row["last_error"] == "mail server said no"
-    assert row["deliveries"] == [{"recipient": "unassigned", "status": "dead", "attempts": 5,
+    # an unassigned case: its municipality's coordinator (none registered: the channel for them)
+    assert row["deliveries"] == [{"recipient": "coordinator:0581", "status": "dead", "attempts": 5,
                                   "last_error": "mail server said no", "sent_at": None}]
     assert reminders.deliver(engine, config=CONFIG, send=broken).failed == 0     # dead stays dead, shown
 
 
 def test_recipients_fall_back_to_the_default_channel(engine, tmp_path):
+    officer(engine, "nobody")                                  # no notification URL of their own
     register(engine, pnr("19900101"), "0581", "2026-02-20", "2026-03-02", actor="t", kommun_officer="nobody")
     deadlines.record_due(engine, parse_moment("2026-04-22"), config=CONFIG, book=NO_AGREEMENTS)
     sent = []

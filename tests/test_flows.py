@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, select, text
 
 from conftest import ROOT, free_port, run_cli
 from identities import pnr
-from kit import register
+from kit import officer, register
 from etablera.models import Reminder
 from etablera.models.database import make_engine
 
@@ -43,6 +43,7 @@ def api(url: str, path: str, body: dict | None = None) -> dict | list:
 
 
 def one_overdue_case(engine) -> int:
+    officer(engine, "k1")
     return register(engine, pnr("19900101"), "0581", "2026-02-20", "2026-03-02", actor="t", kommun_officer="k1")
 
 

@@ -27,8 +27,14 @@ from etablera.statemachine.errors import BadInput, NotPermitted
 
 
 def exited_case(engine, serial=11, exit_day="2025-05-15", outcome="work", municipality="0581"):
+    kit.officer(engine, "k-1")
+    kit.officer(engine, "af-1", org="af")
+    if municipality != "0581":             # officers serve one municipality: the other's own
+        kit.officer(engine, f"k-{municipality}", municipality)
+        kit.officer(engine, f"af-{municipality}", municipality, "af")
     c = register(engine, pnr("19900101", serial), municipality, date(2025, 1, 1), "2025-01-15", actor="h1",
-                 kommun_officer="k-1", af_officer="af-1")
+                 kommun_officer="k-1" if municipality == "0581" else f"k-{municipality}",
+                 af_officer="af-1" if municipality == "0581" else f"af-{municipality}")
     advance(engine, c, "hold_talk", "2025-02-01", actor="h1")
     advance(engine, c, "exit_direct", exit_day, actor="h1", outcome=outcome, reason="job_offer", note="Anställd")
     return c

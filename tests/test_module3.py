@@ -298,7 +298,7 @@ def test_drop_track_goes_back_to_extended_module2(db):
 
 def _transfer(officer, case_id: int, municipality: str, day: str):
     code, out, err = officer("case", "advance", str(case_id), "transfer", "--set", f"municipality={municipality}",
-                             "--set", "kommun_officer=ny01", "--at", day, "--json", "--lang", "en")
+                             "--at", day, "--json", "--lang", "en")
     assert code == 0, err
     return json.loads(out)
 

@@ -107,6 +107,7 @@ def test_effects_name_real_columns_fields_and_rules():
                 assert column in columns and field in fields, (trigger.name, column, field)
             assert set(effects.clears) <= columns, trigger.name
             assert {column for _, column in effects.records} <= columns, trigger.name
+            assert {c for pair in effects.carries for c in pair} | set(effects.dates) <= columns, trigger.name
             assert set(effects.rules) <= set(RULES), trigger.name
             assert set(effects.ends_measures) <= set(process.MEASURE_MODULES), trigger.name
             assert effects.clock in (None, "stop", "restart"), trigger.name

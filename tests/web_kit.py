@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from identities import pnr
-from kit import register
+from kit import officer, register
 from etablera.models import AccessLog
 from etablera.models.database import make_engine, transaction
 from etablera.access import accounts
@@ -54,10 +54,14 @@ def build_world(url: str) -> World:
                           municipality=municipality, office=office, password=PASSWORD)
         world.tokens[user_id], _ = accounts.create_token(engine, user_id, label="tests")
     permit = date.today() - timedelta(days=400)
+    # The officers the cases name who are no login: each serves its case's municipality.
+    officer(engine, "h0580", "0580")
+    officer(engine, "af-sthlm", "0180", "af")
     for key, municipality, serial in (("nkpg", "0581", 101), ("nkpg2", "0581", 102), ("sthlm", "0180", 103),
                                       ("finspang", "0580", 104)):
         world.cases[key] = register(engine, pnr("19900101", serial), municipality, permit, actor="setup",
-                                    kommun_officer=f"h{municipality}", af_officer="af-nkpg")
+                                    kommun_officer=f"h{municipality}",
+                                    af_officer="af-sthlm" if municipality == "0180" else "af-nkpg")
     return world
 
 

@@ -226,3 +226,10 @@ from etablera.interfaces.cli.person import person as _person, search as _search 
 
 for _command in (_person, _search):
     case.add_command(_command)
+
+
+# Responsibility (cli/assignment.py): `case assign|take|reassign`.
+from etablera.interfaces.cli.assignment import COMMANDS as ASSIGNMENT_COMMANDS  # noqa: E402
+
+for _command in ASSIGNMENT_COMMANDS:
+    case.add_command(_command)

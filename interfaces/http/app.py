@@ -92,6 +92,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     own instead of inside a request's commit (models/wal.py); for a long-running server.
     """
     from etablera.interfaces.http import api, pages, templating
+    from etablera.interfaces.http import api_assignment
     from etablera.interfaces.http import api_corrections
     from etablera.interfaces.http import api_lists
     from etablera.interfaces.http.pages.common import quote_next
@@ -131,6 +132,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     docs.install(app, API_PREFIX)
     app.include_router(api.router, prefix=API_PREFIX)
+    app.include_router(api_assignment.router, prefix=API_PREFIX)
     app.include_router(api_person.router, prefix=API_PREFIX)
     app.include_router(api_corrections.router, prefix=API_PREFIX)
     app.include_router(api_lists.router, prefix=API_PREFIX)

@@ -19,7 +19,8 @@ from fastapi import APIRouter
 
 from etablera.interfaces.http.pages import audit, case, login, person, queues, register, report, search, worklist
 from etablera.interfaces.http.pages import corrections
+from etablera.interfaces.http.pages import assignment
 
 router = APIRouter(include_in_schema=False)
-for _module in (login, worklist, case, register, audit, report, person, search, queues, corrections):
+for _module in (login, worklist, case, register, audit, report, person, search, queues, corrections, assignment):
     router.include_router(_module.router)

@@ -29,6 +29,7 @@ from etablera.statemachine.journey import journey
 from etablera.statemachine.messages import Words
 from etablera.statemachine.process import (ASIDE, DECIDE, MEASURE_ACTION, MEASURE_ACTIONS, MEASURE_STATES, NEXT,
                                            OTHER, STATES, TRANSFER, TRIGGER)
+from etablera.statemachine.process import CASEWORK
 
 router = APIRouter(include_in_schema=False)
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -62,6 +63,9 @@ def timeline(events: list[dict], municipality: str, lang: str) -> list[dict]:
                                                            f"(#{data['measure']})"))
         if e["trigger"] == TRANSFER:
             facts.append((i18n.word("municipality", lang), f"{data.get('from_municipality')} → {e['municipality']}"))
+        if e["trigger"] == CASEWORK.assign:     # who was and is responsible (cases/assignment.py)
+            facts.append((i18n.word(f"{data.get('org')}_officer", lang), f"{data.get('from') or '–'} → "
+                                                                          f"{data.get('to') or '–'}"))
         if e.get("correction"):                 # a corrected step, or the correction (cases/corrections.py)
             facts.append((e["correction_label"], e["correction"]))
         out.append({**e, "title": title, "facts": facts,
