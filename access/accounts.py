@@ -23,7 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
-from etablera.models.config_files import as_search, load
+from etablera.models.config_files import as_search, find, load
 from etablera.models.config_schema import OfficesFile
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
@@ -61,16 +61,38 @@ class Office:
     municipalities: tuple[str, ...]
 
 
+OFFICES_FILE = "af_offices.toml"
+
+
 def af_offices(directory: Path | None = None) -> dict[str, Office]:
     """Arbetsförmedlingen's offices and the municipalities each covers (`af_offices.toml`,
     looked up like every configuration file; an empty one: no offices, AF officers then see
-    their own municipality only)."""
-    return _offices(as_search(directory))
+    their own municipality only).
+
+    Read again when the file changes: every request asks (a stat of the file), so a
+    changed office applies at each user's next request, in every process, without a
+    restart. A broken file is refused (ConfigError naming it) until it is mended."""
+    search = as_search(directory)
+    path = find(OFFICES_FILE, search)
+    stamp = None
+    if path is not None:
+        try:
+            st = path.stat()
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            path = None
+    return _offices(search, path, stamp)
+
+
+def offices_file(directory: Path | None = None) -> Path:
+    """The af_offices.toml in use, or where one would be read from (the first directory)."""
+    search = as_search(directory)
+    return find(OFFICES_FILE, search) or search[0] / OFFICES_FILE
 
 
 @lru_cache(maxsize=8)
-def _offices(search: tuple[Path, ...]) -> dict[str, Office]:
-    offices = load(OfficesFile, "af_offices.toml", search, required=False)[0].offices
+def _offices(search: tuple[Path, ...], path: Path | None, stamp: tuple | None) -> dict[str, Office]:
+    offices = load(OfficesFile, OFFICES_FILE, search, required=False)[0].offices
     return {i: Office(i, office.name or i, office.municipalities) for i, office in offices.items()}
 
 

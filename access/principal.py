@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from etablera.access.accounts import af_offices
+from etablera.statemachine.errors import Forbidden
+from etablera.statemachine.messages import Code
 
 OUTSIDE = "outside the user's municipalities"      # why a refusal of scope was logged
 CHANGING_ROLES = ("officer", "coordinator", "admin")
@@ -43,6 +45,12 @@ class Principal:
     def sees_skip_audit(self) -> bool:
         return self.role in AUDITING_ROLES + ("coordinator",)
 
+    @property
+    def scope_empty(self) -> bool:
+        """No municipality at all (an AF office missing from af_offices.toml, a municipal
+        user without a municipality): such a user sees nothing and is refused at login."""
+        return self.municipalities == ()
+
     def sees(self, municipality: str | None) -> bool:
         return self.municipalities is None or municipality in self.municipalities
 
@@ -66,6 +74,20 @@ def principal_for(user: dict, via: str = "session") -> Principal:
         scope = (home,) if home else ()
     return Principal(user["id"], user["name"], role, org, scope, home, user["office"], via)
 
+
+def empty_scope_refusal(who: Principal) -> Forbidden:
+    """Why `who` (whose scope is empty) sees nothing, naming the configuration to fix: the
+    AF office missing from (or without municipalities in) af_offices.toml, or the user's
+    missing municipality."""
+    from etablera.access.accounts import offices_file
+    if who.organisation == "af" and who.office:
+        known = who.office in af_offices()
+        exc = Forbidden("scope_office_empty" if known else "scope_office_not_configured", field="office",
+                        office=Code(who.office), file=Code(str(offices_file())))
+    else:
+        exc = Forbidden("scope_no_municipality", field="municipality", user=Code(who.id))
+    exc.denied = "empty scope: " + (f"office {who.office} not configured" if who.office else "no municipality")
+    return exc
 
 
 

@@ -28,7 +28,7 @@ from etablera.statemachine.messages import Code, Words
 from etablera.statemachine.process import REGISTER
 from etablera.cases.journal import log_access
 from etablera.access.principal import (AUDITING_ROLES, CHANGING_ROLES, OUTSIDE, Principal,  # noqa: F401 (re-exported)
-                                      principal_for)
+                                      empty_scope_refusal, principal_for)
 
 MEASURES = Measure.__table__
 
@@ -152,7 +152,10 @@ def require_role(engine: Engine, who: Principal, allowed: bool, action: str, wha
 
 def scoped_municipalities(who: Principal, asked: list[str] | tuple[str, ...] = ()) -> tuple[str, ...] | None:
     """The municipalities a listing covers: those asked for (each must be in scope), or all
-    of the principal's. None: every municipality. Raises Forbidden for one outside."""
+    of the principal's. None: every municipality. Raises Forbidden for one outside, and
+    for an empty scope (which must never widen to every municipality)."""
+    if who.scope_empty:
+        raise empty_scope_refusal(who)
     asked = tuple(dict.fromkeys(a for a in asked if a))
     outside = [a for a in asked if not who.sees(a)]
     if outside:

@@ -13,13 +13,14 @@ from etablera.models.agreement_schema import AgreementFile
 from etablera.models.agreements import agreements_dir
 from etablera.models.config_files import ENV, load, search_path
 from etablera.models.config_schema import ComponentsFile, OfficesFile
+from etablera.models.document_settings import DocumentsFile, document_settings, load_documents_file
 from etablera.models.configuration import FILES as CASE_FILES, load_config
 from etablera.models.grant import GrantFile, grant_bands, grant_source
 from etablera.models.ladder import RemindersFile, get_reminder_config
 
 FILES: dict[str, type[BaseModel]] = {**CASE_FILES, "components.toml": ComponentsFile, "grant.toml": GrantFile,
                                      "af_offices.toml": OfficesFile, "reminders.toml": RemindersFile,
-                                     "agreements/*.toml": AgreementFile}
+                                     "agreements/*.toml": AgreementFile, "documents.toml": DocumentsFile}
 SCHEMA_ID = "https://etablera.example/config/schema.json"
 
 # The sections of `etablera config show` and the file each is read from.
@@ -65,14 +66,24 @@ def effective(lang: str = "sv") -> dict:
     doc["grant"] = {"bands": [band.model_dump() for band in grant_bands()]}
     doc["af_offices"] = {office: entry.model_dump(mode="json") for office, entry in offices.offices.items()}
     doc["agreements"] = {"directory": str(agreements), "files": sorted(p.name for p in agreements.glob("*.toml"))}
+    doc["documents"] = document_settings(_sqlite_file()).as_dict()
     doc["search_path"] = [str(d) for d in search]
     doc["sources"] = {
         **{section: str(config.sources[name]) for section, name in SECTIONS.items()},
         **{f"reminders.{key}" if key != "reminders" else key: source for key, source in reminders.sources.items()},
         "components": _str(components_file), "grant": _str(grant_source()), "af_offices": _str(offices_file),
         "agreements": str(agreements),
+        "documents": _str(load_documents_file(search)[1]),
     }
     return doc
+
+
+def _sqlite_file() -> str | None:
+    """The SQLite database file of the configured URL (the documents' default is beside it)."""
+    from sqlalchemy.engine import make_url
+    from etablera.models.database import database_url
+    url = make_url(database_url())
+    return url.database if url.get_backend_name() == "sqlite" else None
 
 
 def _str(path: Path | None) -> str | None:

@@ -24,7 +24,9 @@ DEFAULT_THREADS = 4     # see interfaces/http/app.py: create_app
               help="Worker processes (one per core is the most that helps); more than one run under gunicorn.")
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(1, 64),
               help="Requests each worker works on at once; the others wait their turn.")
-@click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure (behind HTTPS).")
+@click.option("--secure-cookies", is_flag=True,
+              help="Always mark cookies Secure. Without it they are Secure when the request came over HTTPS: "
+                   "directly, or through a proxy listed in ETABLERA_TRUSTED_PROXIES (its X-Forwarded-Proto).")
 @common
 def web(options, host, port, workers, threads, secure_cookies):
     """The web interface and the HTTP API (OpenAPI at /api/v1/openapi.json). --lang sets the

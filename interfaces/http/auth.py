@@ -7,31 +7,33 @@ CSRF protection for the browser's forms.
   the form field `csrf` or the header `X-CSRF-Token`; a request with a bearer token needs
   none (a browser never sends one by itself).
 - The login form itself is protected by a double-submit token (cookie + hidden field).
-- Failed logins are counted per user name (in this process): after `MAX_FAILURES` within
-  `LOCKOUT` the name is refused for the rest of that window, and every attempt is logged.
+- Login attempts are counted in the database before the password is checked, shared by
+  every process (access/login_guard.py); passwords are checked in a bounded pool of their
+  own (access/hashing.py); every attempt is logged.
+- Cookies are Secure when the request came over HTTPS: directly, or through a trusted
+  proxy's X-Forwarded-Proto (ETABLERA_TRUSTED_PROXIES, applied by the server:
+  interfaces/http/server.py); `etablera web --secure-cookies` forces them on.
+- A user whose scope is empty (an AF office missing from af_offices.toml, a municipal
+  user without a municipality) is refused on every page and API call, naming what to fix.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
-import time
-from collections import defaultdict, deque
 
 from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 
 from etablera.access.accounts import Session, find_session, user_for_token
-from etablera.access.scope import Principal, principal_for
+from etablera.access.hashing import POOL, HashingPool
+from etablera.access.scope import Principal, empty_scope_refusal, principal_for
 from etablera.statemachine.errors import EtableraError, Forbidden
 from etablera.statemachine.messages import Code
 
 SESSION_COOKIE = "etablera_session"
 LOGIN_CSRF_COOKIE = "etablera_login_csrf"
 LANG_COOKIE = "etablera_lang"
-MAX_FAILURES = 5
-LOCKOUT = 15 * 60
 bearer = HTTPBearer(auto_error=False, description="An API token: `etablera user token USER --label ...`")
 
 
@@ -65,6 +67,12 @@ def identify(request: Request) -> tuple[Principal | None, Session | None]:
     return principal, session
 
 
+def cookies_secure(request: Request) -> bool:
+    """Mark cookies Secure: the request came over HTTPS (the server has already taken a
+    trusted proxy's X-Forwarded-Proto into the scheme), or the operator forced it."""
+    return request.app.state.secure_cookies or request.url.scheme == "https"
+
+
 def csrf_ok(session: Session | None, given: str | None) -> bool:
     return session is not None and bool(given) and secrets.compare_digest(session.csrf, given)
 
@@ -75,6 +83,8 @@ def api_principal(request: Request, credentials: HTTPAuthorizationCredentials | 
     principal, session = identify(request)
     if principal is None:
         raise NotLoggedIn("login_required", header=Code("Authorization: Bearer ..."))
+    if principal.scope_empty:
+        raise empty_scope_refusal(principal)
     if session is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
         if not csrf_ok(session, request.headers.get("x-csrf-token")):
             raise Forbidden("csrf_header_missing", field="csrf", header=Code("X-CSRF-Token"))
@@ -85,31 +95,15 @@ def page_principal(request: Request) -> Principal:
     principal, _ = identify(request)
     if principal is None or principal.via != "session":
         raise LoginRequired()
+    if principal.scope_empty:
+        raise empty_scope_refusal(principal)
     return principal
 
 
 class LoginThrottle:
-    """Failed logins per user name, in this process."""
+    """The application's guard of its login form: the attempts are counted in the
+    database (access/login_guard.py: admit before the check, settle after it) and the
+    passwords checked in `pool`, bounded (access/hashing.py), shared by the process."""
 
-    def __init__(self, limit: int = MAX_FAILURES, window: float = LOCKOUT):
-        self.limit, self.window = limit, window
-        self._failures: dict[str, deque] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _trim(self, name: str, now: float) -> deque:
-        failures = self._failures[name]
-        while failures and now - failures[0] > self.window:
-            failures.popleft()
-        return failures
-
-    def locked(self, name: str) -> bool:
-        with self._lock:
-            return len(self._trim(name.lower(), time.monotonic())) >= self.limit
-
-    def failed(self, name: str) -> None:
-        with self._lock:
-            self._trim(name.lower(), time.monotonic()).append(time.monotonic())
-
-    def succeeded(self, name: str) -> None:
-        with self._lock:
-            self._failures.pop(name.lower(), None)
+    def __init__(self, pool: HashingPool | None = None):
+        self.pool = pool or POOL

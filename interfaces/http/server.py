@@ -13,6 +13,12 @@ when its parent dies (`_end_with_master`).
 
 No access log in either case: a URL may carry a query a person could be found by; the
 application's own access log (who looked at which case) is the record.
+
+Behind a reverse proxy: `ETABLERA_TRUSTED_PROXIES` lists the proxies' addresses (or
+networks, comma-separated). From those only, X-Forwarded-Proto and X-Forwarded-For are
+believed (uvicorn's proxy headers): the request's scheme (https: cookies are Secure) and
+the client's address (the login throttle counts by it). Unset, no forwarded header is
+believed from anyone (uvicorn alone would believe 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -43,11 +49,18 @@ def create():
                       background_checkpoints=True)
 
 
+def trusted_proxies() -> dict:
+    """uvicorn's proxy settings from ETABLERA_TRUSTED_PROXIES (see the module's docstring)."""
+    trusted = ",".join(p.strip() for p in os.environ.get("ETABLERA_TRUSTED_PROXIES", "").split(",") if p.strip())
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or ""}
+
+
 def serve(*, host: str, port: int, workers: int) -> None:
     """Serve `create()` on host:port with `workers` processes until stopped."""
     if workers == 1:
         uvicorn.run(f"{__name__}:create", factory=True, host=host, port=port, access_log=False,
-                    log_level="warning", timeout_keep_alive=KEEP_ALIVE, timeout_graceful_shutdown=STOP_GRACE)
+                    log_level="warning", timeout_keep_alive=KEEP_ALIVE, timeout_graceful_shutdown=STOP_GRACE,
+                    **trusted_proxies())
         return
     _Gunicorn({
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
@@ -66,6 +79,10 @@ def serve(*, host: str, port: int, workers: int) -> None:
 class Worker(UvicornWorker):
     """uvicorn under gunicorn, with etablera's settings."""
     CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "access_log": False, "timeout_graceful_shutdown": STOP_GRACE}
+
+    def __init__(self, *args, **kwargs):
+        self.CONFIG_KWARGS = {**self.CONFIG_KWARGS, **trusted_proxies()}
+        super().__init__(*args, **kwargs)
 
     def handle_exit(self, sig, frame) -> None:
         """SIGQUIT: gunicorn's quick stop (SIGINT or SIGQUIT to the master). uvicorn-worker

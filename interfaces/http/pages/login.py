@@ -3,31 +3,46 @@ switching the pages' language."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from etablera.access import accounts
+from etablera.access import accounts, hashing, login_guard
+from etablera.access.hashing import Busy
+from etablera.access.scope import empty_scope_refusal, principal_for
 from etablera.interfaces.http import i18n
-from etablera.interfaces.http.auth import LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, csrf_ok, engine_of, identify
-from etablera.interfaces.http.pages.common import render
-from etablera.models.timestamps import utcnow
+from etablera.interfaces.http.auth import (LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, cookies_secure,
+                                           csrf_ok, engine_of, identify)
+from etablera.interfaces.http.pages.common import lang_of, render
+from etablera.models.timestamps import STOCKHOLM, utcnow
+from etablera.statemachine.errors import EtableraError, NotPermitted
+from etablera.statemachine.messages import Code
 
 router = APIRouter(include_in_schema=False)
 _SAFE_NEXT = re.compile(r"^/(?!/)[\w\-./?=&%#]*$")
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/worklist", problem: str | None = None):
+def login_page(request: Request, next: str = "/worklist", problem: str | None = None):
+    return login_form(request, next, problem)
+
+
+def login_form(request: Request, next: str = "/worklist", problem: str | None = None,
+               refusal: EtableraError | None = None, status: int | None = None, headers: dict | None = None):
+    """The login form, with a problem (a word of the pages) or a refusal (the catalogue's)."""
     import secrets
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = render(request, "login.html", {"next": next if _SAFE_NEXT.match(next) else "/worklist",
-                                              "login_csrf": token, "problem": problem},
-                      401 if problem else 200)
+                                              "login_csrf": token, "problem": problem,
+                                              "problem_text": refusal.text(lang_of(request)) if refusal else None},
+                      status or (401 if problem or refusal else 200))
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login",
-                        secure=request.app.state.secure_cookies)
+                        secure=cookies_secure(request))
+    if headers:
+        response.headers.update(headers)
     return response
 
 
@@ -39,26 +54,66 @@ async def login(request: Request):
     target = str(form.get("next", "/worklist"))
     target = target if _SAFE_NEXT.match(target) else "/worklist"
     engine = engine_of(request)
-    throttle = request.app.state.login_throttle
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not cookie or not csrf_ok(accounts.Session("", {}, cookie, utcnow()), str(form.get("login_csrf", ""))):
         return login_form(request, target, "login_expired")
-    if throttle.locked(user_id):
-        await run_in_threadpool(_log_login, engine, user_id, "login_refused", "locked after repeated failures")
-        return login_form(request, target, "login_locked")
-    user = await run_in_threadpool(accounts.authenticate, engine, user_id, password)
-    if user is None:
-        throttle.failed(user_id)
-        await run_in_threadpool(_log_login, engine, user_id, "login_failed", None)
-        return login_form(request, target, "login_failed")
-    throttle.succeeded(user_id)
+    pool = request.app.state.login_throttle.pool
+    try:
+        with pool.slot():
+            user = await pool.run(_checked, engine, request.client.host if request.client else None,
+                                  user_id, password)
+    except Busy as busy:
+        return login_form(request, target, refusal=busy, status=503,
+                          headers={"Retry-After": str(hashing.RETRY_AFTER)})
+    except _Refused as refused:
+        return login_form(request, target, refused.problem, refusal=refused.exc, status=refused.status,
+                          headers=refused.headers)
     secret, _session = await run_in_threadpool(accounts.start_session, engine, user["id"])
     await run_in_threadpool(_log_login, engine, user["id"], "login", None, user)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(SESSION_COOKIE, secret, httponly=True, samesite="lax", path="/",
-                        secure=request.app.state.secure_cookies, max_age=int(accounts.ABSOLUTE.total_seconds()))
+                        secure=cookies_secure(request), max_age=int(accounts.ABSOLUTE.total_seconds()))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
+
+
+class _Refused(Exception):
+    def __init__(self, exc: EtableraError | None, status: int, headers: dict | None = None,
+                 problem: str | None = None):
+        super().__init__()
+        self.exc, self.status, self.headers, self.problem = exc, status, headers, problem
+
+
+def _checked(engine, client: str | None, user_id: str, password: str) -> dict:
+    """The user whose password this is, once the attempt is admitted (counted in the
+    database first) and checked; _Refused otherwise, logged. Runs on the hashing pool's
+    thread, all of it: a burst of logins never takes the request threads."""
+    verdict = login_guard.admit(engine, user_id, client)
+    if not verdict.allowed:
+        _log_login(engine, user_id, "login_refused", f"wait ({verdict.why})")
+        wait = max(1, math.ceil((verdict.retry_at - utcnow()).total_seconds()))
+        raise _Refused(NotPermitted("login_wait", time=Code(_clock(verdict.retry_at))), 429,
+                       {"Retry-After": str(wait)})
+    user = None
+    try:
+        user = accounts.authenticate(engine, user_id, password)
+    finally:
+        login_guard.settle(engine, verdict.attempt, user is not None)
+    if user is None:
+        _log_login(engine, user_id, "login_failed", None)
+        raise _Refused(None, 401, problem="login_failed")
+    who = principal_for(user)
+    if who.scope_empty:
+        refusal = empty_scope_refusal(who)
+        _log_login(engine, user["id"], "login_refused", refusal.denied, user)
+        raise _Refused(refusal, 403)
+    return user
+
+
+def _clock(moment) -> str:
+    """When to try again, as people read it: the Stockholm time, with the date if not today."""
+    local, today = moment.astimezone(STOCKHOLM), utcnow().astimezone(STOCKHOLM).date()
+    return local.strftime("%H:%M:%S" if local.date() == today else "%Y-%m-%d %H:%M:%S")
 
 
 def _log_login(engine, user_id: str, action: str, detail: str | None, user: dict | None = None) -> None:
@@ -82,8 +137,9 @@ async def logout(request: Request):
 
 
 @router.get("/lang/{code}")
-def switch_language(code: str, next: str = "/worklist"):
+def switch_language(request: Request, code: str, next: str = "/worklist"):
     response = RedirectResponse(next if _SAFE_NEXT.match(next) else "/worklist", status_code=303)
     if code in i18n.LANGS:
-        response.set_cookie(LANG_COOKIE, code, samesite="lax", path="/", max_age=365 * 86400)
+        response.set_cookie(LANG_COOKIE, code, samesite="lax", path="/", max_age=365 * 86400,
+                            secure=cookies_secure(request))
     return response
