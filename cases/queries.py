@@ -19,6 +19,7 @@ from etablera.cases import filters
 from etablera.cases.audit import CASES, EVENTS, events_in
 from etablera.cases.corrections import EVENT_REASONS, with_corrections
 from etablera.cases.journal import load_case, log_access
+from etablera.cases.notes import with_journal
 from etablera.statemachine.process import MEASURE_REASONS, REASONED, STATE, module_of, state_label, trigger_label
 from etablera.cases.tracks import track_status
 from etablera.statemachine.errors import NotFound
@@ -128,7 +129,7 @@ def reason_label(config: Config, trigger: str, reason: str | None, lang: str) ->
 
 def _events(conn, case_id: int, config: Config, lang: str) -> list[dict]:
     rows = conn.execute(_EVENTS_OF, {"case_id": case_id}).mappings().all()     # one fetch, not one per row
-    docs = [event_doc(r, config, lang) for r in rows]
+    docs = with_journal(conn, case_id, [event_doc(r, config, lang) for r in rows])    # notes, documents
     return with_corrections(conn, case_id, docs, lang)       # a corrected step and its correction marked
 
 

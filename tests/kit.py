@@ -78,6 +78,101 @@ def history(engine, case_id: int, *, actor: str | Principal = ACTOR, lang: str =
     return queries.history(engine, who(actor), case_id, lang=lang)
 
 
+def add_note(engine, case_id: int, text: str, day: str | datetime | None = None, *,
+             actor: str | Principal = ACTOR) -> dict:
+    """Add a journal note to the case on `day` (None: now). Returns the note."""
+    from etablera.cases import notes
+    return notes.add_note(engine, who(actor), case_id, text, at=at(day))
+
+
+def list_notes(engine, case_id: int, *, actor: str | Principal = ACTOR) -> list[dict]:
+    from etablera.cases import notes
+    return notes.list_notes(engine, who(actor), case_id)
+
+
+def attach(engine, case_id: int, filename: str | None, content, content_type: str | None,
+           day: str | datetime | None = None, *, actor: str | Principal = ACTOR, **options) -> dict:
+    """Attach a file (bytes, a binary file or chunks) to the case. `options`: store, settings."""
+    from etablera.cases import documents
+    return documents.attach(engine, who(actor), case_id, filename, content, content_type, at=at(day), **options)
+
+
+def list_documents(engine, case_id: int, *, actor: str | Principal = ACTOR) -> list[dict]:
+    from etablera.cases import documents
+    return documents.list_documents(engine, who(actor), case_id)
+
+
+def read_document(engine, document_id: int, *, actor: str | Principal = ACTOR, **options) -> tuple[dict, bytes]:
+    """The document and its content as `actor` reads it (access-logged). `options`: store."""
+    from etablera.cases import documents
+    return documents.read_document(engine, who(actor), document_id, **options)
+
+
+def correct(engine, case_id: int, seq: int, day: str | datetime | None = None, *, actor: str | Principal = ACTOR,
+            reason: str | None = None, note: str | None = None, expect_version: int | None = None) -> dict:
+    """Correct the case's step `seq` on `day` (None: now). Returns the correction event."""
+    from etablera.cases import corrections
+    return corrections.correct(engine, who(actor), case_id, seq, reason=reason, note=note,
+                               expect_version=expect_version, at=at(day))
+
+
+def officer(engine, officer_id: str, municipality: str = "0581", org: str = "kommun", *, role: str = "officer",
+            notify: str | None = None) -> str:
+    """Register `officer_id` as an officer (or coordinator) of `org` in `municipality`, so
+    that a case may name it; again: nothing changes. Returns the id."""
+    from etablera.reminders import officers
+    from etablera.statemachine.errors import NotPermitted
+    try:
+        officers.add_officer(engine, officer_id, name=f"Handläggare {officer_id}", org=org,
+                             municipality=municipality, role=role, notify=notify)
+    except NotPermitted:
+        pass
+    return officer_id
+
+
+def assign(engine, case_id: int, *, actor: str | Principal = ACTOR, day: str | datetime | None = None,
+           expect_version: int | None = None, **officers) -> dict:
+    """A coordinator assigns `kommun_officer=` / `af_officer=` (None: unassign) on `day`."""
+    from etablera.cases import assignment
+    return assignment.assign(engine, who(actor), case_id, expect_version=expect_version, at=at(day), **officers)
+
+
+def take(engine, case_id: int, *, actor: str | Principal, day: str | datetime | None = None) -> dict:
+    """An officer takes an unassigned case ("Ta ärendet")."""
+    from etablera.cases import assignment
+    return assignment.take(engine, who(actor), case_id, at=at(day))
+
+
+def reassign_all(engine, from_officer: str, to: str | list[str], *, preview: bool, actor: str | Principal = ACTOR,
+                 expect: list[int] | None = None) -> dict:
+    """A coordinator moves all of `from_officer`'s active cases (preview: nothing written)."""
+    from etablera.cases import assignment
+    return assignment.reassign_all(engine, who(actor), from_officer, to, preview=preview, expect=expect)
+
+
+def update_person(engine, case_id: int, changes: dict | None = None, *, actor: str | Principal = ACTOR,
+                  expect_version: int | None = None, **details) -> dict:
+    """Change the person's details on the case (`changes` or keywords: given_name,
+    family_name, language, interpreter, phone, email). Returns {case, version, changed}."""
+    from etablera.cases import person
+    changes = {**(changes or {}), **details}
+    remember(changes)
+    return person.update_person(engine, who(actor), case_id, changes, expect_version=expect_version)
+
+
+def remember(details: dict) -> None:
+    """The names in `details` are people's: the session's watch (tests/leaks.py) fails the
+    run if one shows up in a URL, a log line or a reminder."""
+    import leaks
+    leaks.remember_names(*(str(details[k]) for k in ("given_name", "family_name") if details.get(k)))
+
+
+def search(engine, query: str, *, actor: str | Principal = ACTOR, limit: int = 20, lang: str = "sv") -> dict:
+    """The cases `query` finds for `actor` (each case shown is access-logged)."""
+    from etablera.cases import search as searching
+    return searching.search(engine, who(actor), query, limit=limit, lang=lang)
+
+
 # --- queues, saved filters, exports (cases/queues.py, saved_filters.py, exports.py, skip_audit.py) ---
 
 def list_queue(engine, *, actor: str | Principal = ACTOR, limit: int = 50, offset: int = 0, lang: str = "sv",
@@ -119,68 +214,3 @@ def skip_page(engine, *, actor: str | Principal = ACTOR, **options) -> dict:
     """One page of the skip audit as `actor` sees it."""
     from etablera.cases import skip_audit
     return skip_audit.skip_page(engine, who(actor), **options)
-
-
-def correct(engine, case_id: int, seq: int, day: str | datetime | None = None, *, actor: str | Principal = ACTOR,
-            reason: str | None = None, note: str | None = None, expect_version: int | None = None) -> dict:
-    """Correct the case's step `seq` on `day` (None: now). Returns the correction event."""
-    from etablera.cases import corrections
-    return corrections.correct(engine, who(actor), case_id, seq, reason=reason, note=note,
-                               expect_version=expect_version, at=at(day))
-
-
-def update_person(engine, case_id: int, changes: dict | None = None, *, actor: str | Principal = ACTOR,
-                  expect_version: int | None = None, **details) -> dict:
-    """Change the person's details on the case (`changes` or keywords: given_name,
-    family_name, language, interpreter, phone, email). Returns {case, version, changed}."""
-    from etablera.cases import person
-    changes = {**(changes or {}), **details}
-    remember(changes)
-    return person.update_person(engine, who(actor), case_id, changes, expect_version=expect_version)
-
-
-def remember(details: dict) -> None:
-    """The names in `details` are people's: the session's watch (tests/leaks.py) fails the
-    run if one shows up in a URL, a log line or a reminder."""
-    import leaks
-    leaks.remember_names(*(str(details[k]) for k in ("given_name", "family_name") if details.get(k)))
-
-
-def search(engine, query: str, *, actor: str | Principal = ACTOR, limit: int = 20, lang: str = "sv") -> dict:
-    """The cases `query` finds for `actor` (each case shown is access-logged)."""
-    from etablera.cases import search as searching
-    return searching.search(engine, who(actor), query, limit=limit, lang=lang)
-
-
-def officer(engine, officer_id: str, municipality: str = "0581", org: str = "kommun", *, role: str = "officer",
-            notify: str | None = None) -> str:
-    """Register `officer_id` as an officer (or coordinator) of `org` in `municipality`, so
-    that a case may name it; again: nothing changes. Returns the id."""
-    from etablera.reminders import officers
-    from etablera.statemachine.errors import NotPermitted
-    try:
-        officers.add_officer(engine, officer_id, name=f"Handläggare {officer_id}", org=org,
-                             municipality=municipality, role=role, notify=notify)
-    except NotPermitted:
-        pass
-    return officer_id
-
-
-def assign(engine, case_id: int, *, actor: str | Principal = ACTOR, day: str | datetime | None = None,
-           expect_version: int | None = None, **officers) -> dict:
-    """A coordinator assigns `kommun_officer=` / `af_officer=` (None: unassign) on `day`."""
-    from etablera.cases import assignment
-    return assignment.assign(engine, who(actor), case_id, expect_version=expect_version, at=at(day), **officers)
-
-
-def take(engine, case_id: int, *, actor: str | Principal, day: str | datetime | None = None) -> dict:
-    """An officer takes an unassigned case ("Ta ärendet")."""
-    from etablera.cases import assignment
-    return assignment.take(engine, who(actor), case_id, at=at(day))
-
-
-def reassign_all(engine, from_officer: str, to: str | list[str], *, preview: bool, actor: str | Principal = ACTOR,
-                 expect: list[int] | None = None) -> dict:
-    """A coordinator moves all of `from_officer`'s active cases (preview: nothing written)."""
-    from etablera.cases import assignment
-    return assignment.reassign_all(engine, who(actor), from_officer, to, preview=preview, expect=expect)

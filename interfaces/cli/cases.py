@@ -6,6 +6,7 @@ import click
 
 from etablera.interfaces.cli.common import changing, common, parse_sets, principal
 from etablera.interfaces.cli.output import emit, table
+from etablera.interfaces.cli.journal import COMMANDS as JOURNAL_COMMANDS, journal_text
 from etablera.models.database import get_engine
 from etablera.cases import queries, service, tracks
 from etablera.cases.parsing import parse_day
@@ -156,6 +157,7 @@ def history(options, case_id):
                 line += f"  [{_w('skips', options.lang)} {', '.join(e['skipped'])}: {e['reason_label']}]"
             if e["note"]:
                 line += f"  «{e['note']}»"
+            line += journal_text(e.get("journal"))
             out.append(line)
         return "\n".join(out)
     emit(options, events, text)
@@ -216,10 +218,16 @@ def advance(options, at, case_id, trigger, reason, note, sets, expect_version):
                                     else "")
                                  + "".join(f"\n{_w('warning_line', lang)}: {w}" for w in d["warnings"]))
 
-# Corrections (cli/corrections.py): `case correct`.
-from etablera.interfaces.cli.corrections import correct as _correct  # noqa: E402
 
-case.add_command(_correct)
+# Notes and documents (cli/journal.py): `case note|notes|attach|documents|document`.
+for _command in JOURNAL_COMMANDS:
+    case.add_command(_command)
+
+# Responsibility (cli/assignment.py): `case assign|take|reassign`.
+from etablera.interfaces.cli.assignment import COMMANDS as ASSIGNMENT_COMMANDS  # noqa: E402
+
+for _command in ASSIGNMENT_COMMANDS:
+    case.add_command(_command)
 
 # The person and search (cli/person.py): `case person|search`.
 from etablera.interfaces.cli.person import person as _person, search as _search  # noqa: E402
@@ -227,9 +235,7 @@ from etablera.interfaces.cli.person import person as _person, search as _search 
 for _command in (_person, _search):
     case.add_command(_command)
 
+# Corrections (cli/corrections.py): `case correct`.
+from etablera.interfaces.cli.corrections import correct as _correct  # noqa: E402
 
-# Responsibility (cli/assignment.py): `case assign|take|reassign`.
-from etablera.interfaces.cli.assignment import COMMANDS as ASSIGNMENT_COMMANDS  # noqa: E402
-
-for _command in ASSIGNMENT_COMMANDS:
-    case.add_command(_command)
+case.add_command(_correct)

@@ -93,10 +93,11 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     """
     from etablera.interfaces.http import api, pages, templating
     from etablera.interfaces.http import api_assignment
-    from etablera.interfaces.http import api_corrections
-    from etablera.interfaces.http import api_lists
+    from etablera.interfaces.http import api_journal
     from etablera.interfaces.http.pages.common import quote_next
     from etablera.interfaces.http import api_person
+    from etablera.interfaces.http import api_corrections
+    from etablera.interfaces.http import api_lists
     from etablera.models.database import get_engine
 
     @asynccontextmanager
@@ -134,6 +135,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(api_assignment.router, prefix=API_PREFIX)
     app.include_router(api_person.router, prefix=API_PREFIX)
+    app.include_router(api_journal.router, prefix=API_PREFIX)
     app.include_router(api_corrections.router, prefix=API_PREFIX)
     app.include_router(api_lists.router, prefix=API_PREFIX)
     app.include_router(pages.router)

@@ -18,9 +18,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from etablera.interfaces.http.pages import audit, case, login, person, queues, register, report, search, worklist
+from etablera.interfaces.http.pages import journal
 from etablera.interfaces.http.pages import corrections
 from etablera.interfaces.http.pages import assignment
 
 router = APIRouter(include_in_schema=False)
-for _module in (login, worklist, case, register, audit, report, person, search, queues, corrections, assignment):
+for _module in (login, worklist, case, register, audit, report, person, search, queues, journal, corrections,
+                assignment):
     router.include_router(_module.router)
