@@ -32,7 +32,7 @@ from etablera.statemachine.corrections import measures_before
 from etablera.statemachine.decide import decide, new_case, not_permitted, registration_event
 from etablera.statemachine.errors import BadInput, NotPermitted
 from etablera.statemachine.messages import Code
-from etablera.statemachine.person import DETAILS, with_keys
+from etablera.statemachine.person import DETAILS
 from etablera.statemachine.fields import clean_data, describe
 from etablera.statemachine.measures import follow, track_measures
 from etablera.statemachine.process import OPEN_MEASURE_STATES, REGISTER, RESUME, TRIGGER, permitted, state_label
@@ -89,12 +89,9 @@ def _register(engine: Engine, who: Principal, *, person, municipality, permit_da
     row = new_case(person=identity.digits, municipality=data["municipality"], target_group=group,
                    no_upper_secondary=bool(data.get("no_upper_secondary")), permit_date=permit,
                    reception_date=reception, kommun_officer=data.get("kommun_officer"),
-                   af_officer=data.get("af_officer"), at=at, config=config)
-    given = {name: data[name] for name in DETAILS if name in data}        # the person's details
-    row.update(with_keys(given))
+                   af_officer=data.get("af_officer"), at=at, config=config,
+                   details={name: data[name] for name in DETAILS if name in data})
     event = registration_event(row, at, who.id, note)
-    if given:
-        event["data"]["details"] = given
     try:
         with transaction(engine) as conn:
             existing = conn.execute(select(CASES.c.id).where(CASES.c.person == identity.digits,

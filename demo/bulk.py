@@ -32,6 +32,7 @@ from etablera.statemachine.case import Case as CaseView
 from etablera.statemachine.corrections import measures_before
 from etablera.statemachine.decide import decide, new_case, registration_event
 from etablera.statemachine.fields import clean_data
+from etablera.statemachine.person import DETAILS, with_keys
 from etablera.statemachine.measures import (added_event, changed_event, follow, moved_measure, new_measure,
                                             track_measures)
 from etablera.statemachine.process import REGISTER, TRIGGER
@@ -39,6 +40,9 @@ from etablera.statemachine.process import REGISTER, TRIGGER
 CASES, MEASURES, EVENTS = Case.__table__, Measure.__table__, AuditEvent.__table__
 CHUNK = 5_000
 MEASURE_IDS_PER_CASE = 32          # an id block per case: more than any script adds
+# Every case row carries every detail column (one INSERT for many rows needs the same keys):
+# what a script did not give is as the database defaults it.
+NO_DETAILS = {**with_keys({name: None for name in DETAILS}), "interpreter": False}
 
 
 class CaseRows:
@@ -70,8 +74,9 @@ class CaseRows:
         row = new_case(person=identity.digits, municipality=args["municipality"], target_group=group,
                        no_upper_secondary=bool(args["no_upper_secondary"]), permit_date=args["permit_date"],
                        reception_date=args["reception_date"], kommun_officer=args["kommun_officer"],
-                       af_officer=args["af_officer"], at=at, config=self.config)
-        self.case = {**row, "id": self.case_id, "last_seq": 0, "last_hash": GENESIS, "last_event_at": at,
+                       af_officer=args["af_officer"], at=at, config=self.config,
+                       details={name: args[name] for name in DETAILS if name in args})
+        self.case = {**NO_DETAILS, **row, "id": self.case_id, "last_seq": 0, "last_hash": GENESIS, "last_event_at": at,
                      "version": 1, "transferred_from": None, "transferred_at": None}
         self._chain({}, registration_event(row, at, actor))
 

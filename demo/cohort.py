@@ -108,6 +108,31 @@ def synthetic_person(index: int, today: date, coordination: bool) -> tuple[str, 
     return f"{birth.year}{birth:%m}{day:02d}{serial:03d}{_luhn(short)}", birth
 
 
+# Names as a municipality's newcomers carry them (and a few Swedish ones): with å/ä/ö, ş, ğ,
+# ı and accents, so that the folded name search ("ozlem" finds "Özlem") has work to do.
+GIVEN_NAMES = ("Özlem", "Ahmad", "Fatima", "Mohammed", "Amira", "Hassan", "Leyla", "Yusuf", "Şükrü", "Aylin",
+               "Nguyễn Thị", "Mariam", "Ali", "Zainab", "Omar", "Hiba", "Karim", "Rahel", "Dawit", "Selam",
+               "Tigist", "Abdi", "Hodan", "Ibrahim", "Noor", "Samir", "Lina", "Rami", "Dina", "José",
+               "Inés", "Anna", "Erik", "Åsa", "Sören", "Björn", "Maja", "Olena", "Dmytro", "Kateryna")
+FAMILY_NAMES = ("Yılmaz", "Öztürk", "Şahin", "Al-Hassan", "Ahmed", "Mohammadi", "Hosseini", "Karimi", "Haile",
+                "Tesfaye", "Abdullahi", "Warsame", "Nguyễn", "Trần", "Muñoz", "García", "Ibrahim", "Khalil",
+                "Haddad", "Nasser", "Mustafa", "Rahimi", "Bakr", "Osman", "Yousef", "Andersson", "Östlund",
+                "Åberg", "Lindqvist", "Shevchenko", "Kovalenko", "Bondarenko", "Ağaoğlu", "Çelik", "Doğan")
+LANGUAGES = ("arabiska", "dari", "tigrinja", "somaliska", "turkiska", "ukrainska", "persiska", "kurdiska",
+             "vietnamesiska", "spanska")
+
+
+def synthetic_details(index: int, seed: int) -> dict:
+    """The person's name, language and interpreter need for script `index` (its own random
+    stream: adding them changed no other draw of the cohort)."""
+    rng = random.Random(seed * 7_000_003 + index)
+    details = {"given_name": rng.choice(GIVEN_NAMES), "family_name": rng.choice(FAMILY_NAMES),
+               "language": rng.choice(LANGUAGES)}
+    if rng.random() < 0.6:                  # as a form gives it: the flag only when set
+        details["interpreter"] = True
+    return details
+
+
 class _Clock:
     """Moves a case's time forward in working hours, never past `now`."""
 
@@ -146,7 +171,8 @@ def script(index: int, seed: int, now: datetime, config: Config, book: Agreement
     officer = f"h{municipality}-{rng.randint(1, ACTORS_PER_MUNICIPALITY):02d}"
     actions = [Action(REGISTER.name, clock.at, {
         "person": person, "municipality": municipality, "permit_date": permit, "reception_date": reception,
-        "no_upper_secondary": no_upper_secondary, "kommun_officer": officer, "af_officer": f"af{municipality}-01"})]
+        "no_upper_secondary": no_upper_secondary, "kommun_officer": officer, "af_officer": f"af{municipality}-01",
+        **synthetic_details(index, seed)})]
     group = config.target_group_for(age, no_upper_secondary).code
     _life(rng, clock, actions, book, municipality, birth, group, no_upper_secondary)
     return Script(index, officer, actions)

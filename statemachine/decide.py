@@ -20,6 +20,7 @@ from etablera.models.timestamps import local_date
 from etablera.statemachine.case import Case
 from etablera.statemachine.corrections import before_values
 from etablera.statemachine.errors import NotPermitted
+from etablera.statemachine.person import DETAILS, with_keys
 from etablera.statemachine.process import (FIRST_STAGE, INITIAL, REGISTER, STATE, TRACK_STAGE, Route, permitted, route)
 from etablera.statemachine.rules import RULES
 
@@ -135,8 +136,10 @@ def not_permitted(state: str, trigger: str) -> NotPermitted:
 
 def new_case(*, person: str, municipality: str, target_group: str, no_upper_secondary: bool,
              permit_date: date, reception_date: date | None, kommun_officer: str | None,
-             af_officer: str | None, at: datetime, config: Config) -> dict:
-    """The row of a freshly registered case (without id and chain head)."""
+             af_officer: str | None, at: datetime, config: Config, details: dict | None = None) -> dict:
+    """The row of a freshly registered case (without id and chain head); `details`: the
+    person's cleaned details given at registration (statemachine/person.py), with their
+    search keys."""
     today = local_date(at)
     anchor = max(permit_date, reception_date or permit_date)
     establishment_due = config.establishment_frame.due(anchor)
@@ -150,6 +153,7 @@ def new_case(*, person: str, municipality: str, target_group: str, no_upper_seco
         "kommun_officer": kommun_officer, "af_officer": af_officer, "active": True,
         # The establishment time was already over: allowed, warned, and reminded (reminders/deadlines.py).
         "registered_late": establishment_due < today,
+        **with_keys(details or {}),
     }
 
 
@@ -165,6 +169,9 @@ def registration_event(case: dict, at: datetime, actor: str, note: str | None = 
     for officer in ("kommun_officer", "af_officer"):
         if case.get(officer):
             data[officer] = case[officer]
+    details = {name: case[name] for name in DETAILS if name in case}      # those given (new_case's row)
+    if details:
+        data["details"] = details
     return {"at": at, "actor": actor, "trigger": REGISTER.name, "from_state": None, "to_state": case["state"],
             "municipality": case["municipality"], "reason": None, "note": note, "skipped": [], "data": data}
 
