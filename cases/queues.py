@@ -11,8 +11,8 @@ travels in URLs and is stored as a saved filter. The list covers the principal's
 municipalities only; asking for one outside them is refused (403) and logged.
 
 The statement of one combination of filters and sort is built once (the values are bound
-parameters), like the worklist's `_listing`. The start page's counts are one statement of
-scalar subqueries, each an indexed range (migrations 0001-0007).
+parameters). The start page's counts are one statement of scalar subqueries, each an
+indexed range (migrations 0001-0007).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from etablera.access.principal import Principal
 from etablera.cases import filters
 from etablera.cases.audit import CASES, EVENTS
 from etablera.cases.followup import DUE_WINDOW_DAYS
-from etablera.cases.worklist import _COLUMNS, LADDER_STEPS, MAX_LIMIT
+from etablera.cases.worklist import LIST_COLUMNS, LADDER_STEPS, MAX_LIMIT
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.followup import FOLLOWUP_DAYS
@@ -61,7 +61,7 @@ SAVED_KEYS = ("queue", "state", "municipality", "overdue", "sort")
 KEYS = SAVED_KEYS + ("status", "ladder", "ended_from", "ended_to", "registered_from", "registered_to",
                      "registered_in")
 _EXTRA = (CASES.c.given_name, CASES.c.family_name, CASES.c.transferred_at, CASES.c.active)
-_LISTED = tuple(_COLUMNS) + tuple(c for c in _EXTRA if c.name not in {col.name for col in _COLUMNS})
+_LISTED = tuple(LIST_COLUMNS) + tuple(c for c in _EXTRA if c.name not in {col.name for col in LIST_COLUMNS})
 
 
 @dataclass(frozen=True)

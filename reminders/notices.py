@@ -32,7 +32,7 @@ class Notice:
 
 
 NOTICES = {
-    "transfer": Notice(("coordinator",), ("Flyttat in: ärendet saknar ansvarig handläggare",
+    "transferred_in": Notice(("coordinator",), ("Flyttat in: ärendet saknar ansvarig handläggare",
                                           "Transferred in: the case has no responsible officer"),
                        ("Tilldela en ansvarig handläggare (etablera case assign).",
                         "Assign a responsible officer (etablera case assign).")),

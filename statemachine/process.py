@@ -388,7 +388,7 @@ TRIGGERS = (
             dates=("transferred_at",),
             records=(("from_municipality", "municipality"), ("from_kommun_officer", "kommun_officer"),
                      ("from_af_officer", "af_officer")),
-            notifies="transfer",
+            notifies="transferred_in",
             rules=("another_municipality", "track_after_transfer"))),),
         offer=ASIDE,
     ),

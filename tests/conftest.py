@@ -173,6 +173,11 @@ def pytest_configure(config) -> None:
     leaks.install()
 
 
+@pytest.fixture(autouse=True)
+def _logs_watched():
+    leaks.watch_logs()
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
     """The run fails if any test request's URL, log line or reminder carried an identity
     number or a person's name (tests/leaks.py)."""

@@ -69,11 +69,25 @@ class _LogWatch(logging.Handler):
         check(f"a log line of {record.name}", message)
 
 
+_WATCH = _LogWatch(level=logging.DEBUG)
+
+
+def watch_logs() -> None:
+    """Every record that reaches the root's handlers: the libraries' at the levels they are
+    configured to (as in production), the product's own at every level. Called before each
+    test too: a library that configures logging (Prefect's dictConfig) replaces the root's
+    handlers."""
+    root = logging.getLogger()
+    if _WATCH not in root.handlers:
+        root.addHandler(_WATCH)
+    product = logging.getLogger("etablera")
+    if product.level != logging.DEBUG or product.disabled:
+        product.setLevel(logging.DEBUG)
+        product.disabled = False
+
+
 def install() -> None:
-    # Every record that reaches the root's handlers: the libraries' at the levels they are
-    # configured to (as in production), the product's own at every level.
-    logging.getLogger().addHandler(_LogWatch(level=logging.DEBUG))
-    logging.getLogger("etablera").setLevel(logging.DEBUG)
+    watch_logs()
 
     from starlette import testclient
     original = testclient._TestClientTransport.handle_request

@@ -247,7 +247,7 @@ def test_a_transfer_hands_the_case_over_unassigned_and_tells_the_receiving_coord
     with transaction(db, write=False) as conn:
         notices = conn.execute(select(Reminder.__table__.c.kind, Reminder.__table__.c.municipality)
                                .where(Reminder.__table__.c.case_id == case_id)).all()
-    assert [tuple(n) for n in notices] == [("transfer", "0180")]
+    assert [tuple(n) for n in notices] == [("transferred_in", "0180")]
 
     # The next deadline check addresses the receiving municipality's coordinators, not the old officers
     assert deadlines.record_due(db, kit.at("2026-04-22"), config=CONFIG, book=NO_AGREEMENTS).total == 1

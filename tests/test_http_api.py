@@ -252,7 +252,7 @@ def test_two_officers_on_the_case_page_the_second_is_told_to_reload(world):
                                                                  "note": "first"}, follow_redirects=False)
     assert saved.status_code == 303
     late = two.post(f"/cases/{case_id}/events/close", data={"csrf": csrf_two, "expect_version": v,
-                                                            "reason": "declined"})
+                                                            "reason": "declined", "confirm": "yes"})
     assert late.status_code == 409
     assert "Ärendet har ändrats av någon annan" in late.text and "Ladda om" in late.text
     assert _events(world, case_id) == ["register", "hold_talk"]

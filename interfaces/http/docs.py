@@ -6,14 +6,16 @@ settings are a script file of their own, not an inline script)."""
 
 from __future__ import annotations
 
+from importlib.resources import files
+
+import fastapi_offline
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
-from importlib.resources import files
 
 ASSETS = "docs/assets"
 # Only the package's files are used: its own page renders an inline script, which the CSP forbids.
-SWAGGER_UI = files("fastapi_offline") / "static"
+SWAGGER_UI = files(fastapi_offline) / "static"
 
 _PAGE = """<!doctype html>
 <html lang="en">

@@ -19,7 +19,7 @@ from etablera.interfaces.http.pages.common import checked_form, form_error, lang
 from etablera.models.configuration import get_config
 from etablera.models.timestamps import show
 from etablera.statemachine.errors import BadInput, EtableraError, Forbidden, NotFound
-from etablera.statemachine.process import state_label, trigger_label
+from etablera.statemachine.process import REGISTER, state_label, trigger_label
 
 router = APIRouter(include_in_schema=False)
 FORM = "correction"           # the form's name in a refusal (form_error.trigger)
@@ -50,7 +50,7 @@ def words(lang: str) -> dict[str, str]:
 def correction_panel(request: Request, who: Principal, case: dict, lang: str) -> dict:
     """The latest step a coordinator may correct (None: nothing to offer), and the
     registration's warnings right after the register page's redirect."""
-    late = registration_warnings(case, lang) if request.query_params.get("saved") == "register" else []
+    late = registration_warnings(case, lang) if request.query_params.get("saved") == REGISTER.name else []
     step = corrections.latest_step(engine_of(request), who, case["id"])
     if step is None:
         return {"registration_warnings": late, "correction": None}

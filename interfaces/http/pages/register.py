@@ -63,4 +63,4 @@ async def register_submit(request: Request):
         safe = {k: v for k, v in values.items() if k != "person"} | {"person": values["person"]}
         error = form_error(exc, lang_of(request))
         return _register_render(request, who, safe, error, exc.http_status)
-    return RedirectResponse(f"/cases/{case_id}?saved=register", status_code=303)
+    return RedirectResponse(f"/cases/{case_id}?saved={REGISTER.name}", status_code=303)
