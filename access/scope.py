@@ -26,7 +26,7 @@ from etablera.cases.audit import CASES
 from etablera.statemachine.errors import EtableraError, Forbidden, NotFound
 from etablera.statemachine.messages import Code, Words
 from etablera.statemachine.process import REGISTER
-from etablera.cases.journal import log_access
+from etablera.cases.journal import log_access, log_accesses
 from etablera.access.principal import (AUDITING_ROLES, CHANGING_ROLES, OUTSIDE, Principal,  # noqa: F401 (re-exported)
                                       empty_scope_refusal, principal_for)
 
@@ -97,6 +97,15 @@ def write_access(conn, who: Principal, case_id: int | None, action: str) -> None
     and the record of who made it commit together or not at all."""
     log_access(conn, actor=who.id, case_id=case_id, action=action[:40], role=who.role,
                organisation=who.organisation, detail="done")
+
+
+def shown(conn, who: Principal, case_ids, action: str, detail: str | None = None) -> None:
+    """One access-log row per case whose personal data `who` was shown (a list, a search,
+    an export), in the read's own transaction: no view of a name goes unrecorded."""
+    case_ids = list(case_ids)
+    if case_ids:
+        log_accesses(conn, actor=who.id, role=who.role, organisation=who.organisation, case_ids=case_ids,
+                     action=action[:40], detail=detail)
 
 
 def case_municipality(engine: Engine, case_id: int) -> str | None:

@@ -16,19 +16,18 @@ from collections.abc import Iterator
 from datetime import date
 from functools import lru_cache
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 
+from etablera.access import scope
 from etablera.access.principal import Principal
 from etablera.cases import queues
 from etablera.cases.audit import CASES
-from etablera.models import AccessLog
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.timestamps import local_date, utcnow
 from etablera.statemachine.errors import BadInput
 
-LOG = AccessLog.__table__
 CHUNK = 500
 MAX_EXPORT = 1_000_000
 ACTION = "export"
@@ -91,10 +90,8 @@ def _lines(engine, who: Principal, ids: list[int], places, lang: str, today: dat
         listed = [rows[i] for i in part if i in rows]
         if not listed:
             continue
-        at = utcnow()
         with transaction(engine) as conn:
-            conn.execute(insert(LOG), [{"at": at, "actor": who.id, "role": who.role, "organisation": who.organisation,
-                                        "case_id": r["id"], "action": ACTION, "detail": None} for r in listed])
+            scope.shown(conn, who, (r["id"] for r in listed), ACTION)
         for r in listed:
             doc = queues.item(r, today, config, lang)
             writer.writerow(["" if doc[key] is None else doc[key] for key, _, _ in COLUMNS])

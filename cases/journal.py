@@ -94,4 +94,12 @@ def log_access(conn: Connection, *, actor: str, case_id: int | None, action: str
         conn.execute(_INSERT_ACCESS, row)
 
 
-__all__ = ["Case", "append", "link", "check_version", "event_time", "load_case", "log_access"]
+def log_accesses(conn: Connection, *, actor: str, role: str | None, organisation: str | None, case_ids: list[int],
+                 action: str, detail: str | None = None) -> None:
+    """One access-log row per case of `case_ids`, the same moment, in one statement."""
+    at = utcnow()
+    conn.execute(_INSERT_ACCESS, [{"at": at, "actor": actor, "role": role, "organisation": organisation,
+                                   "case_id": case_id, "action": action, "detail": detail} for case_id in case_ids])
+
+
+__all__ = ["Case", "append", "link", "check_version", "event_time", "load_case", "log_access", "log_accesses"]

@@ -52,6 +52,7 @@ QUEUE_WORDS = {
     "transferred": Words(f"Inflyttade senaste {TRANSFERRED_DAYS} dagarna", f"Transferred in, last {TRANSFERRED_DAYS} days"),
 }
 QUEUES = tuple(QUEUE_WORDS)
+LISTED = "list"                 # the access log's action for a case a list showed by name
 SORT_KEYS = ("due", "id", "state", "municipality", "name")
 SORTS = SORT_KEYS + tuple(f"-{k}" for k in SORT_KEYS)
 STATUSES = ("active", "ended", "all")
@@ -341,9 +342,11 @@ def list_cases(engine: Engine, who: Principal, q: ListQuery, *, limit: int = 50,
     dialect = engine.dialect.name
     shape = _shape(q, who, places, dialect, today)
     values = _dialect_values(_values(q, who, places, today), dialect)
-    with transaction(engine, write=False) as conn:
+    with transaction(engine) as conn:
         rows = conn.execute(_listing(shape, q.sort), {**values, "limit": limit + 1, "offset": offset}).mappings().all()
         total = conn.execute(_count(shape), values).scalar_one()
+        # A row with a name shows personal data: each such case shown is in the access log.
+        scope.shown(conn, who, (r["id"] for r in rows[:limit] if r["given_name"] or r["family_name"]), LISTED)
     more = len(rows) > limit
     return {"today": today.isoformat(), "queue": q.queue, "mine": q.queue == "mine", "sort": q.sort,
             "query": q.params(), "limit": limit, "offset": offset, "total": total,

@@ -25,12 +25,12 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Engine
 
+from etablera.access import scope
 from etablera.access.principal import OUTSIDE, Principal
 from etablera.cases.audit import CASES
-from etablera.models import AccessLog
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.identity import IdentityError, parse_identity
@@ -48,7 +48,6 @@ ACTION = "search"
 _IDENTITY = re.compile(r"^(\d{6}|\d{8})[-+]\d{4}$|^\d{10}$|^\d{12}$")
 _CASE_ID = re.compile(r"^#?(\d+)$")
 _LAST = "\U0010ffff"             # sorts after every character (BINARY: F4 8F BF BF)
-_ACCESS = insert(AccessLog.__table__)
 _COLUMNS = (CASES.c.id, CASES.c.person, CASES.c.given_name, CASES.c.family_name, CASES.c.municipality,
             CASES.c.state, CASES.c.active, CASES.c.version)
 
@@ -93,10 +92,8 @@ def search(engine: Engine, who: Principal, query: str, *, limit: int = DEFAULT_L
         rows = conn.execute(found).mappings().all()
         visible = [r for r in rows if who.sees(r["municipality"])]
         hidden = [r for r in rows if not who.sees(r["municipality"])]
-        entries = [_entry(who, r["id"], ACTION, kind) for r in visible[:limit]] + \
-                  [_entry(who, r["id"], f"denied:{ACTION}", OUTSIDE) for r in hidden]
-        if entries:
-            conn.execute(_ACCESS, entries)
+        scope.shown(conn, who, (r["id"] for r in visible[:limit]), ACTION, kind)
+        scope.shown(conn, who, (r["id"] for r in hidden), f"denied:{ACTION}", OUTSIDE)
     return _answer(kind, limit, visible[:limit], len(visible) > limit, config, lang)
 
 
@@ -122,11 +119,6 @@ def _prefix(column, prefix: str, dialect: str):
         escaped = prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_")
         return column.like(escaped + "%", escape="!")
     return and_(column >= prefix, column < prefix + _LAST)
-
-
-def _entry(who: Principal, case_id: int, action: str, detail: str) -> dict:
-    return {"at": utcnow(), "actor": who.id, "role": who.role, "organisation": who.organisation,
-            "case_id": case_id, "action": action, "detail": detail}
 
 
 def _answer(kind: str, limit: int, rows, more: bool, config: Config, lang: str) -> dict:

@@ -295,3 +295,21 @@ def test_report_figures_link_to_lists_whose_totals_equal_them(db_url):
             assert f'data-total="{figure}"' in browser.get(href).text
     finally:
         world.engine.dispose()
+
+
+def test_a_list_that_shows_names_logs_each_named_case_it_showed(queue_world):
+    """A name on the worklist is personal data seen: each listed case with a name has its
+    access-log row (action `list`), written with the read; a case without one has none."""
+    w, c = queue_world, queue_world.cases
+    set_case(w, c["nkpg"], given_name="Özlem", family_name="Yilmaz")
+    set_case(w, c["late"], family_name="Andersson")
+    officer = user(w, "h0581")
+    ids = listed(w, officer, queue="mine", sort="id")[0]
+    assert {c["nkpg"], c["late"], c["nkpg2"]} <= set(ids)
+    logged = sorted(r["case_id"] for r in w.access_rows(action="list", actor="h0581"))
+    assert logged == sorted([c["nkpg"], c["late"]])
+    browser = TestClient(create_app(w.engine))
+    login(browser, "h0581")
+    before = len(w.access_rows(action="list", actor="h0581"))
+    assert "Özlem" in browser.get("/worklist", params={"queue": "mine"}).text
+    assert len(w.access_rows(action="list", actor="h0581")) == before + 2
