@@ -17,6 +17,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "nav": ("Huvudmeny", "Main menu"),
     "worklist": ("Min arbetslista", "My worklist"),
     REGISTER.name: (REGISTER.sv, REGISTER.en),     # the menu's word is the trigger's own label
+    "reassign": ("Flytta ärenden", "Move cases"),         # a coordinator's: /reassign (pages/assignment.py)
     "skips": ("Granskning av överhoppningar", "Skip audit"),
     "access_log": ("Åtkomstlogg", "Access log"),
     "report": ("Uppföljning", "Follow-up report"),
