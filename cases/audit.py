@@ -2,8 +2,11 @@
 
 hash = SHA-256 over the previous event's hash and the event's own content in a canonical
 JSON form. Changing, removing or reordering any event of a case breaks every hash after
-it; `verify` walks each case's chain and reports the first break, and also checks that
-the case's stored state is the state its last event led to.
+it; `verify` walks each case's chain and reports the first break, and replays the chain
+against the case row and its measures (cases/replay.py): the state, the municipality, the
+person (through the HMAC the registration bound, statemachine/binding.py) and every other
+column the events determine. `audit anchor` (cases/anchor.py) keeps the chain heads outside
+the database, so that a database rewritten with recomputed chains is found as well.
 """
 
 from __future__ import annotations
@@ -42,9 +45,10 @@ def event_hash(prev_hash: str, event: dict) -> str:
 
 @dataclass(frozen=True)
 class Break:
-    """One break of a chain: the case, the event (None: the case as a whole), and what is
-    wrong as a code of the message catalogue (`audit_*`) with its parameters."""
-    case_id: int
+    """One break of a chain: the case (None: the database as a whole), the event (None: the
+    case as a whole), and what is wrong as a code of the message catalogue (`audit_*`) with
+    its parameters."""
+    case_id: int | None
     seq: int | None
     code: str
     params: dict = field(default_factory=dict)
@@ -56,6 +60,8 @@ class Break:
     def text(self, lang: str = "en") -> str:
         """`case N event S: problem` in `lang` (sv | en)."""
         problem = render(self.code, self.params, lang)
+        if self.case_id is None:
+            return render("audit_break_database", {"problem": Code(problem)}, lang)
         if self.seq is None:
             return render("audit_break_case", {"case": self.case_id, "problem": Code(problem)}, lang)
         return render("audit_break_event", {"case": self.case_id, "seq": self.seq, "problem": Code(problem)}, lang)
@@ -64,64 +70,235 @@ class Break:
         return self.text("en")
 
 
-def verify(conn: Connection, case_ids: list[int] | None = None, *, store=None) -> tuple[int, int, list[Break]]:
-    """Check every chain (or those of `case_ids`). Returns (cases, events, breaks).
-    Streams the events in (case, seq) order, so memory stays flat on large databases.
-    With `store` (cases/document_store.py) also each note's text and each document's file
-    against the digest its event recorded (cases/document_check.py)."""
-    heads = {}
-    query = select(CASES.c.id, CASES.c.state, CASES.c.last_seq, CASES.c.last_hash)
-    if case_ids:
-        query = query.where(CASES.c.id.in_(case_ids))
-    for row in conn.execute(query):
-        heads[row.id] = row
-    cases = len(heads)
-    breaks: list[Break] = []
-    events = 0
-    current, prev_hash, expected_seq, last_to = None, GENESIS, 1, None
+@dataclass(frozen=True)
+class Note:
+    """Something verify could not check, said once for the whole database (not a break)."""
+    code: str
+    params: dict = field(default_factory=dict)
 
-    def close_chain(case_id):
-        head = heads.pop(case_id, None)
-        if head is None:
-            breaks.append(Break(case_id, None, "audit_events_without_case"))
-            return
-        if head.last_seq != expected_seq - 1 or head.last_hash != prev_hash:
-            breaks.append(Break(case_id, None, "audit_head_mismatch"))
-        if head.state != last_to:
-            breaks.append(Break(case_id, None, "audit_state_mismatch",
-                                  {"stored": Code(str(head.state)), "last": Code(str(last_to))}))
+    def text(self, lang: str = "en") -> str:
+        return render(self.code, self.params, lang)
 
-    query = select(*[EVENTS.c[k] for k in HASHED + ("prev_hash", "hash")]).order_by(EVENTS.c.case_id, EVENTS.c.seq)
+
+@dataclass
+class Verification:
+    cases: int = 0
+    events: int = 0
+    breaks: list[Break] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+
+FROM_FILE = object()          # verify's default key: the configured key file's (cases/audit_key.py)
+_END = object()               # what an exhausted _Peek shows
+_NONE_LEFT = float("inf")
+
+
+def _key(item, name: str):
+    return _NONE_LEFT if item is _END else item[name]
+
+
+class _Peek:
+    """An iterator that shows its next item without taking it."""
+
+    def __init__(self, iterable):
+        self._it, self._next = iter(iterable), None
+        self._advance()
+
+    def _advance(self):
+        self._next = next(self._it, _END)
+
+    def peek(self):
+        return self._next
+
+    def take(self):
+        item = self._next
+        self._advance()
+        return item
+
+
+def verify(conn: Connection, case_ids: list[int] | None = None, *, store=None, key=FROM_FILE,
+           anchor=None) -> tuple[int, int, list[Break]]:
+    """`check`'s (cases, events, breaks)."""
+    result = check(conn, case_ids, store=store, key=key, anchor=anchor)
+    return result.cases, result.events, result.breaks
+
+
+def check(conn: Connection, case_ids: list[int] | None = None, *, store=None, key=FROM_FILE,
+          anchor=None) -> Verification:
+    """Check every chain (or those of `case_ids`) and replay it against the case row and its
+    measures (cases/replay.py says which columns and why those). Returns the cases, the
+    events, the breaks and the notes.
+
+    Streams the cases by id, the events in (case, seq) order and the measures in (case, id)
+    order side by side, so memory stays flat on large databases (one case's events at a
+    time). `key`: the audit key that bound each person's number (by default the configured
+    key file's; None: the numbers are not checked). `anchor` (cases/anchor.py, its
+    signature already checked): a database whose chains were rewritten since it was made
+    is reported (a head at an anchored seq with another hash, fewer events than anchored,
+    a case missing); a chain grown since is fine. With `store` (cases/document_store.py)
+    also each note's text and each document's file against the digest its event
+    recorded (cases/document_check.py)."""
+    from etablera.cases.audit_key import key_path, load_key
+    from etablera.cases.replay import PERSONAL, Diverged, Replay
+    from etablera.models import Measure
+    from etablera.statemachine.binding import person_hmac, same
+
+    key_file = None
+    if key is FROM_FILE:
+        key_file = key_path(conn.engine)
+        key = load_key(conn.engine)
+    measures_table = Measure.__table__
+    stream = conn.execution_options(yield_per=10_000)
+    case_query = select(CASES).order_by(CASES.c.id)
+    event_query = select(*[EVENTS.c[k] for k in HASHED + ("prev_hash", "hash")]).order_by(EVENTS.c.case_id,
+                                                                                           EVENTS.c.seq)
+    measure_query = select(measures_table).order_by(measures_table.c.case_id, measures_table.c.id)
     if case_ids:
-        query = query.where(EVENTS.c.case_id.in_(case_ids))
-    broken_case = None
-    for row in conn.execution_options(yield_per=10_000).execute(query).mappings():
-        events += 1
-        if row["case_id"] != current:
-            if current is not None:
-                close_chain(current)
-            current, prev_hash, expected_seq, broken_case = row["case_id"], GENESIS, 1, None
-        if broken_case == current:
+        case_query = case_query.where(CASES.c.id.in_(case_ids))
+        event_query = event_query.where(EVENTS.c.case_id.in_(case_ids))
+        measure_query = measure_query.where(measures_table.c.case_id.in_(case_ids))
+    rows = _Peek(stream.execute(case_query).mappings())
+    events = _Peek(stream.execute(event_query).mappings())
+    measures = _Peek(stream.execute(measure_query).mappings())
+    result = Verification()
+    breaks = result.breaks
+    heads = _Peek(())
+    if anchor is not None:
+        if anchor.problem is not None:
+            breaks.append(Break(None, None, anchor.problem, anchor.problem_params))
+        else:
+            wanted = set(case_ids) if case_ids else None
+            heads = _Peek(h for h in anchor.heads() if wanted is None or h[0] in wanted)
+    unbound = unchecked = 0
+    unknown: set[str] = set()
+
+    def chain_of(case_id: int, chain: list) -> tuple[bool, int, str, str | None]:
+        """The chain's own checks: (intact, next seq, head hash, last to_state)."""
+        prev_hash, expected_seq, last_to, intact = GENESIS, 1, None, True
+        for row in chain:
+            if intact:
+                if row["seq"] != expected_seq:
+                    breaks.append(Break(case_id, row["seq"], "audit_event_missing", {"expected": expected_seq}))
+                    intact = False
+                elif row["prev_hash"] != prev_hash:
+                    breaks.append(Break(case_id, row["seq"], "audit_not_linked"))
+                    intact = False
+                elif event_hash(prev_hash, dict(row)) != row["hash"]:
+                    breaks.append(Break(case_id, row["seq"], "audit_content_changed"))
+                    intact = False
             prev_hash, expected_seq, last_to = row["hash"], row["seq"] + 1, row["to_state"]
+        return intact, expected_seq, prev_hash, last_to
+
+    while True:
+        case_id = min(_key(rows.peek(), "id"), _key(events.peek(), "case_id"))
+        if case_id is _NONE_LEFT:
+            break
+        row = rows.take() if rows.peek() is not _END and rows.peek()["id"] == case_id else None
+        chain = []
+        while events.peek() is not _END and events.peek()["case_id"] == case_id:
+            chain.append(events.take())
+        mine = []
+        while measures.peek() is not _END and measures.peek()["case_id"] <= case_id:
+            measure = measures.take()
+            if measure["case_id"] == case_id:
+                mine.append(measure)
+            else:                         # a measure of a case with neither row nor events
+                breaks.append(Break(measure["case_id"], None, "audit_measure_unrecorded", {"measure": measure["id"]}))
+        while heads.peek() is not _END and heads.peek()[0] <= case_id:
+            head = heads.take()
+            if head[0] == case_id:
+                _check_anchored(case_id, head, chain, breaks)
+            else:
+                breaks.append(Break(head[0], None, "audit_anchor_case_missing", {"seq": head[1]}))
+        result.events += len(chain)
+        if row is None:
+            breaks.append(Break(case_id, None, "audit_events_without_case"))
             continue
-        if row["seq"] != expected_seq:
-            breaks.append(Break(current, row["seq"], "audit_event_missing", {"expected": expected_seq}))
-            broken_case = current
-        elif row["prev_hash"] != prev_hash:
-            breaks.append(Break(current, row["seq"], "audit_not_linked"))
-            broken_case = current
-        elif event_hash(prev_hash, dict(row)) != row["hash"]:
-            breaks.append(Break(current, row["seq"], "audit_content_changed"))
-            broken_case = current
-        prev_hash, expected_seq, last_to = row["hash"], row["seq"] + 1, row["to_state"]
-    if current is not None:
-        close_chain(current)
-    for case_id in list(heads):
-        breaks.append(Break(case_id, None, "audit_no_events"))
+        result.cases += 1
+        if not chain:
+            breaks.append(Break(case_id, None, "audit_no_events"))
+            continue
+        intact, expected_seq, head_hash, last_to = chain_of(case_id, chain)
+        if row["last_seq"] != expected_seq - 1 or row["last_hash"] != head_hash:
+            breaks.append(Break(case_id, None, "audit_head_mismatch"))
+        if row["state"] != last_to:
+            breaks.append(Break(case_id, None, "audit_state_mismatch",
+                                {"stored": Code(str(row["state"])), "last": Code(str(last_to))}))
+        if not intact:
+            continue                      # the chain's break is the finding; a replay of it says nothing more
+        replay = Replay()
+        try:
+            for event in chain:
+                replay.apply(event)
+        except Diverged as exc:
+            breaks.append(Break(case_id, exc.seq, "audit_replay_diverges",
+                                {"trigger": exc.trigger, "state": exc.state}))
+            continue
+        unknown.update(replay.unknown)
+        for column in replay.column_differences(row):
+            if column == "state":
+                continue                  # reported above (audit_state_mismatch)
+            if column in PERSONAL:        # personal data: the column only, never the values
+                breaks.append(Break(case_id, None, "audit_column_mismatch", {"column": Code(column)}))
+            else:
+                breaks.append(Break(case_id, None, "audit_column_differs",
+                                    {"column": Code(column), "stored": _shown(row[column]),
+                                     "replayed": _shown(replay.case.get(column))}))
+        if replay.person_hmac is None:
+            unbound += 1
+        elif key is None:
+            unchecked += 1
+        elif row["person"] is not None and not same(person_hmac(key, row["person"]), replay.person_hmac):
+            breaks.append(Break(case_id, None, "audit_person_mismatch"))
+        seen = set()
+        for measure in mine:
+            seen.add(measure["id"])
+            if measure["id"] not in replay.measures:
+                breaks.append(Break(case_id, None, "audit_measure_unrecorded", {"measure": measure["id"]}))
+                continue
+            for column in replay.measure_differences(measure["id"], measure):
+                breaks.append(Break(case_id, None, "audit_measure_differs",
+                                    {"measure": measure["id"], "column": Code(column),
+                                     "stored": _shown(measure[column]),
+                                     "replayed": _shown(replay.measures[measure["id"]][column])}))
+        for measure_id in sorted(set(replay.measures) - seen):
+            breaks.append(Break(case_id, None, "audit_measure_missing", {"measure": measure_id}))
+    while measures.peek() is not _END:
+        measure = measures.take()
+        breaks.append(Break(measure["case_id"], None, "audit_measure_unrecorded", {"measure": measure["id"]}))
+    while heads.peek() is not _END:
+        head = heads.take()
+        breaks.append(Break(head[0], None, "audit_anchor_case_missing", {"seq": head[1]}))
+    if unchecked:
+        breaks.append(Break(None, None, "audit_key_missing", {"count": unchecked, "file": Code(str(key_file or "–"))}))
+    if unbound:
+        result.notes.append(Note("audit_note_unbound", {"count": unbound}))
+    if unknown:
+        result.notes.append(Note("audit_note_unknown_events", {"triggers": Code(", ".join(sorted(unknown)))}))
     if store is not None:
         from etablera.cases.document_check import journal_breaks
         breaks.extend(journal_breaks(conn, store, case_ids))
-    return cases, events, breaks
+    return result
+
+
+def _check_anchored(case_id: int, head: tuple, chain: list, breaks: list[Break]) -> None:
+    """A chain against its anchored head (case, seq, hash): the event at that seq must have
+    that hash (every later event may have been added since)."""
+    _, seq, digest = head
+    event = next((e for e in chain if e["seq"] == seq), None)
+    if event is None:
+        breaks.append(Break(case_id, None, "audit_anchor_fewer_events", {"seq": seq}))
+    elif event["hash"] != digest:
+        breaks.append(Break(case_id, seq, "audit_anchor_rewritten"))
+
+
+def _shown(value):
+    """A column's value as a break shows it: instants in full (a minute is not enough)."""
+    if isinstance(value, datetime):
+        return Code(value.isoformat())
+    if isinstance(value, str):
+        return Code(value)
+    return value
 
 
 def events_in(query, municipality: str | None, since: datetime | None, until: datetime | None):

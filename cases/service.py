@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from etablera.cases.agreements import agreement_book
 from etablera.cases.assignment import check_officers
 from etablera.cases.audit import CASES, GENESIS
+from etablera.cases.audit_key import load_key
 from etablera.access.principal import Principal
 from etablera.access.scope import check_case, check_municipality, refusals_logged, write_access
 from etablera.cases.journal import append, check_version, event_time, load_case
@@ -91,7 +92,7 @@ def _register(engine: Engine, who: Principal, *, person, municipality, permit_da
                    reception_date=reception, kommun_officer=data.get("kommun_officer"),
                    af_officer=data.get("af_officer"), at=at, config=config,
                    details={name: data[name] for name in DETAILS if name in data})
-    event = registration_event(row, at, who.id, note)
+    event = registration_event(row, at, who.id, note, key=load_key(engine, create=True))
     try:
         with transaction(engine) as conn:
             existing = conn.execute(select(CASES.c.id).where(CASES.c.person == identity.digits,

@@ -27,6 +27,7 @@ from etablera.models.timestamps import local_date
 from etablera.demo import cohort
 from etablera.cases.agreements import agreement_book
 from etablera.cases.audit import GENESIS
+from etablera.cases.audit_key import load_key
 from etablera.cases.journal import link
 from etablera.statemachine.case import Case as CaseView
 from etablera.statemachine.corrections import measures_before
@@ -48,8 +49,9 @@ NO_DETAILS = {**with_keys({name: None for name in DETAILS}), "interpreter": Fals
 class CaseRows:
     """One case's rows, built the way the engine's use cases build them."""
 
-    def __init__(self, case_id: int, measure_base: int, recorded_at: datetime, config: Config):
+    def __init__(self, case_id: int, measure_base: int, recorded_at: datetime, config: Config, key: bytes):
         self.case_id, self.next_measure, self.recorded_at, self.config = case_id, measure_base, recorded_at, config
+        self.key = key                  # the audit key: the number's HMAC on the registration event
         self.case: dict = {}
         self.events: list[dict] = []
         self.measures: list[dict] = []
@@ -78,7 +80,7 @@ class CaseRows:
                        details={name: args[name] for name in DETAILS if name in args})
         self.case = {**NO_DETAILS, **row, "id": self.case_id, "last_seq": 0, "last_hash": GENESIS, "last_event_at": at,
                      "version": 1, "transferred_from": None, "transferred_at": None}
-        self._chain({}, registration_event(row, at, actor))
+        self._chain({}, registration_event(row, at, actor, key=self.key))
 
     def advance(self, at: datetime, actor: str, trigger: str, raw: dict) -> None:
         data = clean_data(TRIGGER[trigger], raw, self.config)
@@ -111,8 +113,9 @@ class CaseRows:
         self._chain({}, event)
 
 
-def build(plan: cohort.Script, case_id: int, measure_base: int, recorded_at: datetime, config: Config) -> CaseRows:
-    rows = CaseRows(case_id, measure_base, recorded_at, config)
+def build(plan: cohort.Script, case_id: int, measure_base: int, recorded_at: datetime, config: Config,
+          key: bytes) -> CaseRows:
+    rows = CaseRows(case_id, measure_base, recorded_at, config, key)
     added: list[int] = []            # measure positions as the script counts them (add order)
     for action in plan.actions:
         if action.kind == REGISTER.name:
@@ -154,9 +157,11 @@ def _write_chunk(job: tuple) -> tuple[int, int, int]:
     config = get_config()
     book_scripts = cohort.scripts(count, seed, now, first_index=first_index, config=config)
     recorded_at = datetime.now(timezone.utc)
+    key = load_key(engine, create=True)          # write_cohort created it: the same file for every worker
     cases, events, measures = [], [], []
     for offset, plan in enumerate(book_scripts):
-        rows = build(plan, case_base + offset, measure_base + offset * MEASURE_IDS_PER_CASE, recorded_at, config)
+        rows = build(plan, case_base + offset, measure_base + offset * MEASURE_IDS_PER_CASE, recorded_at, config,
+                     key)
         cases.append(rows.case)
         events += rows.events
         measures += rows.measures
@@ -174,6 +179,7 @@ def write_cohort(engine: Engine, count: int, *, seed: int = 1, workers: int | No
     started = time.perf_counter()
     now = now or datetime.now(timezone.utc)
     cohort.register_officers(engine)                  # the officers the cases name
+    load_key(engine, create=True)                     # before the workers, which read it
     with transaction(engine, write=False) as conn:
         case_base = (conn.execute(select(func.max(CASES.c.id))).scalar() or 0) + 1
         measure_base = (conn.execute(select(func.max(MEASURES.c.id))).scalar() or 0) + 1

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from etablera.models.agreements import AgreementBook, Track
 from etablera.models.configuration import Config
 from etablera.models.timestamps import local_date
+from etablera.statemachine.binding import person_hmac
 from etablera.statemachine.case import Case
 from etablera.statemachine.corrections import before_values
 from etablera.statemachine.errors import NotPermitted
@@ -157,11 +158,15 @@ def new_case(*, person: str, municipality: str, target_group: str, no_upper_seco
     }
 
 
-def registration_event(case: dict, at: datetime, actor: str, note: str | None = None) -> dict:
-    """The first event of every case (from no state to the initial one)."""
+def registration_event(case: dict, at: datetime, actor: str, note: str | None = None, *, key: bytes) -> dict:
+    """The first event of every case (from no state to the initial one). `key`: the audit
+    key (cases/audit_key.py), under which the identity number is bound into the chain as
+    `person_hmac` (statemachine/binding.py): the number itself is never on the event."""
     data = {"permit_date": case["permit_date"].isoformat(), "target_group": case["target_group"],
             "due": case["due"].isoformat() if case["due"] else None,
-            "establishment_due": case["establishment_due"].isoformat()}
+            "establishment_due": case["establishment_due"].isoformat(),
+            "no_upper_secondary": bool(case["no_upper_secondary"]),
+            "person_hmac": person_hmac(key, case["person"])}
     if case.get("reception_date"):
         data["reception_date"] = case["reception_date"].isoformat()
     if case.get("registered_late"):

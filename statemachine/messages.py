@@ -200,6 +200,55 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                               "its content was changed after it was written"),
     "audit_no_events": ("ärendet har inga händelser i granskningsspåret", "the case has no audit events"),
 
+    # --- security: the replayed chain, the bound person and anchors (cases/audit.py, replay.py, anchor.py) ---
+    "audit_break_database": ("databasen: {problem}", "the database: {problem}"),
+    "audit_column_differs": ("kolumnen {column} är {stored} men händelserna ger {replayed}",
+                             "column {column} holds {stored} but the events give {replayed}"),
+    "audit_column_mismatch": ("kolumnen {column} stämmer inte med händelserna",
+                              "column {column} does not match the events"),
+    "audit_person_mismatch": ("personnumret stämmer inte med det som registrerades (person_hmac)",
+                              "the identity number does not match the one registered (person_hmac)"),
+    "audit_replay_diverges": ("processen leder inte dit händelsen säger ({trigger} från {state})",
+                              "the process does not lead where the event says ({trigger} from {state})"),
+    "audit_measure_unrecorded": ("insats {measure} saknar händelse i granskningsspåret",
+                                 "measure {measure} has no event in the audit trail"),
+    "audit_measure_missing": ("insats {measure} finns i händelserna men inte bland ärendets insatser",
+                              "measure {measure} is in the events but not among the case's measures"),
+    "audit_measure_differs": ("insats {measure}: {column} är {stored} men händelserna ger {replayed}",
+                              "measure {measure}: {column} holds {stored} but the events give {replayed}"),
+    "audit_key_missing": ("granskningsnyckeln saknas ({file}): {count} ärendens personnummer kan inte kontrolleras",
+                          "the audit key is missing ({file}): the identity numbers of {count} cases cannot be "
+                          "checked"),
+    "audit_key_not_valid": ("granskningsnyckeln i {file} går inte att läsa eller är inte 64 hexadecimala siffror",
+                            "the audit key in {file} cannot be read or is not 64 hexadecimal digits"),
+    "audit_note_unbound": ("{count} ärenden registrerades innan personnumret bands in i kedjan: deras nummer "
+                           "kontrolleras inte (resten av deras händelser gör det)",
+                           "{count} cases were registered before the identity number was bound into the chain: "
+                           "their number is not checked (the rest of their events is)"),
+    "audit_note_unknown_events": ("händelser av okänt slag ({triggers}): bara läge och kommun jämförs efter dem",
+                                  "events of an unknown kind ({triggers}): only state and municipality are "
+                                  "compared after them"),
+    "audit_anchor_case_missing": ("ärendet fanns med {seq} händelser när ankaret skrevs men finns inte nu",
+                                  "the case had {seq} events when the anchor was written and is missing now"),
+    "audit_anchor_fewer_events": ("ankaret har {seq} händelser för ärendet men databasen färre",
+                                  "the anchor holds {seq} events of the case but the database fewer"),
+    "audit_anchor_rewritten": ("händelsen har en annan kontrollsumma än i ankaret: kedjan har skrivits om",
+                               "the event's hash differs from the anchor's: the chain was rewritten"),
+    "audit_anchor_signature": ("ankarfilens signatur stämmer inte: filen har ändrats eller är inte signerad med "
+                               "den här nyckeln",
+                               "the anchor file's signature does not match: the file was changed or was not "
+                               "signed with this key"),
+    "audit_anchor_other_key": ("ankarfilen är signerad med en annan nyckel ({anchored}) än den som finns ({current})",
+                               "the anchor file was signed with another key ({anchored}) than the one present "
+                               "({current})"),
+    "audit_anchor_no_key": ("granskningsnyckeln saknas, så ankarfilens signatur kan inte kontrolleras",
+                            "the audit key is missing, so the anchor file's signature cannot be checked"),
+    "anchor_not_readable": ("ankarfilen {file} går inte att läsa", "the anchor file {file} cannot be read"),
+    "anchor_not_valid": ("{file} är ingen ankarfil från etablera audit anchor ({problem})",
+                         "{file} is not an anchor file of etablera audit anchor ({problem})"),
+    "anchor_exists": ("{file} finns redan: ett ankare skrivs aldrig över", "{file} exists already: an anchor is never "
+                                                                           "overwritten"),
+
     # --- lists and searches (cases/worklist.py, access/log.py) -----------------------------
     "limit_range": ("mellan 1 och {max}", "between 1 and {max}"),
     "offset_negative": ("0 eller mer", "0 or more"),

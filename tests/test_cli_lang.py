@@ -100,7 +100,7 @@ def test_init_line(cli_env, db_url, monkeypatch):
     sv, en = _both("init")
     assert sv.startswith("databasen är klar, version ") and not _words(sv, "database", "ready", "revision")
     assert en.startswith("database ready at revision ") and not _words(en, "databasen", "klar", "version")
-    assert set(ok("init")) == {"database", "revision"}
+    assert set(ok("init")) == {"database", "revision", "audit_key_file", "audit_key_created"}
 
 
 def test_config_schema_takes_the_shared_options(cli_env, db_url, monkeypatch):

@@ -3,6 +3,8 @@ access-log extract."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from etablera.interfaces.cli.common import common
@@ -56,24 +58,61 @@ def overrides(options, municipality, since, until):
 
 
 @audit.command()
+@click.option("--anchor", "anchor_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="An anchor file of `audit anchor`: also find chains rewritten since it was written.")
 @common
-def verify(options):
-    """Check every case's hash chain, and each note's text and document's file against the
-    digest the chain recorded; exit 1 if anything is broken."""
+def verify(options, anchor_file):
+    """Check every case's hash chain, replay it against the case row and its measures (the
+    state, the municipality, the person through the number's HMAC, and every column the
+    events determine), and check each note's text and document's file against the digest
+    the chain recorded; exit 1 if anything is broken. The identity numbers are never
+    printed."""
+    from etablera.cases.anchor import read_anchor
+    from etablera.cases.audit_key import load_key
     engine = get_engine()
+    anchor = read_anchor(anchor_file, load_key(engine)) if anchor_file is not None else None
     with transaction(engine, write=False) as conn:
-        cases, events, breaks = chain.verify(conn, store=store_for(engine))
-    doc = {"cases": cases, "events": events, "ok": not breaks, "breaks": [b.text(options.lang) for b in breaks]}
+        result = chain.check(conn, store=store_for(engine), anchor=anchor)
+    breaks = result.breaks
+    doc = {"cases": result.cases, "events": result.events, "ok": not breaks,
+           "breaks": [b.text(options.lang) for b in breaks], "notes": [n.text(options.lang) for n in result.notes]}
+    if anchor is not None:
+        doc["anchor"] = anchor.as_dict()
     en = options.lang == "en"
 
     def text(d):
+        notes = [("note: " if en else "obs: ") + n for n in d["notes"]]
         if d["ok"]:
-            return (f"audit trail intact: {d['cases']} cases, {d['events']} events" if en else
-                    f"granskningsspåret är obrutet: {d['cases']} ärenden, {d['events']} händelser")
-        return "\n".join(["AUDIT TRAIL BROKEN:" if en else "GRANSKNINGSSPÅRET ÄR BRUTET:"] + d["breaks"])
+            return "\n".join([f"audit trail intact: {d['cases']} cases, {d['events']} events" if en else
+                              f"granskningsspåret är obrutet: {d['cases']} ärenden, {d['events']} händelser"]
+                             + notes)
+        return "\n".join(["AUDIT TRAIL BROKEN:" if en else "GRANSKNINGSSPÅRET ÄR BRUTET:"] + d["breaks"] + notes)
     emit(options, doc, text)
     if breaks:
         raise SystemExit(1)
+
+
+@audit.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write it (default: audit-anchor-TIME.jsonl here); never over an existing file.")
+@common
+def anchor(options, output):
+    """Write every case's chain head (case, last seq, last hash) with the time to a file
+    signed with the audit key: keep it outside the database's reach, and `audit verify
+    --anchor FILE` finds any chain rewritten since."""
+    from etablera.cases.anchor import write_anchor
+    from etablera.cases.audit_key import load_key
+    engine = get_engine()
+    key = load_key(engine)
+    if key is None:
+        from etablera.cases.audit_key import key_path
+        raise BadInput("audit_anchor_no_key", field="audit_key", file=str(key_path(engine)))
+    doc = write_anchor(engine, key, output)
+    en = options.lang == "en"
+    emit(options, doc, lambda d: (f"anchor written: {d['file']} ({d['cases']} cases, {d['events']} events, "
+                                  f"{d['created_at']})" if en else
+                                  f"ankaret skrevs: {d['file']} ({d['cases']} ärenden, {d['events']} händelser, "
+                                  f"{d['created_at']})"))
 
 
 @audit.command("access")

@@ -61,6 +61,9 @@ class LazyGroup(click.Group):
 WORDS = {
     "database_ready": ("databasen är klar, version {revision}: {database}",
                        "database ready at revision {revision}: {database}"),
+    "audit_key": ("granskningsnyckeln: {file}{created} (säkerhetskopiera den skild från databasen)",
+                  "the audit key: {file}{created} (back it up apart from the database)"),
+    "audit_key_created": (" (skapad nu)", " (created now)"),
     "cohort_progress": ("Skapar ärenden", "Creating cases"),
     "cohort": ("skapade {cases} ärenden med {events} händelser och {measures} insatser på {seconds} s",
                "created {cases} cases with {events} events and {measures} measures in {seconds} s"),
@@ -84,12 +87,17 @@ def cli():
 @common
 def init(options):
     """Create or upgrade the database (safe to run again)."""
+    from etablera.cases.audit_key import ensure_key
     from etablera.models.database import database_url, get_engine, upgrade
     revision = upgrade(get_engine())
+    key_file, created = ensure_key(get_engine())        # the audit key: the path only, never the key
     url = database_url()
     shown = url.split("@")[-1] if "@" in url else url
-    emit(options, {"database": shown, "revision": revision},
-         lambda d: _w("database_ready", options.lang, revision=d["revision"], database=d["database"]))
+    emit(options, {"database": shown, "revision": revision, "audit_key_file": str(key_file),
+                   "audit_key_created": created},
+         lambda d: "\n".join([_w("database_ready", options.lang, revision=d["revision"], database=d["database"]),
+                              _w("audit_key", options.lang, file=d["audit_key_file"],
+                                 created=_w("audit_key_created", options.lang) if created else "")]))
 
 
 @cli.group()
