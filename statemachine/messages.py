@@ -445,6 +445,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                               "User {user} has no municipality, so you see no cases. An administrator sets "
                               "the user's municipality (etablera user add)."),
 
+    # --- security: request limits (interfaces/http/limits.py, interfaces/http/protocol.py) ---
+    "request_too_large": ("begäran är för stor: högst {limit}", "the request is too large: at most {limit}"),
+    "request_headers_too_large": ("begärans rubriker är för stora", "the request's headers are too large"),
+    "request_too_slow": ("begäran kom för långsamt", "the request arrived too slowly"),
+    "limit_not_valid": ("måste vara ett tal större än noll", "must be a number greater than zero"),
+
     # --- the follow-up report (reports/) ------------------------------------------------------
     "period_reversed": ("perioden börjar ({start}) efter att den slutar ({end})",
                         "the period starts ({start}) after it ends ({end})"),

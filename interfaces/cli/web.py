@@ -32,8 +32,10 @@ def web(options, host, port, workers, threads, secure_cookies):
     """The web interface and the HTTP API (OpenAPI at /api/v1/openapi.json). --lang sets the
     pages' language for a visitor who has not chosen one; --json prints where it listens as
     one JSON document; each request acts as the user logged in, whatever --actor says."""
+    from etablera.interfaces.http.limits import limits
     from etablera.interfaces.http.server import serve
     from etablera.models.database import upgrade
+    limits()                # ETABLERA_MAX_BODY_BYTES and the others (README): a bad value refused first
     engine = get_engine()
     upgrade(engine)
     engine.dispose()        # no database connection is carried into a worker process

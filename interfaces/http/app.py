@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from etablera.interfaces.http import docs
 from etablera.interfaces.http.auth import LoginRequired, LoginThrottle
+from etablera.interfaces.http.limits import RequestLimits
 from etablera.models.wal import BackgroundCheckpoints
 from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError, NotFound
 from etablera.statemachine.messages import Code
@@ -129,6 +130,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     app.state.engine = engine or get_engine()
     app.state.secure_cookies = secure_cookies
     app.state.login_throttle = LoginThrottle()
+    app.add_middleware(RequestLimits)       # inside SecurityHeaders: its 413 carries the headers too
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     docs.install(app, API_PREFIX)

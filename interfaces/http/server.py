@@ -19,6 +19,12 @@ networks, comma-separated). From those only, X-Forwarded-Proto and X-Forwarded-F
 believed (uvicorn's proxy headers): the request's scheme (https: cookies are Secure) and
 the client's address (the login throttle counts by it). Unset, no forwarded header is
 believed from anyone (uvicorn alone would believe 127.0.0.1).
+
+Limits on a request before the application sees it (interfaces/http/limits.py: the sizes
+of the body and headers, the time to send them; ETABLERA_MAX_BODY_BYTES and the others):
+both ways of serving select uvicorn's httptools protocol with those limits
+(interfaces/http/protocol.py) by import string. They are read, and a bad value refused,
+before the server starts.
 """
 
 from __future__ import annotations
@@ -34,9 +40,12 @@ import uvicorn
 from gunicorn.app.base import BaseApplication
 from uvicorn_worker import UvicornWorker
 
+from etablera.interfaces.http.limits import limits
+
 STOP_GRACE = 20             # seconds a worker has to finish its requests when stopped
 KEEP_ALIVE = 5              # seconds an idle connection is kept open (uvicorn's default)
 PR_SET_PDEATHSIG = 1        # linux/prctl.h
+PROTOCOL = "etablera.interfaces.http.protocol:GuardedHttpToolsProtocol"
 
 
 def create():
@@ -55,12 +64,19 @@ def trusted_proxies() -> dict:
     return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or ""}
 
 
+def protocol() -> dict:
+    """uvicorn's HTTP protocol with etablera's limits (interfaces/http/protocol.py); the
+    header bound is given to h11 too, should anyone select it instead."""
+    return {"http": PROTOCOL, "h11_max_incomplete_event_size": limits().header_bytes}
+
+
 def serve(*, host: str, port: int, workers: int) -> None:
     """Serve `create()` on host:port with `workers` processes until stopped."""
+    limits()                            # a bad ETABLERA_MAX_* or *_TIMEOUT is refused here, naming it
     if workers == 1:
         uvicorn.run(f"{__name__}:create", factory=True, host=host, port=port, access_log=False,
                     log_level="warning", timeout_keep_alive=KEEP_ALIVE, timeout_graceful_shutdown=STOP_GRACE,
-                    **trusted_proxies())
+                    **protocol(), **trusted_proxies())
         return
     _Gunicorn({
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
@@ -81,7 +97,7 @@ class Worker(UvicornWorker):
     CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "access_log": False, "timeout_graceful_shutdown": STOP_GRACE}
 
     def __init__(self, *args, **kwargs):
-        self.CONFIG_KWARGS = {**self.CONFIG_KWARGS, **trusted_proxies()}
+        self.CONFIG_KWARGS = {**self.CONFIG_KWARGS, **protocol(), **trusted_proxies()}
         super().__init__(*args, **kwargs)
 
     def handle_exit(self, sig, frame) -> None:
