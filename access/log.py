@@ -19,6 +19,7 @@ from etablera.models.identity import IdentityError, parse_identity
 from etablera.models.timestamps import local_date, show, utcnow
 from etablera.cases.audit import CASES
 from etablera.statemachine.errors import BadInput
+from etablera.statemachine.fields import check_text
 from etablera.statemachine.messages import identity_code
 from etablera.cases.journal import log_access
 
@@ -31,12 +32,21 @@ def _doc(r) -> dict:
             "organisation": r["organisation"], "case_id": r["case_id"], "action": r["action"], "detail": r["detail"]}
 
 
+def check_filters(actor: str | None, action: str | None) -> None:
+    """The text filters of a search can be stored and searched for (no NUL, which
+    PostgreSQL refuses, no lone surrogate): else BadInput naming the filter. Called before
+    the search itself is logged."""
+    check_text(actor or "", "actor")
+    check_text(action or "", "action")
+
+
 def search(engine: Engine, *, case_id: int | None = None, actor: str | None = None, action: str | None = None,
            since: datetime | None = None, until: datetime | None = None,
            municipalities: tuple[str, ...] | None = None, limit: int = 500) -> list[dict]:
     """Access-log rows, newest first. `municipalities` limits to cases now there."""
     if not 1 <= limit <= MAX_ROWS:
         raise BadInput("limit_range", field="limit", max=MAX_ROWS)
+    check_filters(actor, action)
     query = select(LOG).order_by(LOG.c.id.desc()).limit(limit)
     if case_id is not None:
         query = query.where(LOG.c.case_id == case_id)

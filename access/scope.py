@@ -53,7 +53,8 @@ class Attempt:
 def refusals_logged(engine: Engine, who: Principal, case_id: int | None, action: str):
     """Around a use case's transaction: a refusal, whose transaction rolled back with
     everything it wrote, is logged in a transaction of its own (a refusal of scope as
-    `denied:<action>`, saying why; any other as `<action>`, refused)."""
+    `denied:<action>`, saying why; any other as `<action>`, refused, or with the words the
+    use case gave the exception as `logged`: what was attempted)."""
     attempt = Attempt(case_id, action)
     try:
         yield attempt
@@ -62,7 +63,8 @@ def refusals_logged(engine: Engine, who: Principal, case_id: int | None, action:
         if denied is not None:
             log(engine, who, attempt.case_id, f"denied:{action}", denied)
         elif exc.code not in ("no_such_case", "no_such_measure"):     # nothing there to log against
-            log(engine, who, attempt.case_id, action, f"refused ({type(exc).__name__}, {exc.http_status})")
+            log(engine, who, attempt.case_id, action,
+                getattr(exc, "logged", None) or f"refused ({type(exc).__name__}, {exc.http_status})")
         raise
 
 

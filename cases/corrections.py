@@ -32,6 +32,7 @@ from etablera.statemachine.errors import BadInput, ConcurrentChange, Forbidden, 
 from etablera.statemachine.fields import MAX_NOTE
 from etablera.statemachine.messages import render
 from etablera.statemachine.process import CASEWORK, REGISTER, TRIGGER, trigger_label
+from etablera.statemachine.fields import check_text
 
 CORRECTIONS = Correction.__table__
 MEASURES = Measure.__table__
@@ -97,6 +98,8 @@ def _correct(engine: Engine, who: Principal, case_id: int, seq, reason, note, ex
 def _checked(reason: str | None, note: str | None, config: Config) -> tuple[str, str]:
     """The reason code and the justification, both required (BadInput naming the field)."""
     codes = config.reasons[REASONS]
+    check_text(reason or "", "reason")
+    check_text(note or "", "note")
     reason = (reason or "").strip()
     if not reason:
         raise BadInput("correction_needs_reason", field="reason", choices=list(codes))

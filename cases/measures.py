@@ -20,6 +20,7 @@ from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.statemachine.errors import ConcurrentChange, NotFound
 from etablera.statemachine.measures import added_event, changed_event, moved_measure, new_measure
+from etablera.statemachine.fields import check_text
 
 MEASURES = Measure.__table__
 
@@ -46,6 +47,8 @@ def change_measure(engine: Engine, who: Principal, measure_id: int, action: str,
     """`who` starts, completes or cancels a measure. Returns the measure's id, its case and
     its new state."""
     config = config or get_config()
+    check_text(reason or "", "reason")
+    check_text(note or "", "note")
     with refusals_logged(engine, who, None, f"{action}_measure"[:40]) as attempt:
         with transaction(engine) as conn:
             measure = conn.execute(select(MEASURES).where(MEASURES.c.id == measure_id)).mappings().first()

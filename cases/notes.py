@@ -24,6 +24,7 @@ from etablera.models.database import transaction
 from etablera.models.timestamps import show
 from etablera.statemachine.errors import BadInput
 from etablera.statemachine.process import CASEWORK
+from etablera.statemachine.fields import check_text
 
 NOTES = Note.__table__
 DOCUMENTS = Document.__table__
@@ -42,6 +43,7 @@ def clean_text(text) -> str:
         raise BadInput("text_too_long", field="text", max=MAX_NOTE)
     if "\x00" in text:
         raise BadInput("note_text_nul", field="text")
+    check_text(text, "text")                 # no lone surrogate (JSON's \ud800, undecodable bytes on a command line)
     return text
 
 

@@ -34,7 +34,7 @@ from etablera.statemachine.decide import decide, new_case, not_permitted, regist
 from etablera.statemachine.errors import BadInput, NotPermitted
 from etablera.statemachine.messages import Code
 from etablera.statemachine.person import DETAILS
-from etablera.statemachine.fields import clean_data, describe
+from etablera.statemachine.fields import check_text, clean_data, describe
 from etablera.statemachine.measures import follow, track_measures
 from etablera.statemachine.process import OPEN_MEASURE_STATES, REGISTER, RESUME, TRIGGER, permitted, state_label
 
@@ -57,15 +57,35 @@ def register(engine: Engine, who: Principal, *, person: str, municipality: str, 
     Returns the new case id."""
     details = {"given_name": given_name, "family_name": family_name, "language": language,
                "interpreter": interpreter, "phone": phone, "email": email}
-    with refusals_logged(engine, who, None, REGISTER.name):
+    with refusals_logged(engine, who, None, REGISTER.name) as attempt:
         return _register(engine, who, person=person, municipality=municipality, permit_date=permit_date,
                          reception_date=reception_date, no_upper_secondary=no_upper_secondary,
                          kommun_officer=kommun_officer, af_officer=af_officer, at=at, note=note,
-                         config=config or get_config(), details=details)
+                         config=config or get_config(), details=details, attempt=attempt)
+
+
+# The earliest permit date taken: a date before it is a typing error (0001-01-01), not a permit.
+EARLIEST_PERMIT = date(1990, 1, 1)
+
+
+def _active_case_refusal(who: Principal, existing, municipality: str) -> NotPermitted:
+    """The refusal of a second active case. The registering user is told the case only
+    when their scope holds it (it is theirs to see); otherwise only that there is one and
+    to ask their coordinator: its id and municipality are personal data of a case outside
+    their scope. Either way the probe is logged against the existing case, so that the
+    person's access-log extract shows it."""
+    if who.sees(existing.municipality):
+        exc = NotPermitted("active_case_exists", field="person", case=existing.id)
+    else:
+        exc = NotPermitted("active_case_elsewhere", field="person")
+    exc.logged = (f"registration of a new case in {municipality} refused: the person has this active case"
+                  + ("" if who.sees(existing.municipality) else " (outside the user's municipalities)"))
+    return exc
 
 
 def _register(engine: Engine, who: Principal, *, person, municipality, permit_date, reception_date,
-              no_upper_secondary, kommun_officer, af_officer, at, note, config: Config, details: dict) -> int:
+              no_upper_secondary, kommun_officer, af_officer, at, note, config: Config, details: dict,
+              attempt) -> int:
     at = event_time(at, None)
     raw = {"person": person, "municipality": municipality, "permit_date": permit_date,
            "reception_date": reception_date, "no_upper_secondary": no_upper_secondary,
@@ -77,9 +97,13 @@ def _register(engine: Engine, who: Principal, *, person, municipality, permit_da
         identity = parse_identity(person, on=today)
     except IdentityError as exc:
         raise BadInput(exc.code, field="person") from None
+    if note is not None:
+        check_text(note, "note")
     permit = date.fromisoformat(data["permit_date"])
     if permit > today:
         raise BadInput("after_registration", field="permit_date")
+    if permit < EARLIEST_PERMIT:
+        raise BadInput("permit_date_too_early", field="permit_date", earliest=EARLIEST_PERMIT)
     reception = date.fromisoformat(data["reception_date"]) if "reception_date" in data else None
     if reception is not None and reception > today:
         raise BadInput("after_registration", field="reception_date")
@@ -95,10 +119,11 @@ def _register(engine: Engine, who: Principal, *, person, municipality, permit_da
     event = registration_event(row, at, who.id, note, key=load_key(engine, create=True))
     try:
         with transaction(engine) as conn:
-            existing = conn.execute(select(CASES.c.id).where(CASES.c.person == identity.digits,
-                                                             CASES.c.active)).first()
+            existing = conn.execute(select(CASES.c.id, CASES.c.municipality)
+                                    .where(CASES.c.person == identity.digits, CASES.c.active)).first()
             if existing is not None:
-                raise NotPermitted("active_case_exists", field="person", case=existing.id)
+                attempt.case_id = existing.id
+                raise _active_case_refusal(who, existing, data["municipality"])
             check_officers(conn, data, data["municipality"])
             case_id = conn.execute(insert(CASES).values(**row, last_seq=0, last_hash=GENESIS,
                                                         last_event_at=at, version=1)).inserted_primary_key[0]

@@ -1,24 +1,32 @@
-"""The skip audit a page at a time: who skipped which module, when and why, within the
-principal's municipalities (where the case was at the skip), filtered by module, reason
-and period, sorted by a whitelisted key with (case, event) as the tie-break, with its
-total. The report's "skipped modules by reason" links here (reports/links.py).
+"""The skip audit a page at a time: who skipped which module, when and why, filtered by
+module, reason, period and the municipality where the case was at the skip, sorted by a
+whitelisted key with (case, event) as the tie-break, with its total. The report's
+"skipped modules by reason" links here (reports/links.py).
+
+A skip is shown only to a user whose scope holds its case NOW (where the case is, not
+where it was at the skip: after a transfer the old municipality no longer reads its
+justifications; auditors and admins without a municipality see all), and every case a
+page shows is in the access log (action `skips`), written in the read's own transaction.
+A skip whose step was later corrected (the `corrections` table) is left out, as the
+report leaves it out.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, bindparam, cast, func, select
+from sqlalchemy import String, and_, bindparam, cast, exists, func, insert, select
 from sqlalchemy.engine import Engine
 
 from etablera.access import scope
 from etablera.access.principal import Principal
 from etablera.cases import filters
-from etablera.cases.audit import EVENTS
+from etablera.cases.audit import CASES, EVENTS
 from etablera.cases.queries import reason_label
+from etablera.models import AccessLog, Correction
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
-from etablera.models.timestamps import show
+from etablera.models.timestamps import show, utcnow
 from etablera.statemachine.errors import BadInput, Forbidden
 from etablera.statemachine.process import state_label
 
@@ -31,10 +39,22 @@ _COLUMNS = (EVENTS.c.case_id, EVENTS.c.seq, EVENTS.c.at, EVENTS.c.actor, EVENTS.
             EVENTS.c.to_state, EVENTS.c.municipality, EVENTS.c.reason, EVENTS.c.note, EVENTS.c.skipped, EVENTS.c.data)
 
 
-def _where(query, places, module: str | None, reason: str | None, since, until):
+ACTION = "skips"                 # the access-log action of a case the skip audit showed
+_LOG = AccessLog.__table__
+_CORRECTIONS = Correction.__table__
+_CORRECTED = exists().where(and_(_CORRECTIONS.c.case_id == EVENTS.c.case_id,
+                                 _CORRECTIONS.c.corrected_seq == EVENTS.c.seq))
+
+
+def _where(query, scope_now, places, module: str | None, reason: str | None, since, until):
+    """`scope_now`: the municipalities the user's scope holds (None: all), matched against
+    where each case is now; `places`: the municipalities asked for, where it was at the skip."""
     text = cast(EVENTS.c.skipped, String)
-    query = query.where(text.like(f'%"module{module}"%' if module else '%"module%'))
-    if places is not None:
+    query = query.where(text.like(f'%"module{module}"%' if module else '%"module%'), ~_CORRECTED)
+    if scope_now is not None:
+        query = query.where(EVENTS.c.case_id.in_(
+            select(CASES.c.id).where(CASES.c.municipality.in_(bindparam("now", list(scope_now), expanding=True)))))
+    if places:
         query = query.where(EVENTS.c.municipality.in_(bindparam("places", list(places), expanding=True)))
     if reason:
         query = query.where(EVENTS.c.reason == reason)
@@ -61,7 +81,7 @@ def skip_page(engine: Engine, who: Principal, *, municipality: str | None = None
     if offset < 0:
         raise BadInput("offset_negative", field="offset")
     try:
-        places = scope.scoped_municipalities(who, [municipality] if municipality else [])
+        scope.scoped_municipalities(who, [municipality] if municipality else [])     # in scope, never empty
     except Forbidden:
         scope.log(engine, who, None, "denied:skips", f"municipality {municipality} outside the user's")
         raise
@@ -70,16 +90,28 @@ def skip_page(engine: Engine, who: Principal, *, municipality: str | None = None
     order = [] if column is None else [column.desc() if descending else column.asc()]
     ties = [EVENTS.c.case_id.desc(), EVENTS.c.seq.desc()] if descending and key == "case" \
         else [EVENTS.c.case_id, EVENTS.c.seq]
-    query = _where(select(*_COLUMNS), places, module, reason, since, until).order_by(*order, *ties)
-    counted = _where(select(func.count()).select_from(EVENTS), places, module, reason, since, until)
-    with transaction(engine, write=False) as conn:
+    scope_now, places = who.municipalities, [municipality] if municipality else []
+    query = _where(select(*_COLUMNS), scope_now, places, module, reason, since, until).order_by(*order, *ties)
+    counted = _where(select(func.count()).select_from(EVENTS), scope_now, places, module, reason, since, until)
+    with transaction(engine) as conn:
         rows = conn.execute(query.limit(limit + 1).offset(offset)).mappings().all()
         total = conn.execute(counted).scalar_one()
+        _log_shown(conn, who, rows[:limit])
     more = len(rows) > limit
     return {"total": total, "limit": limit, "offset": offset, "sort": sort,
             "next_offset": offset + limit if more else None,
             "prev_offset": max(offset - limit, 0) if offset > 0 else None,
             "items": [_doc(r, config, lang) for r in rows[:limit]]}
+
+
+def _log_shown(conn, who: Principal, rows) -> None:
+    """One access-log row per case the page shows (its justifications are personal data)."""
+    at = utcnow()
+    cases = list(dict.fromkeys(r["case_id"] for r in rows))
+    if cases:
+        conn.execute(insert(_LOG), [{"at": at, "actor": who.id, "role": who.role, "organisation": who.organisation,
+                                     "case_id": case_id, "action": ACTION, "detail": "shown in the skip audit"}
+                                    for case_id in cases])
 
 
 def _doc(r, config: Config, lang: str) -> dict:
@@ -91,4 +123,4 @@ def _doc(r, config: Config, lang: str) -> dict:
             "decision": r["data"].get("decision"), "participants": r["data"].get("participants")}
 
 
-__all__ = ["MAX_LIMIT", "SORTS", "skip_page"]
+__all__ = ["ACTION", "MAX_LIMIT", "SORTS", "skip_page"]

@@ -50,9 +50,25 @@ class Scope:
         return values
 
 
+PLAUSIBLE_YEARS = 100          # a report period lies within a century of today
+
+
+def check_period_day(day: date, field: str, today: date) -> date:
+    """`day` if it lies within PLAUSIBLE_YEARS of `today`; else BadInput naming `field`
+    (0001-01-01 or 9999-12-31 is a typing error, and overflows the day arithmetic)."""
+    earliest = today.replace(year=today.year - PLAUSIBLE_YEARS, day=min(today.day, 28))
+    latest = today.replace(year=today.year + PLAUSIBLE_YEARS, day=min(today.day, 28))
+    if not earliest <= day <= latest:
+        raise BadInput("period_out_of_range", field=field, earliest=earliest, latest=latest)
+    return day
+
+
 def make_scope(municipalities=(), start: date | None = None, end: date | None = None, *,
                today: date | None = None, lang: str = "sv", config: Config | None = None) -> Scope:
     today = today or local_date(utcnow())
+    for bound, name in ((start, "from"), (end, "to")):
+        if bound is not None:
+            check_period_day(bound, name, today)
     end = end or today
     codes = tuple(dict.fromkeys(m.strip() for m in municipalities if m and m.strip()))
     for code in codes:

@@ -23,6 +23,34 @@ _OFFICER = re.compile(r"^[\w.@:-]{1,60}$")
 MAX_NOTE = 4000
 
 
+def storable(text: str) -> bool:
+    """`text` can be stored and shown: UTF-8 (no lone surrogate, e.g. "\\ud800" in JSON or
+    undecodable bytes on a command line) and no NUL (PostgreSQL's text refuses it)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_text(value, field: str):
+    """`value` (a string, or a list or mapping of them, as JSON gives) if every string in it
+    is `storable`; else BadInput naming `field`, before anything is written or echoed."""
+    if isinstance(value, str):
+        if not storable(value):
+            raise BadInput("text_not_storable", field=field)
+    elif isinstance(value, dict):
+        for key, member in value.items():
+            check_text(str(key), field)
+            check_text(member, field)
+    elif isinstance(value, (list, tuple)):
+        for member in value:
+            check_text(member, field)
+    return value
+
+
 def how_to_give(field: Field) -> str:
     if field.source == "reason":
         return "--reason CODE"
@@ -63,6 +91,10 @@ def check_municipality(code: str, config: Config, field: str = "municipality") -
 def clean_data(trigger: Trigger, raw: dict, config: Config) -> dict:
     """Validate `raw` for `trigger`; return the clean data (only the fields that apply)."""
     known = {f.name for f in trigger.fields}
+    for key, value in raw.items():
+        if not storable(str(key)):      # a key is echoed in the refusal: name the data as a whole
+            raise BadInput("text_not_storable", field="data")
+        check_text(value, str(key))
     for key in raw:
         if key not in known:
             raise BadInput("unknown_data", field=key, trigger=trigger.name, key=Code(key),

@@ -38,10 +38,14 @@ def part_of(state: str | None) -> str | None:
 
 def journey(state: str, paused_from: str | None, history: Iterable[dict], lang: str = "sv") -> list[Step]:
     """The map of a case in `state`. `history`: its events (from_state, to_state, skipped),
-    which say which parts it passed through and which it skipped."""
+    which say which parts it passed through and which it skipped. A corrected step (marked
+    `corrected_by`) and the correction that undid it (its data says what it `corrects`) did
+    not happen for the map: neither a part they passed nor a module they skipped counts."""
     visited: set[str] = set()
     skipped: set[str] = set()
     for event in history:
+        if event.get("corrected_by") is not None or "corrects" in (event.get("data") or {}):
+            continue
         for key in ("from_state", "to_state"):
             part = part_of(event.get(key))
             if part:

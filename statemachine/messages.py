@@ -445,6 +445,26 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                               "User {user} has no municipality, so you see no cases. An administrator sets "
                               "the user's municipality (etablera user add)."),
 
+    # --- security: inputs, probes and the skip audit ---
+    "active_case_elsewhere": ("personen har redan ett pågående ärende som du inte har behörighet till; en person "
+                              "har ett pågående ärende i taget. Kontakta din samordnare.",
+                              "already has an active case that you have no access to; one active case per "
+                              "person. Contact your coordinator."),
+    "text_not_storable": ("innehåller tecken som inte kan sparas (NUL eller ett ensamt surrogattecken)",
+                          "contains characters that cannot be stored (NUL or a lone surrogate)"),
+    "permit_date_too_early": ("ligger före {earliest}: kontrollera datumet",
+                              "is before {earliest}: check the date"),
+    "period_out_of_range": ("ligger utanför {earliest}–{latest}",
+                            "is outside {earliest}–{latest}"),
+    "database_unreachable": ("Databasen går inte att nå just nu; inget sparades. Försök igen om en stund, och "
+                             "kontakta driften om felet kvarstår.",
+                             "The database cannot be reached right now; nothing was written. Try again in a "
+                             "while, and contact operations if it persists."),
+    "disk_full": ("Disken är full; inget sparades. Kontakta driften.",
+                  "The disk is full; nothing was written. Contact operations."),
+    "database_value_refused": ("databasen kunde inte ta emot ett värde ({kind}); inget sparades",
+                               "the database could not take a value ({kind}); nothing was written"),
+
     # --- security: request limits (interfaces/http/limits.py, interfaces/http/protocol.py) ---
     "request_too_large": ("begäran är för stor: högst {limit}", "the request is too large: at most {limit}"),
     "request_headers_too_large": ("begärans rubriker är för stora", "the request's headers are too large"),

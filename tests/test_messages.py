@@ -64,7 +64,7 @@ def _bad_values(field, config) -> list:
     if kind in ("reason", "fast_track"):
         return ["nonsense"]
     if kind == "text":
-        return ["x" * (MAX_NOTE + 1)]
+        return ["x" * (MAX_NOTE + 1), "a\x00b", "a\ud800"]          # too long; NUL, a lone surrogate
     if kind == "municipality":
         return ["12", "9912", "0199"]          # format, county, no municipality
     if kind in ("officer", "track"):

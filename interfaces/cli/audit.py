@@ -11,7 +11,7 @@ from etablera.interfaces.cli.common import common
 from etablera.interfaces.cli.output import emit, table
 from etablera.models.database import get_engine, transaction
 from etablera.cases import audit as chain
-from etablera.cases import queries, tracks
+from etablera.cases import tracks
 from etablera.cases.document_store import store_for
 from etablera.statemachine.errors import BadInput
 from etablera.cases.parsing import parse_bound
@@ -29,10 +29,21 @@ def audit():
 @click.option("--module", type=click.Choice(["2", "3"]), default=None)
 @common
 def skips(options, municipality, since, until, module):
-    """Who skipped which module, when and why."""
-    rows = queries.skips(get_engine(), municipality=municipality, since=parse_bound(since, "since"),
-                         until=parse_bound(until, "until"),
-                         module=module, lang=options.lang)
+    """Who skipped which module, when and why (the cases your scope holds now; each one
+    shown is in the access log)."""
+    from etablera.access.scope import require_role
+    from etablera.cases import skip_audit
+    from etablera.interfaces.cli.common import principal
+    engine = get_engine()
+    who = principal(options, engine)
+    require_role(engine, who, who.sees_skip_audit, "skips", "read the skip audit")
+    rows, offset = [], 0
+    while offset is not None:
+        page = skip_audit.skip_page(engine, who, municipality=municipality, module=module,
+                                    since=parse_bound(since, "since"), until=parse_bound(until, "until"),
+                                    limit=skip_audit.MAX_LIMIT, offset=offset, lang=options.lang)
+        rows += page["items"]
+        offset = page["next_offset"]
     emit(options, rows, lambda r: table(r, [("case_id", "ärende", "case"), ("at", "när", "at"), ("actor", "vem", "by"),
                                             ("municipality", "kommun", "municipality"),
                                             ("trigger", "händelse", "trigger"), ("skipped", "hoppade över", "skipped"),

@@ -316,6 +316,14 @@ def _refuse(exc: EtableraError, args: list[str], as_json: bool, lang: str) -> No
 
 
 def _database_error(exc: Exception, args: list[str], as_json: bool, lang: str) -> None:
+    from etablera.models.outage import outage
+    found = outage(exc)
+    if found is not None:
+        # The log's line says what is wrong (never the driver's text: it can quote a row);
+        # the user's line says it in their language.
+        import logging
+        logging.getLogger("etablera.cli").error(found.log_line)
+        _refuse(EtableraError(found.code), args, as_json, lang)
     if "sqlalchemy" in sys.modules:
         from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
         detail = str(getattr(exc, "orig", ""))

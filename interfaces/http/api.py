@@ -195,6 +195,7 @@ def access(request: Request, who: Who, case_id: Annotated[int | None, Query(ge=1
            limit: Annotated[int, Query(ge=1, le=access_log.MAX_ROWS)] = 500):
     engine = engine_of(request)
     require_role(engine, who, who.can_audit, "access_log", "read the access log")
+    access_log.check_filters(actor, action)
     scope.log(engine, who, case_id, "access_log_search", f"actor={actor or ''} action={action or ''}"[:200])
     return access_log.search(engine, case_id=case_id, actor=actor, action=action, since=parse_bound(since, "since"),
                              until=parse_bound(until, "until"), municipalities=who.municipalities, limit=limit)

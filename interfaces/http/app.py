@@ -14,15 +14,16 @@ import anyio.to_thread
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from etablera.interfaces.http import docs
 from etablera.interfaces.http.auth import LoginRequired, LoginThrottle
 from etablera.interfaces.http.limits import RequestLimits
+from etablera.models.outage import outage
 from etablera.models.wal import BackgroundCheckpoints
 from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError, NotFound
 from etablera.statemachine.messages import Code
@@ -149,7 +150,9 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        loc = [str(p) for p in first.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie"):      # where, not which field
+            loc = loc[1:]
         field = loc[-1] if loc else "body"
         if _is_api(request):
             # pydantic's words (English) say what is wrong with the value
@@ -175,17 +178,49 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     async def database_busy(request: Request, exc: OperationalError):
         if "locked" in str(exc.orig) or "deadlock" in str(exc.orig):
             return refusal(request, ConcurrentChange("database_busy"))
-        return _internal(request, exc)
+        return _outage_or_internal(request, exc)
 
     @app.exception_handler(DBAPIError)
     async def database_refused(request: Request, exc: DBAPIError):
-        return _internal(request, exc)
+        if isinstance(exc, DataError):
+            # A value the database would not take that no check before it caught: 400, not a
+            # crash; the kind only (the driver's message can quote the value).
+            log.warning("database refused a value (%s) on %s %s", type(exc.orig).__name__, request.method,
+                        request.url.path)
+            return refusal(request, BadInput("database_value_refused", kind=Code(type(exc.orig).__name__)))
+        return _outage_or_internal(request, exc)
+
+    @app.exception_handler(OSError)
+    async def os_error(request: Request, exc: OSError):
+        return _outage_or_internal(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
         return _internal(request, exc)
 
     return app
+
+
+def _outage_or_internal(request: Request, exc: Exception) -> Response:
+    """An outage (the database unreachable, the disk full: models/outage.py) as a clear
+    message and one log line saying what is wrong, without a traceback; anything else as
+    an unexpected error."""
+    found = outage(exc)
+    if found is None:
+        return _internal(request, exc)
+    log.error("%s (%s %s)", found.log_line, request.method, request.url.path)
+    error = EtableraError(found.code)
+    error.http_status = 503
+    if _is_api(request):
+        return refusal(request, error, headers={"Retry-After": "30"})
+    # The page without the user's name: reading the session needs the database.
+    from etablera.interfaces.http import i18n, templating
+    from etablera.interfaces.http.pages.common import lang_of
+    lang = lang_of(request)
+    page = templating.template(lang, "error.html").render(
+        {"request": request, "who": None, "csrf": "", "here": "", "title": i18n.word("error", lang), "status": 503,
+         "code": error.code, "message": error.text(lang), "field": None})
+    return HTMLResponse(page, status_code=503, headers={"Retry-After": "30"})
 
 
 def _internal(request: Request, exc: Exception) -> Response:

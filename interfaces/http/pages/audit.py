@@ -64,6 +64,7 @@ def access_page(request: Request, case_id: str = "", actor: str = "", action: st
         number = int(case_id)
         if number > MAX_ID:
             raise BadInput("no_such_case", field="case_id", case=number)
+    access_log.check_filters(actor, action)
     scope.log(engine, who, number, "access_log_search", f"actor={actor} action={action}"[:200])
     rows = access_log.search(engine, case_id=number, actor=actor.strip() or None, action=action.strip() or None,
                              municipalities=who.municipalities, limit=500)
