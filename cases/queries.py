@@ -1,13 +1,13 @@
-"""Reading cases, histories and skips, as JSON-able documents with Swedish or English labels.
+"""Reading cases and histories, as JSON-able documents with Swedish or English labels.
 
 Reading a case's personal data is logged (who, when, which case) in the same transaction.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import String, bindparam, cast, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 
 from etablera.access.principal import OUTSIDE, Principal
@@ -16,7 +16,7 @@ from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.timestamps import show
 from etablera.cases import filters
-from etablera.cases.audit import CASES, EVENTS, events_in
+from etablera.cases.audit import CASES, EVENTS
 from etablera.cases.corrections import EVENT_REASONS, with_corrections
 from etablera.cases.journal import load_case, log_access
 from etablera.cases.notes import with_journal
@@ -159,31 +159,3 @@ def list_cases(engine: Engine, *, municipality: str | None = None, state: str | 
     return [{"id": r["id"], "municipality": r["municipality"], "target_group": r["target_group"],
              "state": r["state"], "state_label": state_label(r["state"], lang), "state_since": show(r["state_since"]),
              "due": _day(r["due"]), "track": r["track"], "version": r["version"]} for r in rows]
-
-
-def skips(engine: Engine, *, municipality: str | None = None, since: datetime | None = None,
-          until: datetime | None = None, module: str | None = None, lang: str = "sv",
-          config: Config | None = None) -> list[dict]:
-    """Who skipped what, when and why: every audit event that skipped a module (`module`:
-    2 or 3)."""
-    config = config or get_config()
-    municipality = filters.municipality(municipality, config=config)
-    module = filters.one_of(module, filters.SKIPPABLE_MODULES, field="module")
-    text = cast(EVENTS.c.skipped, String)
-    query = (select(EVENTS.c.case_id, EVENTS.c.seq, EVENTS.c.at, EVENTS.c.actor, EVENTS.c.trigger,
-                    EVENTS.c.from_state, EVENTS.c.to_state, EVENTS.c.municipality, EVENTS.c.reason,
-                    EVENTS.c.note, EVENTS.c.skipped, EVENTS.c.data)
-             .where(text.like('%"module%'))
-             .order_by(EVENTS.c.at, EVENTS.c.case_id))
-    query = events_in(query, municipality, since, until)
-    if module:
-        query = query.where(text.like(f'%"module{module}"%'))
-    with transaction(engine, write=False) as conn:
-        rows = conn.execute(query).mappings().all()
-    return [{"case_id": r["case_id"], "seq": r["seq"], "at": show(r["at"]), "actor": r["actor"],
-             "trigger": r["trigger"], "from_state": r["from_state"], "to_state": r["to_state"],
-             "to_state_label": state_label(r["to_state"], lang), "municipality": r["municipality"],
-             "skipped": r["skipped"], "reason": r["reason"],
-             "reason_label": reason_label(config, "skip", r["reason"], lang), "justification": r["note"],
-             "decision": r["data"].get("decision"), "participants": r["data"].get("participants")}
-            for r in rows]
