@@ -180,12 +180,10 @@ def script(index: int, seed: int, now: datetime, config: Config, book: Agreement
 
 def _life(rng, clock, actions, book, municipality, birth, group, no_upper_secondary) -> None:
     """Append the case's triggers after registration until a terminal state or now."""
-    state = "module1.registered"
     measures: list[str] = []         # state of each measure added so far, by position
     paused_once = False
 
     def advance(trigger, low, high, **raw):
-        nonlocal state
         moment = clock.after(low, high)
         if moment is None:
             return False
