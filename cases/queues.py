@@ -5,7 +5,9 @@ CSV export, a user's saved filters and the report's figures (reports/links.py).
 
 A list is a `ListQuery`: a queue and the filters beside it (state or module, municipality,
 overdue, and the report's own: a rung of the reminder ladder, ended or registered in a
-period, running / ended / all), a whitelisted sort with the case id as the tie-break, and
+period, running / ended / all, a target group, a local track's stays by how they ended, the
+transfers of a period, the follow-ups due in a period, a rung of the ladder reached by an
+open measure), a whitelisted sort with the case id as the tie-break, and
 a page (limit, offset). Every value in it is a code or a date, never personal data, so it
 travels in URLs and is stored as a saved filter. The list covers the principal's
 municipalities only; asking for one outside them is refused (403) and logged.
@@ -18,11 +20,12 @@ indexed range (migrations 0001-0007).
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
-from sqlalchemy import Integer, bindparam, exists, false, func, select, text
+from sqlalchemy import Integer, bindparam, exists, false, func, or_, select, text
 from sqlalchemy.engine import Engine
 
 from etablera.access import scope
@@ -33,12 +36,14 @@ from etablera.cases.followup import DUE_WINDOW_DAYS
 from etablera.cases.worklist import LIST_COLUMNS, LADDER_STEPS, MAX_LIMIT
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
-from etablera.models.followup import FOLLOWUP_DAYS
+from etablera.models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
 from etablera.models.timestamps import day_start, local_date, show, utcnow
+from etablera.reports.scope import BEGINNING
 from etablera.reports.sql import Dialect, day_number
 from etablera.statemachine.errors import BadInput, EtableraError
 from etablera.statemachine.messages import Code, Words
-from etablera.statemachine.process import FOLLOWED_UP, STAGE_OF, STATE, STATES, state_label
+from etablera.statemachine.process import (FOLLOWED_UP, OPEN_MEASURE_STATES, STAGE_OF, STATE, STATES, TRACK_STAGE,
+                                           TRANSFER, state_label)
 
 TRANSFERRED_DAYS = 30                 # "transferred in": within the last 30 days
 AWAITING_ASSESSMENT = tuple(s.name for s in STATES if s.stage == "assessment")
@@ -60,7 +65,17 @@ LADDER = ("late",)                    # + the ladder's steps: a window of the re
 # The query's keys as URLs and saved filters spell them; a saved filter keeps the first five.
 SAVED_KEYS = ("queue", "state", "municipality", "overdue", "sort")
 KEYS = SAVED_KEYS + ("status", "ladder", "ended_from", "ended_to", "registered_from", "registered_to",
-                     "registered_in")
+                     "registered_in", "target_group", "track", "track_end", "track_in", "track_from", "track_to",
+                     "transfer", "transfer_at", "transfer_from", "transfer_to", "followup_day", "followup_status",
+                     "followup_from", "followup_to", "measure_ladder")
+# How a stay in a local track ended (the report's columns, reports/outcomes.TRACK_ENDS): "left" is
+# every stay that ended, "ongoing" every stay going on now; the others by the state it led to.
+TRACK_END_STATES = {**{STATE[s].exit: (s,) for s in FOLLOWED_UP}, "dropped": ("module2.extended",),
+                    "closed": ("closed",)}
+TRACK_ENDS = ("left", "ongoing") + tuple(TRACK_END_STATES)
+TRANSFER_WAYS = ("in", "out")
+FOLLOWUP_KINDS = ("due", "recorded", "missing") + tuple(FOLLOWUP_STATUSES)
+_TRACK_ID = re.compile(r"[\w.-]{1,60}")
 _EXTRA = (CASES.c.given_name, CASES.c.family_name, CASES.c.transferred_at, CASES.c.active)
 _LISTED = tuple(LIST_COLUMNS) + tuple(c for c in _EXTRA if c.name not in {col.name for col in LIST_COLUMNS})
 
@@ -80,6 +95,21 @@ class ListQuery:
     registered_from: date | None = None
     registered_to: date | None = None
     registered_in: str | None = None    # the municipality the case was registered in (it may have moved since)
+    target_group: str | None = None
+    track: str | None = None            # a local job track's id: the case has a stay in it (module 3) that ...
+    track_end: str | None = None        # ... ended as this (TRACK_ENDS; default "left": ended at all)
+    track_in: str | None = None         # ... ended in this municipality (ongoing: is in it now)
+    track_from: date | None = None      # ... ended in this period
+    track_to: date | None = None
+    transfer: str | None = None         # in | out: the case moved in or out (not corrected) ...
+    transfer_at: str | None = None      # ... into / out of this municipality (default: the list's)
+    transfer_from: date | None = None   # ... in this period
+    transfer_to: date | None = None
+    followup_day: int | None = None     # established cases whose follow-up of this day (90, 180, 360) ...
+    followup_status: str | None = None  # ... is: due (all), recorded, missing, or recorded with this status
+    followup_from: date | None = None   # ... fell due in this period (never after today)
+    followup_to: date | None = None
+    measure_ladder: str | None = None   # running cases with an open measure whose due date is in this ladder window
 
     def params(self) -> dict[str, str | list[str]]:
         """The query as URL parameters / a saved filter's JSON (only what is set)."""
@@ -124,7 +154,41 @@ def parse_query(values: dict, *, keys: tuple[str, ...] = KEYS, strict: bool = Fa
         ended_to=parse_day(get.get("ended_to") or None, "ended_to"),
         registered_from=parse_day(get.get("registered_from") or None, "registered_from"),
         registered_to=parse_day(get.get("registered_to") or None, "registered_to"),
-        registered_in=filters.municipality(get.get("registered_in") or None, field="registered_in", config=config))
+        registered_in=filters.municipality(get.get("registered_in") or None, field="registered_in", config=config),
+        target_group=filters.one_of(get.get("target_group") or None,
+                                    [g.code for g in (config or get_config()).target_groups], field="target_group"),
+        track=_code(get.get("track"), "track"),
+        track_end=filters.one_of(get.get("track_end") or None, TRACK_ENDS, field="track_end"),
+        track_in=filters.municipality(get.get("track_in") or None, field="track_in", config=config),
+        track_from=parse_day(get.get("track_from") or None, "track_from"),
+        track_to=parse_day(get.get("track_to") or None, "track_to"),
+        transfer=filters.one_of(get.get("transfer") or None, TRANSFER_WAYS, field="transfer"),
+        transfer_at=filters.municipality(get.get("transfer_at") or None, field="transfer_at", config=config),
+        transfer_from=parse_day(get.get("transfer_from") or None, "transfer_from"),
+        transfer_to=parse_day(get.get("transfer_to") or None, "transfer_to"),
+        followup_day=_followup_day(get.get("followup_day")),
+        followup_status=filters.one_of(get.get("followup_status") or None, FOLLOWUP_KINDS, field="followup_status"),
+        followup_from=parse_day(get.get("followup_from") or None, "followup_from"),
+        followup_to=parse_day(get.get("followup_to") or None, "followup_to"),
+        measure_ladder=filters.one_of(get.get("measure_ladder") or None, ladder_steps, field="measure_ladder"))
+
+
+def _code(value, field: str) -> str | None:
+    """A local track's id as the report shows it (a code, never a name)."""
+    if value in (None, ""):
+        return None
+    value = str(value)
+    if not _TRACK_ID.fullmatch(value):         # as statemachine/fields.py checks a track
+        raise BadInput("track_id_format", field=field)
+    return value
+
+
+def _followup_day(value) -> int | None:
+    if value in (None, ""):
+        return None
+    if str(value) not in {str(d) for d in FOLLOWUP_DAYS}:
+        raise BadInput("unknown_choice", field="followup_day", choices=[Code(str(d)) for d in FOLLOWUP_DAYS])
+    return int(value)
 
 
 def _flag(value, field: str) -> bool:
@@ -160,6 +224,15 @@ class _Shape:
     ended: bool
     registered: bool
     registered_in: bool
+    target_group: bool = False
+    track: str | None = None            # the stay's end (TRACK_ENDS)
+    track_in: bool = False
+    track_period: tuple[bool, bool] = (False, False)
+    transfer: str | None = None         # in | out
+    transfer_at: str | None = None      # one | places (the list's) | None (anywhere)
+    followup: str | None = None         # FOLLOWUP_KINDS
+    followup_since: bool = False
+    measure_ladder: tuple[bool, bool] | None = None
 
 
 def _shape(q: ListQuery, who: Principal, places: tuple[str, ...] | None, dialect: str, today: date) -> _Shape:
@@ -169,16 +242,29 @@ def _shape(q: ListQuery, who: Principal, places: tuple[str, ...] | None, dialect
         status = "active"               # the other queues are work on running cases
     elif q.state:
         status = "all"                  # a state says by itself whether the case has ended
+    elif q.track or q.transfer or q.followup_day:
+        status = q.status or "all"      # the stay, the move or the follow-up says which cases
     else:
         status = q.status or ("ended" if q.ended_from or q.ended_to else "active")
-    window = None
+    window = measure_window = None
     if q.ladder:
         after, upto = _window(q.ladder, today)
         window = (after is not None, upto is not None)
+    if q.measure_ladder:
+        after, upto = _window(q.measure_ladder, today)
+        measure_window = (after is not None, upto is not None)
+    report = dict(
+        target_group=bool(q.target_group), track=(q.track_end or "left") if q.track else None,
+        track_in=bool(q.track and q.track_in), track_period=(bool(q.track_from), bool(q.track_to)),
+        transfer=q.transfer, transfer_at=None if not q.transfer else "one" if q.transfer_at
+        else None if places is None else "places",
+        followup=(q.followup_status or "due") if q.followup_day else None, followup_since=bool(q.followup_from),
+        measure_ladder=measure_window)
     return _Shape(dialect, q.queue, "af_officer" if who.organisation == "af" else "kommun_officer",
                   None if places is None else "one" if len(places) == 1 else "many",
                   None if not q.state else "exact" if q.state in STATE else "module", q.overdue, status, window,
-                  bool(q.ended_from or q.ended_to), bool(q.registered_from or q.registered_to), bool(q.registered_in))
+                  bool(q.ended_from or q.ended_to), bool(q.registered_from or q.registered_to), bool(q.registered_in),
+                  **report)
 
 
 def _window(ladder: str, today: date) -> tuple[date | None, date | None]:
@@ -238,6 +324,73 @@ def _conditions(s: _Shape, p: str = "") -> list:
         if s.registered_in:
             registration.append(e.municipality == bindparam(p + "registered_in"))
         where.append(exists(select(e.case_id).where(*registration)))
+    return where + _report_conditions(s, p)
+
+
+def _report_conditions(s: _Shape, p: str) -> list:
+    """The filters behind the report's figures that count stays, transfers, follow-ups and
+    measures: each the same condition the report's statement counts by (reports/*.py)."""
+    from etablera.models import FollowUp, Measure, ReportVisit
+    from etablera.models.casework import Correction
+    c, where = CASES.c, []
+    if s.target_group:
+        where.append(c.target_group == bindparam(p + "target_group"))
+    if s.track:
+        # reports/outcomes.track_outcomes: the stays in module 3 (report_visits) by track,
+        # where the case was when the stay ended and how, or going on now
+        v = ReportVisit.__table__.c
+        stay = [v.case_id == c.id, v.stage == TRACK_STAGE, v.track == bindparam(p + "track")]
+        if s.track_in:
+            stay.append(v.municipality == bindparam(p + "track_in"))
+        if s.track == "ongoing":
+            stay.append(v.end_day.is_(None))
+        else:
+            stay.append(v.end_day.is_not(None))
+            if s.track_period[0]:
+                stay.append(v.end_day >= bindparam(p + "track_first"))
+            if s.track_period[1]:
+                stay.append(v.end_day <= bindparam(p + "track_last"))
+            if s.track != "left":
+                stay.append(v.end_state.in_(TRACK_END_STATES[s.track]))
+        where.append(exists(select(v.case_id).where(*stay)))
+    if s.transfer:
+        # reports/flow.flow: transfer events of the period, not corrected, between two municipalities
+        e, x = EVENTS.c, Correction.__table__.c
+        origin = e.data["from_municipality"].as_string()
+        moved = [e.case_id == c.id, e.trigger == TRANSFER,
+                 e.at >= bindparam(p + "transfer_start"), e.at < bindparam(p + "transfer_end"),
+                 ~exists(select(x.case_id).where(x.case_id == e.case_id,
+                                                 or_(x.corrected_seq == e.seq, x.correction_seq == e.seq)))]
+        end = e.municipality if s.transfer == "in" else origin
+        moved.append(or_(origin.is_(None), origin != e.municipality) if s.transfer == "in"
+                     else origin != e.municipality)
+        if s.transfer_at == "one":
+            moved.append(end == bindparam(p + "transfer_at"))
+        elif s.transfer_at == "places":
+            moved.append(end.in_(bindparam(p + "transfer_places", expanding=True)))
+        where.append(exists(select(e.case_id).where(*moved)))
+    if s.followup:
+        # reports/followups.followups: established exits whose follow-up day fell in the period
+        where.append(c.state.in_(FOLLOWED_UP))
+        if s.followup_since:
+            where.append(c.state_since >= bindparam(p + "followup_start"))
+        where.append(c.state_since < bindparam(p + "followup_end"))
+        if s.followup != "due":
+            f = FollowUp.__table__.c
+            recorded = [f.case_id == c.id, f.day == bindparam(p + "followup_day")]
+            if s.followup in FOLLOWUP_STATUSES:
+                recorded.append(f.status == bindparam(p + "followup_status"))
+            found = exists(select(f.case_id).where(*recorded))
+            where.append(~found if s.followup == "missing" else found)
+    if s.measure_ladder:
+        # reports/overdue.overdue: open measures of running cases, by the window their due date is in
+        m = Measure.__table__.c
+        held = [m.case_id == c.id, m.state.in_(OPEN_MEASURE_STATES)]
+        if s.measure_ladder[0]:
+            held.append(m.due > bindparam(p + "measure_after"))
+        if s.measure_ladder[1]:
+            held.append(m.due <= bindparam(p + "measure_upto"))
+        where += [c.state.in_(RUNNING), exists(select(m.case_id).where(*held))]
     return where
 
 
@@ -304,10 +457,35 @@ def _values(q: ListQuery, who: Principal, places: tuple[str, ...] | None, today:
         values["registered_end"] = day_start((q.registered_to or today) + timedelta(days=1))
     if q.registered_in:
         values["registered_in"] = q.registered_in
+    values.update(_report_values(q, places, today))
     if q.queue == "followup":
         earliest = today - timedelta(days=max(FOLLOWUP_DAYS) + DUE_WINDOW_DAYS + 2)
         values.update(fu_since=earliest, fu_today=day_number(today), fu_window=DUE_WINDOW_DAYS)
     return {p + k: v for k, v in values.items()}
+
+
+def _report_values(q: ListQuery, places: tuple[str, ...] | None, today: date) -> dict:
+    values: dict = {}
+    if q.target_group:
+        values["target_group"] = q.target_group
+    if q.track:
+        values.update(track=q.track, track_in=q.track_in,
+                      track_first=day_number(q.track_from) if q.track_from else BEGINNING,
+                      track_last=day_number(q.track_to or today))
+    if q.transfer:
+        values.update(transfer_at=q.transfer_at, transfer_places=list(places or ()),
+                      transfer_start=day_start(q.transfer_from or date(1900, 1, 1)),
+                      transfer_end=day_start((q.transfer_to or today) + timedelta(days=1)))
+    if q.followup_day:
+        # the follow-up's day is the exit's day + followup_day: the exits of a period moved back
+        back = timedelta(days=q.followup_day)
+        last = min(q.followup_to or today, today)
+        values.update(followup_day=q.followup_day, followup_status=q.followup_status,
+                      followup_start=day_start((q.followup_from or date(1900, 1, 1)) - back),
+                      followup_end=day_start(last - back + timedelta(days=1)))
+    if q.measure_ladder:
+        values["measure_after"], values["measure_upto"] = _window(q.measure_ladder, today)
+    return values
 
 
 def _dialect_values(values: dict, dialect: str) -> dict:
@@ -343,6 +521,9 @@ def list_cases(engine: Engine, who: Principal, q: ListQuery, *, limit: int = 50,
     shape = _shape(q, who, places, dialect, today)
     values = _dialect_values(_values(q, who, places, today), dialect)
     with transaction(engine) as conn:
+        if q.track:               # the stays are the report's derived table: up to date with the trail first
+            from etablera.reports.facts import refresh_in
+            refresh_in(conn)
         rows = conn.execute(_listing(shape, q.sort), {**values, "limit": limit + 1, "offset": offset}).mappings().all()
         total = conn.execute(_count(shape), values).scalar_one()
         # A row with a name shows personal data: each such case shown is in the access log.

@@ -6,13 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from html import unescape
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 import kit
 from identities import pnr
@@ -258,43 +258,164 @@ def test_the_skip_audit_pages_and_sorts(world):
         kit.skip_page(world.engine, actor=coordinator, municipality="0180")
 
 
-def _links(html: str) -> list[tuple[str, int]]:
-    """(href, figure) of every linked figure on the report page."""
-    return [(unescape(href), int(text)) for href, text in re.findall(r'<a href="(/(?:worklist|skips)\?[^"]+)">(\d+)</a>',
-                                                                   html)]
+def _links(html: str) -> list[tuple[str, int, str | None]]:
+    """(href, figure, title) of every linked figure on the report page."""
+    return [(unescape(href), int(text), unescape(title) if title else None) for href, title, text in re.findall(
+        r'<a href="(/(?:worklist|skips)\?[^"]+)"(?: title="([^"]*)")?>(\d+)</a>', html)]
+
+
+def _listed_ids(api, world, who: str, query: list) -> list[int]:
+    """Every case id of a list (all its pages)."""
+    ids, offset = [], 0
+    while True:
+        got = api.get("/api/v1/cases", params=query + [("limit", 200), ("offset", offset)], headers=world.bearer(who))
+        assert got.status_code == 200, got.text
+        ids += [item["id"] for item in got.json()["items"]]
+        if got.json()["next_offset"] is None:
+            return ids
+        offset = got.json()["next_offset"]
+
+
+def _events_behind(engine, query: dict, who) -> dict[int, int]:
+    """The events a figure that counts events (transfers, stays in a track, late measures)
+    counts, per case, read from the tables in Python (the oracle, not the list's SQL)."""
+    from etablera.cases.queues import _window
+    from etablera.models import AuditEvent, Measure, ReportVisit
+    from etablera.models.casework import Correction
+    from etablera.reports.sql import day_number
+    from etablera.statemachine.process import OPEN_MEASURE_STATES, STAGE_OF, STATE
+    with transaction(engine, write=False) as conn:
+        def rows(table, *where):
+            return [dict(r) for r in conn.execute(select(table).where(*where)).mappings()]
+        now = {r["id"]: r for r in rows(CASES)}
+        first = date.fromisoformat(query[next(k for k in query if k.endswith("_from"))]) if any(
+            k.endswith("_from") for k in query) else date(1900, 1, 1)
+        last = date.fromisoformat(query.get("transfer_to") or query.get("track_to") or TODAY.isoformat())
+        out: dict[int, int] = {}
+        if "transfer" in query:
+            corrected = {(x["case_id"], seq) for x in rows(Correction.__table__)
+                         for seq in (x["corrected_seq"], x["correction_seq"])}
+            places = query.get("municipality")
+            for e in rows(AuditEvent.__table__, AuditEvent.__table__.c.trigger == "transfer"):
+                origin, to = e["data"].get("from_municipality"), e["municipality"]
+                end = to if query["transfer"] == "in" else origin
+                if ((e["case_id"], e["seq"]) in corrected or origin == to or end is None
+                        or not first <= local_date(e["at"]) <= last
+                        or end != query.get("transfer_at", end) or (places and end != places)
+                        or not who.sees(end)):
+                    continue
+                out[e["case_id"]] = out.get(e["case_id"], 0) + 1
+        elif "track" in query:
+            ends = {"work": {"exited.work"}, "own_business": {"exited.own_business"},
+                    "studies": {"exited.studies"}, "dropped": {"module2.extended"}}
+            for v in rows(ReportVisit.__table__, ReportVisit.__table__.c.stage == "module3"):
+                kind = query.get("track_end", "left")
+                if v["track"] != query["track"] or v["municipality"] != query["track_in"]:
+                    continue
+                if kind == "ongoing" and v["end_day"] is None or kind != "ongoing" and v["end_day"] is not None and (
+                        day_number(first) <= v["end_day"] <= day_number(last)
+                        and (kind == "left" or v["end_state"] in ends[kind])):
+                    out[v["case_id"]] = out.get(v["case_id"], 0) + 1
+        else:
+            after, upto = _window(query["measure_ladder"], TODAY)
+            for m in rows(Measure.__table__):
+                case = now[m["case_id"]]
+                if (m["state"] in OPEN_MEASURE_STATES and case["state"] in STAGE_OF and case["state"] in STATE
+                        and (after is None or m["due"] > after) and m["due"] <= upto
+                        and case["municipality"] == query["municipality"]):
+                    out[m["case_id"]] = out.get(m["case_id"], 0) + 1
+        return out
+
+
+# The report's figures that count events, not cases, by the filter their link sets.
+EVENT_FILTERS = ("transfer", "track", "measure_ladder")
+# A filter of each kind of figure linked since the first pass: each must be linked somewhere.
+NEW_FILTERS = ("transfer", "track", "target_group", "followup_day", "measure_ladder")
+
+
+def _cohort_with_transfers_and_followups(world):
+    """The demo cohort, a few of its cases moved into 0581 (one of them out and back in again:
+    two transfers in of one case), and follow-ups recorded for some established exits. No
+    case registered in 0581 moves out: the coordinator of 0581 could not see it, and the
+    entries figure would count it (the module docstring of report_links says so)."""
+    from etablera.cases.followup import due_followups, record_followup
+    from etablera.demo.bulk import write_cohort
+    write_cohort(world.engine, 300, seed=5, workers=1)
+    admin = user(world, "admin")
+    with transaction(world.engine, write=False) as conn:
+        running = conn.execute(select(CASES.c.id, CASES.c.municipality).where(
+            CASES.c.state == "module2.preparing", CASES.c.municipality != "0581").order_by(CASES.c.id)).all()
+    moves = [(r.id, "0581") for r in running[:4]]
+    for case_id, to in moves:
+        kit.advance(world.engine, case_id, "transfer", actor=admin, municipality=to)
+    twice = moves[0][0]
+    kit.advance(world.engine, twice, "transfer", actor=admin, municipality="1480")
+    kit.advance(world.engine, twice, "transfer", actor=admin, municipality="0581")
+    due = due_followups(world.engine, TODAY, window_days=10_000)
+    for n, f in enumerate(due[:12]):
+        record_followup(world.engine, admin, f.case_id, day=f.day, status=("work", "unemployed", "studies")[n % 3])
+    return twice
 
 
 def test_report_figures_link_to_lists_whose_totals_equal_them(db_url):
-    from etablera.demo.bulk import write_cohort
+    """Every linked count opens a list whose total equals it; a figure that counts events
+    (transfers, stays in a track, late measures) says so in its title and lists exactly the
+    cases those events are of, and its events add up to the figure."""
     world = build_world(db_url)
-    write_cohort(world.engine, 300, seed=5, workers=1)
+    twice = _cohort_with_transfers_and_followups(world)
     try:
         api = TestClient(create_app(world.engine))
+        seen_filters, several = set(), False
         for who, params in (("admin", {}), ("admin", {"start": "2025-01-01", "end": TODAY.isoformat()}),
-                            ("samord0581", {})):
+                            ("samord0581", {}), ("samord0581", {"start": TODAY.replace(day=1).isoformat()})):
             browser = TestClient(create_app(world.engine))
             login(browser, who)
             page = browser.get("/report", params=params)
             assert page.status_code == 200
             links = _links(page.text)
-            kinds = {urlsplit(href).path for href, _ in links}
-            assert kinds == {"/worklist", "/skips"}, kinds
-            assert len(links) > 10
-            for href, figure in links:
+            kinds = {urlsplit(href).path for href, _, _ in links}
+            assert "/worklist" in kinds and kinds <= {"/worklist", "/skips"}, kinds
+            assert len(links) > 10 and (kinds == {"/worklist", "/skips"} or params)    # a month can have no skip
+            principal = user(world, who)
+            for href, figure, title in links:
                 parts = urlsplit(href)
                 query = parse_qsl(parts.query)
-                if parts.path == "/worklist":
+                seen_filters |= {k for k, _ in query}
+                if parts.path == "/worklist" and any(k in EVENT_FILTERS for k, _ in query):
+                    assert title, href                      # says that it counts events and lists cases
+                    ids = _listed_ids(api, world, who, query)
+                    behind = _events_behind(world.engine, dict(query), principal)
+                    assert sorted(ids) == sorted(behind), href
+                    assert sum(behind.values()) == figure, href
+                    several |= any(n > 1 for n in behind.values())
+                elif parts.path == "/worklist":
+                    assert title is None, href
                     got = api.get("/api/v1/cases", params=query + [("limit", 1)], headers=world.bearer(who))
                     assert got.status_code == 200, (href, got.text)
-                    assert got.json()["total"] == figure, href
+                    assert got.json()["total"] == figure, (who, href)
                 else:
                     got = api.get("/api/v1/skips", params=query + [("limit", 1)], headers=world.bearer(who))
                     assert int(got.headers["x-total-count"]) == figure, href
             # and the page behind a link says the same total
-            href, figure = next((h, f) for h, f in links if "ladder=late" in h)
+            href, figure = next((h, f) for h, f, _ in links if "ladder=late" in h)
             assert f'data-total="{figure}"' in browser.get(href).text
+            # a transfer figure, whose list is the distinct cases (the page says which filter it is)
+            href = next(h for h, _, _ in links if "transfer=in" in h)
+            listed = browser.get(href).text
+            assert f'data-total="{len(_listed_ids(api, world, who, parse_qsl(urlsplit(href).query)))}"' in listed
+        assert set(NEW_FILTERS) <= seen_filters, set(NEW_FILTERS) - seen_filters
+        assert several              # some figure counted more events than cases (the twice-moved case, a late pair)
+        assert "transfer=out" in " ".join(h for h, _, _ in _links(_report(world, "admin").text))
+        assert "transfer=out" not in " ".join(h for h, _, _ in _links(_report(world, "samord0581").text))
+        assert twice
     finally:
         world.engine.dispose()
+
+
+def _report(world, who: str, **params):
+    browser = TestClient(create_app(world.engine))
+    login(browser, who)
+    return browser.get("/report", params=params)
 
 
 def test_a_list_that_shows_names_logs_each_named_case_it_showed(queue_world):
@@ -313,3 +434,19 @@ def test_a_list_that_shows_names_logs_each_named_case_it_showed(queue_world):
     before = len(w.access_rows(action="list", actor="h0581"))
     assert "Özlem" in browser.get("/worklist", params={"queue": "mine"}).text
     assert len(w.access_rows(action="list", actor="h0581")) == before + 2
+
+
+@pytest.mark.parametrize("key, value", [("track", "två ord"), ("track_end", "sideways"), ("transfer", "both"),
+                                        ("transfer_at", "0199"), ("followup_day", "91"),
+                                        ("followup_status", "maybe"), ("target_group", "Z"),
+                                        ("measure_ladder", "never"), ("track_from", "igår")])
+def test_a_report_filter_takes_only_its_codes_and_dates(key, value):
+    """The report's filters travel in URLs: each is a code or a date, refused (naming the
+    key) otherwise, never taken as free text."""
+    from etablera.cases.queues import parse_query
+    with pytest.raises(BadInput) as refused:
+        parse_query({key: value})
+    assert refused.value.field == key
+    q = parse_query({"track": "restaurang-storkok", "track_end": "ongoing", "transfer": "in", "transfer_at": "0581",
+                     "followup_day": "90", "followup_status": "missing", "target_group": "A", "measure_ladder": "late"})
+    assert q.params()["followup_day"] == 90 and q.params()["track"] == "restaurang-storkok"

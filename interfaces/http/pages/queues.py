@@ -43,6 +43,14 @@ WORDS = {
     "ladder_late": ("försenade steg", "overdue stages"),
     "ended": ("avslutade under", "ended in"), "registered": ("inskrivna under", "registered in"),
     "registered_in": ("inskrivna i kommun", "registered in the municipality"),
+    "target_group": ("målgrupp", "target group"),
+    "track": ("jobbspår", "local job track"), "track_ended": ("spåret slutade under", "the track ended in"),
+    "track_in": ("i kommun", "in the municipality"), "track_ongoing": ("pågår nu", "going on now"),
+    "transfer_in": ("flyttade in", "moved in"), "transfer_out": ("flyttade ut", "moved out"),
+    "transfer_at": ("kommun", "municipality"), "transfer_when": ("under", "in"),
+    "followup": ("uppföljning dag", "follow-up on day"), "followup_when": ("förföll under", "due in"),
+    "measure_ladder": ("har insats enligt påminnelsetrappan", "has a measure by the reminder ladder"),
+    "measure_late": ("har försenade insatser", "has overdue measures"),
 }
 SORT_WORDS = {"due": ("förfallodatum", "due date"), "id": ("ärendenummer", "case number"), "state": ("läge", "state"),
               "municipality": ("kommun", "municipality"), "name": ("namn", "name")}
@@ -93,6 +101,21 @@ def report_filters(q: queues.ListQuery, lang: str) -> list[str]:
         out.append(f"{w['registered']} {q.registered_from or '…'} – {q.registered_to or '…'}")
     if q.registered_in:
         out.append(f"{w['registered_in']} {q.registered_in}")
+    if q.target_group:
+        out.append(f"{w['target_group']}: {q.target_group}")
+    if q.track:
+        end = q.track_end or "left"
+        out.append(f"{w['track']} {q.track}: " + (w["track_ongoing"] if end == "ongoing" else
+                   f"{end}, {w['track_ended']} {q.track_from or '…'} – {q.track_to or '…'}")
+                   + (f", {w['track_in']} {q.track_in}" if q.track_in else ""))
+    if q.transfer:
+        out.append(f"{w['transfer_' + q.transfer]}" + (f", {w['transfer_at']} {q.transfer_at}" if q.transfer_at else "")
+                   + f", {w['transfer_when']} {q.transfer_from or '…'} – {q.transfer_to or '…'}")
+    if q.followup_day:
+        out.append(f"{w['followup']} {q.followup_day}: {q.followup_status or 'due'}, "
+                   f"{w['followup_when']} {q.followup_from or '…'} – {q.followup_to or '…'}")
+    if q.measure_ladder:
+        out.append(w["measure_late"] if q.measure_ladder == "late" else f"{w['measure_ladder']}: {q.measure_ladder}")
     return out
 
 
