@@ -1,8 +1,17 @@
-"""Issue 6's target: the web interface under load. With the synthetic cohort at 1,000,000
-cases (`--scale` multiplies it), on SQLite and on PostgreSQL: the worklist and the case
-page at p95 ≤ 100 ms with no errors, 20 concurrent clients on loopback for 60 s (wrk, a
-Lua script carrying the session cookie), beside a static file of the same server as the
-floor.
+"""Issue 6's and issue 13's targets: the web interface under load. With the synthetic
+cohort at 1,000,000 cases (`--scale` multiplies it), on SQLite and on PostgreSQL: the start
+page (the worklist with its six queue counts), the case page, and the search by identity
+number and by name prefix, each at p95 ≤ 100 ms with no errors, 20 concurrent clients on
+loopback for 60 s (wrk, a Lua script carrying the session cookie), beside a static file of
+the same server as the floor.
+
+The searches go through the pages' own form, POST /search with the session's CSRF token
+(read from the start page) and the query in the urlencoded body, never in the URL: the
+identity numbers of up to 500 cases of the officer's municipality in turn (12 digits,
+with a hyphen, and 10 digits with a hyphen, coordination numbers among them), and the
+three-letter prefixes of the given and family names found there ("Özl", "Yıl", "And";
+a prefix matches thousands of cases, of which the 20 newest are shown). Each search
+writes the access-log rows of the cases it shows, as in real use.
 
 `etablera web --workers 2` (gunicorn with two uvicorn workers) serves the database; one
 officer logs in through the login form; wrk then keeps 20 requests in flight (closed
@@ -17,7 +26,9 @@ access-log rows, as in real use.
 The cohort is written by `bulk.write_cohort` (the engine's own rows; a million took 19
 minutes on PostgreSQL and 24 on SQLite, built side by side on two cores) and kept for
 the next run: `<workdir>/web-<N>.sqlite3` and the PostgreSQL schema `bench_web_<N>`
-(drop it by hand when no longer wanted).
+(drop it by hand when no longer wanted). A kept cohort is rebuilt when its case count
+differs, its schema is older than the newest migration, or its cases have no names (one
+written before the demo named its people).
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ from benchmarks import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = 60
+SEARCH_NUMBERS = 500
 CLIENTS = 20
 GOAL_MS = 100.0
 OFFICER = ("h0180-01", "0180")          # one of the cohort's officers in the largest municipality
@@ -47,14 +59,22 @@ CASE_IDS = 500
 REMINDER_DAYS = 60
 WORKERS = 2
 
-# wrk's script: the session cookie on every request, the case pages in turn, and one JSON
-# line with the figures at the end (wrk's own summary has no p95).
+# wrk's script: the session cookie on every request, the pages in turn (GET), or with
+# bodies, the bodies in turn POSTed to the one path (a form), and one JSON line with the
+# figures at the end (wrk's own summary has no p95).
 LUA = """
 local paths = {%(paths)s}
+local bodies = {%(bodies)s}
 local n = 0
 wrk.headers["Cookie"] = "%(cookie)s"
+if #bodies > 0 then
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
 request = function()
   n = n + 1
+  if #bodies > 0 then
+    return wrk.format("POST", paths[1], nil, bodies[(n %% #bodies) + 1])
+  end
   return wrk.format("GET", paths[(n %% #paths) + 1])
 end
 done = function(summary, latency, requests)
@@ -105,10 +125,34 @@ def _fill(url: str, cases: int) -> None:
     print(f"# bench_web: wrote {stats['cases']:,} cases in {stats['seconds']:.0f} s", file=sys.stderr)
 
 
+def _current(url: str, cases: int) -> bool:
+    """Whether a kept cohort can be used again: `cases` cases, the schema at the newest
+    migration, and every case with a name."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from etablera.models.database import MIGRATIONS
+    if _count(url) != cases:
+        return False
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if MigrationContext.configure(conn).get_current_revision() != \
+                    ScriptDirectory(str(MIGRATIONS)).get_current_head():
+                print("# bench_web: the kept cohort's schema is older than the newest migration: rebuilt",
+                      file=sys.stderr)
+                return False
+            if conn.execute(text("SELECT count(*) FROM cases WHERE given_key IS NULL")).scalar_one():
+                print("# bench_web: the kept cohort's people have no names: rebuilt", file=sys.stderr)
+                return False
+    finally:
+        engine.dispose()
+    return True
+
+
 def _sqlite(workdir: Path, cases: int) -> str:
     db = workdir / f"web-{cases}.sqlite3"
     url = f"sqlite:///{db}"
-    if _count(url) != cases:
+    if not _current(url, cases):
         for suffix in ("", "-wal", "-shm"):
             Path(str(db) + suffix).unlink(missing_ok=True)
         _fill(url, cases)
@@ -125,7 +169,7 @@ def _postgres(server: str, cases: int) -> str | None:
         print(f"# bench_web: PostgreSQL not reachable ({type(exc).__name__})", file=sys.stderr)
         return None
     url = f"{server}?options=-csearch_path%3D{schema}"
-    if _count(url) != cases:
+    if not _current(url, cases):
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
             conn.execute(text(f"CREATE SCHEMA {schema}"))
@@ -150,6 +194,25 @@ def _officer_and_cases(url: str) -> list[int]:
             "AND due IS NOT NULL ORDER BY id LIMIT :n"), {"o": user_id, "m": municipality, "n": CASE_IDS})]
     engine.dispose()
     return ids
+
+
+def _search_queries(url: str) -> tuple[list[str], list[str]]:
+    """What the officer types: identity numbers of cases in their municipality (a sample
+    spread over the cohort, in the three ways people write them) and the three-letter
+    prefixes of the names found there."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        people = [r[0] for r in conn.execute(text(
+            "SELECT person FROM cases WHERE municipality = :m AND id % 37 = 0 ORDER BY id LIMIT :n"),
+            {"m": OFFICER[1], "n": SEARCH_NUMBERS})]
+        names = [r[0] for r in conn.execute(text(
+            "SELECT DISTINCT given_name FROM cases WHERE municipality = :m UNION "
+            "SELECT DISTINCT family_name FROM cases WHERE municipality = :m"), {"m": OFFICER[1]}) if r[0]]
+    engine.dispose()
+    written = (lambda p: p, lambda p: f"{p[:8]}-{p[8:]}", lambda p: f"{p[2:8]}-{p[8:]}")
+    numbers = [written[i % 3](p) for i, p in enumerate(people)]
+    prefixes = sorted({n.strip()[:3] for n in names if len(n.strip()) >= 3})
+    return numbers, prefixes
 
 
 def _reminder_history(engine) -> None:
@@ -212,9 +275,11 @@ def _served_by(port: int) -> int:
     return int(re.search(r"pid=(\d+)", line).group(1))
 
 
-def _login(base: str) -> str:
-    """The session cookie, from the real login form."""
+def _login(base: str) -> tuple[str, str, dict[str, int]]:
+    """The session cookie, from the real login form; the session's CSRF token and the
+    queue counts, from the start page it leads to."""
     import httpx
+    from etablera.cases.queues import QUEUES
     with httpx.Client(base_url=base, follow_redirects=True) as client:
         form = client.get("/login")
         token = re.search(r'name="login_csrf" value="([^"]+)"', form.text).group(1)
@@ -222,7 +287,25 @@ def _login(base: str) -> str:
                                            "next": "/worklist"})
         if done.status_code != 200 or 'data-case="' not in done.text:
             raise RuntimeError(f"login or worklist failed: {done.status_code}")
-        return f"etablera_session={client.cookies['etablera_session']}"
+        counts = {m.group(1): int(m.group(2)) for m in re.finditer(
+            r'data-queue="([a-z_]+)">[^<]*<span class="count">(\d+)</span>', done.text)}
+        if set(counts) != set(QUEUES):
+            raise RuntimeError(f"the start page shows the counts of {sorted(counts)}, not of {sorted(QUEUES)}")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', done.text).group(1)
+        return f"etablera_session={client.cookies['etablera_session']}", csrf, counts
+
+
+def _search_bodies(base: str, cookie: str, csrf: str, queries: list[str]) -> list[str]:
+    """The search form's bodies; the first query of the list is tried once first, so that
+    a refused form or a search that finds nothing stops the benchmark before the load."""
+    import httpx
+    from urllib.parse import urlencode
+    bodies = [urlencode({"csrf": csrf, "query": q}) for q in queries]
+    answer = httpx.post(base + "/search", content=bodies[0], timeout=30,
+                        headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+    if answer.status_code != 200 or 'data-case="' not in answer.text:
+        raise RuntimeError(f"the search form found nothing or was refused: {answer.status_code}")
+    return bodies
 
 
 def _cpu_seconds(pids) -> float:
@@ -268,9 +351,10 @@ def _connections(port: int, workers: list[int]) -> str:
     return "/".join(str(listing.count(f"pid={pid},")) for pid in workers)
 
 
-def _wrk(base: str, cookie: str, paths: list[str], server: subprocess.Popen) -> dict:
+def _wrk(base: str, cookie: str, paths: list[str], server: subprocess.Popen, bodies: list[str] = ()) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(LUA % {"paths": ", ".join(json.dumps(p) for p in paths), "cookie": cookie})
+        fh.write(LUA % {"paths": ", ".join(json.dumps(p) for p in paths), "cookie": cookie,
+                        "bodies": ", ".join(json.dumps(b) for b in bodies)})
     port = int(base.rsplit(":", 1)[1])
     workers = _workers(server.pid)
     before = _cpu_seconds(workers), _cpu_seconds(_postgres_processes())
@@ -291,16 +375,23 @@ def _wrk(base: str, cookie: str, paths: list[str], server: subprocess.Popen) -> 
 
 def _measure(name: str, url: str, cases: int) -> list[Result]:
     ids = _officer_and_cases(url)
+    numbers, prefixes = _search_queries(url)
     server, base = _serve(url)
     try:
-        cookie = _login(base)
-        runs = {"static file": ["/static/app.css"], "worklist": ["/worklist"],
-                "case page": [f"/cases/{i}" for i in ids]}
-        figures = {page: _wrk(base, cookie, paths, server) for page, paths in runs.items()}
+        cookie, csrf, counts = _login(base)
+        searches = {"search by identity number": _search_bodies(base, cookie, csrf, numbers),
+                    "search by name prefix": _search_bodies(base, cookie, csrf, prefixes)}
+        runs = {"static file": (["/static/app.css"], []), "start page (worklist, queue counts)": (["/worklist"], []),
+                "case page": ([f"/cases/{i}" for i in ids], []),
+                **{name: (["/search"], bodies) for name, bodies in searches.items()}}
+        figures = {page: _wrk(base, cookie, paths, server, bodies) for page, (paths, bodies) in runs.items()}
     finally:
         server.terminate()
         server.wait(timeout=30)
     floor = figures.pop("static file")
+    asked = {"start page (worklist, queue counts)": "queues " + " ".join(f"{k} {v:,}" for k, v in counts.items()),
+             "search by identity number": f"{len(numbers)} numbers",
+             "search by name prefix": f"{len(prefixes)} prefixes ({', '.join(prefixes[:4])}, ...)"}
     results = []
     for page, f in figures.items():
         errors = f["errors"] + f["non2xx"]
@@ -310,6 +401,7 @@ def _measure(name: str, url: str, cases: int) -> list[Result]:
             note=f"{f['requests'] / f['seconds']:,.0f} req/s, p50 {f['p50']:.1f} ms, p99 {f['p99']:.1f} ms, "
                  f"{errors} errors; CPU per request: web {f['app_ms']:.2f} ms"
                  + (f", PostgreSQL {f['db_ms']:.2f} ms" if name == "PostgreSQL" else "")
+                 + (f"; {asked[page]}" if page in asked else "")
                  + f"; connections per worker {f['split']}; static floor "
                    f"{floor['requests'] / floor['seconds']:,.0f} req/s, p50 {floor['p50']:.1f} ms, web CPU "
                    f"{floor['app_ms']:.2f} ms; {cases:,} cases, {CLIENTS} clients, {SECONDS} s"))

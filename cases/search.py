@@ -8,7 +8,8 @@ What the query is decides how it is answered:
 - digits that are no identity number, or `#123`: that case;
 - anything else is a name: each word a prefix of the given or the family name, compared
   in their folded forms (statemachine/person.py `fold`: "ozl" finds "Özlem"), by an
-  indexed range of `given_key`/`family_key`.
+  indexed range of `given_key`/`family_key` within each of the user's municipalities
+  (the indexes (municipality, given_key) and (municipality, family_key)).
 
 Every case a search shows is in the access log (one row per case, action `search`, in the
 same transaction as the read; the kind of search, never its words); a case the number or
@@ -106,10 +107,9 @@ def statement(kind: str, value, municipalities: tuple[str, ...] | None, dialect:
     if kind == "case":
         return query.where(CASES.c.id == value)
     if municipalities is not None:
-        place = CASES.c.municipality
-        # SQLite has no statistics to weigh a municipality (thousands of cases) against a name
-        # prefix (a few): `municipality || ''` keeps it off the municipality's index.
-        query = query.where((place.concat("") if dialect == "sqlite" else place).in_(municipalities))
+        # Each municipality's range of the prefix, on (municipality, given_key) and
+        # (municipality, family_key): never the whole country's cases of the prefix.
+        query = query.where(CASES.c.municipality.in_(municipalities))
     words = [or_(_prefix(CASES.c.given_key, w, dialect), _prefix(CASES.c.family_key, w, dialect)) for w in value]
     return query.where(and_(*words))
 

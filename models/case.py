@@ -32,6 +32,11 @@ class Case(SQLModel, table=True):
         # Name search: a prefix of the folded given or family name (cases/search.py).
         Index("ix_cases_given_key", "given_key", postgresql_ops={"given_key": "varchar_pattern_ops"}),
         Index("ix_cases_family_key", "family_key", postgresql_ops={"family_key": "varchar_pattern_ops"}),
+        # ... within the user's municipalities (migration 0009).
+        Index("ix_cases_municipality_given_key", "municipality", "given_key",
+              postgresql_ops={"given_key": "varchar_pattern_ops"}),
+        Index("ix_cases_municipality_family_key", "municipality", "family_key",
+              postgresql_ops={"family_key": "varchar_pattern_ops"}),
         Index("ix_cases_municipality_transferred", "municipality", "transferred_at"),
     )
     __mapper_args__ = {"version_id_col": _CASE_VERSION}
