@@ -19,7 +19,7 @@ KEY_ID = b"etablera/key-id/v1\x00"
 
 def person_hmac(key: bytes, person: str) -> str:
     """The hex HMAC-SHA256 of an identity number (12 digits, as the case row stores it)."""
-    return hmac.new(key, PERSON + person.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.new(key, PERSON + person.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def key_id(key: bytes) -> str:
