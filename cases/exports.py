@@ -67,7 +67,7 @@ def export_csv(engine: Engine, who: Principal, q: queues.ListQuery, *, lang: str
     places = queues.places_of(engine, who, q, ACTION)
     dialect = engine.dialect.name
     shape = queues._shape(q, who, places, dialect, today)
-    values = queues._dialect_values(queues._values(q, who, places, today), dialect)
+    values = queues._values(q, who, places, today)
     with transaction(engine, write=False) as conn:
         ids = conn.execute(_ids(shape, q.sort).limit(MAX_EXPORT + 1), values).scalars().all()
     if len(ids) > MAX_EXPORT:

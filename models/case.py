@@ -10,6 +10,12 @@ from sqlmodel import Field, SQLModel
 from etablera.models.timestamps import UTCDateTime
 
 _CASE_VERSION = Column("version", Integer, nullable=False)
+_ACTIVE = {"sqlite_where": text("active = 1"), "postgresql_where": text("active")}
+# The exits followed up after 90, 180 and 360 days (statemachine/process.FOLLOWED_UP), as the
+# follow-up queue's condition and its partial index both spell it: SQLite uses a partial
+# index only for a query holding the index's WHERE term itself (a test checks it is the
+# process table's list).
+FOLLOWED_UP_SQL = "state IN ('exited.work', 'exited.own_business', 'exited.studies')"
 _MEASURE_VERSION = Column("version", Integer, nullable=False)
 
 
@@ -38,6 +44,19 @@ class Case(SQLModel, table=True):
         Index("ix_cases_municipality_family_key", "municipality", "family_key",
               postgresql_ops={"family_key": "varchar_pattern_ops"}),
         Index("ix_cases_municipality_transferred", "municipality", "transferred_at"),
+        # The start page's queue counts, each one range of one index (migration 0010): the
+        # running cases only, `active` last (SQLite counts a column covered only if the index
+        # holds it), the WHERE as each database's statement spells it.
+        Index("ix_cases_queue_kommun", "kommun_officer", "municipality", "due", "active", **_ACTIVE),
+        Index("ix_cases_queue_af", "af_officer", "municipality", "due", "active", **_ACTIVE),
+        Index("ix_cases_queue_due", "municipality", "due", "active", **_ACTIVE),
+        Index("ix_cases_queue_state", "municipality", "state", "due", "active", **_ACTIVE),
+        Index("ix_cases_queue_transferred", "municipality", "transferred_at", "due", "active",
+              sqlite_where=text("active = 1 AND transferred_at IS NOT NULL"),
+              postgresql_where=text("active AND transferred_at IS NOT NULL")),
+        # ... and the exits that are followed up, by the instant of the exit
+        Index("ix_cases_queue_followup", "municipality", "state_since", "state", "id",
+              sqlite_where=text(FOLLOWED_UP_SQL), postgresql_where=text(FOLLOWED_UP_SQL)),
     )
     __mapper_args__ = {"version_id_col": _CASE_VERSION}
 
