@@ -89,7 +89,10 @@ def watch_logs() -> None:
 def install() -> None:
     watch_logs()
 
-    from starlette import testclient
+    import warnings
+    with warnings.catch_warnings():          # starlette's advice to use httpx2 is not ours to act on here
+        warnings.simplefilter("ignore")
+        from starlette import testclient
     original = testclient._TestClientTransport.handle_request
 
     def handle_request(self, request):
