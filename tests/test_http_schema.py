@@ -1,9 +1,11 @@
 """schemathesis against the published OpenAPI: no 500, and no response that breaks the
-schema (status codes, content types, bodies, headers), for every operation, as an admin
-with an API token (and so with every case in scope). Bounded: a few examples each."""
+schema (status codes, content types, bodies, headers), for every operation, with the API
+tokens of an admin (every case in scope), an officer (one municipality's) and an auditor
+(everything, read-only: every change refused). Bounded: a few examples each."""
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
@@ -17,7 +19,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance]
 
 
-def test_api_conforms_to_its_schema(sqlite_url):
+@pytest.mark.parametrize("user", ["admin", "h0581", "granskare"])
+def test_api_conforms_to_its_schema(sqlite_url, user):
     # Driven by hand rather than through schemathesis' pytest plugin (its fixture loader
     # does not work with pytest 9): one bounded hypothesis run per operation.
     from etablera.interfaces.http.app import create_app
@@ -31,7 +34,7 @@ def test_api_conforms_to_its_schema(sqlite_url):
         @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         def run(case):
-            case.headers = {**(case.headers or {}), **world.bearer("admin")}
+            case.headers = {**(case.headers or {}), **world.bearer(user)}
             case.call_and_validate(checks=CHECKS)
         try:
             run()
