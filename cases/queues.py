@@ -71,7 +71,7 @@ LADDER = ("late",)                    # + the ladder's steps: a window of the re
 SAVED_KEYS = ("queue", "state", "municipality", "overdue", "sort")
 KEYS = SAVED_KEYS + ("status", "ladder", "ended_from", "ended_to", "registered_from", "registered_to",
                      "registered_in", "target_group", "track", "track_end", "track_in", "track_from", "track_to",
-                     "transfer", "transfer_at", "transfer_from", "transfer_to", "followup_day", "followup_status",
+                     TRANSFER, "transfer_at", "transfer_from", "transfer_to", "followup_day", "followup_status",
                      "followup_from", "followup_to", "measure_ladder")
 # How a stay in a local track ended (the report's columns, reports/outcomes.TRACK_ENDS): "left" is
 # every stay that ended, "ongoing" every stay going on now; the others by the state it led to.
@@ -167,7 +167,7 @@ def parse_query(values: dict, *, keys: tuple[str, ...] = KEYS, strict: bool = Fa
         track_in=filters.municipality(get.get("track_in") or None, field="track_in", config=config),
         track_from=parse_day(get.get("track_from") or None, "track_from"),
         track_to=parse_day(get.get("track_to") or None, "track_to"),
-        transfer=filters.one_of(get.get("transfer") or None, TRANSFER_WAYS, field="transfer"),
+        transfer=filters.one_of(get.get(TRANSFER) or None, TRANSFER_WAYS, field=TRANSFER),
         transfer_at=filters.municipality(get.get("transfer_at") or None, field="transfer_at", config=config),
         transfer_from=parse_day(get.get("transfer_from") or None, "transfer_from"),
         transfer_to=parse_day(get.get("transfer_to") or None, "transfer_to"),

@@ -45,6 +45,7 @@ from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from etablera.access.principal import Principal
+from etablera.statemachine.process import TRANSFER
 
 
 def _url(path: str, params: dict) -> str:
@@ -92,8 +93,9 @@ def figure_links(doc: dict, who: Principal, municipality: str = "") -> dict:
             return [None] * (5 + len(f["exits"]))
         entered = {"registered_in": at["municipality"]} if at["municipality"] else {}
         # a total row: moved into the report's selection (the list's municipalities)
-        moved_in = {**at, "transfer": "in"} if total else {"transfer": "in", "transfer_at": at["municipality"]}
-        moved_out = {"transfer": "out", "transfer_at": at["municipality"]} if national else None
+        # the list's filter of transfer events is named by the trigger (cases/queues.py)
+        moved_in = {**at, TRANSFER: "in"} if total else {TRANSFER: "in", "transfer_at": at["municipality"]}
+        moved_out = {TRANSFER: "out", "transfer_at": at["municipality"]} if national else None
         return ([None, cell(cases({**entered, **registered}), m["entries"]),
                  cell(cases({**moved_in, **moved}), m["transfers_in"], moves),
                  cell(cases(moved_out and {**moved_out, **moved}), m["transfers_out"], moves)]
