@@ -339,6 +339,7 @@ def walkthrough(engine: Engine, echo=print, lang: str = "sv") -> list[int]:
     wanted = {"exited.work", "exited.studies", "module3.in_track", "assessment.pending", "on_hold", "closed",
               "module2.preparing"}
     shown, ids = set(), []
+    t = (lambda sv, en: en) if lang == "en" else (lambda sv, en: sv)     # noqa: E731
     for plan in scripts(400, seed, now, first_index=14_000_000 + seed % 1_000_000):
         final = _final_state(plan)
         if final in shown or final not in wanted or len(plan.actions) < 3:
@@ -347,17 +348,18 @@ def walkthrough(engine: Engine, echo=print, lang: str = "sv") -> list[int]:
         case_id = play(engine, plan)
         ids.append(case_id)
         doc, events = queries.view_case(engine, operator("demo", via="demo"), case_id, lang=lang, history=True)
-        echo(f"\n== Ärende {case_id} ({doc['municipality_name'] or doc['municipality']}), målgrupp "
-             f"{doc['target_group']}: {doc['state_label']} ==")
+        place = doc["municipality_name"] or doc["municipality"]
+        echo(t(f"\n== Ärende {case_id} ({place}), målgrupp {doc['target_group']}: {doc['state_label']} ==",
+               f"\n== Case {case_id} ({place}), target group {doc['target_group']}: {doc['state_label']} =="))
         for event in events:
             line = f"  {event['seq']:>2}. {event['at'][:16]}  {event['trigger']:<18} → {event['to_state_label']}"
             if event["skipped"]:
-                line += f"   (hoppar över {', '.join(event['skipped'])}: {event['reason_label']})"
+                line += f"   ({t('hoppar över', 'skips')} {', '.join(event['skipped'])}: {event['reason_label']})"
             echo(line)
         if len(shown) == len(wanted):
             break
-    echo(f"\n{len(ids)} demo cases written. Try: etablera case show {ids[0]}; etablera case events {ids[0]}; "
-         "etablera audit skips; etablera process diagram")
+    tries = f"etablera case show {ids[0]}; etablera case events {ids[0]}; etablera audit skips; etablera process diagram"
+    echo(t(f"\n{len(ids)} demoärenden skrivna. Prova: {tries}", f"\n{len(ids)} demo cases written. Try: {tries}"))
     return ids
 
 
