@@ -6,7 +6,7 @@ import click
 
 from etablera.cases import assignment
 from etablera.interfaces.cli.common import changing, common, principal
-from etablera.interfaces.cli.output import emit
+from etablera.interfaces.cli.output import emit, wording
 from etablera.models.database import get_engine
 
 # Every word these commands print, Swedish and English: the text follows --lang.
@@ -24,9 +24,7 @@ WORDS = {
 }
 
 
-def _w(key: str, lang: str, **values) -> str:
-    words = WORDS[key][1 if lang == "en" else 0]
-    return words.format(**values) if values else words
+_w = wording(WORDS)
 
 
 def _changes_text(doc: dict, lang: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from etablera.interfaces.cli.common import changing, common, parse_sets, principal
-from etablera.interfaces.cli.output import emit, table
+from etablera.interfaces.cli.output import emit, table, wording
 from etablera.interfaces.cli.journal import COMMANDS as JOURNAL_COMMANDS, journal_text
 from etablera.models.database import get_engine
 from etablera.cases import queries, service, tracks
@@ -46,9 +46,7 @@ LIST_COLUMNS = [("id", "ärende", "case"), ("municipality", "kommun", "municipal
                 ("due", "förfaller", "due"), ("track", "spår", "track")]
 
 
-def _w(key: str, lang: str, **values) -> str:
-    words = WORDS[key][1 if lang == "en" else 0]
-    return words.format(**values) if values else words
+_w = wording(WORDS)
 
 
 @click.group()

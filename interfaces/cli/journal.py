@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from etablera.interfaces.cli.common import changing, common, principal
-from etablera.interfaces.cli.output import emit, table
+from etablera.interfaces.cli.output import emit, table, wording
 from etablera.models.database import get_engine
 from etablera.cases import documents, notes
 from etablera.models.document_settings import KNOWN_TYPES
@@ -30,9 +30,7 @@ DOCUMENT_COLUMNS = [("id", "nr", "no"), ("added_at", "när", "at"), ("added_by",
 _EXTENSIONS = {ext: kind for kind, exts in KNOWN_TYPES.items() for ext in exts}
 
 
-def _w(key: str, lang: str, **values) -> str:
-    words = WORDS[key][1 if lang == "en" else 0]
-    return words.format(**values) if values else words
+_w = wording(WORDS)
 
 
 @click.command("note")

@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from etablera.interfaces.cli.common import common
-from etablera.interfaces.cli.output import emit, fail, progress
+from etablera.interfaces.cli.output import emit, fail, progress, wording
 from etablera.models.configuration import ConfigError
 from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError
 from etablera.statemachine.messages import Code, format_number
@@ -74,8 +74,7 @@ WORDS = {
 }
 
 
-def _w(key: str, lang: str, **values) -> str:
-    return WORDS[key][1 if lang == "en" else 0].format(**values)
+_w = wording(WORDS)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

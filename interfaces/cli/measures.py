@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from etablera.interfaces.cli.common import changing, common, principal
-from etablera.interfaces.cli.output import emit
+from etablera.interfaces.cli.output import emit, wording
 from etablera.models.database import get_engine
 from etablera.cases import measures as use_cases
 from etablera.cases.parsing import parse_day
@@ -18,8 +18,7 @@ WORDS = {
 }
 
 
-def _w(key: str, lang: str, **values) -> str:
-    return WORDS[key][1 if lang == "en" else 0].format(**values)
+_w = wording(WORDS)
 
 
 def _state_label(state: str, lang: str) -> str:

@@ -31,6 +31,15 @@ def emit(options: Options, document, text: Callable[[object], str] | None = None
         click.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
 
 
+def wording(words: dict[str, tuple[str, str]]) -> Callable[..., str]:
+    """`say(key, lang, **values)` over a command module's own words (Swedish, English):
+    the text in `lang`, its {placeholders} filled from `values`."""
+    def say(key: str, lang: str, **values) -> str:
+        text = words[key][1 if lang == "en" else 0]
+        return text.format(**values) if values else text
+    return say
+
+
 @contextmanager
 def progress(options: Options, label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar with an estimate of the time left, on stderr, for a long job: only on

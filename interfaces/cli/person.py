@@ -11,7 +11,7 @@ import click
 from etablera.cases import search as searching
 from etablera.cases.person import update_person
 from etablera.interfaces.cli.common import changing, common, principal
-from etablera.interfaces.cli.output import emit, table
+from etablera.interfaces.cli.output import emit, table, wording
 from etablera.models.database import get_engine
 from etablera.statemachine.person import DETAILS
 from etablera.statemachine.process import REGISTER
@@ -31,9 +31,7 @@ SEARCH_COLUMNS = [("id", "ärende", "case"), ("name", "namn", "name"), ("person"
                   ("municipality", "kommun", "municipality"), ("state_label", "läge", "state")]
 
 
-def _w(key: str, lang: str, **values) -> str:
-    words = WORDS[key][1 if lang == "en" else 0]
-    return words.format(**values) if values else words
+_w = wording(WORDS)
 
 
 def person_options(func):

@@ -195,6 +195,11 @@ ROLES = {"officer": ("Handläggare", "Case officer"), "coordinator": ("Samordnar
          "auditor": ("Granskare", "Auditor"), "admin": ("Administratör", "Administrator")}
 
 
+def words_in(table: dict[str, tuple[str, str]], lang: str) -> dict[str, str]:
+    """A page module's own words (Swedish, English) in `lang`, for its template."""
+    return {key: pick(pair, lang) for key, pair in table.items()}
+
+
 def pick(pair: tuple[str, str] | None, lang: str, fallback: str = "") -> str:
     if pair is None:
         return fallback

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from etablera.access.principal import Principal
 from etablera.cases import corrections
 from etablera.cases.late_registration import registration_warnings
+from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
 from etablera.interfaces.http.pages.case import CaseId, case_context, case_panel
 from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
@@ -43,7 +44,7 @@ WORDS = {
 
 
 def words(lang: str) -> dict[str, str]:
-    return {key: pair[1 if lang == "en" else 0] for key, pair in WORDS.items()}
+    return i18n.words_in(WORDS, lang)
 
 
 @case_panel

@@ -57,7 +57,7 @@ SORT_WORDS = {"due": ("förfallodatum", "due date"), "id": ("ärendenummer", "ca
 
 
 def words(lang: str) -> dict[str, str]:
-    return {k: i18n.pick(v, lang) for k, v in WORDS.items()}
+    return i18n.words_in(WORDS, lang)
 
 
 def sort_options(lang: str) -> list[tuple[str, str]]:
@@ -138,8 +138,8 @@ async def save_filter(request: Request):
         saved = await run_in_threadpool(saved_filters.save_filter, engine_of(request), who, name, query)
     except EtableraError as exc:            # back to the list with the refusal beside the name, as typed
         from etablera.interfaces.http.pages.worklist import worklist_view
-        typed = "" if exc.code == "filter_personal_data" else name
-        return await run_in_threadpool(lambda: worklist_view(request, who, {"queue": "", **query}, error=exc,
+        refused, typed = exc, ("" if exc.code == "filter_personal_data" else name)
+        return await run_in_threadpool(lambda: worklist_view(request, who, {"queue": "", **query}, error=refused,
                                                              typed_name=typed))
     return RedirectResponse(list_url("/worklist", saved["query"]) if saved["query"] else "/worklist?queue=",
                             status_code=303)
