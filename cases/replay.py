@@ -46,6 +46,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from etablera.statemachine.corrections import CORRECTED, restored
+from etablera.statemachine.decide import route_columns
 from etablera.statemachine.person import DETAILS, key_of, KEYS
 from etablera.statemachine.process import (CASEWORK, INITIAL, LEFT_MODULE, MEASURE_ACTION, REGISTER, STATE,
                                            TRIGGER, module_of, route)
@@ -190,17 +191,7 @@ class Replay:
             changes.update(paused_from=source, paused_at=at)
         if chosen.enters_stage(source):
             changes.update(stage_started=today, stage_seq=seq, due=_day(data.get("due")))
-        if STATE[dest].terminal:
-            changes.update(active=False, due=None, paused_from=None, paused_at=None)
-        for column in effects.clears:
-            changes[column] = None
-        for column, field in effects.sets:
-            if field in data:
-                changes[column] = data[field]
-        for column, other in effects.carries:
-            changes[column] = case[other]
-        for column in effects.dates:
-            changes[column] = today
+        changes.update(route_columns(effects, data, case.__getitem__, today, STATE[dest].terminal))
         case.update(changes)
         self.steps[seq] = data
         # What the step did to measures.

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from etablera.access import scope
 from etablera.access.principal import Principal
 from etablera.cases import filters
-from etablera.cases.audit import CASES, EVENTS
+from etablera.cases.audit import CASES, EVENTS, events_in
 from etablera.cases.queries import reason_label
 from etablera.models import AccessLog, Correction
 from etablera.models.configuration import Config, get_config
@@ -58,11 +58,7 @@ def _where(query, scope_now, places, module: str | None, reason: str | None, sin
         query = query.where(EVENTS.c.municipality.in_(bindparam("places", list(places), expanding=True)))
     if reason:
         query = query.where(EVENTS.c.reason == reason)
-    if since:
-        query = query.where(EVENTS.c.at >= since)
-    if until:
-        query = query.where(EVENTS.c.at < until)
-    return query
+    return events_in(query, None, since, until)
 
 
 def skip_page(engine: Engine, who: Principal, *, municipality: str | None = None, module: str | None = None,

@@ -89,17 +89,7 @@ def decide(case: Case, trigger: str, data: dict, at: datetime, config: Config, *
         changes["stage_started"] = today
         changes["stage_seq"] = case.last_seq + 1      # the seq this event will get
         changes["due"] = stage_due(config, entered, case.target_group, today, track)
-    if target.terminal:
-        changes.update(active=False, due=None, paused_from=None, paused_at=None)
-    for column in effects.clears:
-        changes[column] = None
-    for column, source in effects.sets:
-        if source in data:
-            changes[column] = data[source]
-    for column, source in effects.carries:
-        changes[column] = getattr(case, source)
-    for column in effects.dates:
-        changes[column] = today
+    changes.update(route_columns(effects, data, lambda column: getattr(case, column), today, target.terminal))
 
     event_data = {k: v for k, v in data.items() if k not in _OWN_COLUMNS}
     for key, column in effects.records:
@@ -133,6 +123,26 @@ def not_permitted(state: str, trigger: str) -> NotPermitted:
     """The refusal of a trigger that may not fire in `state`, naming what may."""
     return NotPermitted("trigger_not_permitted", field="trigger", trigger=trigger, state=state,
                         permitted=[t.name for t in permitted(state)])
+
+
+def route_columns(effects, data: dict, old, today: date, terminal: bool) -> dict:
+    """The case columns a route's effects set, beyond its state and clock: a terminal
+    destination ends the case; then the columns cleared, set from the step's data, carried
+    from the case's old values (`old(column)`) and dated `today`. One place, for deciding a
+    step (`decide`) and for replaying it (cases/replay.py)."""
+    changes: dict = {}
+    if terminal:
+        changes.update(active=False, due=None, paused_from=None, paused_at=None)
+    for column in effects.clears:
+        changes[column] = None
+    for column, source in effects.sets:
+        if source in data:
+            changes[column] = data[source]
+    for column, source in effects.carries:
+        changes[column] = old(source)
+    for column in effects.dates:
+        changes[column] = today
+    return changes
 
 
 def new_case(*, person: str, municipality: str, target_group: str, no_upper_secondary: bool,
@@ -181,4 +191,5 @@ def registration_event(case: dict, at: datetime, actor: str, note: str | None = 
             "municipality": case["municipality"], "reason": None, "note": note, "skipped": [], "data": data}
 
 
-__all__ = ["Decision", "decide", "next_state", "not_permitted", "new_case", "registration_event", "stage_due"]
+__all__ = ["Decision", "decide", "next_state", "not_permitted", "new_case", "registration_event", "route_columns",
+           "stage_due"]
