@@ -7,7 +7,7 @@ cases/assignment.py; a refusal comes back beside its form with what was typed.""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from etablera.access.accounts import role_words
@@ -15,9 +15,9 @@ from etablera.access.scope import Principal, log
 from etablera.cases import assignment
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
-from etablera.interfaces.http.pages.case import CaseId, case_context, case_panel
+from etablera.interfaces.http.pages.case import CaseId, case_form, case_panel, refused_form
 from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
-from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError, Forbidden, NotFound
+from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError, Forbidden
 
 router = APIRouter(include_in_schema=False)
 FORM = "responsibility"            # the form's name in a refusal (form_error.trigger)
@@ -73,13 +73,10 @@ def responsibility_panel(request: Request, who: Principal, case: dict, lang: str
 
 
 async def _change(request: Request, who: Principal, case_id: int, work, values: dict, saved: str):
-    try:
-        await run_in_threadpool(work)
-    except (NotFound, Forbidden):
-        raise
-    except EtableraError as exc:
-        return await run_in_threadpool(_refused, request, who, case_id, exc, values)
-    return RedirectResponse(f"/cases/{case_id}?saved={saved}#responsibility", status_code=303)
+    lang = lang_of(request)
+    return await case_form(case_id, work, lambda exc: refused_form(
+        request, who, case_id, exc, FORM, {"responsibility_typed": values},
+        label=words(lang)[exc.field] if exc.field in WORDS else None), saved=saved, anchor="responsibility")
 
 
 def _expect(form) -> int:
@@ -110,18 +107,6 @@ async def assign_form(request: Request, case_id: CaseId):
     def work():
         assignment.assign(engine, who, case_id, expect_version=_expect(form), **values)
     return await _change(request, who, case_id, work, values, "assign")
-
-
-def _refused(request: Request, who: Principal, case_id: int, exc: EtableraError, values: dict):
-    """The case page again, the refusal beside the responsibility form and what was typed."""
-    context = case_context(request, who, case_id)
-    concurrent = isinstance(exc, ConcurrentChange)
-    error = form_error(exc, lang_of(request), trigger=FORM, concurrent=concurrent, summary=concurrent,
-                       status=exc.http_status)
-    if error["label"] is None and exc.field in WORDS:
-        error["label"] = words(lang_of(request))[exc.field]
-    return render(request, "case.html", {**context, "saved": None, "form_error": error,
-                                         "responsibility_typed": values}, exc.http_status)
 
 
 # --------------------------------------------------------------------------- /reassign

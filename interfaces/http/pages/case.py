@@ -109,6 +109,33 @@ def measure_actions(state: str) -> dict[str, list[str]]:
             "aside": [a.name for a in permitted if a.offer == ASIDE]}
 
 
+async def case_form(case_id: int, work, refused, *, saved: str, anchor: str):
+    """Run a case-page form's use case (`work`, in the thread pool): 303 back to the case
+    page at `anchor`; a refusal other than a missing case or a forbidden role answers
+    `refused(exc)` (the case page again, see `refused_form`)."""
+    try:
+        await run_in_threadpool(work)
+    except (NotFound, Forbidden):
+        raise
+    except EtableraError as exc:
+        return await run_in_threadpool(refused, exc)
+    return RedirectResponse(f"/cases/{case_id}?saved={saved}#{anchor}", status_code=303)
+
+
+def refused_form(request: Request, who: Principal, case_id: int, exc: EtableraError, form: str, typed: dict,
+                 label: str | None = None) -> HTMLResponse:
+    """The case page again after a refused form: the refusal beside form `form` (a field the
+    catalogue does not name takes `label`), a summary linking to it when the case changed
+    concurrently, and what was typed (`typed`: the values the form's template part reads)."""
+    concurrent = isinstance(exc, ConcurrentChange)
+    error = form_error(exc, lang_of(request), trigger=form, concurrent=concurrent, summary=concurrent,
+                       status=exc.http_status)
+    if error["label"] is None and label:
+        error["label"] = label
+    return render(request, "case.html", {**case_context(request, who, case_id), "saved": None, "form_error": error,
+                                         **typed}, exc.http_status)
+
+
 def case_context(request: Request, who: Principal, case_id: int) -> dict:
     lang = lang_of(request)
     config = get_config()

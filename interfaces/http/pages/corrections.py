@@ -7,19 +7,18 @@ registration's warning (the establishment time already over) right after registe
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
 
 from etablera.access.principal import Principal
 from etablera.cases import corrections
 from etablera.cases.late_registration import registration_warnings
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
-from etablera.interfaces.http.pages.case import CaseId, case_context, case_panel
+from etablera.interfaces.http.pages.case import CaseId, case_context, case_form, case_panel
 from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
 from etablera.models.configuration import get_config
 from etablera.models.timestamps import show
-from etablera.statemachine.errors import BadInput, EtableraError, Forbidden, NotFound
+from etablera.statemachine.errors import BadInput, EtableraError
 from etablera.statemachine.process import REGISTER, state_label, trigger_label
 
 router = APIRouter(include_in_schema=False)
@@ -81,13 +80,8 @@ async def correction_form(request: Request, case_id: CaseId):
             raise BadInput("correction_confirm_missing", field="confirm")
         corrections.correct(engine, who, case_id, seq, reason=values["reason"], note=values["note"],
                             expect_version=expect)
-    try:
-        await run_in_threadpool(work)
-    except (NotFound, Forbidden):
-        raise
-    except EtableraError as exc:
-        return await run_in_threadpool(_refused, request, who, case_id, exc, values)
-    return RedirectResponse(f"/cases/{case_id}?saved=correct#timeline", status_code=303)
+    return await case_form(case_id, work, lambda exc: _refused(request, who, case_id, exc, values),
+                           saved="correct", anchor="timeline")
 
 
 def _refused(request: Request, who: Principal, case_id: int, exc: EtableraError, values: dict) -> HTMLResponse:

@@ -19,10 +19,10 @@ from etablera.cases.parsing import parse_at
 from etablera.interfaces.http.api import MAX_ID
 from etablera.interfaces.http.api_journal import attach_upload, download, upload_form
 from etablera.interfaces.http.auth import csrf_ok, engine_of, identify, page_principal
-from etablera.interfaces.http.pages.case import CaseId, case_context, case_panel
-from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
+from etablera.interfaces.http.pages.case import CaseId, case_panel, refused_form
+from etablera.interfaces.http.pages.common import checked_form
 from etablera.models.document_settings import KNOWN_TYPES
-from etablera.statemachine.errors import ConcurrentChange, EtableraError, Forbidden, NotFound
+from etablera.statemachine.errors import EtableraError, Forbidden, NotFound
 from etablera.statemachine.process import CASEWORK
 
 router = APIRouter(include_in_schema=False)
@@ -44,18 +44,8 @@ async def _answer(request: Request, who: Principal, case_id: int, work, form_nam
     except (NotFound, Forbidden):
         raise
     except EtableraError as exc:
-        return await run_in_threadpool(_refused, request, who, case_id, exc, form_name, values)
+        return await run_in_threadpool(refused_form, request, who, case_id, exc, form_name, {"journal_typed": values})
     return RedirectResponse(f"/cases/{case_id}?saved={form_name}#journal", status_code=303)
-
-
-def _refused(request: Request, who: Principal, case_id: int, exc: EtableraError, form_name: str, values: dict):
-    """The case page again, the refusal beside its form and what was typed in it."""
-    context = case_context(request, who, case_id)
-    concurrent = isinstance(exc, ConcurrentChange)
-    error = form_error(exc, lang_of(request), trigger=form_name, concurrent=concurrent, summary=concurrent,
-                       status=exc.http_status)
-    return render(request, "case.html", {**context, "saved": None, "form_error": error, "journal_typed": values},
-                  exc.http_status)
 
 
 @router.post("/cases/{case_id}/notes")

@@ -5,16 +5,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
-from starlette.concurrency import run_in_threadpool
 
 from etablera.access.scope import Principal
 from etablera.cases.person import update_person
 from etablera.interfaces.http.auth import engine_of, page_principal
-from etablera.interfaces.http.pages.case import CaseId, case_context, case_panel
-from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
+from etablera.interfaces.http.pages.case import CaseId, case_form, case_panel, refused_form
+from etablera.interfaces.http.pages.common import checked_form
 from etablera.models.configuration import get_config
-from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError, Forbidden, NotFound
+from etablera.statemachine.errors import BadInput
 from etablera.statemachine.fields import describe
 from etablera.statemachine.person import DETAILS
 from etablera.statemachine.process import CASEWORK, REGISTER
@@ -48,21 +46,6 @@ async def person_form(request: Request, case_id: CaseId):
         except ValueError:
             raise BadInput("form_version_missing", field="expect_version") from None
         update_person(engine, who, case_id, values, expect_version=expect)
-    try:
-        await run_in_threadpool(work)
-    except (NotFound, Forbidden):
-        raise
-    except EtableraError as exc:
-        return await run_in_threadpool(_refused, request, who, case_id, exc, values)
-    return RedirectResponse(f"/cases/{case_id}?saved={CASEWORK.update_person}#person", status_code=303)
-
-
-def _refused(request: Request, who: Principal, case_id: int, exc: EtableraError, values: dict):
-    """The case page again, the refusal beside the person's form and what was typed in it."""
-    context = case_context(request, who, case_id)
-    concurrent = isinstance(exc, ConcurrentChange)
-    error = form_error(exc, lang_of(request), trigger=FORM, concurrent=concurrent, summary=concurrent,
-                       status=exc.http_status)
-    typed = {**values, "interpreter": values["interpreter"] == "yes"}
-    return render(request, "case.html", {**context, "saved": None, "form_error": error, "person_typed": typed},
-                  exc.http_status)
+    typed = {"person_typed": {**values, "interpreter": values["interpreter"] == "yes"}}
+    return await case_form(case_id, work, lambda exc: refused_form(request, who, case_id, exc, FORM, typed),
+                           saved=CASEWORK.update_person, anchor="person")
