@@ -327,4 +327,6 @@ def test_a_burst_of_logins_does_not_slow_a_logged_in_users_pages(db_url):
           f"p95 {p95 * 1000:.1f} ms, max {max(during) * 1000:.1f} ms over {len(during)} requests; "
           f"logins answered {sorted((c, codes.count(c)) for c in set(codes))}")
     assert len(codes) == 100 and set(codes) <= {"401", "503"} and "401" in codes
-    assert p95 < 10 * median and p95 < 1.0
+    # the bound (100 ms) or ten times a quiet baseline, whichever is larger: a loaded
+    # machine's few-millisecond baseline alone is too noisy to be a bound
+    assert p95 < max(10 * median, 0.1) and p95 < 1.0

@@ -264,7 +264,9 @@ def test_oversized_headers_are_refused_and_the_connection_closed(site):
     with _connect(port) as conn:                # never ending, a header line at a time
         conn.sendall(b"GET /login HTTP/1.1\r\nHost: t\r\n")
         sent = _stream(conn, (b"X-More-%d: %s\r\n" % (i, b"b" * 1000) for i in range(10_000)))
-        assert sent < 1 * MB
+        # cut off long before the 10 MB stream ends (how much the kernel's buffers took
+        # before the close reached the client varies with the machine's load)
+        assert sent < 4 * MB
         assert _response(conn)[0] == 431
         assert _closed(conn)
     with _connect(port) as conn:                # a long URL counts too
