@@ -249,6 +249,44 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "anchor_exists": ("{file} finns redan: ett ankare skrivs aldrig över", "{file} exists already: an anchor is never "
                                                                            "overwritten"),
 
+    # --- backup and restore (cases/backup.py) ------------------------------------------------
+    "backup_needs_sqlite": ("etablera backup gäller den inbyggda SQLite-databasen; säkerhetskopiera PostgreSQL "
+                            "med pg_dump -Fc (README: Säkerhetskopior)",
+                            "etablera backup is for the embedded SQLite database; back up PostgreSQL with "
+                            "pg_dump -Fc (README: Backup and restore)"),
+    "restore_needs_sqlite": ("en säkerhetskopia från etablera backup kan bara läsas in i SQLite; återställ "
+                             "PostgreSQL med pg_restore från en pg_dump (README: Säkerhetskopior)",
+                             "a backup of etablera backup can only be restored into SQLite; restore PostgreSQL "
+                             "with pg_restore from a pg_dump (README: Backup and restore)"),
+    "backup_exists": ("{file} finns redan: en säkerhetskopia skrivs aldrig över",
+                      "{file} exists already: a backup is never overwritten"),
+    "backup_directory_missing": ("katalogen {directory} finns inte", "the directory {directory} does not exist"),
+    "backup_no_database": ("databasen {database} finns inte", "the database {database} does not exist"),
+    "backup_not_readable": ("{file} är ingen säkerhetskopia från etablera backup (eller går inte att läsa)",
+                            "{file} is not a backup of etablera backup (or cannot be read)"),
+    "backup_damaged": ("säkerhetskopian {file} är skadad: {part} saknas eller stämmer inte med sin kontrollsumma",
+                       "the backup {file} is damaged: {part} is missing or does not match its checksum"),
+    "backup_integrity": ("databasen i säkerhetskopian {file} klarar inte SQLites integritetskontroll",
+                         "the database in the backup {file} fails SQLite's integrity check"),
+    "backup_revision_unknown": ("säkerhetskopian har databasversion {revision}, som den här versionen av etablera "
+                                "inte känner (den senaste är {head}): återställ med en nyare version",
+                                "the backup is at revision {revision}, which this version of etablera does not "
+                                "know (the newest is {head}): restore with a newer version"),
+    "restore_target_not_empty": ("databasen {database} är inte tom ({cases} ärenden, {files} dokumentfiler): "
+                                 "inget skrevs över",
+                                 "the database {database} is not empty ({cases} cases, {files} document files): "
+                                 "nothing was overwritten"),
+    "restore_audit_key_missing": ("granskningsnyckeln {file} saknas och säkerhetskopian innehåller den inte: lägg "
+                                  "tillbaka den från sin egen säkerhetskopia först",
+                                  "the audit key {file} is missing and the backup does not hold it: put it back "
+                                  "from its own backup first"),
+    "restore_audit_key_differs": ("granskningsnyckeln {file} är inte den som säkerhetskopians granskningsspår "
+                                  "bands med: lägg tillbaka rätt nyckel från sin egen säkerhetskopia",
+                                  "the audit key {file} is not the one the backup's audit trail was bound with: "
+                                  "put the right key back from its own backup"),
+    "hint_overwrite": ("skriv över med {flag}", "overwrite it with {flag}"),
+    "hint_anyway": ("återställ ändå med {flag}", "restore anyway with {flag}"),
+
     # --- lists and searches (cases/worklist.py, access/log.py) -----------------------------
     "limit_range": ("mellan 1 och {max}", "between 1 and {max}"),
     "offset_negative": ("0 eller mer", "0 or more"),
@@ -430,6 +468,17 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                    "Too many failed attempts to log in. Try again at {time}."),
     "login_busy": ("Många loggar in just nu. Försök igen om en liten stund.",
                    "Many people are logging in right now. Try again in a little while."),
+    "local_passwords_off": ("Inloggning med lösenord är avstängd här. Logga in med {provider}.",
+                            "Logging in with a password is switched off here. Log in with {provider}."),
+    "sso_failed": ("Inloggningen med {provider} kunde inte slutföras ({why}). Försök igen.",
+                   "The login with {provider} could not be completed ({why}). Try again."),
+    "sso_unknown_user": ("Du är inloggad hos {provider} men har ingen behörighet i Etablera: ingen av dina "
+                         "grupper ger en roll här. Be din administratör om behörighet.",
+                         "You are logged in at {provider} but have no access to Etablera: none of your "
+                         "groups gives a role here. Ask your administrator for access."),
+    "sso_no_user_id": ("{provider} skickade inget användarnamn som Etablera kan använda (anspråket {claim}).",
+                       "{provider} sent no user name Etablera can use (the claim {claim})."),
+    "sso_user_inactive": ("Användaren {user} är avstängd i Etablera.", "User {user} is deactivated in Etablera."),
     "scope_office_not_configured": ("Ditt AF-kontor {office} finns inte i af_offices.toml ({file}), så du ser "
                                     "inga ärenden. En administratör lägger till kontoret och dess kommuner där "
                                     "eller ger dig ett kontor som finns.",
@@ -493,6 +542,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "database_busy": ("databasen är upptagen med en annan ändring; inget sparades, försök igen",
                       "the database is busy with another change; nothing was written, try again"),
     "database_not_initialised": ("databasen har inga tabeller ännu", "the database has no tables yet"),
+    "schema_behind": ("databasen är på version {revision}, den här versionen av etablera kräver {head}",
+                      "the database is at revision {revision}; this version of etablera needs {head}"),
+    "schema_unknown": ("databasen är på version {revision}, som den här versionen av etablera inte känner "
+                       "(den kräver {head}): en nyare version har uppgraderat den",
+                       "the database is at revision {revision}, which this version of etablera does not know "
+                       "(it needs {head}): a newer version has upgraded it"),
     "database_refused": ("databasen vägrade ändringen ({kind}); inget sparades",
                          "database refused the change ({kind}); nothing was written"),
     "unexpected_error": ("oväntat fel ({kind}); inget visas om uppgifterna",

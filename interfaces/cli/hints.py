@@ -16,11 +16,14 @@ _BY_CODE = {
     "user_exists": ("hint_update", {"flag": "--update"}),
     "officer_exists": ("hint_update", {"flag": "--update"}),
     "database_not_initialised": ("hint_run", {"command": "etablera init"}),
+    "schema_behind": ("hint_run", {"command": "etablera migrate"}),
     "unexpected_error": ("hint_debug", {"setting": "ETABLERA_DEBUG=1"}),
     "actor_missing": ("hint_give_with", {"flag": "--actor ID / ETABLERA_ACTOR"}),
     "key_value_expected": ("hint_give_with", {"flag": "--set NAME=VALUE"}),
     "no_such_track": ("hint_run", {"command": "etablera agreement list"}),
     "no_such_track_in": ("hint_run", {"command": "etablera agreement list"}),
+    "restore_target_not_empty": ("hint_overwrite", {"flag": "--force"}),
+    "restore_audit_key_missing": ("hint_anyway", {"flag": "--without-audit-key"}),
 }
 
 

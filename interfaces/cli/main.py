@@ -43,6 +43,8 @@ LAZY_COMMANDS = {
     "followup": "etablera.interfaces.cli.report:followup",
     "web": "etablera.interfaces.cli.web:web",
     "user": "etablera.interfaces.cli.web:user",
+    "stack": "etablera.interfaces.cli.stack:stack",
+    "migrate": "etablera.interfaces.cli.migrate:migrate",
 }
 
 

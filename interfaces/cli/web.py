@@ -13,6 +13,7 @@ import click
 from etablera.interfaces.cli.common import common
 from etablera.interfaces.cli.output import emit, table
 from etablera.models.database import get_engine
+from etablera.statemachine.messages import Code
 
 DEFAULT_THREADS = 4     # see interfaces/http/app.py: create_app
 
@@ -34,10 +35,14 @@ def web(options, host, port, workers, threads, secure_cookies):
     one JSON document; each request acts as the user logged in, whatever --actor says."""
     from etablera.interfaces.http.limits import limits
     from etablera.interfaces.http.server import serve
-    from etablera.models.database import upgrade
+    from etablera.models.environment import production
     limits()                # ETABLERA_MAX_BODY_BYTES and the others (README): a bad value refused first
     engine = get_engine()
-    upgrade(engine)
+    if production():        # ETABLERA_ENV (a bad value refused here, naming it)
+        schema_at_head(engine)
+    else:
+        from etablera.models.database import upgrade
+        upgrade(engine)     # the embedded default: one process on one machine upgrades itself
     engine.dispose()        # no database connection is carried into a worker process
     if secure_cookies:
         os.environ["ETABLERA_SECURE_COOKIES"] = "1"
@@ -49,6 +54,17 @@ def web(options, host, port, workers, threads, secure_cookies):
     else:
         click.echo(f"etablera web: {where['url']}  (API: {where['api_docs']})", err=True)
     serve(host=host, port=port, workers=workers)
+
+
+def schema_at_head(engine) -> None:
+    """In production the schema is upgraded by `etablera migrate` alone: refuse to serve
+    a schema behind this version's (or ahead of it: a newer version migrated it)."""
+    from etablera.models.schema_version import AT_HEAD, BEHIND, schema_state
+    from etablera.statemachine.errors import NotPermitted
+    state = schema_state(engine)
+    if state.status != AT_HEAD:
+        raise NotPermitted("schema_behind" if state.status == BEHIND else "schema_unknown",
+                           revision=Code(state.current or "-"), head=Code(state.head))
 
 
 @click.group()
