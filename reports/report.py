@@ -56,33 +56,39 @@ REPORT_VERSION = 1
 def build_report(engine: Engine, scope: Scope, *, refresh: bool = True) -> dict:
     """The whole report as one JSON-able document."""
     with transaction(engine, write=refresh) as conn:
-        refreshed = refresh_in(conn).cases if refresh else 0
-        d = Dialect(conn.dialect.name)
-        prepare(conn, scope)
-        doc = {
-            "report": "etablera.followup", "version": REPORT_VERSION, "generated_at": show(utcnow().replace(microsecond=0)),
-            "lang": scope.lang, "title": _t(scope, "Uppföljning av etableringsprocessen",
-                                             "Follow-up of the establishment process"),
-            "period": {"from": scope.start.isoformat() if scope.start else None, "to": scope.end.isoformat(),
-                       "today": scope.today.isoformat()},
-            "scope": {"municipalities": [{"code": c, "name": scope.config.municipalities.get(c)}
-                                         for c in scope.municipalities],
-                      "national": not scope.municipalities},
-            "states_now": states_now(conn, scope),
-            "flow": flow(conn, d, scope),
-            "corrections": corrections(conn, scope),
-            "time_in_stage": time_in_stage(conn, scope),
-            "establishment": establishment(conn, scope),
-            "tracks": track_outcomes(conn, scope),
-            "target_groups": target_group_outcomes(conn, scope),
-            "skips": skips(conn, scope),
-            "overdue": overdue(conn, scope),
-            "followups": followups(conn, scope),
-            "method": method(scope),
-            "refreshed_cases": refreshed,
-        }
-        for table in ("report_starters", "report_exits"):
-            conn.execute(text(f"DROP TABLE {table}"))
+        return report_in(conn, scope, refresh=refresh)
+
+
+def report_in(conn: Connection, scope: Scope, *, refresh: bool = True) -> dict:
+    """The report in the transaction of `conn` (a write transaction when `refresh`), for a
+    caller that reads more from the same snapshot (reports/export.py)."""
+    refreshed = refresh_in(conn).cases if refresh else 0
+    d = Dialect(conn.dialect.name)
+    prepare(conn, scope)
+    doc = {
+        "report": "etablera.followup", "version": REPORT_VERSION, "generated_at": show(utcnow().replace(microsecond=0)),
+        "lang": scope.lang, "title": _t(scope, "Uppföljning av etableringsprocessen",
+                                         "Follow-up of the establishment process"),
+        "period": {"from": scope.start.isoformat() if scope.start else None, "to": scope.end.isoformat(),
+                   "today": scope.today.isoformat()},
+        "scope": {"municipalities": [{"code": c, "name": scope.config.municipalities.get(c)}
+                                     for c in scope.municipalities],
+                  "national": not scope.municipalities},
+        "states_now": states_now(conn, scope),
+        "flow": flow(conn, d, scope),
+        "corrections": corrections(conn, scope),
+        "time_in_stage": time_in_stage(conn, scope),
+        "establishment": establishment(conn, scope),
+        "tracks": track_outcomes(conn, scope),
+        "target_groups": target_group_outcomes(conn, scope),
+        "skips": skips(conn, scope),
+        "overdue": overdue(conn, scope),
+        "followups": followups(conn, scope),
+        "method": method(scope),
+        "refreshed_cases": refreshed,
+    }
+    for table in ("report_starters", "report_exits"):
+        conn.execute(text(f"DROP TABLE {table}"))
     return doc
 
 

@@ -92,6 +92,9 @@ def command_for(argv: list[str]) -> click.Command | None:
         except Exception:  # noqa: BLE001 - a command that cannot load has no hint
             return None
         if sub is None:
+            if command.invoke_without_command:
+                break                   # an option's value of a group that is a command itself
             return None
         command = sub
-    return None if isinstance(command, click.Group) else command
+    # A group that is also a command of its own (`etablera report`) has options to hint at.
+    return None if isinstance(command, click.Group) and not command.invoke_without_command else command

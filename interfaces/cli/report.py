@@ -16,7 +16,22 @@ from etablera.cases.parsing import parse_day
 from etablera.reports.formats import FORMATS
 
 
-@click.command("report")
+class ReportGroup(click.Group):
+    """`etablera report` is the report itself; its subcommands (`export`) load when used."""
+    LAZY = {"export": "etablera.interfaces.cli.report_export:export"}
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx, name):
+        if name in self.LAZY and name not in self.commands:
+            import importlib
+            module, attribute = self.LAZY[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+
+@click.group("report", cls=ReportGroup, invoke_without_command=True)
 @click.option("--municipality", "municipalities", multiple=True,
               help="Municipality code (kommunkod); repeat for several. Default: the whole country.")
 @click.option("--from", "start", default=None, help="First day of the period (YYYY-MM-DD). Default: the beginning.")
@@ -27,7 +42,10 @@ from etablera.reports.formats import FORMATS
 @common
 def report(options, municipalities, start, end, fmt, output):
     """The follow-up report (uppföljning): states, flows, time in each stage, establishment,
-    outcomes per track and target group, skips, overdue stages and follow-ups after exit."""
+    outcomes per track and target group, skips, overdue stages and follow-ups after exit.
+    `etablera report export` writes it pseudonymised for a recipient."""
+    if click.get_current_context().invoked_subcommand is not None:
+        return
     from etablera.reports.report import build_report
     from etablera.reports.scope import make_scope
     from etablera.reports.formats import render
