@@ -21,8 +21,9 @@ from etablera.interfaces.http.pages import audit, case, login, person, queues, r
 from etablera.interfaces.http.pages import journal
 from etablera.interfaces.http.pages import corrections
 from etablera.interfaces.http.pages import assignment
+from etablera.interfaces.http.pages import sso
 
 router = APIRouter(include_in_schema=False)
 for _module in (login, worklist, case, register, audit, report, person, search, queues, journal, corrections,
-                assignment):
+                assignment, sso):
     router.include_router(_module.router)

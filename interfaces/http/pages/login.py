@@ -17,6 +17,7 @@ from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import (LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, cookies_secure,
                                            csrf_ok, engine_of, identify)
 from etablera.interfaces.http.pages.common import lang_of, render
+from etablera.models.login_settings import login_settings
 from etablera.models.timestamps import STOCKHOLM, utcnow
 from etablera.statemachine.errors import EtableraError, NotPermitted
 from etablera.statemachine.messages import Code
@@ -26,18 +27,27 @@ _SAFE_NEXT = re.compile(r"^/(?!/)[\w\-./?=&%#]*$")
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/worklist", problem: str | None = None):
-    return login_form(request, next, problem)
+def login_page(request: Request, next: str = "/worklist", problem: str | None = None, signed_out: str | None = None):
+    return login_form(request, next, problem, signed_out=signed_out == "sso")
 
 
 def login_form(request: Request, next: str = "/worklist", problem: str | None = None,
-               refusal: EtableraError | None = None, status: int | None = None, headers: dict | None = None):
-    """The login form, with a problem (a word of the pages) or a refusal (the catalogue's)."""
+               refusal: EtableraError | None = None, status: int | None = None, headers: dict | None = None,
+               signed_out: bool = False):
+    """The login form, with a problem (a word of the pages) or a refusal (the catalogue's);
+    the button of the identity provider when single sign-on is configured (login.toml),
+    the password form unless local passwords are off."""
     import secrets
+    from etablera.interfaces.http.pages import sso
+    settings = login_settings()
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = render(request, "login.html", {"next": next if _SAFE_NEXT.match(next) else "/worklist",
                                               "login_csrf": token, "problem": problem,
-                                              "problem_text": refusal.text(lang_of(request)) if refusal else None},
+                                              "problem_text": refusal.text(lang_of(request)) if refusal else None,
+                                              "sso_name": settings.oidc.name if settings.oidc else None,
+                                              "local_passwords": settings.local_passwords,
+                                              "provider_logout": sso.provider_logout_url(request) if signed_out
+                                              else None},
                       status or (401 if problem or refusal else 200))
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login",
                         secure=cookies_secure(request))
@@ -57,6 +67,11 @@ async def login(request: Request):
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not cookie or not csrf_ok(accounts.Session("", {}, cookie, utcnow()), str(form.get("login_csrf", ""))):
         return login_form(request, target, "login_expired")
+    settings = login_settings()
+    if not settings.local_passwords:        # single sign-on only (login.toml): no password is checked
+        await run_in_threadpool(_log_login, engine, user_id, "login_refused", "local passwords off")
+        return login_form(request, target, refusal=NotPermitted("local_passwords_off",
+                                                                provider=Code(settings.oidc.name)), status=403)
     pool = request.app.state.login_throttle.pool
     try:
         with pool.slot():
@@ -131,8 +146,11 @@ async def logout(request: Request):
     _, session = identify(request)
     if session is not None and csrf_ok(session, str(form.get("csrf", ""))):
         await run_in_threadpool(accounts.end_session, engine_of(request), request.cookies.get(SESSION_COOKIE))
-    response = RedirectResponse("/login", status_code=303)
+    from etablera.interfaces.http.pages.sso import SSO_COOKIE
+    via_provider = request.cookies.get(SSO_COOKIE) == "1"
+    response = RedirectResponse("/login?signed_out=sso" if via_provider else "/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SSO_COOKIE, path="/")
     return response
 
 
