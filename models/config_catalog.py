@@ -17,7 +17,7 @@ from etablera.models.document_settings import DocumentsFile, document_settings, 
 from etablera.models.configuration import FILES as CASE_FILES, load_config
 from etablera.models.grant import GrantFile, grant_bands, grant_source
 from etablera.models.ladder import RemindersFile, get_reminder_config
-from etablera.models.login_settings import LoginFile
+from etablera.models.login_settings import LoginFile, client_secret
 
 FILES: dict[str, type[BaseModel]] = {**CASE_FILES, "components.toml": ComponentsFile, "grant.toml": GrantFile,
                                      "af_offices.toml": OfficesFile, "reminders.toml": RemindersFile,
@@ -61,6 +61,7 @@ def effective(lang: str = "sv") -> dict:
     config, reminders = load_config(search), get_reminder_config()
     components, components_file = load(ComponentsFile, "components.toml", search, required=False)
     offices, offices_file = load(OfficesFile, "af_offices.toml", search, required=False)
+    login, login_file = load(LoginFile, "login.toml", search, required=False)
     agreements = agreements_dir()
     doc = config.as_dict(lang)
     doc["reminders"] = reminders.as_dict()
@@ -69,6 +70,7 @@ def effective(lang: str = "sv") -> dict:
     doc["af_offices"] = {office: entry.model_dump(mode="json") for office, entry in offices.offices.items()}
     doc["agreements"] = {"directory": str(agreements), "files": sorted(p.name for p in agreements.glob("*.toml"))}
     doc["documents"] = document_settings(_sqlite_file()).as_dict()
+    doc["login"] = {**login.model_dump(mode="json"), "client_secret_set": client_secret() is not None}
     doc["search_path"] = [str(d) for d in search]
     doc["sources"] = {
         **{section: str(config.sources[name]) for section, name in SECTIONS.items()},
@@ -76,6 +78,7 @@ def effective(lang: str = "sv") -> dict:
         "components": _str(components_file), "grant": _str(grant_source()), "af_offices": _str(offices_file),
         "agreements": str(agreements),
         "documents": _str(load_documents_file(search)[1]),
+        "login": _str(login_file),
     }
     return doc
 

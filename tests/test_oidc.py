@@ -256,5 +256,19 @@ def test_a_broken_login_toml_names_the_key(tmp_path, text, where):
     assert caught.value.issues[0].field == where, str(caught.value)
 
 
+def test_config_show_and_readiness_read_login_toml(tmp_path, monkeypatch):
+    """`etablera config show` shows the login settings (whether a secret is set, never
+    the secret); a broken login.toml is a broken configuration (so /readyz says so)."""
+    from etablera.models.config_catalog import effective
+    monkeypatch.setenv("ETABLERA_CONFIG_DIR", str(write_config(tmp_path, "https://idp.example.se")))
+    monkeypatch.setenv("ETABLERA_OIDC_CLIENT_SECRET", SECRET)
+    doc = effective()
+    assert doc["login"]["oidc"]["issuer"] == "https://idp.example.se" and doc["login"]["client_secret_set"]
+    assert SECRET not in str(doc) and doc["sources"]["login"] == str(tmp_path / "login.toml")
+    (tmp_path / "login.toml").write_text("local_passwords = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="local_passwords"):
+        effective()
+
+
 def test_the_shipped_login_toml_is_local_passwords_only():
     assert login_settings() == LoginFile()
