@@ -1,39 +1,119 @@
-"""The daily deadline check as a Prefect flow: thin orchestration of plain functions.
+"""The daily deadline check as Prefect flows: thin orchestration of plain functions.
 
-    record   statemachine.deadlines.record_due   one set-based pass, idempotent
-    deliver  statemachine.reminders.deliver      sends what is pending, retried with back-off
+    deadline-check        the parent: splits the municipalities into groups and runs one
+                          part per group, then sums up
+    deadline-check-part   one group: record (reminders.deadlines.record_due, one
+                          set-based pass over those municipalities' cases) and deliver
+                          (reminders.outbox.deliver, those municipalities' reminders,
+                          retried with back-off)
 
-The logic lives in statemachine/ and is tested there; this module adds the run record,
-retries, the schedule and logging (counts only: no case data in the logs).
+Where the parts run. When the parent itself runs on a worker of a work pool (the
+deployments of flows/deploy.py, `prefect.yaml`), each part is a flow run of the
+deployment `deadline-check-part/part` (run_deployment): the pool's workers share them,
+each part in its own process, and the parent waits for them. Anywhere else (`etablera
+serve`, `etablera deadlines check`, a test) the parts run in the parent's process one
+after the other as subflows: the same work, the same run records, no pool needed.
+`on_workers=True/False` overrides the choice.
+
+The groups (plan_parts): the municipalities of the running cases, of the agreements and of
+the reminders still waiting for delivery, dealt into `parts` groups of about the same
+number of cases (default 4; ETABLERA_CHECK_PARTS). Every municipality is in exactly one
+group, so the parts together record exactly what one unfiltered pass records.
+
+What holds (tests/test_fanout.py runs it on a 20,000-case cohort with two workers):
+- Each reminder is recorded once: the outbox's unique key (kind, target, visit, step) and
+  INSERT ... ON CONFLICT DO NOTHING; parts, retries and overlapping runs add nothing twice.
+- Each message (reminder x recipient) is claimed before it is sent: a conditional UPDATE
+  (status pending/failed -> sending) that only one deliverer can win, in any number of
+  processes (PostgreSQL re-checks the condition after waiting for the row lock), and it is
+  marked sent only if the claim is still the deliverer's own.
+- A worker killed mid-run (SIGKILL, power cut): what its part had not recorded is
+  recorded by the next run (idempotent), what it had not claimed is delivered by the next
+  run, and the one message it had claimed and not marked is sent again once its claim
+  is older than `lease_seconds` (config/reminders.toml [delivery], 900 s).
+- So a message can reach its recipient twice in exactly one case: the process died after
+  the channel accepted the message (the mail server's 250, the line written to the file)
+  and before it committed "sent" — at most one message per killed deliverer. There is no
+  way to know whether the channel took it, and losing a reminder is worse than repeating
+  one. Nothing else is ever sent twice: not by two workers, not by a retry, not by a
+  second run at the same moment.
+- A part that never reports back (its worker died, so Prefect never learns it ended) is
+  waited for `part_timeout` seconds, then marked Crashed; the parent fails with a message
+  saying the next run completes its work.
+
+Logs carry counts and municipality codes only: no case data.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 from prefect import flow, get_run_logger, task
 
-from etablera.models.database import get_engine
+from etablera.models.database import get_engine, transaction
 from etablera.models.ladder import get_reminder_config
 from etablera.models.timeframes import is_working_day
 from etablera.models.timestamps import local_date, parse_moment, utcnow
 from etablera.reminders import deadlines, outbox as reminders
+
+PART_FLOW = "deadline-check-part"
+PART_DEPLOYMENT = "part"
+DEFAULT_PARTS = 4
+PART_TIMEOUT = 1800          # seconds the parent waits for a part run on a worker
 
 
 class DeliveryIncomplete(RuntimeError):
     """Some reminders could not be delivered in this attempt (they stay in the outbox)."""
 
 
+class PartsIncomplete(RuntimeError):
+    """A part did not complete (its worker died, or it failed): the next run does its work."""
+
+
+def default_parts() -> int:
+    return max(1, int(os.environ.get("ETABLERA_CHECK_PARTS") or DEFAULT_PARTS))
+
+
+def plan_parts(engine, parts: int) -> list[list[str]]:
+    """The municipalities to check, dealt into at most `parts` groups of about the same
+    number of running cases (the largest first, each to the lightest group). Includes the
+    municipalities of the agreements and of reminders still waiting for delivery, so no
+    reminder is left out because no case of its municipality runs any more."""
+    from sqlalchemy import text
+
+    from etablera.models.agreements import AgreementBook
+    from etablera.models.configuration import config_dir
+
+    weights: dict[str, int] = {}
+    with transaction(engine, write=False) as conn:
+        for code, n in conn.execute(text("SELECT municipality, count(*) FROM cases GROUP BY municipality")):
+            weights[code] = weights.get(code, 0) + n
+        for (code,) in conn.execute(text("SELECT DISTINCT municipality FROM reminders "
+                                         "WHERE status IN ('pending', 'failed')")):
+            weights.setdefault(code, 0)
+    for agreement in AgreementBook.load(config_dir() / "agreements").agreements:
+        for code in agreement.municipalities:
+            weights.setdefault(code, 0)
+    groups: list[list[str]] = [[] for _ in range(max(1, min(parts, len(weights))))]
+    load = [0] * len(groups)
+    for code in sorted(weights, key=lambda c: (-weights[c], c)):
+        lightest = load.index(min(load))
+        groups[lightest].append(code)
+        load[lightest] += weights[code] + 1
+    return [sorted(g) for g in groups if g]
+
+
 @task(name="record-reminders", retries=2, retry_delay_seconds=[5, 30])
-def record(now_iso: str) -> dict:
-    result = deadlines.record_due(get_engine(), parse_moment(now_iso))
+def record(now_iso: str, municipalities: list[str] | None = None) -> dict:
+    result = deadlines.record_due(get_engine(), parse_moment(now_iso), municipalities=municipalities)
     get_run_logger().info("recorded %d new reminders on %s: %s", result.total, result.today, result.by_step)
     return result.as_dict()
 
 
 @task(name="deliver-reminders")
-def deliver() -> dict:
-    result = reminders.deliver(get_engine())
+def deliver(municipalities: list[str] | None = None) -> dict:
+    result = reminders.deliver(get_engine(), municipalities=municipalities)
     logger = get_run_logger()
     logger.info("delivered: %s", result.as_dict())
     if result.failed:
@@ -42,10 +122,80 @@ def deliver() -> dict:
     return result.as_dict()
 
 
+def _deliver_with_retries(municipalities: list[str] | None) -> bool:
+    """Deliver with the configured retries; True when something was left for the next run."""
+    delivery = get_reminder_config().delivery
+    attempt = deliver.with_options(retries=delivery.retries, retry_delay_seconds=list(delivery.retry_delay_seconds),
+                                   retry_jitter_factor=delivery.retry_jitter_factor)
+    state = attempt(municipalities, return_state=True)
+    if state.is_failed():
+        get_run_logger().warning("delivery incomplete after %d retries; the rest waits for the next run",
+                                 delivery.retries)
+    return state.is_failed()
+
+
+@flow(name=PART_FLOW, log_prints=False)
+def deadline_check_part(municipalities: list[str], now: str, send: bool = True) -> dict:
+    """One part of the daily check: record and deliver the reminders of these
+    municipalities (codes) as of `now` (ISO datetime)."""
+    get_run_logger().info("part: %d municipalities (%s)", len(municipalities), ", ".join(municipalities))
+    summary = {"municipalities": municipalities, "check": record(now, municipalities)}
+    if send:
+        summary["incomplete"] = _deliver_with_retries(municipalities)
+    return summary
+
+
+def _in_a_work_pool() -> bool:
+    """Whether this flow run came from a deployment in a work pool (run by a worker)."""
+    from prefect.runtime import deployment
+
+    if not deployment.id:
+        return False
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_deployment(deployment.id).work_pool_name is not None
+
+
+def _run_on_workers(groups: list[list[str]], now: str, send: bool, timeout: float) -> list[str]:
+    """Each group as a flow run of the part deployment; waits for them all (or `timeout`).
+    Returns what went wrong (the parts' figures are read from the outbox: a part's
+    result lives in its worker's process, maybe on another machine)."""
+    from prefect import get_client
+    from prefect.deployments import run_deployment
+    from prefect.states import Crashed
+
+    logger = get_run_logger()
+    runs = [run_deployment(f"{PART_FLOW}/{PART_DEPLOYMENT}", timeout=0, as_subflow=True,
+                           parameters={"municipalities": group, "now": now, "send": send}) for group in groups]
+    logger.info("%d parts submitted to the work pool", len(runs))
+    waiting = {run.id: run for run in runs}
+    problems = []
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while waiting and time.monotonic() < deadline:
+            time.sleep(1)
+            for run_id in list(waiting):
+                run = client.read_flow_run(run_id)
+                if run.state is None or not run.state.is_final():
+                    continue
+                del waiting[run_id]
+                if not run.state.is_completed():
+                    problems.append(f"part {run.name}: {run.state.type.value}")
+        for run_id, run in waiting.items():
+            # Nobody will report its end: mark it, so the UI says what happened.
+            client.set_flow_run_state(run_id, Crashed(message=f"no result within {timeout:.0f} s (its worker may "
+                                                               "have died); the next run completes its work"),
+                                      force=True)
+            problems.append(f"part {run.name}: no result within {timeout:.0f} s")
+    return problems
+
+
 @flow(name="deadline-check", log_prints=False)
-def deadline_check(now: str | None = None, send: bool = True, scheduled: bool = False) -> dict:
+def deadline_check(now: str | None = None, send: bool = True, scheduled: bool = False, parts: int | None = None,
+                   on_workers: bool | None = None, part_timeout: float = PART_TIMEOUT) -> dict:
     """Record the reminders whose moment has come by `now` (ISO date or datetime, Stockholm
-    time; default now) and deliver what is pending."""
+    time; default now) and deliver what is pending, in `parts` groups of municipalities."""
     logger = get_run_logger()
     config = get_reminder_config()
     moment = parse_moment(now) if now else utcnow()
@@ -54,19 +204,39 @@ def deadline_check(now: str | None = None, send: bool = True, scheduled: bool = 
                     local_date(moment))
         return {"today": local_date(moment).isoformat(), "skipped": "not a working day"}
     started = utcnow()
-    summary = {"check": record(moment.isoformat())}
+    engine = get_engine()
+    groups = plan_parts(engine, parts or default_parts())
+    workers = _in_a_work_pool() if on_workers is None else on_workers
+    logger.info("%d parts (%s)", len(groups), "on the work pool's workers" if workers else "in this process")
+    if workers:
+        problems = _run_on_workers(groups, moment.isoformat(), send, part_timeout)
+        check = deadlines.recorded_since(engine, started, local_date(moment)).as_dict()
+        incomplete = bool(problems)
+    else:
+        results = [deadline_check_part(group, moment.isoformat(), send) for group in groups]
+        check = _sum_checks(local_date(moment), [r["check"] for r in results])
+        problems, incomplete = [], any(r.get("incomplete") for r in results)
+    summary = {"check": check, "parts": len(groups), "on_workers": workers}
     if send:
-        delivery = config.delivery
-        attempt = deliver.with_options(retries=delivery.retries, retry_delay_seconds=list(delivery.retry_delay_seconds),
-                                       retry_jitter_factor=delivery.retry_jitter_factor)
-        state = attempt(return_state=True)
-        if state.is_failed():
-            logger.warning("delivery incomplete after %d retries; the rest waits for the next run", delivery.retries)
-        summary["delivery"] = {**reminders.delivered_since(get_engine(), started), "incomplete": state.is_failed()}
-    summary["outbox"] = reminders.counts(get_engine())
+        delivered = reminders.delivered_since(engine, started)
+        summary["delivery"] = {**delivered, "incomplete": incomplete or delivered["failed"] > 0}
+    summary["outbox"] = reminders.counts(engine)
+    if problems:
+        logger.error("incomplete: %s; the next run completes the rest", "; ".join(problems))
+        raise PartsIncomplete("; ".join(problems))
     return summary
 
 
-if __name__ == "__main__":      # `python -m flows.deadlines` runs one check now
+def _sum_checks(today, checks: list[dict]) -> dict:
+    """The parts' CheckResult dicts as one (as if one pass had recorded them)."""
+    total = deadlines.CheckResult(today)
+    for check in checks:
+        for subject, per in check["by_subject"].items():
+            for step, n in per.items():
+                total.add(subject, step, n)
+    return total.as_dict()
+
+
+if __name__ == "__main__":      # `python -m etablera.flows.deadlines` runs one check now
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     print(deadline_check())

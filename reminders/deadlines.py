@@ -33,11 +33,12 @@ Cases on hold are skipped: their clock stops, and resuming moves their due dates
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import (Connection, Date, Integer, String, and_, case, cast, exists, literal, literal_column, null,
-                        select, true)
+from sqlalchemy import (Connection, Date, Integer, String, and_, case, cast, exists, func, literal, literal_column,
+                        null, select, true)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -90,8 +91,12 @@ class CheckResult:
 
 
 def record_due(engine: Engine, now: datetime | None = None, *, config: ReminderConfig | None = None,
-               book: AgreementBook | None = None) -> CheckResult:
-    """Record every reminder whose moment has come by `now` (default: now). Idempotent."""
+               book: AgreementBook | None = None, municipalities: Collection[str] | None = None) -> CheckResult:
+    """Record every reminder whose moment has come by `now` (default: now). Idempotent.
+    `municipalities` limits the pass to those codes (one part of a fanned-out check,
+    flows/deadlines.py): the same statements with one more condition, still set-based;
+    the parts of a partition of the codes together record exactly what one pass does."""
+    only = _only_in(municipalities)
     now = now or utcnow()
     config = config or get_reminder_config()
     today = local_date(now)
@@ -101,21 +106,50 @@ def record_due(engine: Engine, now: datetime | None = None, *, config: ReminderC
         for subject, select_for in (("stage", _stage_select), ("establishment", _establishment_select),
                                     ("measure", _measure_select)):
             for window in config.ladder(subject).windows(today, config.catch_up_days):
-                query = select_for(window, today, recorded, conn.dialect.name == "sqlite")
+                query = only(select_for(window, today, recorded, conn.dialect.name == "sqlite"))
                 result.add(subject, window.step, _insert(conn, query))
         late = _dropped(config.ladder("establishment"), today, config.catch_up_days)
         if late is not None:
-            result.add("establishment", late.step, _insert(conn, _late_select(late, today, recorded)))
+            result.add("establishment", late.step, _insert(conn, only(_late_select(late, today, recorded))))
         dialect = Dialect(conn.dialect.name)
         for window in config.ladder("followup").windows(today, config.catch_up_days):
             for day in FOLLOWUP_DAYS:
-                result.add("followup", window.step, _insert(conn, _followup_select(window, day, today, recorded,
-                                                                                    dialect)))
+                result.add("followup", window.step, _insert(conn, only(_followup_select(window, day, today,
+                                                                                         recorded, dialect))))
         if book is None:
             book = AgreementBook.load(config_dir() / "agreements")
         for row in agreement_rows(book, config.ladder("agreement"), today, recorded, config.catch_up_days):
+            if municipalities is not None and row["municipality"] not in municipalities:
+                continue
             result.add("agreement", row["step"], _insert_values(conn, row))
     return result
+
+
+def recorded_since(engine: Engine, since: datetime, today: date, *,
+                   config: ReminderConfig | None = None) -> CheckResult:
+    """What checks recorded at or after `since`, per subject and step: the figures of a
+    check whose parts ran in other processes (flows/deadlines.py)."""
+    config = config or get_reminder_config()
+    result = CheckResult(today)
+    for subject in ("stage", "establishment", "measure", "followup", "agreement"):
+        for rung in config.ladder(subject).rungs:
+            result.add(subject, rung.step, 0)
+    r = REMINDERS.c
+    with transaction(engine, write=False) as conn:
+        for kind, step, n in conn.execute(select(r.kind, r.step, func.count()).where(r.recorded_at >= since)
+                                          .group_by(r.kind, r.step)):
+            subject = "agreement" if kind.startswith("agreement.") else kind
+            if subject in result.counts:
+                result.add(subject, step, n)
+    return result
+
+
+def _only_in(municipalities: Collection[str] | None):
+    """The cases of these municipalities only (every select here reads `cases`)."""
+    if municipalities is None:
+        return lambda query: query
+    codes = sorted(set(municipalities))
+    return lambda query: query.where(CASES.c.municipality.in_(codes))
 
 
 def _common(window: Window, today: date, recorded: datetime) -> tuple:
@@ -260,4 +294,4 @@ def agreement_rows(book: AgreementBook, ladder: Ladder, today: date, recorded: d
     return rows
 
 
-__all__ = ["CheckResult", "agreement_dates", "agreement_rows", "record_due"]
+__all__ = ["CheckResult", "agreement_dates", "agreement_rows", "record_due", "recorded_since"]

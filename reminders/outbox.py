@@ -13,6 +13,7 @@ may or may not have gone out, so it is sent again (at least once, never silently
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Callable
@@ -41,6 +42,7 @@ MAX_LIST = 100_000         # reminders in one list_reminders answer
 STEP_LABELS = {"warning": ("Varning", "Warning"), "overdue": ("Försenad", "Overdue"),
                "escalation": ("Eskalering", "Escalation")}
 Sender = Callable[..., None]
+CANDIDATES = 500           # deliveries read at a time by deliver (each still claimed on its own)
 
 
 @dataclass
@@ -56,8 +58,9 @@ class DeliveryResult:
 
 # --------------------------------------------------------------------------- addressing
 
-def address(engine: Engine, config: ReminderConfig | None = None) -> int:
-    """Give every new reminder its delivery rows. Returns how many reminders were addressed."""
+def address(engine: Engine, config: ReminderConfig | None = None, municipalities: Collection[str] | None = None) -> int:
+    """Give every new reminder (of these municipalities, as recorded) its delivery rows.
+    Returns how many reminders were addressed."""
     config = config or get_reminder_config()
     with transaction(engine) as conn:
         # Who is responsible now, and where the case is now (a transfer since the check
@@ -67,7 +70,8 @@ def address(engine: Engine, config: ReminderConfig | None = None) -> int:
                    func.coalesce(CASES.c.municipality, REMINDERS.c.municipality).label("municipality"),
                    CASES.c.kommun_officer, CASES.c.af_officer)
             .select_from(REMINDERS.outerjoin(CASES, CASES.c.id == REMINDERS.c.case_id))
-            .where(REMINDERS.c.status == "pending", REMINDERS.c.addressed.is_(False))).all()
+            .where(REMINDERS.c.status == "pending", REMINDERS.c.addressed.is_(False),
+                   _of(municipalities))).all()
         if not rows:
             return 0
         coordinators = coordinators_by_municipality(conn)
@@ -124,23 +128,28 @@ def recipients(config: ReminderConfig, row, coordinators: dict[str, list[str]]) 
 
 def deliver(engine: Engine, *, config: ReminderConfig | None = None, case_config: Config | None = None,
             send: Sender | None = None, reclaim_after: float | None = None,
-            limit: int | None = None) -> DeliveryResult:
+            limit: int | None = None, municipalities: Collection[str] | None = None) -> DeliveryResult:
     """Send what is pending (and what failed before this run). Each delivery is claimed,
-    sent and marked on its own, so a crash loses at most the one in flight."""
+    sent and marked on its own, so a crash loses at most the one in flight.
+    `municipalities` limits it to the reminders recorded for those codes (one part of a
+    fanned-out check); deliverers with overlapping codes are still safe (the claim)."""
     config = config or get_reminder_config()
     case_config = case_config or get_config()
     send = send or channels.send
-    result = DeliveryResult(addressed=address(engine, config))
+    result = DeliveryResult(addressed=address(engine, config, municipalities))
     started = utcnow()
     lease = config.delivery.lease_seconds if reclaim_after is None else reclaim_after
     with transaction(engine, write=False) as conn:
         urls = {r.id: r.notify for r in conn.execute(select(OFFICERS.c.id, OFFICERS.c.notify)
                                                      .where(OFFICERS.c.notify.is_not(None)))}
     done = 0
-    while limit is None or done < limit:
-        claim = _claim(engine, started, started - timedelta(seconds=lease))
-        if claim is None:
+    stale = started - timedelta(seconds=lease)
+    for row in _candidates(engine, started, stale, municipalities):
+        if limit is not None and done >= limit:
             break
+        claim = _claim(engine, row, started, stale)
+        if claim is None:        # another deliverer took it first
+            continue
         done += 1
         subject, body = render(claim, case_config, config.delivery.language)
         url = urls.get(claim["recipient"]) or config.delivery.default_url
@@ -169,24 +178,42 @@ def _claimable(started: datetime, stale: datetime):
                and_(d.status == "sending", d.claimed_at < stale))
 
 
-def _claim(engine: Engine, started: datetime, stale: datetime) -> dict | None:
+def _of(municipalities: Collection[str] | None):
+    return true() if municipalities is None else REMINDERS.c.municipality.in_(sorted(set(municipalities)))
+
+
+def _candidates(engine: Engine, started: datetime, stale: datetime,
+                municipalities: Collection[str] | None = None, batch: int = CANDIDATES):
+    """The deliveries this run may claim, in id order, read `batch` at a time (one read per
+    batch, not per message: the read costs about as much for one row as for a batch).
+    Reading is not claiming: each is claimed on its own just before it is sent."""
     d, r = DELIVERIES.c, REMINDERS.c
-    for _ in range(20):      # another deliverer may take the row first: look again
-        with transaction(engine) as conn:
-            row = conn.execute(
+    after = 0
+    while True:
+        with transaction(engine, write=False) as conn:
+            rows = conn.execute(
                 select(d.id.label("delivery_id"), d.recipient, d.attempts, r.id.label("reminder_id"), r.kind,
                        r.step, r.case_id, r.measure_id, r.municipality, r.stage, r.due, r.detected_on)
                 .select_from(DELIVERIES.join(REMINDERS, r.id == d.reminder_id))
-                .where(_claimable(started, stale), d.status.in_(("pending", "failed", "sending")))
-                .order_by(d.id).limit(1)).mappings().first()
-            if row is None:
-                return None
-            now = utcnow()
-            taken = conn.execute(update(DELIVERIES).where(d.id == row["delivery_id"], _claimable(started, stale))
-                                 .values(status="sending", claimed_at=now)).rowcount
-            if taken == 1:
-                return {**row, "claimed_at": now}
-    return None
+                .where(_claimable(started, stale), d.status.in_(("pending", "failed", "sending")),
+                       _of(municipalities), d.id > after)
+                .order_by(d.id).limit(batch)).mappings().all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1]["delivery_id"]
+
+
+def _claim(engine: Engine, row, started: datetime, stale: datetime) -> dict | None:
+    """Claim one delivery (status -> sending) if it is still claimable: a conditional
+    UPDATE only one deliverer can win (PostgreSQL re-checks the condition after waiting
+    for the row's lock), so a message is never claimed by two deliverers at once."""
+    d = DELIVERIES.c
+    with transaction(engine) as conn:
+        now = utcnow()
+        taken = conn.execute(update(DELIVERIES).where(d.id == row["delivery_id"], _claimable(started, stale))
+                             .values(status="sending", claimed_at=now).returning(d.attempts)).first()
+    return None if taken is None else {**row, "attempts": taken.attempts, "claimed_at": now}
 
 
 def _finish(engine: Engine, claim: dict, error: str | None, max_attempts: int) -> str | None:
