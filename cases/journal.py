@@ -16,6 +16,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from etablera.models import AccessLog, Case
 from etablera.models.timestamps import show, utcnow
 from etablera.cases.audit import CASES, EVENTS, event_hash
+from etablera.cases.sealing import new_salts
 from etablera.statemachine.errors import BadInput, ConcurrentChange, NotFound
 
 FUTURE_TOLERANCE_SECONDS = 60
@@ -61,10 +62,11 @@ def check_version(case, expect_version: int | None) -> None:
 
 
 def link(case, changes: dict, event: dict, recorded_at: datetime) -> tuple[dict, dict]:
-    """Chain `event` to the case (pure): returns the stored event row and the case's new
-    column values (changes, version, chain head)."""
+    """Chain `event` to the case (pure but for the salts' randomness): returns the stored
+    event row (with `salts`) and the case's new column values (changes, version, chain head)."""
     seq = case["last_seq"] + 1
     stored = {**event, "case_id": case["id"], "seq": seq, "recorded_at": recorded_at}
+    stored["salts"] = new_salts(stored)         # each erasable value's own salt (cases/sealing.py)
     digest = event_hash(case["last_hash"], stored)
     stored.update(prev_hash=case["last_hash"], hash=digest)
     values = {**changes, "version": case["version"] + 1, "last_seq": seq, "last_hash": digest,
@@ -79,6 +81,7 @@ def append(conn: Connection, case, changes: dict, event: dict) -> dict:
     if result.rowcount != 1:
         raise ConcurrentChange("case_changed", case=case["id"])
     conn.execute(_INSERT_EVENT, stored)
+    stored.pop("salts")                         # the salts stay in the database
     return stored
 
 

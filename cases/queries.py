@@ -20,6 +20,7 @@ from etablera.cases.audit import CASES, EVENTS
 from etablera.cases.corrections import EVENT_REASONS, with_corrections
 from etablera.cases.journal import load_case, log_access
 from etablera.cases.notes import with_journal
+from etablera.cases.sealing import is_sealed
 from etablera.statemachine.process import MEASURE_REASONS, REASONED, STATE, module_of, state_label, trigger_label
 from etablera.cases.tracks import track_status
 from etablera.statemachine.errors import NotFound
@@ -111,6 +112,8 @@ def show_case(engine: Engine, who: Principal, case_id: int, *, lang: str = "sv",
 
 def event_doc(row, config: Config, lang: str) -> dict:
     doc = {k: row[k] for k in HISTORY_COLUMNS}
+    if is_sealed(doc["note"]):            # erased by gallring (cases/retention.py): nothing left to show
+        doc["note"] = None
     doc["at"] = show(row["at"])
     doc["trigger_label"] = trigger_label(row["trigger"], lang)
     doc["to_state_label"] = state_label(row["to_state"], lang)

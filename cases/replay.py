@@ -24,7 +24,8 @@ The case columns the events determine, and from what:
   `assign` event (`org`, `to`);
 - the person's details (`given_name`, `family_name`, `language`, `interpreter`, `phone`,
   `email`) and the name keys derived from them, from the registration's `data.details`
-  and each `update_person` event's `changes`;
+  and each `update_person` event's `changes` (a value erased by gallring, its commitment
+  `sealed:…` in the event, stands for the column's erased form: empty, `interpreter` false);
 - `last_seq` and `last_hash` are the chain's own head (checked with the chain).
 
 Nothing else is left in the row. After an event the replay does not know (a kind added by
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from etablera.cases.sealing import is_sealed
 from etablera.statemachine.corrections import CORRECTED, restored
 from etablera.statemachine.decide import route_columns
 from etablera.statemachine.person import DETAILS, key_of, KEYS
@@ -66,7 +68,9 @@ MEASURE_COLUMNS = ("state", "reason", "created_at", "started_at", "ended_at", "t
 OFFICER_OF = {"kommun": "kommun_officer", "af": "af_officer"}
 MEASURE_EVENTS = {"add_measure", *(f"{name}_measure" for name in MEASURE_ACTION)}
 # Events that change nothing but the chain.
-INERT = {CASEWORK.add_note, CASEWORK.add_document, "followup"}
+INERT = {CASEWORK.add_note, CASEWORK.add_document, "followup", CASEWORK.legal_hold, CASEWORK.release_legal_hold}
+# A detail's column once erased (gallring, cases/retention.py): empty, `interpreter` false.
+ERASED_DETAILS = {name: None for name in DETAILS} | {"interpreter": False}
 RECOMPUTE = "recompute_due"
 
 
@@ -167,6 +171,8 @@ class Replay:
         if name not in DETAILS:
             self._unknown(CASEWORK.update_person)
             return
+        if is_sealed(value):              # erased (gallring): the row holds the column's erased form
+            value = ERASED_DETAILS.get(name)
         self.case[name] = value
         if name in KEYS:
             self.case[KEYS[name]] = key_of(value)

@@ -72,16 +72,19 @@ def serve(port: int = 4200, echo: Callable[[str], None] = print) -> None:
 
 
 def deployments(config: ReminderConfig) -> list:
-    """The daily deadline check and the monthly report, each on its configured schedule."""
+    """The daily deadline check, the monthly report and the monthly gallring (its schedule
+    in config/retention.toml), each on its configured schedule."""
     from prefect.client.schemas.schedules import CronSchedule
 
+    from etablera.flows import gallring
     from etablera.flows.deadlines import deadline_check
     from etablera.flows.report_flow import monthly_report
     daily, monthly = config.schedule, config.report
     return [deadline_check.to_deployment(name=DEPLOYMENT, parameters={"scheduled": True},
                                          schedule=CronSchedule(cron=daily.cron, timezone=daily.timezone)),
             monthly_report.to_deployment(name=REPORT_DEPLOYMENT, parameters={"folder": report_folder(config)},
-                                         schedule=CronSchedule(cron=monthly.cron, timezone=monthly.timezone))]
+                                         schedule=CronSchedule(cron=monthly.cron, timezone=monthly.timezone)),
+            gallring.deployment()]
 
 
 def report_folder(config: ReminderConfig) -> str:

@@ -39,6 +39,8 @@ class AuditEvent(SQLModel, table=True):
     note: str | None = None
     skipped: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Each erasable value's salt, outside the hash (cases/sealing.py); none once erased.
+    salts: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 

@@ -284,6 +284,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                                   "bands med: lägg tillbaka rätt nyckel från sin egen säkerhetskopia",
                                   "the audit key {file} is not the one the backup's audit trail was bound with: "
                                   "put the right key back from its own backup"),
+    "export_recipient_format": ("mottagarens namn är 1–60 bokstäver (a–z), siffror eller . _ -",
+                                "a recipient's name is 1–60 letters (a–z), digits or . _ -"),
+    "export_period_format": ("en period är ett år (ÅÅÅÅ) eller en månad (ÅÅÅÅ-MM)",
+                             "a period is a year (YYYY) or a month (YYYY-MM)"),
+    "export_period_and_dates": ("ange antingen en period eller första och sista dag, inte båda",
+                                "give either a period or a first and last day, not both"),
+    "export_key_not_valid": ("exportnyckeln i {file} går inte att läsa eller är inte 64 hexadecimala siffror",
+                             "the export key in {file} cannot be read or is not 64 hexadecimal digits"),
     "hint_overwrite": ("skriv över med {flag}", "overwrite it with {flag}"),
     "hint_anyway": ("återställ ändå med {flag}", "restore anyway with {flag}"),
 
@@ -559,6 +567,41 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                        "log in or send a valid API token ({header})"),
     "csrf_header_missing": ("en ändring med inloggningens kaka kräver rubriken {header}",
                             "a change made with the session cookie needs the {header} header"),
+
+    # --- the import of an existing caseload (cases/importing.py) ---------------------------
+    "import_file_type": ("bara .csv- och .xlsx-filer kan importeras", "only .csv and .xlsx files can be imported"),
+    "import_file_missing": ("filen finns inte", "no such file"),
+    "import_file_empty": ("filen är tom: första raden ska vara kolumnernas namn",
+                          "the file is empty: its first row must name the columns"),
+    "import_file_unreadable": ("filen kan inte läsas som en Excel-arbetsbok ({reason})",
+                               "the file cannot be read as an Excel workbook ({reason})"),
+    "import_column_unknown": ("okänd kolumn {column}; kolumnerna är: {columns}",
+                              "unknown column {column}; the columns are: {columns}"),
+    "import_columns_missing": ("kolumner saknas: {columns}", "columns missing: {columns}"),
+    "import_value_missing": ("värde saknas", "value missing"),
+    "import_ref_twice": ("samma externa referens som rad {line}", "the same external reference as line {line}"),
+    "import_person_twice": ("samma person som rad {line}", "the same person as line {line}"),
+    "import_state_unknown": ("okänt läge; ett pågående ärende är i ett av: {choices}",
+                             "unknown state; a case in progress is in one of: {choices}"),
+    "import_state_not_active": ("bara pågående ärenden importeras, inte ett i läget {state}",
+                                "only cases in progress are imported, not one in state {state}"),
+    "import_date_future": ("ligger i framtiden", "is in the future"),
+    "import_before_registration": ("ligger före inskrivningen ({registered})",
+                                   "is before the registration ({registered})"),
+    "import_measures_not_here": ("insatser finns bara i modul 2 och 3, inte i läget {state}",
+                                 "measures exist only in modules 2 and 3, not in state {state}"),
+    "import_active_case": ("personen har redan ett pågående ärende", "the person already has an active case"),
+    # --- the register extract (cases/extract.py) ---------------------------------------------
+    "extract_role": ("bara administratörer och granskare kan ta fram ett registerutdrag",
+                     "only admins and auditors may produce a register extract"),
+
+    # --- retention and erasure (gallring): cases/retention.py, cases/holds.py ----------------
+    "hold_reason_missing": ("skriv skälet till gallringsstoppet", "write the reason for the legal hold"),
+    "hold_role": ("bara en samordnare eller administratör kan sätta eller häva ett gallringsstopp",
+                  "only a coordinator or an admin may place or release a legal hold"),
+    "hold_exists": ("ärende {case} har redan ett gallringsstopp", "case {case} is already under a legal hold"),
+    "hold_missing": ("ärende {case} har inget gallringsstopp", "case {case} is not under a legal hold"),
+    "gallring_now_future": ("datumet får inte ligga efter i dag", "the date must not be after today"),
 
     # --- the interfaces' hints (the flag or command is the parameter) ------------------------
     "hint_give_with": ("ange med {flag}", "give it with {flag}"),

@@ -443,10 +443,13 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
     "add_note": ("Anteckning", "Note"),
     "add_document": ("Dokument bifogat", "Document attached"),
     "correct": ("Rättelse", "Correction"),
+    # A legal hold (bevarandebeslut) stops the case's erasure (gallring, cases/holds.py).
+    "legal_hold": ("Gallringsstopp", "Legal hold"),
+    "release_legal_hold": ("Gallringsstopp hävt", "Legal hold released"),
 }
 # The casework events by name (`CASEWORK.add_note`): code and queries take names from here.
 CASEWORK = SimpleNamespace(**{name: name for name in ("update_person", "assign", "add_note", "add_document",
-                                                      "correct")})
+                                                      "correct", "legal_hold", "release_legal_hold")})
 
 
 def trigger_label(name: str, lang: str = "sv") -> str:

@@ -237,3 +237,8 @@ for _command in (_person, _search):
 from etablera.interfaces.cli.corrections import correct as _correct  # noqa: E402
 
 case.add_command(_correct)
+
+# Legal holds (cli/gallring.py): `case hold`.
+from etablera.interfaces.cli.gallring import hold as _hold  # noqa: E402
+
+case.add_command(_hold)

@@ -1,0 +1,116 @@
+"""Retention and erasure (gallring): the rules (config/retention.toml), legal holds, and the
+protocol of each run (gallringsprotokoll).
+
+A rule says how long after a case ended one category of its data is kept. The case row
+itself stays (pseudonymous: no number, no name, no contact details), so the reports'
+figures stay what they were; cases/retention.py does the erasing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import lru_cache
+
+from pydantic import Field as Described
+from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlmodel import Field, SQLModel
+
+from etablera.models.config_files import FrameText, Section, Text, Where, as_search, load
+from etablera.models.ladder import Cron, Zone
+from etablera.models.timestamps import UTCDateTime
+
+# The categories of data a rule erases, in the order a protocol lists them.
+CATEGORIES = ("identity", "notes", "documents", "justifications", "access_log", "reminders")
+
+
+class RetentionRule(Section):
+    """How long one category of a case's data is kept after the case ended."""
+    period: FrameText = Described(description="how long after the case ended (the instant it reached a final "
+                                              "state, as a Stockholm date): \"P2Y\", \"P6M\", \"P90D\"")
+    rule: Text = Described(description="where the period comes from (the document management plan's item, a "
+                                       "decision), written into every protocol")
+
+
+class RetentionSchedule(Section):
+    """When `etablera serve` runs the monthly gallring (flows/gallring.py)."""
+    cron: Cron = "0 3 2 * *"
+    timezone: Zone = "Europe/Stockholm"
+
+
+class RetentionFile(Section):
+    """retention.toml: one rule per category of data (documented examples, not law)."""
+    schedule: RetentionSchedule = Described(default_factory=RetentionSchedule,
+                                            description="when the monthly run starts (cron, time zone)")
+    identity: RetentionRule = Described(description="identity number, names, language, interpreter, phone, e-mail")
+    notes: RetentionRule = Described(description="the journal notes' text")
+    documents: RetentionRule = Described(description="attached documents: the files and their names")
+    justifications: RetentionRule = Described(description="free-text justifications on the case's events "
+                                                          "(steps, skips, corrections, holds)")
+    access_log: RetentionRule = Described(description="the access log's rows about the case")
+    reminders: RetentionRule = Described(description="the reminders about the case and their deliveries")
+
+    def rules(self) -> dict[str, RetentionRule]:
+        return {name: getattr(self, name) for name in CATEGORIES}
+
+
+def retention_rules(directory: Where = None) -> RetentionFile:
+    """The rules in force: retention.toml from the configuration's search path (or `directory`)."""
+    return _load(as_search(directory))
+
+
+@lru_cache(maxsize=8)
+def _load(search: tuple) -> RetentionFile:
+    return load(RetentionFile, "retention.toml", search)[0]
+
+
+class LegalHold(SQLModel, table=True):
+    """A legal hold (bevarande, gallringsstopp) on a case: nothing of it is erased while it
+    stands. Placing and releasing are audit events on the case (the reason is the note)."""
+
+    __tablename__ = "legal_holds"
+
+    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), primary_key=True))
+    seq: int = Field(description="the audit event that placed it")
+    since: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    placed_by: str = Field(max_length=60)
+
+
+class RetentionRun(SQLModel, table=True):
+    """One gallring run (dry runs leave none): when, by whom, as of which date."""
+
+    __tablename__ = "gallring_runs"
+
+    run_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    as_of: date = Field(description="the date the periods were counted to (--now)")
+    started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    actor: str = Field(max_length=60)
+    cases: int = 0
+    # True only inside the run's own erasing transaction: the audit trail's and the access
+    # log's triggers (migration 0013) let it change what they otherwise refuse.
+    erasing: bool = False
+
+
+class ProtocolRow(SQLModel, table=True):
+    """One category of one run: which rule, how many cases and items were erased."""
+
+    __tablename__ = "gallring_protocol"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(sa_column=Column(String(36), ForeignKey("gallring_runs.run_id"), nullable=False, index=True))
+    category: str = Field(max_length=20)
+    rule: str
+    period: str = Field(max_length=40)
+    ended_before: date = Field(description="cases that ended on or before this date were due")
+    cases: int = 0
+    items: int = 0
+
+
+class Erasure(SQLModel, table=True):
+    """A category of a case already erased, and by which run (the case ids are pseudonymous)."""
+
+    __tablename__ = "gallring_erasures"
+
+    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), primary_key=True))
+    category: str = Field(sa_column=Column(String(20), primary_key=True))
+    run_id: str = Field(sa_column=Column(String(36), ForeignKey("gallring_runs.run_id"), nullable=False))
