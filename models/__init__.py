@@ -14,7 +14,7 @@ _HOMES = {
     "Note": "etablera.models.casework", "SavedFilter": "etablera.models.casework",
     "Officer": "etablera.models.reminders", "Reminder": "etablera.models.reminders", "ReminderDelivery": "etablera.models.reminders",
     "FollowUp": "etablera.models.followup", "ReportCase": "etablera.models.followup", "ReportVisit": "etablera.models.followup",
-    "LoginAttempt": "etablera.models.login_attempts",
+    "ImportedCase": "etablera.models.imports", "LoginAttempt": "etablera.models.login_attempts",
     "ApiToken": "etablera.models.users", "User": "etablera.models.users", "WebSession": "etablera.models.users",
 }
 

@@ -23,7 +23,8 @@ from etablera.access.principal import Principal
 from etablera.cases.anchor import read_anchor, write_anchor
 from etablera.cases.audit import CASES, EVENTS, GENESIS, check, event_hash
 from etablera.cases.audit_key import ENV_FILE, key_path, load_key
-from etablera.demo.bulk import CaseRows, _insert, write_cohort
+from etablera.cases.rows import CaseRows, insert_many
+from etablera.demo.bulk import write_cohort
 from etablera.models import Measure
 from etablera.models.configuration import get_config
 from etablera.models.database import make_engine, transaction
@@ -294,8 +295,8 @@ def test_an_unbound_registration_is_a_note_not_a_break(keyed):
     event["hash"] = event_hash(GENESIS, event)
     rows.case["last_hash"] = event["hash"]
     with transaction(keyed) as conn:
-        _insert(conn, CASES, [rows.case])
-        _insert(conn, EVENTS, rows.events)
+        insert_many(conn, CASES, [rows.case])
+        insert_many(conn, EVENTS, rows.events)
     result = _breaks(keyed)
     assert result.breaks == [] and [(n.code, n.params) for n in result.notes] == [("audit_note_unbound",
                                                                                    {"count": 1})]

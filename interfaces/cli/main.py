@@ -43,6 +43,7 @@ LAZY_COMMANDS = {
     "followup": "etablera.interfaces.cli.report:followup",
     "web": "etablera.interfaces.cli.web:web",
     "user": "etablera.interfaces.cli.web:user",
+    "import": "etablera.interfaces.cli.importing:import_cases",
     "stack": "etablera.interfaces.cli.stack:stack",
     "migrate": "etablera.interfaces.cli.migrate:migrate",
 }
