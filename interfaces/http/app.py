@@ -101,6 +101,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     from etablera.interfaces.http import api_corrections
     from etablera.interfaces.http import api_lists
     from etablera.interfaces.http import health
+    from etablera.interfaces.http.request_log import RequestLog
     from etablera.models.database import get_engine
 
     @asynccontextmanager
@@ -134,6 +135,10 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     app.state.login_throttle = LoginThrottle()
     app.add_middleware(RequestLimits)       # inside SecurityHeaders: its 413 carries the headers too
     app.add_middleware(SecurityHeaders)
+    # The request log outermost, outside even Starlette's ServerErrorMiddleware (which
+    # add_middleware cannot reach): a 500 is timed, logged and carries X-Request-ID too.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: RequestLog(build_stack())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     docs.install(app, API_PREFIX)
     app.include_router(api.router, prefix=API_PREFIX)
@@ -188,7 +193,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
             # A value the database would not take that no check before it caught: 400, not a
             # crash; the kind only (the driver's message can quote the value).
             log.warning("database refused a value (%s) on %s %s", type(exc.orig).__name__, request.method,
-                        request.url.path)
+                        _route(request))
             return refusal(request, BadInput("database_value_refused", kind=Code(type(exc.orig).__name__)))
         return _outage_or_internal(request, exc)
 
@@ -203,6 +208,13 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     return app
 
 
+def _route(request: Request) -> str:
+    """The route's template for a log line: never the raw path (it can carry what a person
+    is found by); the line carries the request's id (interfaces/http/request_log.py)."""
+    from etablera.interfaces.http.request_log import route_of
+    return route_of(request.scope) or "-"
+
+
 def _outage_or_internal(request: Request, exc: Exception) -> Response:
     """An outage (the database unreachable, the disk full: models/outage.py) as a clear
     message and one log line saying what is wrong, without a traceback; anything else as
@@ -210,7 +222,7 @@ def _outage_or_internal(request: Request, exc: Exception) -> Response:
     found = outage(exc)
     if found is None:
         return _internal(request, exc)
-    log.error("%s (%s %s)", found.log_line, request.method, request.url.path)
+    log.error("%s (%s %s)", found.log_line, request.method, _route(request))
     error = EtableraError(found.code)
     error.http_status = 503
     if _is_api(request):
@@ -227,7 +239,7 @@ def _outage_or_internal(request: Request, exc: Exception) -> Response:
 
 def _internal(request: Request, exc: Exception) -> Response:
     # One line, the exception's kind only: a database message can quote a row (an identity number).
-    log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    log.error("unexpected %s on %s %s", type(exc).__name__, request.method, _route(request))
     return refusal(request, EtableraError("unexpected_error", kind=Code(type(exc).__name__)))
 
 

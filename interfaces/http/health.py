@@ -33,7 +33,7 @@ _config_ok = False                      # the configuration does not change unde
 
 @router.api_route("/healthz", methods=["GET", "HEAD"])
 async def healthz() -> JSONResponse:
-    return JSONResponse({"status": "ok"}, headers={"cache-control": "no-store"})
+    return JSONResponse({"status": "ok"})
 
 
 @router.api_route("/readyz", methods=["GET", "HEAD"])
@@ -41,7 +41,7 @@ async def readyz(request: Request) -> JSONResponse:
     checks = await anyio.to_thread.run_sync(readiness, request.app.state.engine, limiter=_PROBE)
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
-                        status_code=200 if ready else 503, headers={"cache-control": "no-store"})
+                        status_code=200 if ready else 503)
 
 
 def readiness(engine) -> dict[str, str]:

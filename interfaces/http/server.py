@@ -11,8 +11,11 @@ A worker ends when its master ends, even by SIGKILL (which the master cannot pas
 uvicorn's worker never looks at its parent, so each worker asks the kernel for SIGTERM
 when its parent dies (`_end_with_master`).
 
-No access log in either case: a URL may carry a query a person could be found by; the
-application's own access log (who looked at which case) is the record.
+No access log of the server's in either case: a URL may carry a query a person could be
+found by; the application's own access log (who looked at which case) is the record. The
+process logs JSON lines on standard output instead (interfaces/http/request_log.py): one
+per request with its id, user, route template, status and duration; uvicorn's and
+gunicorn's own lines go through the same renderer.
 
 Behind a reverse proxy: `ETABLERA_TRUSTED_PROXIES` lists the proxies' addresses (or
 networks, comma-separated). From those only, X-Forwarded-Proto and X-Forwarded-For are
@@ -38,9 +41,11 @@ import time
 
 import uvicorn
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger as GunicornLogger
 from uvicorn_worker import UvicornWorker
 
 from etablera.interfaces.http.limits import limits
+from etablera.interfaces.http.request_log import configure_logging
 
 STOP_GRACE = 20             # seconds a worker has to finish its requests when stopped
 KEEP_ALIVE = 5              # seconds an idle connection is kept open (uvicorn's default)
@@ -73,8 +78,9 @@ def protocol() -> dict:
 def serve(*, host: str, port: int, workers: int) -> None:
     """Serve `create()` on host:port with `workers` processes until stopped."""
     limits()                            # a bad ETABLERA_MAX_* or *_TIMEOUT is refused here, naming it
+    configure_logging()                 # JSON lines on standard output; inherited by the workers
     if workers == 1:
-        uvicorn.run(f"{__name__}:create", factory=True, host=host, port=port, access_log=False,
+        uvicorn.run(f"{__name__}:create", factory=True, host=host, port=port, access_log=False, log_config=None,
                     log_level="warning", timeout_keep_alive=KEEP_ALIVE, timeout_graceful_shutdown=STOP_GRACE,
                     **protocol(), **trusted_proxies())
         return
@@ -85,6 +91,7 @@ def serve(*, host: str, port: int, workers: int) -> None:
         "graceful_timeout": STOP_GRACE,
         "keepalive": KEEP_ALIVE,
         "accesslog": None,
+        "logger_class": JsonLogger,
         "loglevel": "warning",
         "control_socket_disable": True,     # else every server on the host shares ~/.gunicorn/gunicorn.ctl
         "post_fork": _end_with_master,
@@ -107,6 +114,16 @@ class Worker(UvicornWorker):
         stops on Ctrl-C instead (a second one makes it quit without waiting)."""
         super().handle_exit(sig, frame)
         signal.raise_signal(signal.SIGINT)
+
+
+class JsonLogger(GunicornLogger):
+    """gunicorn's error log (and so uvicorn's in its workers, which take its handlers)
+    through the process's JSON handler (configure_logging) instead of its own format."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        self.error_log.handlers = [configure_logging()]
+        self.access_log.handlers = []
 
 
 class _Gunicorn(BaseApplication):

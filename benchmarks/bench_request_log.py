@@ -1,0 +1,70 @@
+"""The request log's cost per request (interfaces/http/request_log.py): a trivial ASGI
+application called directly, bare (the floor) and inside RequestLog writing its JSON
+line through the web process's formatter to a null stream; the difference is what every
+request pays for its id, its timing and its log line."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+
+from benchmarks import Result
+
+REQUESTS = 20_000
+
+
+class _Null(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+async def _app(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _per_request(app, n: int) -> float:
+    """Microseconds per request, the best of three rounds."""
+    headers = [(b"host", b"127.0.0.1"), (b"user-agent", b"bench"), (b"accept", b"*/*"),
+               (b"cookie", b"etablera_session=x"), (b"x-request-id", b"from-the-balancer-0001")]
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(_message):
+        return None
+
+    async def rounds() -> float:
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            for _ in range(n):
+                await app({"type": "http", "method": "GET", "path": "/cases/1", "headers": headers,
+                           "query_string": b"", "state": {}}, receive, send)
+            best = min(best, time.perf_counter() - started)
+        return best / n * 1e6
+    return asyncio.run(rounds())
+
+
+def run(options) -> list[Result]:
+    from etablera.interfaces.http.request_log import LOGGER, RequestLog, json_formatter
+    n = max(1000, int(REQUESTS * options.scale))
+    handler = logging.StreamHandler(_Null())
+    handler.setFormatter(json_formatter())
+    logger = logging.getLogger(LOGGER)
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        bare = _per_request(_app, n)
+        logged = _per_request(RequestLog(_app), n)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+    added = logged - bare
+    return [Result("request log: a request with its id and JSON line", logged, "µs", floor=bare,
+                   goal="≤ 100 µs added", met=added <= 100, note=f"{added:.0f} µs added per request")]
