@@ -81,7 +81,7 @@ def test_the_request_id_is_taken_when_sane_and_made_otherwise(engine, lines):
     given = "haproxy-7F000001:A1B2_5F5E1000.0001"
     response = client.get("/no/such/page", headers={"X-Request-ID": given})
     assert response.headers["x-request-id"] == given and requests_of(lines)[-1]["request_id"] == given
-    for bad in ("short", "x" * 129, "has space in it", "semi;colon;id", "åäö-request-id".encode(), "case-1990010127-x",
+    for bad in ("short", "x" * 129, "has space in it", "semi;colon;id", "åäö-request-id".encode(), "case-1990010127-x", "ref-900101-2716-x",
                 "{\"json\": true}"):
         response = client.get("/no/such/page", headers={"X-Request-ID": bad})
         made = response.headers["x-request-id"]

@@ -9,9 +9,9 @@ application, so that it times and marks every answer, a 413 or a 500 too):
      "logger": "etablera.request", "timestamp": "…"}
 
 - `request_id`: the request's `X-Request-ID` header when it is a sane token (8–128
-  letters, digits or `. _ : -`, never ten digits in a row: nothing shaped like an
-  identity number is taken into a log), else a new uuid4 in hex (drawn again in the
-  rare case that it has ten digits in a row). Returned in the response's `X-Request-ID`
+  letters, digits or `. _ : -`, and nothing shaped like an identity number: never ten
+  digits in a row, nor six and four around a hyphen), else a new uuid4 in hex (drawn
+  again in the rare case that it has ten digits in a row). Returned in the response's `X-Request-ID`
   and carried by every other log line written while the request is served.
 - `user`: the logged-in user's id (a session or an API token), null when none.
 - `route`: the route's template (`/api/v1/cases/{case_id}`), null when no route matched.
@@ -45,7 +45,7 @@ from etablera.interfaces.http.health import PATHS as HEALTH_PATHS
 LOGGER = "etablera.request"
 HEADER = b"x-request-id"
 _SANE = re.compile(r"[A-Za-z0-9._:-]{8,128}\Z")
-_DIGITS = re.compile(r"\d{10}")
+_IDENTITY_SHAPE = re.compile(r"\d{6}[-+]?\d{4}")     # ten digits, maybe a hyphen after six
 REQUEST_ID: ContextVar[str | None] = ContextVar("etablera_request_id", default=None)
 
 _std = logging.getLogger(LOGGER)
@@ -65,11 +65,11 @@ def request_id(given: bytes | None) -> str:
             text = given.decode("ascii")
         except UnicodeDecodeError:
             text = ""
-        if _SANE.match(text) and not _DIGITS.search(text):
+        if _SANE.match(text) and not _IDENTITY_SHAPE.search(text):
             return text
     while True:
         made = uuid.uuid4().hex
-        if not _DIGITS.search(made):
+        if not _IDENTITY_SHAPE.search(made):
             return made
 
 
