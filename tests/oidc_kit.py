@@ -7,16 +7,19 @@ does (RFC 7636: the code is redeemed only with the verifier whose S256 is the ch
 the authorization request carried), and that can misbehave on demand, as a provider that
 is not the one configured would: `tamper = "issuer"` (tokens issued under another
 issuer), "audience" (the code and token issued to another client), "nonce" (the
-authorization request's nonce replaced).
+authorization request's nonce replaced), "signature" (the ID token's claims changed
+after signing).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -119,8 +122,29 @@ class Provider:
                     environ["HTTP_HOST"] = "localhost:" + environ["SERVER_PORT"]
                 raw = urlencode(body, doseq=True).encode()
                 environ["wsgi.input"], environ["CONTENT_LENGTH"] = _Body(raw), str(len(raw))
+                if self.tamper == "signature":
+                    return self._forged_signature(app, environ, start_response)
             return app(environ, start_response)
         return layer
+
+    @staticmethod
+    def _forged_signature(app, environ, start_response):
+        """The token response with the ID token's claims changed after signing (another
+        user's id): the signature no longer holds."""
+        got = {}
+
+        def keep(status, headers, exc_info=None):
+            got["status"], got["headers"] = status, headers
+        doc = json.loads(b"".join(app(environ, keep)))
+        header, claims, signature = doc["id_token"].split(".")
+        payload = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+        payload["preferred_username"] = "admin"
+        claims = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+        doc["id_token"] = ".".join((header, claims, signature))
+        body = json.dumps(doc).encode()
+        start_response(got["status"], [(k, v) for k, v in got["headers"] if k.lower() != "content-length"]
+                       + [("Content-Length", str(len(body)))])
+        return [body]
 
     # -- a browser's part, for the tests that do without one
 
@@ -145,13 +169,14 @@ class _Body:
 
 
 @contextmanager
-def running_provider():
-    """The provider on 127.0.0.1 (a free port), with USERS predefined; stopped on exit."""
+def running_provider(token_max_age: timedelta = timedelta(hours=1)):
+    """The provider on 127.0.0.1 (a free port), with USERS predefined; stopped on exit.
+    `token_max_age` negative: tokens expired when issued."""
     from oidc_provider_mock import User, app as provider_app
     from etablera.access import oidc
     provider = Provider()
     flask_app = provider_app(user_claims=[User(sub=sub, claims=dict(claims)) for sub, claims in USERS],
-                             require_nonce=True)
+                             require_nonce=True, access_token_max_age=token_max_age)
     server = werkzeug.serving.make_server("127.0.0.1", 0, provider.wsgi(flask_app), threaded=True)
     provider.issuer = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)

@@ -9,6 +9,7 @@ Chromium is test_oidc_e2e.py."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -184,6 +185,24 @@ def test_a_token_for_another_client_is_refused(site, provider):
     response = _sign_in(client, provider, "sub-officer")
     assert response.status_code == 403 and "claim aud not valid" in response.text
     assert "etablera_session" not in response.cookies
+
+
+def test_a_token_whose_claims_were_changed_after_signing_is_refused(site, provider):
+    world, client = site
+    provider.tamper = "signature"
+    response = _sign_in(client, provider, "sub-officer")
+    assert response.status_code == 403 and "bad signature" in response.text
+    assert "etablera_session" not in response.cookies
+    assert _logins(world)[-1] == ("(oidc)", "login_refused", "oidc: bad signature")
+
+
+def test_an_expired_token_is_refused(sqlite_url, tmp_path, monkeypatch):
+    with running_provider(token_max_age=timedelta(minutes=-5)) as provider:
+        monkeypatch.setenv("ETABLERA_CONFIG_DIR", str(write_config(tmp_path, provider.issuer)))
+        monkeypatch.setenv("ETABLERA_OIDC_CLIENT_SECRET", SECRET)
+        client = TestClient(create_app(make_engine(sqlite_url)))
+        response = _sign_in(client, provider, "sub-officer")
+        assert response.status_code == 403 and "token expired" in response.text
 
 
 def test_a_code_redeemed_without_the_right_verifier_is_refused(site, provider):
