@@ -44,6 +44,10 @@ LAZY_COMMANDS = {
     "web": "etablera.interfaces.cli.web:web",
     "user": "etablera.interfaces.cli.web:user",
     "import": "etablera.interfaces.cli.importing:import_cases",
+    "extract": "etablera.interfaces.cli.extract:extract_command",
+    "backup": "etablera.interfaces.cli.backup:backup",
+    "restore": "etablera.interfaces.cli.backup:restore",
+    "gallring": "etablera.interfaces.cli.gallring:gallring",
     "stack": "etablera.interfaces.cli.stack:stack",
     "migrate": "etablera.interfaces.cli.migrate:migrate",
 }

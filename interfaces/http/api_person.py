@@ -1,6 +1,7 @@
 """The API of the person and search: change the person's details on a case
 (PATCH /cases/{id}/person) and find cases by identity number, name or case id
-(POST /search: the query travels in the body, never in a URL)."""
+(POST /search: the query travels in the body, never in a URL), and the person's register
+extract (POST /extract, admins and auditors)."""
 
 from __future__ import annotations
 
@@ -82,3 +83,15 @@ def update_person(request: Request, who: Who, case_id: CaseId, body: PersonReque
              summary="Find cases in your municipalities by identity number, name or case id (access-logged)")
 def search(request: Request, who: Who, body: SearchRequest, lang: Lang = "sv"):
     return searching.search(engine_of(request), who, body.query, limit=body.limit, lang=lang)
+
+
+class ExtractRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    person: str = Field(max_length=20, description="the identity or coordination number (12 or 10 digits)")
+
+
+@router.post("/extract", summary="The person's register extract (GDPR article 15): every stored row about them, "
+                                 "as JSON (admins and auditors; access-logged)")
+def register_extract(request: Request, who: Who, body: ExtractRequest) -> dict:
+    from etablera.cases.extract import extract
+    return extract(engine_of(request), who, body.person)

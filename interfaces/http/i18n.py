@@ -182,6 +182,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "name": ("Namn", "Name"),
     "no_name": ("(namn saknas)", "(no name)"),
     "search_cases": ("Sök ärende", "Find a case"),
+    "extract_title": ("Registerutdrag", "Register extract"),
+    "extract_lead": ("Allt som finns lagrat om en person (dataskyddsförordningen artikel 15), som ett dokument att "
+                     "skriva ut eller spara som PDF. Att ta fram utdraget loggas.",
+                     "Everything stored about one person (GDPR article 15), as a document to print or save as PDF. "
+                     "Producing it is logged."),
+    "extract_submit": ("Ta fram registerutdrag", "Produce the extract"),
     "search_query": ("Personnummer, namn eller ärendenummer", "Identity number, name or case number"),
     "search_help": ("Till exempel 19900101-1234, 9001011234, Özlem Öst eller #123. Sökningen loggas med de "
                     "ärenden den visar, aldrig med det du skrev.",

@@ -22,8 +22,9 @@ from etablera.interfaces.http.pages import journal
 from etablera.interfaces.http.pages import corrections
 from etablera.interfaces.http.pages import assignment
 from etablera.interfaces.http.pages import sso
+from etablera.interfaces.http.pages import extract
 
 router = APIRouter(include_in_schema=False)
 for _module in (login, worklist, case, register, audit, report, person, search, queues, journal, corrections,
-                assignment, sso):
+                assignment, sso, extract):
     router.include_router(_module.router)
