@@ -26,7 +26,8 @@ async def _app(scope, receive, send):
 
 
 def _per_request(app, n: int) -> float:
-    """Microseconds per request, the best of three rounds."""
+    """CPU microseconds per request (the process's CPU time: steadier than the clock on
+    a shared machine), the best of three rounds."""
     headers = [(b"host", b"127.0.0.1"), (b"user-agent", b"bench"), (b"accept", b"*/*"),
                (b"cookie", b"etablera_session=x"), (b"x-request-id", b"from-the-balancer-0001")]
 
@@ -39,11 +40,11 @@ def _per_request(app, n: int) -> float:
     async def rounds() -> float:
         best = float("inf")
         for _ in range(3):
-            started = time.perf_counter()
+            started = time.process_time()
             for _ in range(n):
                 await app({"type": "http", "method": "GET", "path": "/cases/1", "headers": headers,
                            "query_string": b"", "state": {}}, receive, send)
-            best = min(best, time.perf_counter() - started)
+            best = min(best, time.process_time() - started)
         return best / n * 1e6
     return asyncio.run(rounds())
 
@@ -67,4 +68,4 @@ def run(options) -> list[Result]:
         logger.propagate = propagate
     added = logged - bare
     return [Result("request log: a request with its id and JSON line", logged, "µs", floor=bare,
-                   goal="≤ 100 µs added", met=added <= 100, note=f"{added:.0f} µs added per request")]
+                   goal="≤ 50 µs added", met=added <= 50, note=f"{added:.0f} µs added per request")]
