@@ -23,10 +23,12 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
+from etablera.access.addresses import check_email, check_notify
 from etablera.models.config_files import as_search, find, load
 from etablera.models.config_schema import OfficesFile
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
+from etablera.models.ladder import redact
 from etablera.models.timestamps import show, utcnow
 from etablera.models.users import ORGANISATIONS, ROLES, ApiToken, User, WebSession
 from etablera.statemachine.errors import BadInput, NotFound, NotPermitted
@@ -101,7 +103,8 @@ def _offices(search: tuple[Path, ...], path: Path | None, stamp: tuple | None) -
 def user_doc(row) -> dict:
     return {"id": row["id"], "name": row["name"], "role": row["role"], "organisation": row["organisation"],
             "municipality": row["municipality"], "office": row["office"], "active": row["active"],
-            "has_password": row["password_hash"] is not None, "created_at": show(row["created_at"])}
+            "has_password": row["password_hash"] is not None, "email": row["email"],
+            "notify": redact(row["notify"]) if row["notify"] else None, "created_at": show(row["created_at"])}
 
 
 # A role as the refusals name it, inside a sentence.
@@ -115,8 +118,11 @@ def role_words(role: str):
 
 def add_user(engine: Engine, user_id: str, *, name: str, role: str, organisation: str,
              municipality: str | None = None, office: str | None = None, password: str | None = None,
+             email: str | None = None, notify: str | None = None,
              update_existing: bool = False, config: Config | None = None) -> dict:
-    """Create a user (or, with `update_existing`, change one: role, scope, password)."""
+    """Create a user (or, with `update_existing`, change one: role, scope, password, where
+    their reminders go). `password`, `email`, `notify`: None keeps what an existing user
+    has; an empty `email` or `notify` removes it."""
     config = config or get_config()
     if not _ID.match(user_id or ""):
         raise BadInput("user_id_format", field="id")
@@ -139,6 +145,10 @@ def add_user(engine: Engine, user_id: str, *, name: str, role: str, organisation
         raise BadInput("password_too_short", field="password", min=MIN_PASSWORD)
     values = {"name": name.strip(), "role": role, "organisation": organisation, "municipality": municipality,
               "office": office, "active": True}
+    if email is not None:
+        values["email"] = check_email(email) if email.strip() else None
+    if notify is not None:
+        values["notify"] = check_notify(notify) if notify.strip() else None
     if password is not None:
         values["password_hash"] = _HASHER.hash(password)
     with transaction(engine) as conn:
@@ -149,7 +159,7 @@ def add_user(engine: Engine, user_id: str, *, name: str, role: str, organisation
             conn.execute(update(USERS).where(USERS.c.id == user_id).values(**values))
         else:
             conn.execute(insert(USERS).values(id=user_id, created_at=utcnow(),
-                                              **{"password_hash": None, **values}))
+                                              **{"password_hash": None, "email": None, "notify": None, **values}))
         row = conn.execute(select(USERS).where(USERS.c.id == user_id)).mappings().one()
     return user_doc(row)
 

@@ -3,10 +3,10 @@ and the use cases that change it.
 
 An active case has at most one responsible officer per organisation: the columns
 `cases.kommun_officer` and `cases.af_officer`. An officer id is valid for a column when it
-is an active login user with role officer or coordinator, or a registered officer
-(reminders/officers.py), of that column's organisation, serving the case's municipality
-(a municipal user: their municipality; an AF user: the municipalities of their AF office;
-a registered officer: its municipality). `check_officer` is asked at registration and at
+is an active user with role officer or coordinator (users are also the reminders'
+recipients: `etablera officer add` registers one without a password) of that column's
+organisation, serving the case's municipality (a municipal user: their municipality; an
+AF user: the municipalities of their AF office and their own). `check_officer` is asked at registration and at
 a transfer (for the new municipality: cases/service.py) and by every use case here.
 
 - `assign`: a coordinator (or an admin) assigns, reassigns or unassigns, on an active case
@@ -36,7 +36,7 @@ from etablera.access.principal import Principal, principal_for
 from etablera.access.scope import check_case, log, refusals_logged, write_access
 from etablera.cases.audit import CASES
 from etablera.cases.journal import append, check_version, event_time, load_case
-from etablera.models import Officer, User
+from etablera.models import User
 from etablera.models.database import transaction
 from etablera.statemachine.errors import BadInput, ConcurrentChange, Forbidden, NotPermitted
 from etablera.statemachine.fields import _OFFICER
@@ -44,7 +44,6 @@ from etablera.statemachine.messages import Code, Words
 from etablera.statemachine.process import CASEWORK
 
 USERS = User.__table__
-OFFICERS = Officer.__table__
 # The case column of each organisation's responsible officer.
 OFFICER_FIELDS = {"kommun_officer": "kommun", "af_officer": "af"}
 FIELD_OF = {org: field for field, org in OFFICER_FIELDS.items()}
@@ -58,8 +57,8 @@ KEEP = object()         # `assign`'s default: the column stays as it is
 # --------------------------------------------------------------------------- validation
 
 def _registrations(conn: Connection, officer_id: str) -> list[tuple[str, tuple[str, ...]]]:
-    """(organisation, municipalities served) of each active registration of the id: as a
-    login user with role officer or coordinator, and as a registered officer."""
+    """(organisation, municipalities served) of the id as an active user with role
+    officer or coordinator (none: an empty list)."""
     found = []
     user = conn.execute(select(USERS.c.id, USERS.c.role, USERS.c.organisation, USERS.c.municipality,
                                USERS.c.office)
@@ -68,10 +67,6 @@ def _registrations(conn: Connection, officer_id: str) -> list[tuple[str, tuple[s
     if user is not None:
         scope = principal_for({**user, "name": user["id"]})
         found.append((user["organisation"], scope.municipalities or ()))
-    officer = conn.execute(select(OFFICERS.c.org, OFFICERS.c.municipality)
-                           .where(OFFICERS.c.id == officer_id, OFFICERS.c.active == true())).first()
-    if officer is not None:
-        found.append((officer.org, (officer.municipality,)))
     return found
 
 
@@ -111,10 +106,6 @@ def candidates(engine: Engine, municipality: str) -> dict[str, list[str]]:
                                  .where(USERS.c.active == true(), USERS.c.role.in_(TAKING_ROLES))).mappings():
             if user["organisation"] in FIELD_OF and principal_for({**user, "name": user["id"]}).sees(municipality):
                 out[FIELD_OF[user["organisation"]]].add(user["id"])
-        for officer in conn.execute(select(OFFICERS.c.id, OFFICERS.c.org)
-                                    .where(OFFICERS.c.active == true(), OFFICERS.c.municipality == municipality)):
-            if officer.org in FIELD_OF:
-                out[FIELD_OF[officer.org]].add(officer.id)
     return {field: sorted(ids) for field, ids in out.items()}
 
 

@@ -11,7 +11,8 @@ seed always gives the same cohort. A script can be played two ways:
 
 A test plays the same scripts both ways and compares the databases row by row. The
 officers the cases name (`hKOMMUN-NN` at the municipality, `afKOMMUN-01` at AF) are
-registered first (`register_officers`): a case names only officers that exist.
+registered first as users (`register_officers`): a case names only officers that exist.
+`register_recipients` gives them, and a coordinator per municipality, a mailbox each.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -66,23 +68,75 @@ def demo_officers(municipalities=MUNICIPALITY_WEIGHTS) -> list[tuple[str, str, s
 
 
 def register_officers(engine: Engine, officers: list[tuple[str, str, str]] | None = None) -> int:
-    """Register the officers the synthetic cases name (all of them by default) where they
-    are not yet registered. Returns how many were added."""
+    """Register the officers the synthetic cases name (all of them by default) as users
+    without a password where they are not yet users. Returns how many were added."""
     from sqlalchemy import insert, select
 
-    from etablera.models import Officer
+    from etablera.models import User
     from etablera.models.database import transaction
     from etablera.models.timestamps import utcnow
-    table = Officer.__table__
+    table = User.__table__
     wanted = {officer_id: (org, code) for officer_id, org, code in officers or demo_officers()}
     with transaction(engine) as conn:
         known = set(conn.execute(select(table.c.id).where(table.c.id.in_(list(wanted)))).scalars())
-        new = [{"id": officer_id, "name": f"Handläggare {officer_id}", "org": org, "municipality": code,
-                "role": "officer", "notify": None, "active": True, "created_at": utcnow()}
+        new = [{"id": officer_id, "name": f"Handläggare {officer_id}", "role": "officer", "organisation": org,
+                "municipality": code, "office": None, "password_hash": None, "email": None, "notify": None,
+                "active": True, "created_at": utcnow()}
                for officer_id, (org, code) in wanted.items() if officer_id not in known]
         if new:
             conn.execute(insert(table), new)
     return len(new)
+
+
+def demo_coordinators(municipalities=MUNICIPALITY_WEIGHTS) -> list[tuple[str, str, str]]:
+    """(id, organisation, municipality) of a coordinator in each cohort municipality (the
+    escalations and transfer notices go to them)."""
+    return [(f"samordnare{code}", "kommun", code) for code in municipalities]
+
+
+MAIL_DOMAIN = "example.org"        # reserved for examples (RFC 2606): no real person's address
+
+
+def default_mailbox(engine: Engine) -> Path:
+    """Where the demo's mailbox files go: beside the SQLite database file, else in the
+    working directory."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if database and database != ":memory:":
+        return Path(database).absolute().parent / "demo-reminders"
+    return Path.cwd() / "demo-reminders"
+
+
+def register_recipients(engine: Engine, mailbox: Path) -> dict:
+    """Give the demo's officers and coordinators somewhere for their reminders: each user
+    an e-mail address ID@example.org and, as no mail server is at hand, a mailbox file of
+    their own, `file:MAILBOX/ID.log` (the notify URL, which comes before the address), so
+    that the next `etablera deadlines check` shows each reminder reaching the officer
+    responsible for its case and the escalations reaching the municipality's coordinator.
+    Officers are registered first where missing; a user who is a login already keeps their
+    role, scope and password. Returns {mailbox, users}."""
+    from sqlalchemy import bindparam, select, update
+
+    from etablera.models import User
+    from etablera.models.database import transaction
+    from etablera.models.timestamps import utcnow
+    table = User.__table__
+    register_officers(engine)
+    mailbox = mailbox.absolute()
+    coordinators = demo_coordinators()
+    with transaction(engine) as conn:
+        known = set(conn.execute(select(table.c.id).where(table.c.id.in_([c[0] for c in coordinators]))).scalars())
+        new = [{"id": user_id, "name": f"Samordnare {code} (demo)", "role": "coordinator", "organisation": org,
+                "municipality": code, "office": None, "password_hash": None, "email": None, "notify": None,
+                "active": True, "created_at": utcnow()}
+               for user_id, org, code in coordinators if user_id not in known]
+        if new:
+            conn.execute(table.insert(), new)
+        ids = [officer_id for officer_id, _, _ in demo_officers()] + [c[0] for c in coordinators]
+        conn.execute(update(table).where(table.c.id == bindparam("user_id"))
+                     .values(email=bindparam("address"), notify=bindparam("url")),
+                     [{"user_id": user_id, "address": f"{user_id}@{MAIL_DOMAIN}",
+                       "url": f"file:{mailbox / (user_id + '.log')}"} for user_id in ids])
+    return {"mailbox": str(mailbox), "users": len(ids)}
 
 
 def _luhn(nine: str) -> int:

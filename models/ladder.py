@@ -19,13 +19,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import pendulum
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, PlainValidator, model_validator
+from pydantic import (AfterValidator, BeforeValidator, Field, PlainSerializer, PlainValidator, TypeAdapter,
+                      ValidationError, model_validator)
 from pydantic_core import PydanticCustomError
 
-from etablera.models.config_files import (Bool, Count, Positive, Section, Text, Where, as_search, error_at, load,
-                                          search_path)
+from etablera.models.config_files import (Bool, ConfigError, Count, Positive, Section, Text, Where, as_search,
+                                          error_at, load, search_path)
 from etablera.models.timeframes import add_working_days, is_working_day
 
 SUBJECTS = ("stage", "measure", "establishment", "agreement", "followup")
@@ -195,7 +197,40 @@ def _in_order(rungs: tuple[RungEntry, ...]) -> tuple[RungEntry, ...]:
 Steps = Annotated[tuple[RungEntry, ...], Field(min_length=1), AfterValidator(_in_order)]
 
 
+def _base_url(value: str) -> str:
+    """The web interface's address as people reach it: http(s)://host[:port][/path], no
+    query, fragment or credentials; kept without a trailing slash."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+            or "@" in parts.netloc or any(ch.isspace() for ch in value):
+        shown = value.replace("{", "{{").replace("}", "}}")
+        raise PydanticCustomError("base_url", "the web interface's address, http:// or https:// with no ?query, "
+                                              f"#fragment or user:password@, e.g. \"https://etablera.kommun.se\": "
+                                              f"{shown!r}")
+    return value.rstrip("/")
+
+
+def _mail_url(value: str) -> str:
+    if not re.match(r"^mailtos?://[^\s]+$", value):
+        raise PydanticCustomError("mail_url", "the mail server as an apprise URL, mailto://... or mailtos://..., "
+                                              "e.g. \"mailtos://user:password@smtp.kommun.se?from=etablera@kommun.se\"")
+    return value
+
+
+BaseUrl = Annotated[Text, AfterValidator(_base_url)]
+MailUrl = Annotated[Text, AfterValidator(_mail_url)]
+
+
 class Delivery(Section):
+    base_url: BaseUrl | None = Field(None, description="the web interface's address as its users reach it (e.g. "
+                                                       "https://etablera.kommun.se): each reminder links to "
+                                                       "BASE_URL/cases/ID; unset, it says how to find the case by "
+                                                       "its id. ETABLERA_BASE_URL overrides it")
+    mail_url: MailUrl | None = Field(None, description="the mail server for users' e-mail addresses (apprise: "
+                                                       "mailto://... or mailtos://..., with from=, without to=); a "
+                                                       "reminder to a user with an address and no notify URL goes "
+                                                       "there with to=ADDRESS. Unset: such reminders go to the "
+                                                       "default channel. ETABLERA_NOTIFY_MAIL overrides it")
     default_url: Text = Field("file:etablera-reminders.log",
                               description="where a reminder goes when its recipient has no notification URL "
                                           "(\"file:PATH\" or an apprise URL); ETABLERA_NOTIFY_DEFAULT overrides it")
@@ -260,7 +295,9 @@ class ReminderConfig:
             "catch_up_days": self.catch_up_days,
             "ladders": {s: [{"step": r.step, "at": str(r.offset), "to": list(r.to)} for r in ladder.rungs]
                         for s, ladder in self.ladders.items()},
-            "delivery": {"default_url": redact(self.delivery.default_url),
+            "delivery": {"base_url": self.delivery.base_url,
+                         "mail_url": redact(self.delivery.mail_url) if self.delivery.mail_url else None,
+                         "default_url": redact(self.delivery.default_url),
                          "max_attempts": self.delivery.max_attempts, "retries": self.delivery.retries,
                          "retry_delay_seconds": list(self.delivery.retry_delay_seconds),
                          "lease_seconds": self.delivery.lease_seconds, "language": self.delivery.language},
@@ -281,19 +318,39 @@ def redact(url: str) -> str:
     return f"{scheme}://…"
 
 
+# Delivery settings a deployment sets in its environment: key -> (variable, its type).
+DELIVERY_ENV = {"base_url": ("ETABLERA_BASE_URL", BaseUrl), "mail_url": ("ETABLERA_NOTIFY_MAIL", MailUrl)}
+
+
 def get_reminder_config() -> ReminderConfig:
-    """The configuration, with two environment overrides: ETABLERA_NOTIFY_DEFAULT (the
-    default channel) and ETABLERA_REPORT_DIR (the monthly report's folder)."""
+    """The configuration, with environment overrides: ETABLERA_NOTIFY_DEFAULT (the default
+    channel), ETABLERA_BASE_URL (the web interface's address the reminders link to),
+    ETABLERA_NOTIFY_MAIL (the mail server for users' e-mail addresses) and
+    ETABLERA_REPORT_DIR (the monthly report's folder). A bad value is a ConfigError
+    naming its variable."""
     config = load_reminder_config(search_path())
     notify, folder = os.environ.get("ETABLERA_NOTIFY_DEFAULT"), os.environ.get("ETABLERA_REPORT_DIR")
     sources = dict(config.sources)
     if notify:
         config = replace(config, delivery=config.delivery.model_copy(update={"default_url": notify}))
         sources["delivery.default_url"] = "$ETABLERA_NOTIFY_DEFAULT"
+    for key, (variable, kind) in DELIVERY_ENV.items():
+        value = os.environ.get(variable, "").strip()
+        if value:
+            config = replace(config, delivery=config.delivery.model_copy(update={key: _from_env(variable, kind,
+                                                                                                 value)}))
+            sources[f"delivery.{key}"] = f"${variable}"
     if folder:
         config = replace(config, report=config.report.model_copy(update={"folder": folder}))
         sources["report.folder"] = "$ETABLERA_REPORT_DIR"
     return replace(config, sources=sources) if sources != config.sources else config
+
+
+def _from_env(variable: str, kind, value: str) -> str:
+    try:
+        return TypeAdapter(kind).validate_python(value)
+    except ValidationError as exc:
+        raise ConfigError(f"${variable}: {exc.errors()[0]['msg']}") from None
 
 
 @lru_cache(maxsize=8)

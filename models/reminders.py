@@ -1,4 +1,4 @@
-"""Officers and coordinators (handläggare, samordnare), and the reminder outbox.
+"""The reminder outbox (its recipients are users: models/users.py).
 
 A `Reminder` is one (subject, visit, step) whose moment has come: recorded once, because
 the unique key `uq_reminder_key` makes a second check, a retry or a concurrent check
@@ -21,23 +21,6 @@ from etablera.models.timestamps import UTCDateTime
 # The check scans the establishment due date (two years from the permit) by range, like
 # the stage due date (ix_cases_due): this index on `cases` belongs to the reminders.
 ix_cases_establishment_due = Index("ix_cases_establishment_due", Case.__table__.c.establishment_due)
-
-
-class Officer(SQLModel, table=True):
-    """A case officer or a coordinator at the municipality (kommun) or at AF, and where
-    their reminders go (an apprise URL; none: the default channel)."""
-
-    __tablename__ = "officers"
-    __table_args__ = (Index("ix_officers_municipality_role", "municipality", "role"),)
-
-    id: str = Field(primary_key=True, max_length=60)
-    name: str = Field(max_length=120)
-    org: str = Field(max_length=6, description="kommun | af")
-    municipality: str = Field(max_length=4)
-    role: str = Field(default="officer", max_length=12, description="officer | coordinator")
-    notify: str | None = Field(default=None, max_length=500, description="apprise URL; may hold credentials")
-    active: bool = True
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class Reminder(SQLModel, table=True):
@@ -76,8 +59,8 @@ class Reminder(SQLModel, table=True):
 
 
 class ReminderDelivery(SQLModel, table=True):
-    """A reminder on its way to one recipient (an officer id, `coordinator:CODE` when
-    the municipality has none registered, or `unassigned`)."""
+    """A reminder on its way to one recipient (a user id, `coordinator:CODE` when the
+    municipality has no coordinator registered, or `unassigned`)."""
 
     __tablename__ = "reminder_deliveries"
     __table_args__ = (

@@ -3,7 +3,13 @@
 A user has one role (`officer`, `coordinator`, `auditor`, `admin`), belongs to the
 municipality (`kommun`) or to Arbetsförmedlingen (`af`), and has a municipality (a
 municipal user) or an AF office (an AF user: the office's municipalities come from
-`config/af_offices.toml`). Passwords are stored as argon2id hashes; a session or an API
+`config/af_offices.toml`). A user is also whom reminders go to (one registry of the
+people who log in and the people who are reminded, since migration 0011 folded the
+former `officers` table in): a case names its responsible officers by user id, and an
+officer's or coordinator's reminders go to their `notify` URL, else to their `email`
+through the configured mail server, else to the default channel
+(reminders/outbox.py). A user without a password is a recipient who cannot log in
+(yet). Passwords are stored as argon2id hashes; a session or an API
 token is stored only as the SHA-256 of the secret the browser or the integration holds,
 so a copy of the database gives no one a way in.
 """
@@ -33,6 +39,10 @@ class User(SQLModel, table=True):
     municipality: str | None = Field(default=None, max_length=4, description="a municipal user's kommunkod")
     office: str | None = Field(default=None, max_length=40, description="an AF user's office (config/af_offices.toml)")
     password_hash: str | None = Field(default=None, max_length=200, description="argon2id; none: token only")
+    email: str | None = Field(default=None, max_length=254, description="where reminders go, through the mail server "
+                                                                        "of reminders.toml [delivery] mail_url")
+    notify: str | None = Field(default=None, max_length=500, description="an apprise URL or file:PATH for reminders, "
+                                                                         "before the e-mail address; may hold credentials")
     active: bool = True
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 

@@ -7,7 +7,7 @@ the notice exists exactly when the step does. It is a `Reminder` row like the la
 (kind = the notice's kind, target = the case, visit = the seq of the event, step
 `notice`): the unique key records it once, `outbox.deliver` addresses it to the
 coordinators of the case's municipality and delivers it once, retrying a failed send. Its
-text names the case id and the municipality, never the person.
+text names the case id and the municipality and links to the case, never the person.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from etablera.models import Reminder
 from etablera.models.timestamps import local_date, utcnow
+from etablera.reminders.links import case_line
 
 REMINDERS = Reminder.__table__
 STEP = "notice"
@@ -61,9 +62,9 @@ def notice_recipients(kind: str) -> tuple[str, ...] | None:
     return found.to if found else None
 
 
-def notice_text(row, lang: str) -> tuple[str, str]:
-    """Subject and body of a notice: what happened to which case, where and when. Nothing
-    about the person."""
+def notice_text(row, lang: str, base_url: str | None = None) -> tuple[str, str]:
+    """Subject and body of a notice: what happened to which case, where and when, and the
+    way to the case (reminders/links.py). Nothing about the person."""
     en = lang == "en"
     notice = NOTICES[row["kind"]]
     what = notice.what[en]
@@ -73,7 +74,8 @@ def notice_text(row, lang: str) -> tuple[str, str]:
              f"{'Case' if en else 'Ärende'}: {row['case_id']}",
              f"{'Municipality' if en else 'Kommun'}: {row['municipality']}",
              f"{'Date' if en else 'Datum'}: {row['due'].isoformat()}",
-             notice.todo[en]]
+             notice.todo[en],
+             case_line(row["case_id"], base_url, lang)]
     return subject, "\n".join(lines)
 
 

@@ -17,23 +17,24 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from etablera.models import Case, Officer, Reminder, ReminderDelivery, User
+from etablera.models import Case, Reminder, ReminderDelivery, User
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
-from etablera.models.ladder import ReminderConfig, get_reminder_config
+from etablera.models.ladder import Delivery, ReminderConfig, get_reminder_config
 from etablera.models.timestamps import show, utcnow
 from etablera.cases import filters
 from etablera.reminders import channels
+from etablera.reminders.links import case_line
 from etablera.reminders.notices import notice_label, notice_recipients, notice_text
 from etablera.statemachine.process import STAGE, stage_label as stage_label_of
 
 CASES = Case.__table__
-OFFICERS = Officer.__table__
 USERS = User.__table__
 REMINDERS = Reminder.__table__
 DELIVERIES = ReminderDelivery.__table__
@@ -90,15 +91,13 @@ def address(engine: Engine, config: ReminderConfig | None = None, municipalities
 
 
 def coordinators_by_municipality(conn) -> dict[str, list[str]]:
-    """The active coordinators of each municipality: those registered for reminders
-    (officers with role coordinator) and the municipal coordinators who log in."""
+    """The active coordinators of each municipality: the users with role coordinator and
+    that municipality (an AF coordinator known only by an office is not one)."""
     found: dict[str, list[str]] = {}
-    for row in conn.execute(select(OFFICERS.c.id, OFFICERS.c.municipality)
-                            .where(OFFICERS.c.role == "coordinator", OFFICERS.c.active == true())
-                            .union(select(USERS.c.id, USERS.c.municipality)
-                                   .where(USERS.c.role == "coordinator", USERS.c.organisation == "kommun",
-                                          USERS.c.municipality.is_not(None), USERS.c.active == true()))
-                            .order_by("id")):
+    for row in conn.execute(select(USERS.c.id, USERS.c.municipality)
+                            .where(USERS.c.role == "coordinator", USERS.c.municipality.is_not(None),
+                                   USERS.c.active == true())
+                            .order_by(USERS.c.id)):
         found.setdefault(row.municipality, []).append(row.id)
     return found
 
@@ -140,8 +139,7 @@ def deliver(engine: Engine, *, config: ReminderConfig | None = None, case_config
     started = utcnow()
     lease = config.delivery.lease_seconds if reclaim_after is None else reclaim_after
     with transaction(engine, write=False) as conn:
-        urls = {r.id: r.notify for r in conn.execute(select(OFFICERS.c.id, OFFICERS.c.notify)
-                                                     .where(OFFICERS.c.notify.is_not(None)))}
+        urls = addresses(conn, config.delivery)
     done = 0
     stale = started - timedelta(seconds=lease)
     for row in _candidates(engine, started, stale, municipalities):
@@ -151,7 +149,7 @@ def deliver(engine: Engine, *, config: ReminderConfig | None = None, case_config
         if claim is None:        # another deliverer took it first
             continue
         done += 1
-        subject, body = render(claim, case_config, config.delivery.language)
+        subject, body = render(claim, case_config, config.delivery.language, config.delivery.base_url)
         url = urls.get(claim["recipient"]) or config.delivery.default_url
         error = None
         try:
@@ -169,6 +167,28 @@ def deliver(engine: Engine, *, config: ReminderConfig | None = None, case_config
         elif status == "failed":
             result.failed += 1
     return result
+
+
+def addresses(conn, delivery: Delivery) -> dict[str, str]:
+    """Where each active user's reminders go: their notify URL, else their e-mail address
+    through the mail server (`mail_url` with to=ADDRESS) when one is configured. A
+    recipient missing here gets the default channel."""
+    found = {}
+    for row in conn.execute(select(USERS.c.id, USERS.c.notify, USERS.c.email)
+                            .where(USERS.c.active == true(), or_(USERS.c.notify.is_not(None),
+                                                                 USERS.c.email.is_not(None)))):
+        if row.notify:
+            found[row.id] = row.notify
+        elif row.email and delivery.mail_url:
+            found[row.id] = mail_to(delivery.mail_url, row.email)
+    return found
+
+
+def mail_to(mail_url: str, address: str) -> str:
+    """The mail server's apprise URL addressed to `address` (any to= of its own replaced)."""
+    parts = urlsplit(mail_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "to"] + [("to", address)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _claimable(started: datetime, stale: datetime):
@@ -280,12 +300,12 @@ def days_late(due: date, on: date) -> int:
     return (on - due).days
 
 
-def render(row, config: Config, lang: str = "sv") -> tuple[str, str]:
-    """Subject and body of a reminder: case id, stage, due date, days late (a notice: what
-    happened to which case). Nothing about the person (no name, no identity number): it
-    may travel by e-mail."""
+def render(row, config: Config, lang: str = "sv", base_url: str | None = None) -> tuple[str, str]:
+    """Subject and body of a reminder: case id, stage, due date, days late and the link to
+    the case page under `base_url` (reminders/links.py; a notice: what happened to which
+    case). Nothing about the person (no name, no identity number): it may travel by e-mail."""
     if notice_recipients(row["kind"]) is not None:
-        return notice_text(row, lang)
+        return notice_text(row, lang, base_url)
     en = lang == "en"
     step = STEP_LABELS.get(row["step"], (row["step"], row["step"]))[en]
     stage = stage_label(row["stage"], config, lang)
@@ -309,6 +329,7 @@ def render(row, config: Config, lang: str = "sv") -> tuple[str, str]:
         f"{'Stage' if en else 'Steg'}: {stage} [{row['stage']}]",
         f"{'Due date' if en else 'Förfallodatum'}: {row['due'].isoformat()}",
         f"{'Days late' if en else 'Dagar sent'}: {late} ({lateness}, {row['detected_on'].isoformat()})",
+        case_line(row["case_id"], base_url, lang) if row["case_id"] is not None else None,
     ]
     return subject, "\n".join(line for line in lines if line)
 

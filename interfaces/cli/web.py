@@ -81,10 +81,14 @@ def user():
 @click.option("--office", default=None, help="An AF user's office (config/af_offices.toml).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
 @click.option("--no-password", is_flag=True, help="No web login: the user acts only through API tokens.")
+@click.option("--email", default=None, help="The user's e-mail address: their reminders go there (through the mail "
+                                            "server of reminders.toml [delivery] mail_url). \"\" removes it.")
+@click.option("--notify", default=None, help="Where their reminders go instead (apprise: msteams://, slack://, "
+                                             "json://, mailto://...; or file:PATH). \"\" removes it.")
 @click.option("--update", "update_existing", is_flag=True, help="Change an existing user.")
 @common
 def user_add(options, user_id, name, role, organisation, municipality, office, password_stdin, no_password,
-             update_existing):
+             email, notify, update_existing):
     """Create (or --update) a user. Without --password-stdin or --no-password the password
     is asked for."""
     from etablera.access.accounts import add_user
@@ -95,11 +99,12 @@ def user_add(options, user_id, name, role, organisation, municipality, office, p
     else:
         password = click.prompt("Lösenord / password", hide_input=True, confirmation_prompt=True)
     doc = add_user(get_engine(), user_id, name=name, role=role, organisation=organisation,
-                   municipality=municipality, office=office, password=password or None,
-                   update_existing=update_existing)
+                   municipality=municipality, office=office, password=password or None, email=email,
+                   notify=notify, update_existing=update_existing)
     emit(options, doc, lambda d: f"user {d['id']}: {d['role']} ({d['organisation']}"
                                  f"{', ' + d['municipality'] if d['municipality'] else ''}"
-                                 f"{', office ' + d['office'] if d['office'] else ''})")
+                                 f"{', office ' + d['office'] if d['office'] else ''})"
+                                 f"{', ' + d['email'] if d['email'] else ''}")
 
 
 @user.command("list")
@@ -110,7 +115,8 @@ def user_list(options):
     rows = list_users(get_engine())
     emit(options, rows, lambda r: table(r, [("id", "id"), ("name", "namn"), ("role", "roll"),
                                             ("organisation", "organisation"), ("municipality", "kommun"),
-                                            ("office", "kontor"), ("active", "aktiv")]))
+                                            ("office", "kontor"), ("email", "e-post"), ("notify", "avisering"),
+                                            ("active", "aktiv")]))
 
 
 @user.command("deactivate")
