@@ -12,7 +12,7 @@ _HOMES = {
     "Case": "etablera.models.case", "Measure": "etablera.models.case",
     "Correction": "etablera.models.casework", "Document": "etablera.models.casework",
     "Note": "etablera.models.casework", "SavedFilter": "etablera.models.casework",
-    "Officer": "etablera.models.reminders", "Reminder": "etablera.models.reminders", "ReminderDelivery": "etablera.models.reminders",
+    "Reminder": "etablera.models.reminders", "ReminderDelivery": "etablera.models.reminders",
     "FollowUp": "etablera.models.followup", "ReportCase": "etablera.models.followup", "ReportVisit": "etablera.models.followup",
     "ImportedCase": "etablera.models.imports", "LoginAttempt": "etablera.models.login_attempts",
     "ApiToken": "etablera.models.users", "User": "etablera.models.users", "WebSession": "etablera.models.users",

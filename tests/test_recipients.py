@@ -262,6 +262,17 @@ def test_the_demos_reminders_reach_each_officers_mailbox(tmp_path, monkeypatch):
             == "h0581-01@example.org"
 
 
+def test_the_demo_command_registers_the_recipients(sqlite_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("ETABLERA_DATABASE_URL", sqlite_url)
+    done = etablera("demo", "--cases", "20", "--seed", "3")
+    assert done.code == 0, done.err
+    assert f"{tmp_path / 'demo-reminders'}/ID.log" in done.out + done.err
+    officers_ = {o["id"]: o for o in ok("officer", "list", "--municipality", "0581")}
+    assert officers_["samordnare0581"]["role"] == "coordinator" and officers_["samordnare0581"]["login"] is True
+    assert officers_["h0581-02"]["email"] == "h0581-02@example.org" and officers_["h0581-02"]["login"] is False
+    assert officers_["h0581-02"]["notify"] == f"file:{tmp_path / 'demo-reminders' / 'h0581-02.log'}"
+
+
 # ------------------------------------------------------------------ the migration
 
 def _alembic(conn) -> AlembicConfig:

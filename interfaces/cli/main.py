@@ -78,6 +78,10 @@ WORDS = {
             "http://127.0.0.1:8000/"),
     "demo_users": ("demoanvändare (lösenord: {password}):", "demo users (password: {password}):"),
     "all_municipalities": ("alla kommuner", "all municipalities"),
+    "demo_mailbox": ("påminnelser: {users} handläggare och samordnare har e-postadress (ID@example.org) och en "
+                     "egen brevlåda, {mailbox}/ID.log; `etablera deadlines check` skickar dit",
+                     "reminders: {users} officers and coordinators have an e-mail address (ID@example.org) and a "
+                     "mailbox of their own, {mailbox}/ID.log; `etablera deadlines check` delivers there"),
 }
 
 
@@ -244,9 +248,11 @@ def demo(options, cases, seed, walkthrough):
                                           seconds=format_number(d["seconds"], options.lang, digits=1)))
     if walkthrough or cases:
         from etablera.access.accounts import add_demo_users
+        mailbox = cohort.register_recipients(engine, cohort.default_mailbox(engine))
         # Beside the one JSON document on stdout (--json), the logins go to stderr.
         click.echo(f"\n{_w('web', options.lang)} — {_demo_users(add_demo_users(engine), options.lang)}",
                    err=options.as_json)
+        click.echo(_w("demo_mailbox", options.lang, **mailbox), err=options.as_json)
 
 
 def _demo_users(doc: dict, lang: str) -> str:
