@@ -21,7 +21,8 @@ The user: the claim `user_claim` (default `preferred_username`) is the user's id
 etablera; the first group of `[oidc.groups]` the user has gives role, organisation and
 municipality (or, with `[oidc.claims]`, claims of those names). A user no group maps is
 refused (`sso_unknown_user`). A mapped user is created or updated in the user registry
-(no password) and gets an ordinary session.
+(no password; the e-mail address from the `email` claim, where their reminders go) and
+gets an ordinary session.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy.engine import Engine
 
 from etablera.access import accounts
+from etablera.access.addresses import check_email
 from etablera.models.login_settings import Grant, OidcSection, client_secret
 from etablera.statemachine.errors import BadInput, Forbidden, NotFound
 from etablera.statemachine.messages import Code
@@ -258,9 +260,15 @@ def user_for(engine: Engine, settings: OidcSection, claims: dict) -> dict:
         pass
     name = claims.get(settings.name_claim)
     name = name.strip()[:120] if isinstance(name, str) and name.strip() else user_id
+    email = claims.get(settings.email_claim) if settings.email_claim else None
+    try:
+        email = check_email(email) if isinstance(email, str) else None
+    except BadInput:
+        email = None                # not an address etablera can send to: the registry's stays
     try:
         return accounts.add_user(engine, user_id, name=name, role=grant.role, organisation=grant.organisation,
-                                 municipality=grant.municipality, office=grant.office, update_existing=True)
+                                 municipality=grant.municipality, office=grant.office, email=email,
+                                 update_existing=True)
     except BadInput as exc:         # the mapping names a municipality or office etablera does not know
         raise failed(settings, f"mapping not valid ({exc.code})") from None
 

@@ -70,6 +70,8 @@ class OidcSection(Section):
     user_claim: Text = Field("preferred_username", description="the claim that is the user's id in etablera: "
                              "one the provider's administrators set (Entra ID: preferred_username, the UPN)")
     name_claim: Text = "name"
+    email_claim: Text | None = Field("email", description="the user's e-mail address, where their reminders go "
+                                     "(a valid address replaces the one in the registry at each login)")
     groups_claim: Text = "groups"
     groups: dict[Text, Grant] = Field({}, description="group -> role, organisation, municipality; the first "
                                       "group of this table that the user has decides")

@@ -31,11 +31,11 @@ NAME = "Mock-IdP"
 # (sub, claims): a municipal officer by group, a coordinator by claims, an AF officer by
 # group, and someone the mapping does not know.
 USERS = (
-    ("sub-officer", {"preferred_username": "sso.h0180", "name": "Test Handläggare Sso",
+    ("sub-officer", {"preferred_username": "sso.h0180", "name": "Test Handläggare Sso", "email": "h0180@kommun.example.se",
                      "groups": ["alla-anstallda", "etablera-handlaggare-0180"]}),
     ("sub-coordinator", {"preferred_username": "sso.samord", "name": "Test Samordnare Sso",
                          "role": "coordinator", "org": "kommun", "municipality": "0581"}),
-    ("sub-af", {"preferred_username": "sso.af", "groups": ["etablera-af-norrkoping"]}),
+    ("sub-af", {"preferred_username": "sso.af", "email": "inte en adress", "groups": ["etablera-af-norrkoping"]}),
     ("sub-stranger", {"preferred_username": "sso.okand", "groups": ["alla-anstallda"]}),
 )
 

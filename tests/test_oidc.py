@@ -96,6 +96,7 @@ def test_a_mapped_user_logs_in_with_the_same_session_as_a_password_login(site, p
     user = accounts.get_user(world.engine, "sso.h0180")
     assert (user["role"], user["organisation"], user["municipality"], user["has_password"]) == \
         ("officer", "kommun", "0180", False)
+    assert user["email"] == "h0180@kommun.example.se"                    # where their reminders go
     assert accounts.find_session(world.engine, cookie).user["id"] == "sso.h0180"
     assert _logins(world)[-1] == ("sso.h0180", "login", "oidc")
     # Logging out ends the local session.
@@ -115,6 +116,7 @@ def test_claims_map_role_and_municipality_and_groups_an_af_office(site, provider
     assert _sign_in(client, provider, "sub-af").status_code == 303
     user = accounts.get_user(world.engine, "sso.af")
     assert (user["role"], user["organisation"], user["office"]) == ("officer", "af", "norrkoping")
+    assert user["email"] is None                                  # not an address: not taken, not refused
 
 
 def test_the_mapping_applies_at_every_login(site, provider, tmp_path):
