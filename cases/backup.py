@@ -118,7 +118,7 @@ def backup(engine: Engine, target: Path, *, pages: int = PAGES, pause: float = P
         archive = work / "archive"
         # The archive holds personal data: readable by its owner only, like the database.
         with open(os.open(archive, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out, \
-                tarfile.open(fileobj=out, mode=_write_mode(target)) as tar:
+                tarfile.open(fileobj=out, mode=_write_mode(target), **_level(target)) as tar:
             _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1).encode())
             tar.add(copy, DATABASE, recursive=False)
             for doc in documents:
@@ -400,6 +400,11 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def _write_mode(target: Path) -> str:
     return "w:gz" if target.name.endswith((".gz", ".tgz")) else "w"
+
+
+def _level(target: Path) -> dict:
+    # gzip's own default level: tarfile's 9 took a third longer (50,000 cases: 56 s against 42 s) for 1 % less
+    return {"compresslevel": 6} if _write_mode(target) == "w:gz" else {}
 
 
 def _fsync(path: Path) -> None:
