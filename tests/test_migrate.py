@@ -126,3 +126,22 @@ def test_real_production_web_process_exits_when_behind(tmp_path):
     result = run_cli("web", "--port", "1", env=env, timeout=60)     # run() kills it on a timeout
     assert result.returncode == 3, result.stderr
     assert "kör etablera migrate" in result.stderr
+
+
+@pytest.mark.postgres
+def test_two_migrations_at_once_take_turns_on_postgresql(pg_server):
+    """Two `etablera migrate` starting together (two deploy jobs, a retried one): the
+    second waits for the first's advisory lock and finds the work done."""
+    from concurrent.futures import ThreadPoolExecutor
+    from etablera.models.schema_version import migrate
+    url = fresh_pg_url(pg_server)
+    engines = [make_engine(url), make_engine(url)]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(migrate, engines))
+        befores = sorted((before.current or "", after.current) for before, after in results)
+        assert befores == [("", HEAD), (HEAD, HEAD)]
+    finally:
+        for engine in engines:
+            engine.dispose()
+        drop_pg_schema(pg_server, url)
