@@ -11,6 +11,11 @@ the run record and retries. The folder and the schedule (`etablera serve`, flows
 are in the [report] section of config/reminders.toml; ETABLERA_REPORT_DIR overrides the
 folder. Files are written to a temporary name and renamed, so a reader never sees half a
 report.
+
+Each run also publishes two Prefect artifacts (on the run's page and under Artifacts in
+the UI): `monthly-report`, a markdown table of the month's figures per report (cases and
+running cases now, files written: counts only, nothing about a person), and
+`monthly-report-files`, a link to the month's folder.
 """
 
 from __future__ import annotations
@@ -53,10 +58,14 @@ def municipalities_with_cases() -> list[str]:
 
 
 def write_report(folder: Path, name: str, municipalities: tuple[str, ...], start: date, end: date,
-                 formats: tuple[str, ...], lang: str, *, refresh_first: bool = True) -> list[str]:
-    """Build one report and write it in each format. Returns the files written. The flow
-    refreshes the derived tables once and passes refresh_first=False."""
+                 formats: tuple[str, ...], lang: str, *, refresh_first: bool = True,
+                 figures: dict | None = None) -> list[str]:
+    """Build one report and write it in each format. Returns the files written; `figures`,
+    when given, receives its headline counts. The flow refreshes the derived tables once
+    and passes refresh_first=False."""
     doc = build_report(get_engine(), make_scope(municipalities, start, end, lang=lang), refresh=refresh_first)
+    if figures is not None:
+        figures.update(cases=doc["states_now"]["total"], active=doc["states_now"]["active"])
     written = []
     folder.mkdir(parents=True, exist_ok=True)
     for fmt in formats:
@@ -75,9 +84,38 @@ def refresh_tables() -> int:
 
 @task(name="write-municipality-report", retries=2, retry_delay_seconds=[10, 60])
 def write_one(folder: str, name: str, municipalities: list[str], start: str, end: str, formats: list[str],
-              lang: str) -> list[str]:
-    return write_report(Path(folder), name, tuple(municipalities), date.fromisoformat(start),
-                        date.fromisoformat(end), tuple(formats), lang, refresh_first=False)
+              lang: str) -> dict:
+    figures: dict = {}
+    files = write_report(Path(folder), name, tuple(municipalities), date.fromisoformat(start),
+                         date.fromisoformat(end), tuple(formats), lang, refresh_first=False, figures=figures)
+    return {"name": name, "files": files, **figures}
+
+
+def summary_markdown(month: str, rows: list[dict], refreshed: int, lang: str = "sv") -> str:
+    """The month's figures as a markdown table: per report its cases and running cases now
+    and its files. Counts and municipality codes only."""
+    en = lang == "en"
+    head = (f"# {'Follow-up report' if en else 'Uppföljningsrapport'} {month}\n\n"
+            f"{len(rows)} {'reports' if en else 'rapporter'}, {sum(len(r['files']) for r in rows)} "
+            f"{'files' if en else 'filer'}, {refreshed} {'cases refreshed' if en else 'ärenden uppdaterade'}.\n\n")
+    table = ["| " + " | ".join(("Report", "Cases", "Running", "Files") if en else
+                               ("Rapport", "Ärenden", "Pågående", "Filer")) + " |",
+             "|---|---:|---:|---|"]
+    for row in rows:
+        files = ", ".join(Path(f).name for f in row["files"])
+        table.append(f"| {row['name']} | {row.get('cases', '')} | {row.get('active', '')} | {files} |")
+    return head + "\n".join(table) + "\n"
+
+
+def publish(month: str, target: Path, rows: list[dict], refreshed: int, lang: str) -> None:
+    """The run's artifacts: the summary and a link to the folder of files."""
+    from prefect.artifacts import create_link_artifact, create_markdown_artifact
+
+    folder = target.resolve()
+    create_markdown_artifact(key="monthly-report", markdown=summary_markdown(month, rows, refreshed, lang),
+                             description=f"monthly report {month}")
+    create_link_artifact(key="monthly-report-files", link=folder.as_uri(), link_text=str(folder),
+                         description=f"monthly report {month}: the files")
 
 
 @flow(name="monthly-report", log_prints=False)
@@ -90,12 +128,14 @@ def monthly_report(folder: str | None = None, month: str | None = None, formats:
     target = Path(folder or get_reminder_config().report.folder) / f"{start:%Y-%m}"
     formats = list(formats or DEFAULT_FORMATS)
     refreshed = refresh_tables()
-    written: list[str] = []
+    rows: list[dict] = []
     jobs = [(code, [code]) for code in municipalities_with_cases()]
     if national:
         jobs.append(("national", []))
     for name, codes in jobs:
-        written += write_one(str(target), name, codes, start.isoformat(), end.isoformat(), formats, lang)
+        rows.append(write_one(str(target), name, codes, start.isoformat(), end.isoformat(), formats, lang))
+    written = [f for row in rows for f in row["files"]]
+    publish(f"{start:%Y-%m}", target, rows, refreshed, lang)
     logger.info("monthly report %s: %d files for %d reports in %s (%d cases refreshed)",
                 f"{start:%Y-%m}", len(written), len(jobs), target, refreshed)
     return {"month": f"{start:%Y-%m}", "folder": str(target), "reports": len(jobs), "files": written,

@@ -11,12 +11,21 @@ import os
 import click
 
 from etablera.interfaces.cli.common import common
-from etablera.interfaces.cli.output import emit, progress, table
+from etablera.interfaces.cli.output import emit, progress, table, wording
 from etablera.models.database import get_engine
 from etablera.reminders import officers as officer_cases
 from etablera.reminders import outbox as outbox
 from etablera.statemachine.errors import BadInput
 from etablera.cases.parsing import parse_at
+
+
+WORDS = {
+    "local_run": ("Ingen Prefect-server angiven (PREFECT_API_URL): kontrollen körs lokalt på en tillfällig "
+                  "server och syns inte i Prefect-gränssnittet.",
+                  "No Prefect server configured (PREFECT_API_URL): the check runs locally on a temporary "
+                  "server and will not appear in the Prefect UI."),
+}
+_w = wording(WORDS)
 
 
 def _quiet_prefect() -> None:
@@ -32,13 +41,19 @@ def deadlines():
 @click.option("--now", default=None, help="Check as of this date or datetime (Stockholm time); default now. "
                                           "Replays a day: reminders already recorded are not recorded again.")
 @click.option("--send/--no-send", default=True, show_default=True, help="Deliver what is pending after the check.")
+@click.option("--parts", type=click.IntRange(min=1), default=None,
+              help="Groups of municipalities the check runs in (default $ETABLERA_CHECK_PARTS or 4).")
 @common
-def check(options, now, send):
-    """Run the deadline check once, as a Prefect flow (record, then deliver)."""
+def check(options, now, send, parts):
+    """Run the deadline check once, as a Prefect flow (record, then deliver), against the
+    Prefect server of PREFECT_API_URL (the run shows in its UI); without it, on a temporary
+    local server, which says so on stderr. The parts run in this process."""
     moment = parse_at(now, "now")
     _quiet_prefect()
+    if not os.environ.get("PREFECT_API_URL"):
+        click.echo(_w("local_run", options.lang), err=True)
     from etablera.flows.deadlines import deadline_check
-    summary = deadline_check(now=moment.isoformat() if moment else None, send=send)
+    summary = deadline_check(now=moment.isoformat() if moment else None, send=send, parts=parts, on_workers=False)
 
     t = (lambda sv, en: en) if options.lang == "en" else (lambda sv, en: sv)  # noqa: E731
 
