@@ -286,13 +286,15 @@ def test_a_replica_behind_the_schema_is_not_ready_and_haproxy_sends_it_nothing(s
     try:
         with engine.begin() as conn:            # as if this version's last migration had not run
             conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": previous})
+        behind_at = time.monotonic()
         for replica in replicas:
             _wait(lambda: _status_code(f"{replica}/readyz") == 503, 10, f"{replica}/readyz 503")
             body = httpx.get(f"{replica}/readyz").json()
             assert body["checks"]["migrations"] == "behind", body
             assert _status_code(f"{replica}/healthz") == 200        # alive, only not ready
-        took = _wait(lambda: {s["status"] for s in stack.stats().values()} == {"DOWN"}, 10, "both DOWN")
-        print(f"\nschema behind: HAProxy had both replicas DOWN {took:.2f} s after /readyz said 503")
+        _wait(lambda: {s["status"] for s in stack.stats().values()} == {"DOWN"}, 10, "both DOWN")
+        print(f"\nschema behind: /readyz 503 on both replicas and both DOWN in HAProxy "
+              f"{time.monotonic() - behind_at:.2f} s after the schema was set back")
         served = {name: int(row["stot"]) for name, row in stack.stats().items()}
         answers = [_status_code(f"{stack.url}/login") for _ in range(20)]
         assert set(answers) == {503}, answers           # HAProxy's own answer: no replica is ready
@@ -356,6 +358,7 @@ def test_twenty_clients_through_haproxy_while_a_replica_is_killed(stack, world):
         before = {name: int(row["stot"]) for name, row in stack.stats().items()}
         with lock:
             flying = in_flight[0]
+        on_victim = int(stack.stats()["web1"]["scur"])      # HAProxy's requests in hand on web1
         os.kill(victim, signal.SIGKILL)
         killed_at = time.monotonic() - started
         down = _wait(lambda: stack.stats()["web1"]["status"].startswith("DOWN"), 5, "web1 DOWN")
@@ -373,7 +376,8 @@ def test_twenty_clients_through_haproxy_while_a_replica_is_killed(stack, world):
     after = {name: int(row["stot"]) for name, row in stack.stats().items()}
     elapsed = time.monotonic() - started
     print(f"\n{len(done)} requests by {CLIENTS} clients in {elapsed:.0f} s ({len(done) / elapsed:.0f}/s); "
-          f"web1 SIGKILLed at {killed_at:.1f} s with {flying} requests in flight through HAProxy, "
+          f"web1 SIGKILLed at {killed_at:.1f} s with {flying} client requests outstanding, {on_victim} of "
+          f"them on web1, "
           f"DOWN in HAProxy {down:.2f} s later, started again and UP {back:.1f} s after that "
           f"({restarted_at:.1f} s); served per replica before the kill {before}, at the end {after}")
     print(f"failed requests: {len(failures)}" + "".join(f"\n  {t:6.2f} s /{p}: {why}" for t, p, why in failures))

@@ -1,0 +1,150 @@
+"""Issue 15's target through the production topology: `etablera stack up --no-prefect`
+(two `etablera web` replicas in production mode behind HAProxy, leastconn) on PostgreSQL,
+the synthetic cohort at 1,000,000 cases (`--scale` multiplies it): the start page (the
+worklist with its six queue counts) and the case page at p95 ≤ 100 ms with no errors at
+40 concurrent clients (twice issue 6's single-host load), beside a static file through
+the same proxy as the floor. wrk keeps 40 requests in flight for SECONDS each (closed
+loop), carrying one officer's session cookie; the case page cycles through 500 of the
+officer's running cases. HAProxy's admin socket says how the requests fell on the two
+replicas.
+
+The cohort is bench_web's (`bulk.write_cohort`, the same checks for a kept one), in a
+database of its own, `bench_stack_<N>`, kept for the next run (drop it by hand).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from benchmarks import Result
+from benchmarks.bench_web import LUA, _current, _fill, _free_port, _login, _officer_and_cases
+
+ROOT = Path(__file__).resolve().parent.parent
+SECONDS = 30
+CLIENTS = 40
+GOAL_MS = 100.0
+
+
+def run(options) -> list[Result]:
+    cases = int(1_000_000 * options.scale)
+    for tool in ("wrk", "haproxy"):
+        if not shutil.which(tool):
+            return [Result("stack pages", 0, "ms", note=f"{tool} is not installed (apt-get install {tool}): skipped")]
+    server = options.postgres.rsplit("/", 1)[0]
+    database = f"bench_stack_{cases}"
+    if not _database(server, database, cases):
+        return [Result("stack pages", 0, "ms", note="PostgreSQL not reachable: skipped")]
+    url = f"{server}/{database}"
+    ids = _officer_and_cases(url)
+    run_dir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
+    launcher, base = _stack_up(server, database, run_dir)
+    try:
+        cookie, _, counts = _login(base)
+        runs = {"static file": ["/static/app.css"], "start page (worklist, queue counts)": ["/worklist"],
+                "case page": [f"/cases/{i}" for i in ids]}
+        figures = {page: _wrk(base, cookie, paths, run_dir) for page, paths in runs.items()}
+    finally:
+        launcher.send_signal(signal.SIGTERM)
+        try:
+            launcher.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait()
+        shutil.rmtree(run_dir, ignore_errors=True)
+    floor = figures.pop("static file")
+    results = []
+    for page, f in figures.items():
+        errors = f["errors"] + f["non2xx"]
+        results.append(Result(
+            f"stack {page} p95 through HAProxy, PostgreSQL", f["p95"], "ms", floor=floor["p95"],
+            goal=f"≤ {GOAL_MS:.0f} ms, 0 errors", met=f["p95"] <= GOAL_MS and errors == 0,
+            note=f"{f['requests'] / f['seconds']:,.0f} req/s, p50 {f['p50']:.1f} ms, p99 {f['p99']:.1f} ms, "
+                 f"{errors} errors; per replica {f['split']}, taken out {f['downs']} times; static floor "
+                 f"{floor['requests'] / floor['seconds']:,.0f} req/s, p50 {floor['p50']:.1f} ms, "
+                 f"p95 {floor['p95']:.1f} ms; {cases:,} cases, {CLIENTS} clients, {SECONDS} s, two replicas"
+                 + (f"; queues {' '.join(f'{k} {v:,}' for k, v in counts.items())}" if "start" in page else "")))
+    return results
+
+
+def _database(server: str, database: str, cases: int) -> bool:
+    """The cohort's database: created and filled unless a kept one is current."""
+    try:
+        admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT",
+                              connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": database}).scalar()
+    except Exception as exc:  # noqa: BLE001
+        print(f"# bench_stack: PostgreSQL not reachable ({type(exc).__name__})", file=sys.stderr)
+        return False
+    url = f"{server}/{database}"
+    if not (exists and _current(url, cases)):
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {database}"))
+        _fill(url, cases)
+    admin.dispose()
+    return True
+
+
+def _stack_up(server: str, database: str, run_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "ETABLERA_STACK_SERVER": server, "ETABLERA_STACK_DATABASE": database,
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "etablera.interfaces.cli.main", "stack", "up", "--no-prefect", "--lang", "en",
+         "--port", str(port), "--web-ports", f"{_free_port()},{_free_port()}", "--run-dir", str(run_dir)],
+        cwd=ROOT, env=env, stdout=(run_dir / "stack.log").open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if json.loads((run_dir / "status.json").read_text())["ready"]:
+                return launcher, f"http://127.0.0.1:{port}"
+        except (OSError, ValueError):
+            pass
+        if launcher.poll() is not None:
+            break
+        time.sleep(0.5)
+    os.killpg(launcher.pid, signal.SIGTERM)
+    launcher.wait(60)
+    raise RuntimeError(f"etablera stack up was not ready: {(run_dir / 'stack.log').read_text()[-2000:]}")
+
+
+def _served(run_dir: Path) -> dict[str, tuple[int, int]]:
+    """Requests each replica was sent, and how often HAProxy took it out (UP to DOWN),
+    from its admin socket."""
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect(str(run_dir / "haproxy.sock"))
+        conn.sendall(b"show stat\n")
+        data = b"".join(iter(lambda: conn.recv(65536), b""))
+    rows = csv.DictReader(io.StringIO(data.decode().lstrip("# ")))
+    return {r["svname"]: (int(r["stot"]), int(r["chkdown"] or 0))
+            for r in rows if r["pxname"] == "web" and r["svname"].startswith("web")}
+
+
+def _wrk(base: str, cookie: str, paths: list[str], run_dir: Path) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(LUA % {"paths": ", ".join(json.dumps(p) for p in paths), "cookie": cookie, "bodies": ""})
+    before = _served(run_dir)
+    try:
+        out = subprocess.run(["wrk", "-t2", f"-c{CLIENTS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", fh.name,
+                              base + paths[0]], capture_output=True, text=True, timeout=SECONDS + 60).stdout
+    finally:
+        os.unlink(fh.name)
+    after = _served(run_dir)
+    figures = json.loads(next(l for l in reversed(out.splitlines()) if l.startswith("{")))
+    return {**figures, "split": "/".join(str(after[k][0] - before[k][0]) for k in sorted(after)),
+            "downs": sum(after[k][1] - before[k][1] for k in after)}
