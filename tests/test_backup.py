@@ -228,3 +228,24 @@ def test_the_live_database_is_untouched_by_a_refused_restore(source, tmp_path, m
     before = _cases(source)
     _one_line(etablera("restore", str(archive)), "database:")
     assert _cases(source) == before and len(before) == 13
+
+
+def test_a_backup_of_an_older_revision_restores_and_says_to_migrate(tmp_path, monkeypatch):
+    from alembic import command
+    from alembic.config import Config
+    from etablera.models.database import MIGRATIONS
+    old = f"sqlite:///{tmp_path / 'old' / 'etablera.sqlite3'}"
+    (tmp_path / "old").mkdir()
+    engine = make_engine(old)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0009")
+    engine.dispose()
+    _use(monkeypatch, old)
+    archive = _backup(tmp_path)
+    _use(monkeypatch, _fresh(tmp_path, "restored"))
+    result = etablera("restore", str(archive), "--lang", "en")
+    assert result.code == 0 and "run etablera migrate" in result.out, result.both
+    assert etablera("migrate").code == 0

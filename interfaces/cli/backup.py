@@ -30,8 +30,8 @@ WORDS = {
                  "{events} händelser; {documents} dokument till {directory}",
                  "restored from {file} (made {created}): {database}, revision {revision}, {cases} cases, "
                  "{events} events; {documents} documents to {directory}"),
-    "behind": ("databasversionen ligger efter den här versionen av etablera ({head}): kör etablera init",
-               "the revision is behind this version of etablera ({head}): run etablera init"),
+    "behind": ("databasversionen ligger efter den här versionen av etablera ({head}): kör etablera migrate",
+               "the revision is behind this version of etablera ({head}): run etablera migrate"),
     "no_key": ("granskningsnyckeln saknas ({file}): personnumren i granskningsspåret kan inte kontrolleras",
                "the audit key is missing ({file}): the identity numbers in the audit trail cannot be checked"),
     "stray": ("obs: {count} filer i dokumentkatalogen fanns före återställningen och hör inte till den",
