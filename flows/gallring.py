@@ -18,7 +18,7 @@ from etablera.cases import retention
 from etablera.models.database import get_engine
 
 FLOW_NAME = "gallring"
-DEPLOYMENT = "monthly-gallring"
+DEPLOYMENT = "monthly"                  # gallring/monthly
 
 
 @flow(name=FLOW_NAME, retries=1, retry_delay_seconds=600)
@@ -34,12 +34,13 @@ def monthly_gallring(now: str | None = None, dry_run: bool = False) -> dict:
     return {key: doc[key] for key in ("run", "dry_run", "as_of", "cases", "categories")}
 
 
-def deployment():
+def deployment(**options):
     """The monthly deployment, on retention.toml's schedule (for flows/serve.py's
-    `deployments()` and flows/deploy.py)."""
+    `deployments()`, and flows/deploy.py's with its `work_pool_name` and `entrypoint_type`
+    as `options`)."""
     from prefect.client.schemas.schedules import CronSchedule
 
     from etablera.models.retention import retention_rules
     schedule = retention_rules().schedule
-    return monthly_gallring.to_deployment(name=DEPLOYMENT,
+    return monthly_gallring.to_deployment(name=DEPLOYMENT, **options,
                                           schedule=CronSchedule(cron=schedule.cron, timezone=schedule.timezone))

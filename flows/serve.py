@@ -101,4 +101,7 @@ def _serve(config: ReminderConfig, echo) -> None:
          + (", Swedish working days only" if daily.working_days_only else ""))
     echo(f"monthly report scheduled: {monthly.cron} ({monthly.timezone}), written to "
          f"{Path(report_folder(config)) / 'YYYY-MM'}")
+    from etablera.models.retention import retention_rules
+    gallring = retention_rules().schedule
+    echo(f"gallring scheduled: {gallring.cron} ({gallring.timezone}), rules in config/retention.toml")
     serve_all(*deployments(config))

@@ -14,6 +14,9 @@ access log's guards still refuse any change outside a run.
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -268,3 +271,21 @@ def _without_guards(conn, work) -> None:
         conn.execute(text("DROP TRIGGER audit_events_no_update"))
         work()
         conn.execute(text(sql))
+
+
+@pytest.mark.slow
+def test_the_monthly_flow_runs(world, tmp_path):
+    """One real Prefect run of flows/gallring.py (a subprocess, its own Prefect home)."""
+    if world["engine"].dialect.name != "sqlite":
+        pytest.skip("the flow is the same on both databases; once is enough")
+    env = {**os.environ, "ETABLERA_DATABASE_URL": world["url"], "PREFECT_HOME": str(tmp_path / "prefect"),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING",
+           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}          # a busy machine
+    env.pop("PREFECT_API_URL", None)
+    code = f"from etablera.flows.gallring import monthly_gallring; print(monthly_gallring(now={AS_OF.isoformat()!r}))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
+                          start_new_session=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [run] = retention.protocols(world["engine"])
+    assert run["actor"] == "flow:gallring" and run["cases"] == 1
+    assert ERASED["note"] not in done.stdout + done.stderr
