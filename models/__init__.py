@@ -15,6 +15,8 @@ _HOMES = {
     "Reminder": "etablera.models.reminders", "ReminderDelivery": "etablera.models.reminders",
     "FollowUp": "etablera.models.followup", "ReportCase": "etablera.models.followup", "ReportVisit": "etablera.models.followup",
     "ImportedCase": "etablera.models.imports", "LoginAttempt": "etablera.models.login_attempts",
+    "LegalHold": "etablera.models.retention", "RetentionRun": "etablera.models.retention",
+    "ProtocolRow": "etablera.models.retention", "Erasure": "etablera.models.retention",
     "ApiToken": "etablera.models.users", "User": "etablera.models.users", "WebSession": "etablera.models.users",
 }
 
