@@ -272,6 +272,25 @@ def _login(client: httpx.Client, user: str) -> None:
     assert response.status_code == 303, response.text[:300]
 
 
+# --- Prefect ----------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_deployments_are_registered_to_the_pool_and_both_workers_poll_it(stack):
+    api, pool = stack.status()["prefect_api"], stack.env["ETABLERA_WORK_POOL"]
+    deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+    assert {d["name"] for d in deployments if d["work_pool_name"] == pool} >= {"daily", "monthly"}
+
+    def online() -> set[str]:
+        workers = httpx.post(f"{api}/work_pools/{pool}/workers/filter", json={}, timeout=10).json()
+        return {w["name"] for w in workers if w["status"] == "ONLINE"}
+    _wait(lambda: online() == {"etablera-worker-1", "etablera-worker-2"}, 60, "both workers ONLINE")
+    server = create_engine(f"{stack.server}/{stack.prefect_database}")     # the server's own tables
+    with server.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM deployment")).scalar() >= 2
+    server.dispose()
+
+
 # --- readiness -------------------------------------------------------------------------------
 
 @pytest.mark.slow
