@@ -16,6 +16,10 @@ started, ended or is now in one of them. Its row holds codes, months and day cou
 no identity number, name, contact detail, note, justification or other free text, and
 dates as months (the permit, registration and exit) so the rows are harder to single out.
 
+Each exported case gets a row in the access log (action `statistics_export`, the
+recipient in its detail, written set-based in the export's transaction), so the person's
+register extract names the recipients their data went to, as GDPR article 15 asks.
+
 The case is named by a pseudonym: HMAC-SHA256 under the export key of (recipient, case
 id), 24 hexadecimal digits. The same case has the same pseudonym in every export to the
 same recipient (deliveries can be linked over time) and unrelated ones for different
@@ -44,10 +48,13 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from etablera.access.principal import Principal
 from etablera.cases.audit_key import KEY_BYTES, create_key, key_path
 from etablera.models.database import transaction
+from etablera.models.timestamps import utcnow
 from etablera.reports.outcomes import ESTABLISHED
 from etablera.reports.report import report_in
+from etablera.reports.rows import bind_instant
 from etablera.reports.scope import Scope
 from etablera.reports.sql import from_day_number
 from etablera.statemachine.errors import BadInput, EtableraError
@@ -57,6 +64,7 @@ ENV_FILE = "ETABLERA_EXPORT_KEY_FILE"
 FILE_NAME = "export.key"
 RECIPIENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}\Z")
 PSEUDONYM_HEX = 24
+ACTION = "statistics_export"         # the access log's action for a case in an export
 FILES = ("figures.csv", "figures.json", "cases.csv", "cases.json")
 CASE_COLUMNS = ("pseudonym", "target_group", "municipality_start", "municipality_now", "state_now",
                 "permit_month", "registered_month", "exit_month", "exit_state", "exit_municipality", "exit_track",
@@ -98,13 +106,22 @@ def pseudonym(key: bytes, recipient: str, case_id: int) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:PSEUDONYM_HEX]
 
 
-def export(engine: Engine, scope: Scope, recipient: str, output: Path) -> dict:
-    """Write the export for `recipient` over `scope` into the directory `output`."""
+def export(engine: Engine, scope: Scope, recipient: str, output: Path, *, who: Principal) -> dict:
+    """Write the export for `recipient` over `scope` into the directory `output`; each case
+    exported gets an access-log row naming the recipient (`who` made it)."""
     recipient = check_recipient(recipient)
     key = export_key(engine)
     with transaction(engine, write=True) as conn:
         report = report_in(conn, scope, refresh=True)
-        rows = conn.execute(text(_CASES_SQL + _case_filter(scope) + " ORDER BY r.case_id"), scope.params()).all()
+        selection = _CASES_SQL + _case_filter(scope)
+        rows = conn.execute(text(selection + " ORDER BY r.case_id"), scope.params()).all()
+        # The person's register extract names the recipients their data went to (GDPR art. 15):
+        # one row per case, written set-based by the same selection, in the same transaction.
+        conn.execute(text("INSERT INTO access_log (at, actor, role, organisation, case_id, action, detail) "
+                          f"SELECT :at, :actor, :role, :organisation, r.case_id, '{ACTION}', :detail "
+                          f"FROM ({selection}) r"),
+                     scope.params(at=bind_instant(conn, utcnow()), actor=who.id, role=who.role,
+                                  organisation=who.organisation, detail=f"recipient {recipient}"))
     cases = sorted((_case_row(key, recipient, r) for r in rows), key=lambda c: c["pseudonym"])
     figures = list(municipal_figures(report))
     head = {"export": "etablera.statistics", "version": EXPORT_VERSION, "recipient": recipient,
@@ -124,7 +141,7 @@ def export(engine: Engine, scope: Scope, recipient: str, output: Path) -> dict:
 
 
 _CASES_SQL = """
-    SELECT r.case_id, r.target_group, r.permit_day, r.registered_day, r.establishment_due_day,
+    SELECT r.case_id AS case_id, r.target_group, r.permit_day, r.registered_day, r.establishment_due_day,
            r.start_municipality, r.exit_state, r.exit_day, r.exit_municipality, r.exit_track,
            c.state, c.municipality
     FROM report_cases r JOIN cases c ON c.id = r.case_id

@@ -151,6 +151,15 @@ def test_the_figures_are_the_reports_and_the_cases_add_up_to_them(cohort, tmp_pa
 
     # The per-case rows are the cases the figures count: entries where registered, exits where they ended.
     cases = _cases(directory).values()
+    engine = make_engine(cohort)
+    try:
+        with engine.connect() as conn:
+            logged = conn.execute(text("SELECT detail, actor, COUNT(*), COUNT(DISTINCT case_id) FROM access_log "
+                                       "WHERE action = 'statistics_export' GROUP BY detail, actor")).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in logged] == [(f"recipient {NATIONAL}", "handl01", len(cases), len(cases))], \
+        "each exported case in the access log, naming the recipient"
     for municipality in municipalities:
         entries = sum(1 for c in cases if c["municipality_start"] == municipality
                       and "2025-01" <= c["registered_month"] <= "2025-12")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from etablera.interfaces.cli.common import common
+from etablera.interfaces.cli.common import common, principal
 from etablera.interfaces.cli.output import emit, wording
 from etablera.statemachine.errors import BadInput
 
@@ -51,7 +51,8 @@ def export(options, recipient, period, start, end, municipalities, output):
     scope = make_scope(municipalities, first, last, lang=options.lang)
     if output is None:
         output = Path(f"export-{recipient}-{scope.start.isoformat() if scope.start else 'start'}-{scope.end}")
-    doc = write_export(get_engine(), scope, recipient, output)
+    engine = get_engine()
+    doc = write_export(engine, scope, recipient, output, who=principal(options, engine))
     lang = options.lang
 
     def text(d):
