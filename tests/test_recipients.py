@@ -205,6 +205,11 @@ def test_user_add_email_cli(cli_env):
     added = ok("officer", "add", "samo", "--name", "Sam", "--org", "kommun", "--municipality", "0581", "--role",
                "coordinator", "--notify", "mailtos://u:secret@smtp.example.se?to=s@example.se")
     assert added["notify"] == "mailtos://smtp.example.se/…" and added["login"] is False
+    refused = etablera("officer", "add", "af2", "--name", "Alex", "--org", "af", "--municipality", "0581",
+                       "--email", "alex at af")
+    assert refused.code == 2 and "email" in refused.err
+    assert ok("officer", "add", "af2", "--name", "Alex", "--org", "af", "--municipality", "0581", "--email",
+              "alex@af.example.se")["email"] == "alex@af.example.se"
     users = {u["id"]: u for u in ok("user", "list")}
     assert users["samo"]["role"] == "coordinator" and users["samo"]["has_password"] is False
     assert "secret" not in etablera("user", "list").out

@@ -141,7 +141,8 @@ def deliver(options, reclaim_after):
 
 @click.group()
 def officer():
-    """Officers and coordinators, and where their reminders go."""
+    """Officers and coordinators, and where their reminders go: the users with those roles
+    (`etablera user add` without a password; `user add ID ... --update` gives one)."""
 
 
 @officer.command()
@@ -151,19 +152,23 @@ def officer():
 @click.option("--municipality", required=True, help="Municipality code (kommunkod).")
 @click.option("--role", type=click.Choice(officer_cases.ROLES), default="officer", show_default=True)
 @click.option("--notify", default=None, help="Notification URL (apprise: mailto://, msteams://, slack://, "
-                                             "json://; or file:PATH). Default: the default channel.")
+                                             "json://; or file:PATH). Default: the e-mail address, else the "
+                                             "default channel.")
+@click.option("--email", default=None, help="E-mail address (through the mail server of reminders.toml).")
 @click.option("--update", "update_existing", is_flag=True, help="Change an officer already registered.")
 @common
-def add(options, officer_id, name, org, municipality, role, notify, update_existing):
-    """Register an officer or coordinator."""
+def add(options, officer_id, name, org, municipality, role, notify, email, update_existing):
+    """Register an officer or coordinator (a user without a password, unless they are one)."""
     doc = officer_cases.add_officer(get_engine(), officer_id, name=name, org=org, municipality=municipality,
-                                    role=role, notify=notify, update_existing=update_existing)
+                                    role=role, notify=notify, email=email, update_existing=update_existing)
     if options.lang == "en":
         emit(options, doc, lambda d: f"{d['role']} {d['id']} ({d['org']}, {d['municipality']}) registered"
-                                     + (f", notified via {d['notify']}" if d["notify"] else ", default channel"))
+                                     + (f", notified via {d['notify']}" if d["notify"] else
+                                        f", e-mail {d['email']}" if d["email"] else ", default channel"))
     else:
         emit(options, doc, lambda d: f"{d['role']} {d['id']} ({d['org']}, {d['municipality']}) registrerad"
-                                     + (f", aviseras via {d['notify']}" if d["notify"] else ", standardkanalen"))
+                                     + (f", aviseras via {d['notify']}" if d["notify"] else
+                                        f", e-post {d['email']}" if d["email"] else ", standardkanalen"))
 
 
 @officer.command("list")
@@ -175,7 +180,8 @@ def officer_list(options, municipality, role):
     rows = officer_cases.list_officers(get_engine(), municipality=municipality, role=role)
     emit(options, rows, lambda r: table(r, [("id", "id", "id"), ("name", "namn", "name"), ("org", "org", "org"),
                                             ("municipality", "kommun", "municipality"), ("role", "roll", "role"),
-                                            ("notify", "kanal", "channel")], options.lang))
+                                            ("email", "e-post", "e-mail"), ("notify", "kanal", "channel"),
+                                            ("login", "inloggning", "login")], options.lang))
 
 
 @click.command()
