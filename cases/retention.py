@@ -100,10 +100,14 @@ def plan(conn: Connection, rules: RetentionFile, today: date) -> list[Due]:
     dues = []
     for category, rule in rules.rules().items():
         last = cutoff(rule.period, today)
+        if category == "access_log":          # rows written since (a view of the ended case) are due too
+            left = exists().where(ACCESS.c.case_id == CASES.c.id)
+        else:                                 # not erased since the case's last event
+            left = ~exists().where(ERASURES.c.case_id == CASES.c.id, ERASURES.c.category == category,
+                                   ERASURES.c.last_seq >= CASES.c.last_seq)
         query = (select(CASES.c.id)
                  .where(CASES.c.active.is_(False), CASES.c.state_since < day_start(last + timedelta(days=1)),
-                        ~exists().where(HOLDS.c.case_id == CASES.c.id),
-                        ~exists().where(ERASURES.c.case_id == CASES.c.id, ERASURES.c.category == category))
+                        ~exists().where(HOLDS.c.case_id == CASES.c.id), left)
                  .order_by(CASES.c.id))
         dues.append(Due(category, rule.rule, str(rule.period), last, [r[0] for r in conn.execute(query)]))
     return dues
@@ -113,6 +117,7 @@ def plan(conn: Connection, rules: RetentionFile, today: date) -> list[Due]:
 class Work:
     """What erasing a batch of cases changes (computed the same way for a dry run)."""
     categories: dict[int, set[str]]                          # case -> categories due
+    last_seq: dict[int, int]                                 # case -> its last event's seq
     events: list[dict] = field(default_factory=list)         # (id, note, data, salts) to store
     items: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
     notes: list[int] = field(default_factory=list)
@@ -123,18 +128,19 @@ class Work:
         return [case for case, categories in self.categories.items() if category in categories]
 
 
-def _eligible(conn: Connection, case_ids: list[int], lock: bool) -> set[int]:
-    """Of `case_ids`, those still ended and under no hold (locked on PostgreSQL against a
-    hold placed meanwhile: placing one updates the case row, which waits for this run)."""
-    query = select(CASES.c.id).where(CASES.c.id.in_(case_ids), CASES.c.active.is_(False),
-                                     ~exists().where(HOLDS.c.case_id == CASES.c.id))
+def _eligible(conn: Connection, case_ids: list[int], lock: bool) -> dict[int, int]:
+    """Of `case_ids`, those still ended and under no hold, with their last event's seq
+    (locked on PostgreSQL against a hold placed meanwhile: placing one updates the case
+    row, which waits for this run)."""
+    query = select(CASES.c.id, CASES.c.last_seq).where(CASES.c.id.in_(case_ids), CASES.c.active.is_(False),
+                                                       ~exists().where(HOLDS.c.case_id == CASES.c.id))
     if lock:
         query = query.with_for_update(of=CASES)
-    return {r[0] for r in conn.execute(query)}
+    return dict(conn.execute(query).all())
 
 
-def _work(conn: Connection, categories: dict[int, set[str]]) -> Work:
-    work = Work(categories)
+def _work(conn: Connection, categories: dict[int, set[str]], last_seq: dict[int, int]) -> Work:
+    work = Work(categories, last_seq)
     chained = [case for case, cats in categories.items() if cats & IN_CHAIN]
     if chained:
         rows = conn.execute(select(EVENTS.c.id, EVENTS.c.case_id, EVENTS.c.trigger, EVENTS.c.note, EVENTS.c.data,
@@ -189,7 +195,11 @@ def _apply(conn: Connection, work: Work, run_id: str) -> None:
     if work.reminders:
         conn.execute(delete(DELIVERIES).where(DELIVERIES.c.reminder_id.in_(work.reminders)))
         conn.execute(delete(REMINDERS).where(REMINDERS.c.id.in_(work.reminders)))
-    conn.execute(insert(ERASURES), [{"case_id": case, "category": category, "run_id": run_id}
+    for category in CATEGORIES:               # erased again: the latest erasure's record replaces the earlier
+        if ids := work.cases_of(category):
+            conn.execute(delete(ERASURES).where(ERASURES.c.category == category, ERASURES.c.case_id.in_(ids)))
+    conn.execute(insert(ERASURES), [{"case_id": case, "category": category, "run_id": run_id,
+                                     "last_seq": work.last_seq[case]}
                                     for case, categories in work.categories.items() for category in categories])
     conn.execute(update(RUNS).where(RUNS.c.run_id == run_id).values(erasing=False))
 
@@ -251,7 +261,7 @@ def run(engine: Engine, *, now: date | None = None, dry_run: bool = False, actor
             if run_id and not postgres:
                 conn.exec_driver_sql("PRAGMA secure_delete=ON")
             eligible = _eligible(conn, chunk, lock=bool(run_id) and postgres)
-            work = _work(conn, {case: wanted[case] for case in chunk if case in eligible})
+            work = _work(conn, {case: wanted[case] for case in chunk if case in eligible}, eligible)
             if run_id and work.categories:
                 _apply(conn, work, run_id)
         for category, count in work.items.items():

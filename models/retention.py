@@ -107,10 +107,13 @@ class ProtocolRow(SQLModel, table=True):
 
 
 class Erasure(SQLModel, table=True):
-    """A category of a case already erased, and by which run (the case ids are pseudonymous)."""
+    """A category of a case erased, by which run, and the case's last event then (the case
+    ids are pseudonymous). An event added since (a note, a change of the person, a hold's
+    reason) makes the category due again."""
 
     __tablename__ = "gallring_erasures"
 
     case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), primary_key=True))
     category: str = Field(sa_column=Column(String(20), primary_key=True))
     run_id: str = Field(sa_column=Column(String(36), ForeignKey("gallring_runs.run_id"), nullable=False))
+    last_seq: int = Field(description="the case's last audit event when it was erased")

@@ -159,15 +159,20 @@ def test_gallring_erases_what_is_due_and_nothing_else(world):
     assert report_figures(engine) == figures
     assert {case: kit.show_case(engine, case) for case in (twin, held, recent)} == untouched
 
-    # Nothing more is due; the protocol.
+    # Only what was written since is due again: the views of the erased case just now
+    # (access log), then a note added to it (its chain grew), then nothing; the protocol.
     again = retention.run(engine, now=AS_OF)
-    assert again["cases"] == 0
-    [latest, first] = retention.protocols(engine)
+    assert {c: ids for c, ids in again["case_ids"].items() if ids} == {"access_log": [erased]}
+    kit.add_note(engine, erased, "Sen anteckning om Tromsø-resan")
+    later = retention.run(engine, now=AS_OF)
+    assert later["case_ids"]["notes"] == [erased] and text_hits(engine, "Tromsø-resan") == []
+    assert retention.run(engine, now=AS_OF)["cases"] == 0
+    [nothing, _, _, first] = retention.protocols(engine)
     assert first["run"] == applied["run"] and first["actor"] == "test" and first["cases"] == 1
     assert [r["category"] for r in first["categories"]] == ["identity", "notes", "documents", "justifications",
                                                              "access_log", "reminders"]
     assert first["categories"][0]["rule"].startswith("Exempel") and first["categories"][0]["period"] == "P2Y"
-    assert latest["cases"] == 0
+    assert nothing["cases"] == 0
 
     # Released, the held case is erased by the next run.
     holds.release(engine, kit.who("handl01"), held, "Ärendet om utlämnande är avslutat")

@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column('case_id', sa.Integer(), sa.ForeignKey('cases.id'), primary_key=True),
         sa.Column('category', sa.String(length=20), primary_key=True),
         sa.Column('run_id', sa.String(length=36), sa.ForeignKey('gallring_runs.run_id'), nullable=False),
+        sa.Column('last_seq', sa.Integer(), nullable=False),
     )
     _drop_update_guards()
     _seal_chains(op.get_bind())
