@@ -215,10 +215,12 @@ def test_cli(world, cli_env):
     assert dry["dry_run"] and dry["case_ids"]["identity"] == [world["erased"]]
     done = ok("gallring", "--now", AS_OF.isoformat())
     assert done["case_ids"] == dry["case_ids"]
+    assert etablera("audit", "verify").code == 0
     [run] = ok("gallring", "--protocol")
     assert run["run"] == done["run"]
     text_out = etablera("gallring", "--protocol", "--lang", "sv")
     assert text_out.code == 0 and "identitet och kontaktuppgifter" in text_out.out
+    assert "identity and contact details" in etablera("gallring", "--protocol", "--lang", "en").out
     assert etablera("gallring", "--now", "2999-01-01").code == 2
     assert etablera("gallring", "--now", "igår").code == 2
     assert etablera("case", "hold", str(world["twin"])).code == 2                 # no reason
