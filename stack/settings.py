@@ -71,8 +71,10 @@ class StackSettings:
         return f"http://{self.host}:{self.port}/"
 
     def environment(self) -> dict[str, str]:
-        """What every process of the stack gets on top of the launcher's environment."""
-        return {**self.values, "ETABLERA_DATABASE_URL": self.database_url,
+        """What every process of the stack gets on top of the launcher's environment. The
+        reminders' links lead through HAProxy unless ETABLERA_BASE_URL is set."""
+        return {"ETABLERA_BASE_URL": os.environ.get("ETABLERA_BASE_URL") or self.url.rstrip("/"),
+                **self.values, "ETABLERA_DATABASE_URL": self.database_url,
                 "ETABLERA_TRUSTED_PROXIES": self.host, "PREFECT_API_URL": self.api_url,
                 "ETABLERA_WORK_POOL": self.work_pool}
 
