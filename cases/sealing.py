@@ -137,6 +137,6 @@ def erased(event: dict, categories: set[str]) -> tuple[dict, bool]:
     return out, True
 
 
-def reader_value(value, erased_word: str):
-    """What a reader shows for a value that may be erased."""
-    return erased_word if is_sealed(value) else value
+def shown(value):
+    """A value as a reader shows it: None once erased (its commitment is nobody's business)."""
+    return None if is_sealed(value) else value

@@ -23,6 +23,7 @@ from etablera.access.principal import Principal
 from etablera.cases import filters
 from etablera.cases.audit import CASES, EVENTS, events_in
 from etablera.cases.queries import reason_label
+from etablera.cases.sealing import shown
 from etablera.models import AccessLog, Correction
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
@@ -115,7 +116,7 @@ def _doc(r, config: Config, lang: str) -> dict:
             "trigger": r["trigger"], "from_state": r["from_state"], "to_state": r["to_state"],
             "to_state_label": state_label(r["to_state"], lang), "municipality": r["municipality"],
             "skipped": r["skipped"], "reason": r["reason"],
-            "reason_label": reason_label(config, "skip", r["reason"], lang), "justification": r["note"],
+            "reason_label": reason_label(config, "skip", r["reason"], lang), "justification": shown(r["note"]),
             "decision": r["data"].get("decision"), "participants": r["data"].get("participants")}
 
 

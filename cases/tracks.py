@@ -23,6 +23,7 @@ from etablera.cases import filters
 from etablera.cases.audit import CASES, EVENTS, events_in
 from etablera.statemachine.errors import NotFound
 from etablera.cases.agreements import agreement_book
+from etablera.cases.sealing import shown
 from etablera.statemachine.messages import Code, render
 from etablera.statemachine.process import (DECIDE, ON_HOLD, OPEN_MEASURE_STATES, STAGE_OF, TRACK_STAGE, TRANSFER,
                                            T, state_label)
@@ -154,7 +155,7 @@ def overrides(engine: Engine, *, municipality: str | None = None, since: datetim
         rows = conn.execute(query).mappings().all()
     return [{"case_id": r["case_id"], "seq": r["seq"], "at": show(r["at"]), "actor": r["actor"],
              "municipality": r["municipality"], "track": r["data"].get("track"),
-             "overridden_prerequisites": r["data"]["overridden_prerequisites"], "justification": r["note"],
+             "overridden_prerequisites": r["data"]["overridden_prerequisites"], "justification": shown(r["note"]),
              "participants": r["data"].get("participants")}
             for r in rows if r["data"].get("overridden_prerequisites")]
 
