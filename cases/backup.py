@@ -2,11 +2,12 @@
 
 A backup is one tar archive (`.tar`, or gzip-compressed when the name ends `.gz`/`.tgz`):
 
-    manifest.json              format, time, etablera version, migration revision, counts,
-                               the database's and every document's size and SHA-256, and a
-                               fingerprint of the audit key (never the key)
     etablera.sqlite3           the database, as of one moment
     documents/ab/ab12...       each file the database refers to, under its storage key
+    manifest.json              format, time, etablera version, migration revision, counts,
+                               the database's and every document's size and SHA-256, and a
+                               fingerprint of the audit key (never the key); written last,
+                               so it lists exactly what the archive holds
 
 The database is copied with SQLite's online backup API in steps of `pages` pages, with
 a pause between steps, from a connection that holds ONE read transaction for the whole
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import os
 import shutil
@@ -101,28 +103,28 @@ def backup(engine: Engine, target: Path, *, pages: int = PAGES, pause: float = P
         copy = work / DATABASE
         snapshot = _copy_database(source, copy, pages, pause, progress)
         store = store_for(engine)
-        documents, missing = [], 0
-        for key, sha256, size in snapshot.pop("documents"):
-            found = store.digest(key)
-            if found != (sha256, size):
-                missing += 1            # audit verify at the source reports it too; the rest is still worth keeping
-                continue
-            documents.append({"key": key, "sha256": sha256, "size": size})
-        key = load_key(engine)
-        copy_seconds = snapshot.pop("copy_seconds")
-        manifest = {"format": FORMAT, "created_at": snapshot["snapshot_at"][:19] + "+00:00",
-                    "etablera_version": _version(), **snapshot,
-                    "database": {"name": DATABASE, "size": copy.stat().st_size, "sha256": _sha256(copy)},
-                    "documents": documents, "documents_missing": missing,
-                    "audit_key_fingerprint": key_fingerprint(key)}
         archive = work / "archive"
+        documents, missing = [], 0
         # The archive holds personal data: readable by its owner only, like the database.
         with open(os.open(archive, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out, \
                 tarfile.open(fileobj=out, mode=_write_mode(target), **_level(target)) as tar:
-            _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1).encode())
-            tar.add(copy, DATABASE, recursive=False)
-            for doc in documents:
-                tar.add(store.path_of(doc["key"]), f"{DOCUMENTS}/{doc['key'][:2]}/{doc['key']}", recursive=False)
+            _add_file(tar, DATABASE, copy)
+            for key, sha256, size in snapshot.pop("documents"):
+                # Read once (a file is at most documents.max_bytes), checked and archived from
+                # the same bytes: a file erased or changed meanwhile is left out, never half in.
+                content = store.read(key)
+                if content is None or len(content) != size or hashlib.sha256(content).hexdigest() != sha256:
+                    missing += 1        # audit verify at the source reports it too; the rest is still worth keeping
+                    continue
+                _add_bytes(tar, f"{DOCUMENTS}/{key[:2]}/{key}", content)
+                documents.append({"key": key, "sha256": sha256, "size": size})
+            copy_seconds = snapshot.pop("copy_seconds")
+            manifest = {"format": FORMAT, "created_at": snapshot["snapshot_at"][:19] + "+00:00",
+                        "etablera_version": _version(), **snapshot,
+                        "database": {"name": DATABASE, "size": copy.stat().st_size, "sha256": _sha256(copy)},
+                        "documents": documents, "documents_missing": missing,
+                        "audit_key_fingerprint": key_fingerprint(load_key(engine))}
+            _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1).encode())     # last: it lists what is in
         _fsync(archive)
         os.replace(archive, target)
         _fsync_directory(target.parent)
@@ -392,10 +394,16 @@ def _sha256(path: Path) -> str:
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    import io
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
     tar.addfile(info, io.BytesIO(data))
+
+
+def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = path.stat().st_size, int(time.time()), 0o600
+    with open(path, "rb") as fh:
+        tar.addfile(info, fh)
 
 
 def _write_mode(target: Path) -> str:

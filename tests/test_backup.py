@@ -151,7 +151,8 @@ def _backup(tmp_path, name: str = "b.tar") -> Path:
 
 def test_restore_with_force_and_gzip_round_trip(source, tmp_path, monkeypatch):
     archive = _backup(tmp_path, "b.tar.gz")
-    assert tarfile.open(archive, "r:gz").getnames()[:2] == [MANIFEST, DATABASE]
+    names = tarfile.open(archive, "r:gz").getnames()
+    assert names[0] == DATABASE and names[-1] == MANIFEST and len(names) == 2 + 3
     assert archive.stat().st_mode & 0o077 == 0, "the archive holds personal data: owner only"
     restored = _fresh(tmp_path, "restored", key_from=source)
     _use(monkeypatch, restored)
@@ -251,3 +252,14 @@ def test_a_backup_of_an_older_revision_restores_and_says_to_migrate(tmp_path, mo
     result = etablera("restore", str(archive), "--lang", "en")
     assert result.code == 0 and "run etablera migrate" in result.out, result.both
     assert etablera("migrate").code == 0
+
+
+def test_a_document_missing_from_the_store_is_left_out_and_counted(source, tmp_path):
+    live = Path(source.removeprefix("sqlite:///")).parent / "documents"
+    first = sorted(p for p in live.rglob("*") if p.is_file())[0]
+    first.unlink()
+    result = etablera("backup", str(tmp_path / "b.tar"), "--json")
+    assert result.code == 0 and (result.doc["documents"], result.doc["documents_missing"]) == (2, 1), result.both
+    assert first.name not in " ".join(tarfile.open(tmp_path / "b.tar").getnames())
+    text = etablera("backup", str(tmp_path / "c.tar"), "--lang", "en")
+    assert "1 documents the database names were missing or altered" in text.out
