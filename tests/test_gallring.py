@@ -296,3 +296,24 @@ def test_the_monthly_flow_runs(world, tmp_path):
     [run] = retention.protocols(world["engine"])
     assert run["actor"] == "flow:gallring" and run["cases"] == 1
     assert ERASED["note"] not in done.stdout + done.stderr
+
+
+def test_the_case_page_of_an_erased_case(world):
+    """The page shows the case as it is kept: its state and history, the number '(gallrad)',
+    no name, note, justification or document name."""
+    from fastapi.testclient import TestClient
+
+    from etablera.access import accounts
+    from etablera.interfaces.http.app import create_app
+    from web_kit import PASSWORD, login
+
+    if world["engine"].dialect.name != "sqlite":
+        pytest.skip("the page is the same on both databases")
+    accounts.add_user(world["engine"], "admin", name="Admin", role="admin", organisation="kommun", password=PASSWORD)
+    retention.run(world["engine"], now=AS_OF)
+    with TestClient(create_app(world["engine"])) as client:
+        login(client, "admin")
+        page = client.get(f"/cases/{world['erased']}")
+    assert page.status_code == 200 and "(gallrad)" in page.text
+    for value in [*NAME.values(), ERASED["note"], ERASED["justification"], "intyg-zlatana", "sealed:"]:
+        assert value not in page.text, value
