@@ -276,17 +276,26 @@ def end_session(engine: Engine, secret: str | None) -> None:
 
 # ----------------------------------------------------------------------------- API tokens
 
-def create_token(engine: Engine, user_id: str, *, label: str, days: int | None = 365) -> tuple[str, dict]:
-    """A new API token for `user_id`: (the token, shown once and never stored; its record)."""
+TOKEN_SCOPES = ("events:read",)      # what a token may be limited to (the event feed: cases/feed.py)
+
+
+def create_token(engine: Engine, user_id: str, *, label: str, days: int | None = 365,
+                 scopes: tuple[str, ...] = ()) -> tuple[str, dict]:
+    """A new API token for `user_id`: (the token, shown once and never stored; its record).
+    `scopes`: the token may do only these (TOKEN_SCOPES), within its user's municipalities."""
     if not label or not label.strip() or len(label) > 120:
         raise BadInput("token_label", field="label")
+    for name in scopes:
+        if name not in TOKEN_SCOPES:
+            raise BadInput("unknown_scope", field="scope", value=name, choices=list(TOKEN_SCOPES))
     if days is not None and days <= 0:
         raise BadInput("days_positive", field="days")
     get_user(engine, user_id)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     row = {"id": _digest(token), "prefix": token[:12], "user_id": user_id, "label": label.strip(),
-           "created_at": now, "expires_at": now + timedelta(days=days) if days else None, "revoked_at": None}
+           "created_at": now, "expires_at": now + timedelta(days=days) if days else None, "revoked_at": None,
+           "scopes": " ".join(dict.fromkeys(scopes)) or None}
     with transaction(engine) as conn:
         conn.execute(insert(TOKENS).values(**row))
     return token, _token_doc(row)
@@ -295,7 +304,7 @@ def create_token(engine: Engine, user_id: str, *, label: str, days: int | None =
 def _token_doc(row) -> dict:
     return {"prefix": row["prefix"], "user": row["user_id"], "label": row["label"],
             "created_at": show(row["created_at"]), "expires_at": show(row["expires_at"]),
-            "revoked_at": show(row["revoked_at"])}
+            "revoked_at": show(row["revoked_at"]), "scopes": row["scopes"].split() if row["scopes"] else None}
 
 
 def list_tokens(engine: Engine, user_id: str | None = None) -> list[dict]:
@@ -315,7 +324,7 @@ def revoke_token(engine: Engine, prefix: str) -> int:
     return n
 
 
-_TOKEN_QUERY = (select(TOKENS.c.expires_at, TOKENS.c.revoked_at, *_PRINCIPAL)
+_TOKEN_QUERY = (select(TOKENS.c.expires_at, TOKENS.c.revoked_at, TOKENS.c.scopes, *_PRINCIPAL)
                 .join(USERS, USERS.c.id == TOKENS.c.user_id).where(TOKENS.c.id == bindparam("digest")))
 
 
@@ -330,7 +339,8 @@ def user_for_token(engine: Engine, token: str | None, now: datetime | None = Non
         return None
     if row["expires_at"] is not None and now >= row["expires_at"]:
         return None
-    return _principal_doc(row)
+    # A token with scopes may do only that (TOKEN_SCOPES); without, all its user may.
+    return {**_principal_doc(row), "scopes": tuple(row["scopes"].split()) if row["scopes"] else None}
 
 
 # ----------------------------------------------------------------------------- demo logins

@@ -32,6 +32,7 @@ class Principal:
     home: str | None = None                     # the user's own municipality, if any
     office: str | None = None
     via: str = "session"                        # session | token
+    scopes: tuple[str, ...] | None = None       # a token limited to these (events:read); None: not limited
 
     @property
     def can_change(self) -> bool:
@@ -72,7 +73,7 @@ def principal_for(user: dict, via: str = "session") -> Principal:
         scope = tuple(dict.fromkeys(codes + ((home,) if home else ())))
     else:
         scope = (home,) if home else ()
-    return Principal(user["id"], user["name"], role, org, scope, home, user["office"], via)
+    return Principal(user["id"], user["name"], role, org, scope, home, user["office"], via, user.get("scopes"))
 
 
 def empty_scope_refusal(who: Principal) -> Forbidden:

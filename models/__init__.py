@@ -17,6 +17,7 @@ _HOMES = {
     "ImportedCase": "etablera.models.imports", "LoginAttempt": "etablera.models.login_attempts",
     "LegalHold": "etablera.models.retention", "RetentionRun": "etablera.models.retention",
     "ProtocolRow": "etablera.models.retention", "Erasure": "etablera.models.retention",
+    "WebhookSubscription": "etablera.models.webhooks", "WebhookDelivery": "etablera.models.webhooks",
     "ApiToken": "etablera.models.users", "User": "etablera.models.users", "WebSession": "etablera.models.users",
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from etablera.models.timestamps import UTCDateTime
@@ -23,6 +23,7 @@ class AuditEvent(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("case_id", "seq", name="uq_audit_case_seq"),
         Index("ix_audit_trigger_at", "trigger", "at"),
+        Index("ix_audit_feed", "txid", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -43,6 +44,9 @@ class AuditEvent(SQLModel, table=True):
     salts: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    # The writing transaction's id on PostgreSQL (the database sets it; 0 on SQLite), for
+    # the event feed's order (cases/feed.py). Never written by the application.
+    txid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0")))
 
 
 class AccessLog(SQLModel, table=True):

@@ -75,3 +75,6 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    scopes: str | None = Field(default=None, max_length=200,
+                               description="space-separated (events:read): the token may do only that; none: all "
+                                           "its user may")

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy import func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -29,7 +29,7 @@ from etablera.models.database import transaction
 from etablera.models.ladder import Delivery, ReminderConfig, get_reminder_config
 from etablera.models.timestamps import show, utcnow
 from etablera.cases import filters
-from etablera.reminders import channels
+from etablera.reminders import channels, leases
 from etablera.reminders.links import case_line
 from etablera.reminders.notices import notice_label, notice_recipients, notice_text
 from etablera.statemachine.process import STAGE, stage_label as stage_label_of
@@ -192,10 +192,7 @@ def mail_to(mail_url: str, address: str) -> str:
 
 
 def _claimable(started: datetime, stale: datetime):
-    d = DELIVERIES.c
-    return or_(d.status == "pending",
-               and_(d.status == "failed", or_(d.claimed_at.is_(None), d.claimed_at < started)),
-               and_(d.status == "sending", d.claimed_at < stale))
+    return leases.claimable(DELIVERIES, started, stale)
 
 
 def _of(municipalities: Collection[str] | None):
@@ -228,32 +225,15 @@ def _claim(engine: Engine, row, started: datetime, stale: datetime) -> dict | No
     """Claim one delivery (status -> sending) if it is still claimable: a conditional
     UPDATE only one deliverer can win (PostgreSQL re-checks the condition after waiting
     for the row's lock), so a message is never claimed by two deliverers at once."""
-    d = DELIVERIES.c
-    with transaction(engine) as conn:
-        now = utcnow()
-        taken = conn.execute(update(DELIVERIES).where(d.id == row["delivery_id"], _claimable(started, stale))
-                             .values(status="sending", claimed_at=now).returning(d.attempts)).first()
-    return None if taken is None else {**row, "attempts": taken.attempts, "claimed_at": now}
+    taken = leases.claim(engine, DELIVERIES, row["delivery_id"], started, stale)
+    return None if taken is None else {**row, "attempts": taken[0], "claimed_at": taken[1]}
 
 
 def _finish(engine: Engine, claim: dict, error: str | None, max_attempts: int) -> str | None:
-    d = DELIVERIES.c
-    attempts = claim["attempts"] + 1
-    now = utcnow()
-    if error is None:
-        values = {"status": "sent", "sent_at": now, "attempts": attempts, "last_error": None}
-    else:
-        values = {"status": "dead" if attempts >= max_attempts else "failed", "attempts": attempts,
-                  "last_error": error[:500]}
-    with transaction(engine) as conn:
-        # Only if the claim is still ours (a lease that ran out may have passed it on).
-        changed = conn.execute(update(DELIVERIES).where(d.id == claim["delivery_id"], d.status == "sending",
-                                                        d.claimed_at == claim["claimed_at"])
-                               .values(**values)).rowcount
-        if changed != 1:
-            return None
-        _summarise(conn, claim["reminder_id"], now)
-    return values["status"]
+    # Only if the claim is still ours (a lease that ran out may have passed it on); the
+    # reminder's own status follows in the same transaction.
+    return leases.finish(engine, DELIVERIES, claim["delivery_id"], claim["claimed_at"], claim["attempts"], error,
+                         max_attempts, then=lambda conn, now: _summarise(conn, claim["reminder_id"], now))
 
 
 def _summarise(conn, reminder_id: int, now: datetime) -> None:

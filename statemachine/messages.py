@@ -318,6 +318,17 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "no_such_user": ("ingen användare {user}", "no user {user}"),
     "token_label": ("ange vad nyckeln är till för (1–120 tecken)", "say what the token is for (1–120 characters)"),
     "days_positive": ("ett positivt antal dagar", "a positive number of days"),
+    # --- the event feed and webhooks (cases/feed.py, cases/webhooks.py) ---------------------
+    "feed_cursor": ("okänd position i händelseflödet: använd värdet next från ett tidigare svar",
+                    "not a position in the event feed: use the value next from an earlier answer"),
+    "unknown_scope": ("okänd behörighet {value}; behörigheter: {choices}", "unknown scope {value}; scopes: {choices}"),
+    "scope_missing": ("nyckeln saknar behörigheten {scope}", "the token lacks the scope {scope}"),
+    "scope_only": ("nyckeln får bara {scopes}", "the token may only {scopes}"),
+    "webhook_name": ("1–60 bokstäver (a–z), siffror eller . _ -", "1–60 letters (a–z), digits or . _ -"),
+    "webhook_url": ("en adress som börjar med http:// eller https:// (högst 500 tecken)",
+                    "an address starting with http:// or https:// (at most 500 characters)"),
+    "webhook_exists": ("prenumerationen {name} finns redan", "subscription {name} already exists"),
+    "no_such_webhook": ("ingen prenumeration {name}", "no subscription {name}"),
     "no_such_token": ("ingen giltig nyckel som börjar med {prefix}", "no live token starting {prefix}"),
     "role_read_only": ("rollen {role} får läsa men inte ändra ärenden", "a user with role {role} may read but not "
                                                                         "change cases"),

@@ -100,6 +100,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     from etablera.interfaces.http import api_person
     from etablera.interfaces.http import api_corrections
     from etablera.interfaces.http import api_lists
+    from etablera.interfaces.http import api_events
     from etablera.interfaces.http import health
     from etablera.interfaces.http.request_log import RequestLog
     from etablera.models.database import get_engine
@@ -147,6 +148,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     app.include_router(api_journal.router, prefix=API_PREFIX)
     app.include_router(api_corrections.router, prefix=API_PREFIX)
     app.include_router(api_lists.router, prefix=API_PREFIX)
+    app.include_router(api_events.router, prefix=API_PREFIX)
     app.include_router(health.router)       # /healthz, /readyz: no login, not in the API's schema
     app.include_router(pages.router)
 

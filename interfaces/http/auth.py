@@ -77,12 +77,18 @@ def csrf_ok(session: Session | None, given: str | None) -> bool:
     return session is not None and bool(given) and secrets.compare_digest(session.csrf, given)
 
 
-def api_principal(request: Request, credentials: HTTPAuthorizationCredentials | None = None) -> Principal:
+def api_principal(request: Request, credentials: HTTPAuthorizationCredentials | None = None,
+                  scope: str | None = None) -> Principal:
     """The API's caller. 401 without a valid token or session; 403 for a browser session's
-    change without its CSRF token."""
+    change without its CSRF token. `scope`: the route needs a token with that scope
+    (events:read); a token limited to scopes is refused everywhere else (403)."""
     principal, session = identify(request)
     if principal is None:
         raise NotLoggedIn("login_required", header=Code("Authorization: Bearer ..."))
+    if scope is not None and scope not in (principal.scopes or ()):
+        raise Forbidden("scope_missing", field="scope", scope=Code(scope))
+    if scope is None and principal.scopes is not None:
+        raise Forbidden("scope_only", field="scope", scopes=[Code(name) for name in principal.scopes])
     if principal.scope_empty:
         raise empty_scope_refusal(principal)
     if session is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
