@@ -76,7 +76,7 @@ def deployments(config: ReminderConfig) -> list:
     in config/retention.toml), each on its configured schedule."""
     from prefect.client.schemas.schedules import CronSchedule
 
-    from etablera.flows import gallring
+    from etablera.flows import gallring, webhooks
     from etablera.flows.deadlines import deadline_check
     from etablera.flows.report_flow import monthly_report
     daily, monthly = config.schedule, config.report
@@ -84,7 +84,8 @@ def deployments(config: ReminderConfig) -> list:
                                          schedule=CronSchedule(cron=daily.cron, timezone=daily.timezone)),
             monthly_report.to_deployment(name=REPORT_DEPLOYMENT, parameters={"folder": report_folder(config)},
                                          schedule=CronSchedule(cron=monthly.cron, timezone=monthly.timezone)),
-            gallring.deployment()]
+            gallring.deployment(),
+            webhooks.deployment()]                  # every minute: the webhooks (flows/webhooks.py)
 
 
 def report_folder(config: ReminderConfig) -> str:
@@ -104,4 +105,5 @@ def _serve(config: ReminderConfig, echo) -> None:
     from etablera.models.retention import retention_rules
     gallring = retention_rules().schedule
     echo(f"gallring scheduled: {gallring.cron} ({gallring.timezone}), rules in config/retention.toml")
+    echo("webhooks sent every minute (etablera webhook list)")
     serve_all(*deployments(config))

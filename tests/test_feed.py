@@ -255,3 +255,33 @@ def test_a_dead_delivery_holds_its_case_back_until_retried(any_engine):
         receiver.close()
     with pytest.raises(Forbidden):
         webhooks.subscriptions(any_engine, Principal("k", "K", "officer", "kommun", ("0581",), "0581"))
+
+
+def test_the_cli_manages_subscriptions_and_delivers(cli_env, db_url):
+    from cli_kit import etablera, ok
+    engine = make_engine(db_url)
+    try:
+        port = free_port()
+        receiver = Receiver(port)
+        try:
+            added = ok("webhook", "add", "nationell", f"http://127.0.0.1:{port}/", "--municipality", "0581")
+            assert added["secret"].startswith("whsec_") and added["municipalities"] == ["0581"]
+            assert etablera("webhook", "add", "nationell", "http://x/").code == 2                 # exists
+            bad = etablera("webhook", "add", "ny", "ftp://x/")
+            assert bad.code == 2 and "url" in bad.err
+            _cases(engine, 2)                       # one case in 0581, one in 0180
+            settled(engine)
+            assert ok("webhook", "deliver") == {"recorded": 3, "sent": 3, "failed": 0, "dead": 0}
+            assert "0581" in etablera("webhook", "list").out
+            assert [d["status"] for d in ok("webhook", "deliveries", "--name", "nationell")] == ["sent"] * 3
+            assert ok("webhook", "remove", "nationell")["deliveries_removed"] == 3
+        finally:
+            receiver.close()
+        assert len(receiver.got) == 3
+        accounts.add_user(engine, "uppf", name="U", role="auditor", organisation="kommun", municipality=None,
+                          office=None, password="rätt-lösenord-123")
+        assert ok("user", "token", "uppf", "--label", "uppföljning", "--scope", "events:read")["scopes"] == [
+            "events:read"]
+        assert etablera("user", "token", "uppf", "--label", "x", "--scope", "cases:write").code == 2
+    finally:
+        engine.dispose()

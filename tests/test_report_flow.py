@@ -46,10 +46,11 @@ def test_serve_schedules_the_check_and_the_monthly_report(monkeypatch, tmp_path)
     monkeypatch.setattr(prefect, "serve", lambda *deployments: served.extend(deployments))
     serve._serve(get_reminder_config(), said.append)
     assert [(d.flow_name, d.name) for d in served] == [("deadline-check", "daily"), ("monthly-report", "monthly"),
-                                                        ("gallring", "monthly")]
+                                                        ("gallring", "monthly"), ("webhooks", "every-minute")]
     schedules = [(d.schedules[0].schedule.cron, d.schedules[0].schedule.timezone) for d in served]
     assert schedules == [("0 6 * * 1-5", "Europe/Stockholm"), ("30 6 1 * *", "Europe/Stockholm"),
-                         ("0 3 2 * *", "Europe/Stockholm")]         # config/retention.toml's [schedule]
+                         ("0 3 2 * *", "Europe/Stockholm"),         # config/retention.toml's [schedule]
+                         ("* * * * *", "UTC")]
     assert served[1].parameters == {"folder": str(tmp_path / "reports")}
     assert said[1] == f"monthly report scheduled: 30 6 1 * * (Europe/Stockholm), written to {tmp_path}/reports/YYYY-MM"
 

@@ -50,6 +50,7 @@ LAZY_COMMANDS = {
     "gallring": "etablera.interfaces.cli.gallring:gallring",
     "stack": "etablera.interfaces.cli.stack:stack",
     "migrate": "etablera.interfaces.cli.migrate:migrate",
+    "webhook": "etablera.interfaces.cli.webhooks:webhook",
 }
 
 

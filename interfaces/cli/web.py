@@ -133,11 +133,13 @@ def user_deactivate(options, user_id):
 @click.argument("user_id")
 @click.option("--label", required=True, help="What the token is for (an integration's name).")
 @click.option("--days", default=365, show_default=True, type=int, help="Valid this many days.")
+@click.option("--scope", "scopes", multiple=True, metavar="SCOPE",
+              help="Limit the token to this (events:read: the event feed GET /api/v1/events, nothing else).")
 @common
-def user_token(options, user_id, label, days):
+def user_token(options, user_id, label, days, scopes):
     """A new API token acting as USER_ID (printed once; only its hash is kept)."""
     from etablera.access.accounts import create_token
-    token, doc = create_token(get_engine(), user_id, label=label, days=days)
+    token, doc = create_token(get_engine(), user_id, label=label, days=days, scopes=tuple(scopes))
     emit(options, {**doc, "token": token}, lambda d: f"{d['token']}\n(shown once; send it as "
                                                      "'Authorization: Bearer <token>')")
 
