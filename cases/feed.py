@@ -105,15 +105,17 @@ def page(conn: Connection, after: tuple[int, int] = START, limit: int = DEFAULT_
     One statement: on PostgreSQL the horizon (XMIN) and the rows come from one snapshot."""
     limit = check_limit(limit)
     query = (select(*_FIELDS).where(tuple_(EVENTS.c.txid, EVENTS.c.id) > tuple_(*after),
-                                    EVENTS.c.trigger.in_(FEED_TRIGGERS))
+                                    # `|| ''`: not by ix_audit_trigger_at (SQLite would pick it and
+                                    # sort the whole trail); the feed's index, in order, filtered.
+                                    (EVENTS.c.trigger + "").in_(FEED_TRIGGERS))
              .order_by(EVENTS.c.txid, EVENTS.c.id).limit(limit))
     if conn.dialect.name == "postgresql":
         query = query.where(EVENTS.c.txid < XMIN)
     if municipalities is not None:
         query = query.where(EVENTS.c.municipality.in_(sorted(set(municipalities))) if municipalities else ~true())
-    rows = conn.execute(query).mappings().all()
-    items = [item(row) for row in rows]
-    return items, ((rows[-1]["txid"], rows[-1]["id"]) if rows else after)
+    rows = conn.execute(query).all()
+    items = [item(row._asdict()) for row in rows]
+    return items, ((rows[-1].txid, rows[-1].id) if rows else after)
 
 
 def item(row) -> dict:

@@ -1,0 +1,135 @@
+"""A page of the event feed (issue 16: a feed page of 1,000 events in at most 100 ms).
+
+    .venv/bin/python -m benchmarks feed [--scale 0.1]            # in the table, SQLite
+    .venv/bin/python -m benchmarks.bench_feed [--events 1000000] [--workdir var/bench-feed]
+        [--postgres SERVER_URL]
+
+Builds 1,000 real cases (demo/bulk.write_cohort), then `--events` synthetic audit events
+spread over them (four in five a state change, the rest notes: the feed filters those),
+written in transactions of 1,000 rows (on PostgreSQL each gets its own txid, as a
+production trail would). Then times `cases/feed.read` (one transaction, the principal's
+municipalities applied) for a 1,000-event page at the start, the middle and the end of the
+trail, for an admin (every municipality) and for a one-municipality token, each the median
+of 15 reads. On PostgreSQL in a database of its own (`etablera_bench_feed`, dropped after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+BENCH_DATABASE = "etablera_bench_feed"
+READS = 15
+
+
+def _events(engine, total: int) -> None:
+    from sqlalchemy import insert, select
+
+    from etablera.cases.audit import CASES, EVENTS
+    from etablera.models.database import transaction
+    from etablera.models.timestamps import utcnow
+
+    with transaction(engine, write=False) as conn:
+        cases = conn.execute(select(CASES.c.id, CASES.c.municipality)).all()
+    now = utcnow()
+    triggers = ("hold_talk", "establish_plan", "pause", "resume", "add_note")
+    for start in range(0, total, 1000):
+        rows = []
+        for n in range(start, min(total, start + 1000)):
+            case_id, place = cases[n % len(cases)]
+            rows.append({"case_id": case_id, "seq": 100_000 + n // len(cases), "at": now, "recorded_at": now,
+                         "actor": "bench", "trigger": triggers[n % 5], "from_state": "module1.talk",
+                         "to_state": "module2.plan", "municipality": place, "skipped": [], "data": {},
+                         "prev_hash": "0" * 64, "hash": "0" * 64})
+        with transaction(engine) as conn:
+            conn.execute(insert(EVENTS), rows)
+
+
+def measure(events: int, workdir: Path, postgres: str | None = None) -> dict:
+    workdir.mkdir(parents=True, exist_ok=True)
+    os.environ["ETABLERA_AUDIT_KEY_FILE"] = str((workdir / "audit.key").absolute())
+    from sqlalchemy import func, select
+    from sqlalchemy.engine import make_url
+
+    from etablera.access.principal import Principal
+    from etablera.cases import feed
+    from etablera.cases.audit import EVENTS
+    from etablera.demo.bulk import write_cohort
+    from etablera.models.database import make_engine, transaction, upgrade
+
+    server = None
+    if postgres:
+        server = make_engine(postgres).execution_options(isolation_level="AUTOCOMMIT")
+        with server.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
+            conn.exec_driver_sql(f"CREATE DATABASE {BENCH_DATABASE}")
+        engine = make_engine(make_url(postgres).set(database=BENCH_DATABASE).render_as_string(hide_password=False))
+    else:
+        database = workdir / "feed.sqlite3"
+        for suffix in ("", "-wal", "-shm", "-writers.lock"):
+            Path(str(database) + suffix).unlink(missing_ok=True)
+        engine = make_engine(f"sqlite:///{database}")
+    try:
+        upgrade(engine)
+        started = time.perf_counter()
+        write_cohort(engine, 1000, seed=5)
+        _events(engine, events)
+        built = time.perf_counter() - started
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("ANALYZE audit_events")
+        with transaction(engine, write=False) as conn:
+            total = conn.execute(select(func.count()).select_from(EVENTS)).scalar()
+            ordered = select(EVENTS.c.txid, EVENTS.c.id).order_by(EVENTS.c.txid, EVENTS.c.id)
+            places = [feed.START] + [tuple(conn.execute(ordered.offset(int(total * f)).limit(1)).one())
+                                     for f in (0.5, 0.999)]
+        admin = Principal("bench", "B", "admin", "kommun", None, via="token", scopes=("events:read",))
+        one = Principal("bench", "B", "officer", "kommun", ("0581",), "0581", via="token", scopes=("events:read",))
+        out = {"events": total, "built": built}
+        for label, who in (("all", admin), ("0581", one)):
+            for where, position in zip(("start", "middle", "end"), places):
+                cursor = feed.encode(position)
+                times, count = [], 0
+                for _ in range(READS):
+                    began = time.perf_counter()
+                    count = len(feed.read(engine, who, cursor, 1000)["events"])
+                    times.append(time.perf_counter() - began)
+                out[f"{label}/{where}"] = {"ms": statistics.median(times) * 1000, "events": count}
+        return out
+    finally:
+        engine.dispose()
+        if server is not None:
+            with server.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
+            server.dispose()
+
+
+def run(options) -> list:
+    """The benchmark table's rows (SQLite): 200,000 events × --scale."""
+    from benchmarks import Result
+
+    events = max(10_000, int(200_000 * options.scale))
+    found = measure(events, Path(options.workdir) / "feed")
+    page = found["all/middle"]["ms"]
+    return [Result("feed page of 1,000 events", page, "ms", goal="≤ 100 ms", met=page <= 100,
+                   note=f"{found['events']} events, middle of the trail, every municipality")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--workdir", type=Path, default=Path("var/bench-feed"))
+    parser.add_argument("--postgres", default=None, help="a PostgreSQL server's URL (a database of its own is made)")
+    args = parser.parse_args()
+    found = measure(args.events, args.workdir, args.postgres)
+    print(f"{found['events']} events, built in {found['built']:.0f} s; median of {READS} reads of a 1,000-event page:")
+    for key, value in found.items():
+        if "/" in key:
+            print(f"  {key:12} {value['ms']:7.1f} ms  ({value['events']} events)")
+
+
+if __name__ == "__main__":
+    main()
