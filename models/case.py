@@ -29,9 +29,9 @@ class Case(SQLModel, table=True):
 
     __tablename__ = "cases"
     __table_args__ = (
-        # One active case per person: the engine checks first, the index makes it true.
-        Index("uq_cases_active_person", "person", unique=True,
-              sqlite_where=text("active"), postgresql_where=text("active")),
+        # One active case per person: the engine checks first, the index makes it true
+        # (its WHERE as each database's check spells it, so the check reads it: 0016).
+        Index("uq_cases_active_person", "person", unique=True, **_ACTIVE),
         Index("ix_cases_municipality_state", "municipality", "state"),
         Index("ix_cases_due", "due"),
         Index("ix_cases_person", "person"),
@@ -44,6 +44,8 @@ class Case(SQLModel, table=True):
         Index("ix_cases_municipality_family_key", "municipality", "family_key",
               postgresql_ops={"family_key": "varchar_pattern_ops"}),
         Index("ix_cases_municipality_transferred", "municipality", "transferred_at"),
+        # Gallring's ended cases by when they ended (cases/retention.py; migration 0016).
+        Index("ix_cases_ended", "active", "state_since"),
         # The start page's queue counts, each one range of one index (migration 0010): the
         # running cases only, `active` last (SQLite counts a column covered only if the index
         # holds it), the WHERE as each database's statement spells it.
