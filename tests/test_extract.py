@@ -49,9 +49,10 @@ def world(db_url, monkeypatch, tmp_path):
         add_measure(engine, case_id, "sfi", actor="h0581")
         add_note(engine, case_id, f"Samtal om {phone}", actor="h0581")
         update_person(engine, case_id, actor="h0581", email=f"p{phone[4:7]}@example.org")
-        show_case(engine, case_id, actor="h0581")
         cases[person] = case_id
-    deadlines.record_due(engine, parse_moment((date.today() + timedelta(days=400)).isoformat()))
+        due = show_case(engine, case_id, actor="h0581")["due"]
+    # The day after the stage's due date (both cases share it): an overdue reminder for each.
+    deadlines.record_due(engine, parse_moment((date.fromisoformat(due) + timedelta(days=1)).isoformat()))
     outbox.address(engine)                 # each reminder's deliveries, to its recipients
     world.cases.update({"a": cases[A], "b": cases[B]})
     return world
