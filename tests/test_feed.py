@@ -285,3 +285,38 @@ def test_the_cli_manages_subscriptions_and_delivers(cli_env, db_url):
         assert etablera("user", "token", "uppf", "--label", "x", "--scope", "cases:write").code == 2
     finally:
         engine.dispose()
+
+
+def test_webhooks_by_api_and_a_sender_killed_mid_send_sends_again(any_engine):
+    accounts.add_user(any_engine, "admin", name="A", role="admin", organisation="kommun", municipality=None,
+                      office=None, password="rätt-lösenord-123")
+    accounts.add_user(any_engine, "h0581", name="H", role="officer", organisation="kommun", municipality="0581",
+                      office=None, password="rätt-lösenord-123")
+    admin = {"Authorization": f"Bearer {accounts.create_token(any_engine, 'admin', label='t')[0]}"}
+    officer_ = {"Authorization": f"Bearer {accounts.create_token(any_engine, 'h0581', label='t')[0]}"}
+    api = TestClient(create_app(any_engine))
+    port = free_port()
+    made = api.post("/api/v1/webhooks", json={"name": "kommunen", "url": f"http://127.0.0.1:{port}/"}, headers=admin)
+    assert made.status_code == 201 and made.json()["secret"].startswith("whsec_")
+    assert api.post("/api/v1/webhooks", json={"name": "x", "url": "http://x/"}, headers=officer_).status_code == 403
+    assert api.post("/api/v1/webhooks", json={"name": "Ö", "url": "http://x/"},
+                    headers=admin).json()["error"]["field"] == "name"
+    assert [w["name"] for w in api.get("/api/v1/webhooks", headers=admin).json()] == ["kommunen"]
+    _cases(any_engine, 1)
+    settled(any_engine)
+    # A sender dies after the receiver got the message, before marking it sent.
+    receiver = Receiver(port)
+    try:
+        def dies(url, body, headers):
+            webhooks.post(url, body, headers)
+            raise SystemExit("killed")
+        with pytest.raises(SystemExit):
+            webhooks.deliver(any_engine, config=QUICK, send=dies)
+        assert webhooks.deliver(any_engine, config=QUICK).sent == 0            # its lease still holds
+        assert webhooks.deliver(any_engine, config=QUICK, reclaim_after=0).sent == 3
+    finally:
+        receiver.close()
+    ids = [json.loads(body)["id"] for _, body in receiver.got]
+    assert len(ids) == 4 and ids[0] == ids[1] and len(set(ids)) == 3            # the first twice: dedupe by id
+    assert api.delete("/api/v1/webhooks/kommunen", headers=admin).json()["deliveries_removed"] == 3
+    assert api.delete("/api/v1/webhooks/kommunen", headers=admin).status_code == 404
