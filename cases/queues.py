@@ -530,9 +530,17 @@ def places_of(engine: Engine, who: Principal, q: ListQuery, action: str = "list"
 
 
 def list_cases(engine: Engine, who: Principal, q: ListQuery, *, limit: int = 50, offset: int = 0,
-               today: date | None = None, lang: str = "sv", config: Config | None = None) -> dict:
+               today: date | None = None, lang: str = "sv", config: Config | None = None,
+               counted: tuple[ListQuery, ...] | list[ListQuery] = ()) -> dict:
     """One page of a list, with its total (the same filters counted) and the offsets of the
-    next and previous pages."""
+    next and previous pages. `counted`: more lists to count beside it (the start page's
+    queues and saved filters), as `count_lists` counts them, in the same statement as the
+    total (under "counts"); a list equal to `q` is counted once.
+
+    The rows and the counts are read in one snapshot. Each case shown by name is in the
+    access log before the page is returned; on SQLite that row is written after the read,
+    in a transaction of its own, so that the writers' lock, which every view of a case
+    takes in turn, is held for the INSERT only and not for the list's reads."""
     config = config or get_config()
     today = today or local_date(utcnow())
     if not 1 <= limit <= MAX_LIMIT:
@@ -543,20 +551,31 @@ def list_cases(engine: Engine, who: Principal, q: ListQuery, *, limit: int = 50,
     dialect = engine.dialect.name
     shape = _shape(q, who, places, dialect, today)
     values = _values(q, who, places, today)
-    with transaction(engine) as conn:
+    lists = list(dict.fromkeys([q, *counted]))          # q first: its count is the total
+    counting, count_values, slots = _counting(who, lists, dialect, today)
+    apart = dialect == "sqlite" and not q.track
+    with transaction(engine, write=not apart) as conn:
         if q.track:               # the stays are the report's derived table: up to date with the trail first
             from etablera.reports.facts import refresh_in
             refresh_in(conn)
         rows = conn.execute(_listing(shape, q.sort), {**values, "limit": limit + 1, "offset": offset}).mappings().all()
-        total = conn.execute(_count(shape), values).scalar_one()
+        counts = _counted(conn.execute(counting, count_values).one(), slots)
         # A row with a name shows personal data: each such case shown is in the access log.
-        scope.shown(conn, who, (r["id"] for r in rows[:limit] if r["given_name"] or r["family_name"]), LISTED)
+        shown = [r["id"] for r in rows[:limit] if r["given_name"] or r["family_name"]]
+        if not apart:
+            scope.shown(conn, who, shown, LISTED)
+    if apart and shown:
+        with transaction(engine) as conn:
+            scope.shown(conn, who, shown, LISTED)
     more = len(rows) > limit
-    return {"today": today.isoformat(), "queue": q.queue, "mine": q.queue == "mine", "sort": q.sort,
-            "query": q.params(), "limit": limit, "offset": offset, "total": total,
+    page = {"today": today.isoformat(), "queue": q.queue, "mine": q.queue == "mine", "sort": q.sort,
+            "query": q.params(), "limit": limit, "offset": offset, "total": counts[0],
             "next_offset": offset + limit if more else None,
             "prev_offset": max(offset - limit, 0) if offset > 0 else None,
             "items": [item(r, today, config, lang) for r in rows[:limit]]}
+    if counted:
+        page["counts"] = [counts[lists.index(c)] for c in counted]
+    return page
 
 
 def item(r, today: date, config: Config, lang: str) -> dict:
@@ -578,8 +597,16 @@ def item(r, today: date, config: Config, lang: str) -> dict:
 def count_lists(engine: Engine, who: Principal, lists: list[ListQuery], today: date | None = None) -> list[int | None]:
     """The count of each list in one statement; None for a list outside the principal's
     scope now (a saved filter whose municipality is no longer theirs)."""
-    today = today or local_date(utcnow())
-    dialect = engine.dialect.name
+    counting, values, slots = _counting(who, lists, engine.dialect.name, today or local_date(utcnow()))
+    if counting is None:
+        return [None] * len(lists)
+    with transaction(engine, write=False, single=True) as conn:
+        return _counted(conn.execute(counting, values).one(), slots)
+
+
+def _counting(who: Principal, lists: list[ListQuery], dialect: str, today: date):
+    """The statement that counts `lists` (None if none is in scope), its values, and where
+    each list's count is in its row (None: out of scope)."""
     shapes, values, slots = [], {}, []
     for q in lists:
         try:
@@ -591,10 +618,10 @@ def count_lists(engine: Engine, who: Principal, lists: list[ListQuery], today: d
         slots.append(len(shapes))
         shapes.append(_shape(q, who, places, dialect, today))
         values.update(_values(q, who, places, today, p))
-    if not shapes:
-        return [None] * len(lists)
-    with transaction(engine, write=False, single=True) as conn:
-        row = conn.execute(_counts(tuple(shapes)), values).one()
+    return (_counts(tuple(shapes)) if shapes else None), values, slots
+
+
+def _counted(row, slots: list[int | None]) -> list[int | None]:
     return [None if slot is None else row[slot] for slot in slots]
 
 

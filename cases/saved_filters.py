@@ -89,18 +89,26 @@ def delete_filter(engine: Engine, who: Principal, filter_id: int) -> None:
         raise NotFound("no_such_filter", field="filter", filter=filter_id)
 
 
+def saved_lists(engine: Engine, who: Principal) -> list[tuple[dict, queues.ListQuery | None]]:
+    """`who`'s saved filters, each with its list (None: saved before a state or municipality
+    it names was removed)."""
+    out = []
+    for f in list_filters(engine, who):
+        try:
+            out.append((f, queues.parse_query(f["query"], keys=queues.SAVED_KEYS)))
+        except BadInput:
+            out.append((f, None))
+    return out
+
+
 def filters_with_counts(engine: Engine, who: Principal) -> list[dict]:
     """`who`'s saved filters with the count of each (one statement for all the counts);
     a filter whose municipality is no longer theirs has no count."""
-    saved = list_filters(engine, who)
-    lists = {}
-    for f in saved:
-        try:
-            lists[f["id"]] = queues.parse_query(f["query"], keys=queues.SAVED_KEYS)
-        except BadInput:                # saved before a state or municipality it names was removed
-            continue
-    counts = dict(zip(lists, queues.count_lists(engine, who, list(lists.values())))) if lists else {}
-    return [{**f, "count": counts.get(f["id"])} for f in saved]
+    saved = saved_lists(engine, who)
+    lists = [q for _, q in saved if q is not None]
+    counts = iter(queues.count_lists(engine, who, lists) if lists else ())
+    return [{**f, "count": None if q is None else next(counts)} for f, q in saved]
 
 
-__all__ = ["MAX_FILTERS", "delete_filter", "filters_with_counts", "get_filter", "list_filters", "save_filter"]
+__all__ = ["MAX_FILTERS", "delete_filter", "filters_with_counts", "get_filter", "list_filters", "save_filter",
+           "saved_lists"]

@@ -11,9 +11,15 @@ What the query is decides how it is answered:
   indexed range of `given_key`/`family_key` within each of the user's municipalities
   (the indexes (municipality, given_key) and (municipality, family_key)).
 
-Every case a search shows is in the access log (one row per case, action `search`, in the
-same transaction as the read; the kind of search, never its words); a case the number or
-id names in another municipality is not shown, and the attempt is logged (`denied:search`).
+Every case a search shows is in the access log (one row per case, action `search`, one
+INSERT, committed before the answer is returned; the kind of search, never its words); a
+case the number or id names in another municipality is not shown, and the attempt is
+logged (`denied:search`). On PostgreSQL the rows are written in the read's transaction; on
+SQLite in one of their own after the read, so that the writers' lock, which every view
+of a case takes in turn, is held for the INSERT only.
+
+The statement of each kind of query is built once (the number, the id, the words and the
+municipalities are bound parameters).
 
 The name statement is written per database so that each uses its index: on PostgreSQL
 `LIKE 'prefix%'` (% and _ escaped, by !) over the keys' varchar_pattern_ops indexes; on SQLite,
@@ -25,8 +31,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.engine import Engine
 
 from etablera.access import scope
@@ -88,37 +95,77 @@ def search(engine: Engine, who: Principal, query: str, *, limit: int = DEFAULT_L
     kind, value = parse_query(query, today or local_date(utcnow()))
     if kind == "case" and not 1 <= value <= MAX_ID:
         return _answer(kind, limit, [], False, config, lang)
-    found = statement(kind, value, who.municipalities, engine.dialect.name).limit(limit + 1)
-    with transaction(engine) as conn:
-        rows = conn.execute(found).mappings().all()
+    dialect = engine.dialect.name
+    found = _select(kind, len(value) if kind == "name" else 0, _places(who.municipalities), dialect)
+    values = {**_values(kind, value, who.municipalities, dialect), "limit": limit + 1}
+    apart = dialect == "sqlite"         # SQLite: the read outside the writers' lock (queues.list_cases)
+    with transaction(engine, write=not apart, single=apart) as conn:
+        rows = conn.execute(found, values).mappings().all()
         visible = [r for r in rows if who.sees(r["municipality"])]
-        hidden = [r for r in rows if not who.sees(r["municipality"])]
-        scope.shown(conn, who, (r["id"] for r in visible[:limit]), ACTION, kind)
-        scope.shown(conn, who, (r["id"] for r in hidden), f"denied:{ACTION}", OUTSIDE)
+        hidden = [r["id"] for r in rows if not who.sees(r["municipality"])]
+        if not apart:
+            _log(conn, who, kind, [r["id"] for r in visible[:limit]], hidden)
+    if apart and rows:
+        with transaction(engine) as conn:
+            _log(conn, who, kind, [r["id"] for r in visible[:limit]], hidden)
     return _answer(kind, limit, visible[:limit], len(visible) > limit, config, lang)
+
+
+def _log(conn, who: Principal, kind: str, shown: list[int], hidden: list[int]) -> None:
+    scope.shown(conn, who, shown, ACTION, kind)
+    scope.shown(conn, who, hidden, f"denied:{ACTION}", OUTSIDE)
 
 
 def statement(kind: str, value, municipalities: tuple[str, ...] | None, dialect: str):
     """The SELECT that answers a parsed query (`parse_query`) for `municipalities` (None:
-    all) on `dialect` (sqlite | postgresql), newest first."""
-    query = select(*_COLUMNS).order_by(CASES.c.id.desc())
+    all) on `dialect` (sqlite | postgresql), newest first, with its values (`search` runs
+    the same statement with the values beside it)."""
+    words = len(value) if kind == "name" else 0
+    return _select(kind, words, _places(municipalities), dialect).params(
+        _values(kind, value, municipalities, dialect))
+
+
+def _places(municipalities: tuple[str, ...] | None) -> str | None:
+    return None if municipalities is None else "one" if len(municipalities) == 1 else "many"
+
+
+@lru_cache(maxsize=64)
+def _select(kind: str, words: int, places: str | None, dialect: str):
+    """The statement of one kind of query (built once: the values are bound parameters)."""
+    query = select(*_COLUMNS).order_by(CASES.c.id.desc()).limit(bindparam("limit"))
     if kind == "number":                # every case of the number: one outside scope is logged as refused
-        return query.where(CASES.c.person == value)
+        return query.where(CASES.c.person == bindparam("value"))
     if kind == "case":
-        return query.where(CASES.c.id == value)
-    if municipalities is not None:
-        # Each municipality's range of the prefix, on (municipality, given_key) and
-        # (municipality, family_key): never the whole country's cases of the prefix.
-        query = query.where(CASES.c.municipality.in_(municipalities))
-    words = [or_(_prefix(CASES.c.given_key, w, dialect), _prefix(CASES.c.family_key, w, dialect)) for w in value]
-    return query.where(and_(*words))
+        return query.where(CASES.c.id == bindparam("value"))
+    # Each municipality's range of the prefix, on (municipality, given_key) and
+    # (municipality, family_key): never the whole country's cases of the prefix.
+    if places == "one":
+        query = query.where(CASES.c.municipality == bindparam("municipality"))
+    elif places == "many":
+        query = query.where(CASES.c.municipality.in_(bindparam("municipalities", expanding=True)))
+    return query.where(and_(*(or_(_prefix(CASES.c.given_key, i, dialect), _prefix(CASES.c.family_key, i, dialect))
+                              for i in range(words))))
 
 
-def _prefix(column, prefix: str, dialect: str):
+def _prefix(column, i: int, dialect: str):
     if dialect == "postgresql":
-        escaped = prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-        return column.like(escaped + "%", escape="!")
-    return and_(column >= prefix, column < prefix + _LAST)
+        return column.like(bindparam(f"w{i}"), escape="!")
+    return and_(column >= bindparam(f"w{i}"), column < bindparam(f"w{i}_end"))
+
+
+def _values(kind: str, value, municipalities: tuple[str, ...] | None, dialect: str) -> dict:
+    if kind != "name":
+        return {"value": value}
+    values: dict = {}
+    if municipalities is not None:
+        values.update({"municipality": municipalities[0]} if len(municipalities) == 1
+                      else {"municipalities": list(municipalities)})
+    for i, word in enumerate(value):
+        if dialect == "postgresql":
+            values[f"w{i}"] = word.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+        else:
+            values[f"w{i}"], values[f"w{i}_end"] = word, word + _LAST
+    return values
 
 
 def _answer(kind: str, limit: int, rows, more: bool, config: Config, lang: str) -> dict:

@@ -22,7 +22,7 @@ from etablera.interfaces.http.pages.common import checked_form, lang_of
 from etablera.statemachine.errors import EtableraError
 
 router = APIRouter(include_in_schema=False)
-PAGE = 50
+PAGE = 25            # rows of a worklist page: each one shown by name is an access-log row
 WORDS = {
     "queues": ("Köer", "Queues"),
     "saved": ("Mina sparade filter", "My saved filters"),
@@ -70,20 +70,32 @@ def list_url(path: str, params: dict, **extra) -> str:
     return f"{path}?{urlencode({**params, **{k: v for k, v in extra.items() if v is not None}}, doseq=True)}"
 
 
-def start_page_parts(engine, who: Principal, q: queues.ListQuery, lang: str) -> dict:
-    """The queues with their counts and the user's saved filters with theirs."""
-    counts = queues.queue_counts(engine, who)
-    current = q.params()
+def counted_lists(engine, who: Principal) -> tuple[list[queues.ListQuery], list[tuple[dict, queues.ListQuery | None]]]:
+    """What the start page counts beside its list (`list_cases(counted=...)`, one statement
+    with the list's total): the queues, then the user's saved filters that still parse;
+    and the saved filters themselves."""
     try:
-        saved = saved_filters.filters_with_counts(engine, who)
+        saved = saved_filters.saved_lists(engine, who)
     except EtableraError:
         saved = []
+    return ([queues.ListQuery(queue=name) for name in queues.QUEUES]
+            + [f for _, f in saved if f is not None]), saved
+
+
+def start_page_parts(q: queues.ListQuery, counts: list[int | None], saved: list[tuple[dict, queues.ListQuery | None]],
+                     lang: str) -> dict:
+    """The queues with their counts and the user's saved filters with theirs (`counts`: of
+    `counted_lists`, in its order)."""
+    current = q.params()
+    queue_counts = dict(zip(queues.QUEUES, counts))
+    rest = iter(counts[len(queues.QUEUES):])
+    filters = [{**f, "count": None if parsed is None else next(rest)} for f, parsed in saved]
     return {
-        "queues": [{"name": name, "label": queues.queue_label(name, lang), "count": counts[name],
+        "queues": [{"name": name, "label": queues.queue_label(name, lang), "count": queue_counts[name],
                     "url": list_url("/worklist", {"queue": name}), "current": q.queue == name and len(current) == 1}
                    for name in queues.QUEUES],
         "saved": [{**f, "url": list_url("/worklist", f["query"]) if f["query"] else "/worklist?queue=",
-                   "current": f["query"] == current} for f in saved],
+                   "current": f["query"] == current} for f in filters],
     }
 
 

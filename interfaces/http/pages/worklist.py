@@ -13,8 +13,8 @@ from etablera.cases import queues
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
 from etablera.interfaces.http.pages.common import form_error, lang_of, render
-from etablera.interfaces.http.pages.queues import (PAGE, list_url, report_filters, sort_options, start_page_parts,
-                                                   words)
+from etablera.interfaces.http.pages.queues import (PAGE, counted_lists, list_url, report_filters, sort_options,
+                                                   start_page_parts, words)
 from etablera.models.configuration import get_config
 from etablera.statemachine.errors import EtableraError
 from etablera.statemachine.process import STATES
@@ -56,7 +56,8 @@ def worklist_view(request: Request, who: Principal, params: dict, offset: int = 
     lang = lang_of(request)
     engine = engine_of(request)
     q = queues.parse_query(params)
-    page = queues.list_cases(engine, who, q, limit=PAGE, offset=offset, lang=lang)
+    counted, saved = counted_lists(engine, who)
+    page = queues.list_cases(engine, who, q, limit=PAGE, offset=offset, lang=lang, counted=counted)
     config = get_config()
     places = sorted((who.municipalities or config.municipalities.keys()))
     current = q.params()
@@ -75,4 +76,4 @@ def worklist_view(request: Request, who: Principal, params: dict, offset: int = 
         "prev_url": list_url("/worklist", current, queue=q.queue or "", offset=page["prev_offset"])
         if page["prev_offset"] is not None else None,
         "filter_error": form_error(error, lang) if error else None, "typed_name": typed_name,
-        **start_page_parts(engine, who, q, lang)}, 400 if error else 200)
+        **start_page_parts(q, page.pop("counts"), saved, lang)}, 400 if error else 200)
