@@ -42,7 +42,7 @@ import re
 from collections.abc import Collection
 from datetime import timezone
 
-from sqlalchemy import literal_column, select, true, tuple_
+from sqlalchemy import literal_column, select, true, tuple_, union_all
 from sqlalchemy.engine import Connection, Engine
 
 from etablera.models import AuditEvent
@@ -104,15 +104,22 @@ def page(conn: Connection, after: tuple[int, int] = START, limit: int = DEFAULT_
     all): (items, the position to continue from — `after` itself when there are none).
     One statement: on PostgreSQL the horizon (XMIN) and the rows come from one snapshot."""
     limit = check_limit(limit)
-    query = (select(*_FIELDS).where(tuple_(EVENTS.c.txid, EVENTS.c.id) > tuple_(*after),
-                                    # `|| ''`: not by ix_audit_trigger_at (SQLite would pick it and
-                                    # sort the whole trail); the feed's index, in order, filtered.
-                                    (EVENTS.c.trigger + "").in_(FEED_TRIGGERS))
-             .order_by(EVENTS.c.txid, EVENTS.c.id).limit(limit))
-    if conn.dialect.name == "postgresql":
-        query = query.where(EVENTS.c.txid < XMIN)
+    # `|| ''`: not by ix_audit_trigger_at (SQLite would pick it and sort the whole trail):
+    # the feed's index, in order, filtered.
+    query = select(*_FIELDS).where((EVENTS.c.trigger + "").in_(FEED_TRIGGERS))
     if municipalities is not None:
         query = query.where(EVENTS.c.municipality.in_(sorted(set(municipalities))) if municipalities else ~true())
+    order = (EVENTS.c.txid, EVENTS.c.id)
+    if conn.dialect.name == "postgresql":
+        # A row comparison is one range of the index on PostgreSQL.
+        query = query.where(tuple_(*order) > tuple_(*after), EVENTS.c.txid < XMIN).order_by(*order).limit(limit)
+    else:
+        # SQLite seeks a row comparison by its first column only and would walk every event
+        # of that txid (all of them: it is 0 there) up to the cursor: two seeks instead.
+        same = query.where(EVENTS.c.txid == after[0], EVENTS.c.id > after[1]).order_by(*order).limit(limit)
+        later = query.where(EVENTS.c.txid > after[0]).order_by(*order).limit(limit)
+        both = union_all(same.subquery().select(), later.subquery().select()).subquery()
+        query = select(both).order_by(both.c.txid, both.c.id).limit(limit)
     rows = conn.execute(query).all()
     items = [item(row._asdict()) for row in rows]
     return items, ((rows[-1].txid, rows[-1].id) if rows else after)

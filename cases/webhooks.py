@@ -1,6 +1,11 @@
 """Webhooks: each state change of the event feed (cases/feed.py) sent to the subscribed
 systems, as a CloudEvents 1.0 JSON document signed after Standard Webhooks.
 
+Subscriptions are made by `etablera webhook add` / POST /api/v1/webhooks (the secret in
+the table, shown once) or kept in config/webhooks.toml (the secret in the environment
+variable the entry names; the row holds only "env:NAME"), brought into the table by
+`configure` at the start of every run.
+
 Recording. Each subscription keeps its own cursor in the feed. `record` reads the feed
 from that cursor and inserts one delivery row per event (unique per subscription and
 event) in the same transaction that moves the cursor on: an event is recorded exactly
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import secrets
 import urllib.error
@@ -47,6 +53,7 @@ from etablera.models import AuditEvent, WebhookDelivery, WebhookSubscription
 from etablera.models.database import transaction
 from etablera.models.ladder import ReminderConfig, get_reminder_config
 from etablera.models.timestamps import show, utcnow
+from etablera.models.webhook_settings import WebhooksFile, webhook_settings
 from etablera.reminders import leases
 from etablera.statemachine.errors import BadInput, NotFound
 
@@ -156,7 +163,7 @@ def _subscription(conn: Connection, name: str):
 
 
 def _doc(row) -> dict:
-    return {"name": row["name"], "url": row["url"],
+    return {"name": row["name"], "url": row["url"], "configured": row["secret"].startswith("env:"),
             "municipalities": row["municipalities"].split() if row["municipalities"] else None,
             "cursor": feed.encode((row["after_txid"], row["after_id"])), "created_at": show(row["created_at"]),
             "created_by": row["created_by"]}
@@ -174,9 +181,44 @@ def _end(conn: Connection) -> tuple[int, int]:
 
 # --------------------------------------------------------------------------- recording
 
-def record(engine: Engine, limit: int | None = None) -> int:
+def configure(engine: Engine, settings: WebhooksFile | None = None) -> None:
+    """Bring webhooks.toml's subscriptions into the table: a new one starts at the feed's
+    end (or its start with from_start); a known one takes the file's URL, municipalities
+    and secret variable. Its secret stays in the environment: the row holds "env:NAME"."""
+    settings = settings or webhook_settings()
+    if not settings.subscription:
+        return
+    with transaction(engine) as conn:
+        known = {row.name: row for row in conn.execute(select(SUBSCRIPTIONS.c.id, SUBSCRIPTIONS.c.name))}
+        for entry in settings.subscription:
+            values = {"url": entry.url, "secret": f"env:{entry.secret_env}",
+                      "municipalities": " ".join(sorted(set(entry.municipalities))) or None}
+            if entry.name in known:
+                conn.execute(update(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.id == known[entry.name].id).values(**values))
+                continue
+            after = feed.START if entry.from_start else _end(conn)
+            conn.execute(insert(SUBSCRIPTIONS).values(name=entry.name, after_txid=after[0], after_id=after[1],
+                                                      created_at=utcnow(), created_by="webhooks.toml", **values))
+
+
+def signer(secret: str) -> Webhook:
+    """The signer of a subscription's secret ("whsec_..." or "env:NAME" for webhooks.toml's);
+    raises DeliveryFailed when the variable is unset or not a secret (never unsigned)."""
+    if secret.startswith("env:"):
+        name = secret.removeprefix("env:")
+        secret = os.environ.get(name, "")
+        if not secret:
+            raise DeliveryFailed(f"the signing secret's variable {name} is not set")
+    try:
+        return Webhook(secret)
+    except Exception:  # noqa: BLE001 - a malformed secret: no message goes out unsigned
+        raise DeliveryFailed("the signing secret is not a whsec_ base64 secret") from None
+
+
+def record(engine: Engine, limit: int | None = None, settings: WebhooksFile | None = None) -> int:
     """Record the new feed events of every subscription as deliveries, each subscription in
     one transaction with its cursor. Returns how many deliveries were recorded."""
+    configure(engine, settings)
     with transaction(engine, write=False) as conn:
         ids = list(conn.execute(select(SUBSCRIPTIONS.c.id).order_by(SUBSCRIPTIONS.c.id)).scalars())
     return sum(_record_one(engine, sub_id, limit) for sub_id in ids)
@@ -210,16 +252,17 @@ def _record_one(engine: Engine, sub_id: int, limit: int | None) -> int:
 # --------------------------------------------------------------------------- sending
 
 def deliver(engine: Engine, *, config: ReminderConfig | None = None, send: Sender | None = None,
-            reclaim_after: float | None = None, limit: int | None = None) -> WebhookResult:
+            reclaim_after: float | None = None, limit: int | None = None,
+            settings: WebhooksFile | None = None) -> WebhookResult:
     """Record what is new, then send what is due, each delivery claimed, sent and marked on
     its own (a crash loses at most the one in flight, which is sent again after the lease)."""
-    settings = (config or get_reminder_config()).delivery
+    outbox = (config or get_reminder_config()).delivery
     send = send or post
-    result = WebhookResult(recorded=record(engine))
+    result = WebhookResult(recorded=record(engine, settings=settings))
     started = utcnow()
-    stale = started - timedelta(seconds=settings.lease_seconds if reclaim_after is None else reclaim_after)
+    stale = started - timedelta(seconds=outbox.lease_seconds if reclaim_after is None else reclaim_after)
     with transaction(engine, write=False) as conn:
-        secrets_ = {row.id: (row.url, Webhook(row.secret)) for row in conn.execute(select(SUBSCRIPTIONS))}
+        secrets_ = {row.id: (row.url, row.secret) for row in conn.execute(select(SUBSCRIPTIONS))}
     done = 0
     blocked: set[tuple[int, int]] = set()       # (subscription, case) with a delivery not sent in this run
     for row in _candidates(engine, started, stale):
@@ -233,21 +276,21 @@ def deliver(engine: Engine, *, config: ReminderConfig | None = None, send: Sende
             blocked.add(key)
             continue
         done += 1
-        url, signer = secrets_[row["subscription_id"]]
+        url, secret = secrets_[row["subscription_id"]]
         body = json.dumps(cloud_event(row), separators=(",", ":"), ensure_ascii=False).encode()
         message_id = f"etablera-event-{row['event_id']}"
         now = datetime.now(timezone.utc)
-        headers = {"content-type": "application/cloudevents+json", "webhook-id": message_id,
-                   "webhook-timestamp": str(int(now.timestamp())),
-                   "webhook-signature": signer.sign(message_id, now, body)}
         error = None
         try:
+            headers = {"content-type": "application/cloudevents+json", "webhook-id": message_id,
+                       "webhook-timestamp": str(int(now.timestamp())),
+                       "webhook-signature": signer(secret).sign(message_id, now, body)}
             send(url, body, headers)
         except Exception as exc:  # noqa: BLE001 - one receiver's failure must not stop the others
             error = f"{type(exc).__name__}: {str(exc)[:200]}"
-        delay = settings.retry_delay_seconds[min(taken[0], len(settings.retry_delay_seconds) - 1)] \
-            if settings.retry_delay_seconds else 0
-        status = leases.finish(engine, DELIVERIES, row["id"], taken[1], taken[0], error, settings.max_attempts,
+        delay = outbox.retry_delay_seconds[min(taken[0], len(outbox.retry_delay_seconds) - 1)] \
+            if outbox.retry_delay_seconds else 0
+        status = leases.finish(engine, DELIVERIES, row["id"], taken[1], taken[0], error, outbox.max_attempts,
                                failed_values={"not_before": utcnow() + timedelta(seconds=delay)})
         if status != "sent":
             blocked.add(key)

@@ -18,13 +18,14 @@ from etablera.models.configuration import FILES as CASE_FILES, load_config
 from etablera.models.grant import GrantFile, grant_bands, grant_source
 from etablera.models.ladder import RemindersFile, get_reminder_config
 from etablera.models.retention import RetentionFile
+from etablera.models.webhook_settings import WebhooksFile
 from etablera.models.login_settings import LoginFile, client_secret
 
 FILES: dict[str, type[BaseModel]] = {**CASE_FILES, "components.toml": ComponentsFile, "grant.toml": GrantFile,
                                      "af_offices.toml": OfficesFile, "reminders.toml": RemindersFile,
                                      "agreements/*.toml": AgreementFile, "documents.toml": DocumentsFile,
                                      "login.toml": LoginFile,
-                                     "retention.toml": RetentionFile}
+                                     "retention.toml": RetentionFile, "webhooks.toml": WebhooksFile}
 SCHEMA_ID = "https://etablera.example/config/schema.json"
 
 # The sections of `etablera config show` and the file each is read from.
