@@ -122,7 +122,7 @@ def statement(kind: str, value, municipalities: tuple[str, ...] | None, dialect:
     the same statement with the values beside it)."""
     words = len(value) if kind == "name" else 0
     return _select(kind, words, _places(municipalities), dialect).params(
-        _values(kind, value, municipalities, dialect))
+        {**_values(kind, value, municipalities, dialect), "limit": DEFAULT_LIMIT + 1})
 
 
 def _places(municipalities: tuple[str, ...] | None) -> str | None:
@@ -143,8 +143,16 @@ def _select(kind: str, words: int, places: str | None, dialect: str):
         query = query.where(CASES.c.municipality == bindparam("municipality"))
     elif places == "many":
         query = query.where(CASES.c.municipality.in_(bindparam("municipalities", expanding=True)))
-    return query.where(and_(*(or_(_prefix(CASES.c.given_key, i, dialect), _prefix(CASES.c.family_key, i, dialect))
-                              for i in range(words))))
+    query = query.where(and_(*(or_(_prefix(CASES.c.given_key, i, dialect), _prefix(CASES.c.family_key, i, dialect))
+                               for i in range(words))))
+    if dialect == "sqlite":
+        # The ids first, from the two name indexes alone (each entry holds its rowid, the
+        # id), then the rows of those ids only: not a row read for every case of the prefix
+        # in the municipality (thousands for "Ali") to keep the newest. PostgreSQL reads
+        # the table backwards by id instead, stopping at the newest matches.
+        newest = query.with_only_columns(CASES.c.id)
+        return select(*_COLUMNS).where(CASES.c.id.in_(newest)).order_by(CASES.c.id.desc())
+    return query
 
 
 def _prefix(column, i: int, dialect: str):
