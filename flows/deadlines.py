@@ -40,6 +40,10 @@ What holds (tests/test_fanout.py runs it on a 20,000-case cohort with two worker
 - A part that never reports back (its worker died, so Prefect never learns it ended) is
   waited for `part_timeout` seconds, then marked Crashed; the parent fails with a message
   saying the next run completes its work.
+- A worker process killed alone (`kill -9` of the worker, its machine still up) does not
+  stop its flow runs: a process worker starts each in a session of its own, so the part
+  finishes its work and its run ends Crashed when it cannot report through the dead
+  worker. The guarantees above are the same.
 
 Logs carry counts and municipality codes only: no case data.
 """
@@ -146,15 +150,25 @@ def deadline_check_part(municipalities: list[str], now: str, send: bool = True) 
 
 
 def _in_a_work_pool() -> bool:
-    """Whether this flow run came from a deployment in a work pool (run by a worker)."""
+    """Whether this flow run came from a deployment in a work pool (run by a worker) and
+    the part deployment is there to fan out to."""
     from prefect.runtime import deployment
 
     if not deployment.id:
         return False
     from prefect import get_client
+    from prefect.exceptions import ObjectNotFound
 
     with get_client(sync_client=True) as client:
-        return client.read_deployment(deployment.id).work_pool_name is not None
+        if client.read_deployment(deployment.id).work_pool_name is None:
+            return False
+        try:
+            client.read_deployment_by_name(f"{PART_FLOW}/{PART_DEPLOYMENT}")
+        except ObjectNotFound:
+            get_run_logger().warning("no deployment %s/%s: the parts run in this process (register it with "
+                                     "etablera.flows.deploy.register)", PART_FLOW, PART_DEPLOYMENT)
+            return False
+    return True
 
 
 def _run_on_workers(groups: list[list[str]], now: str, send: bool, timeout: float) -> list[str]:
