@@ -31,7 +31,9 @@ corrections.py, holds.py, followup.py, importing.py for new cases) reads the cas
 version check (journal.append). A later step of a case therefore read the earlier step's
 commit before it wrote anything, so its transaction id — assigned at its first write —
 is larger than the earlier step's. (A use case that wrote before reading the case could
-break this; keep load_case first.)
+break this; keep load_case first. The two that write several cases in one transaction,
+assignment.reassign_all and reminders/recompute.py, write `assign` and due-date events,
+which are not in the feed.)
 """
 
 from __future__ import annotations
