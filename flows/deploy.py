@@ -52,10 +52,12 @@ def ensure_pool(pool: str = POOL) -> bool:
 
 
 def deployments(config: ReminderConfig, pool: str = POOL) -> list:
-    """The three deployments, entrypoints as module paths of the installed package."""
+    """Every deployment `etablera serve` runs (flows/serve.py), on the pool: entrypoints as
+    module paths of the installed package."""
     from prefect.client.schemas.schedules import CronSchedule
     from prefect.deployments.runner import EntrypointType
 
+    from etablera.flows import gallring, webhooks
     from etablera.flows.deadlines import PART_DEPLOYMENT, deadline_check, deadline_check_part
     from etablera.flows.report_flow import monthly_report
     from etablera.flows.serve import report_folder
@@ -67,7 +69,9 @@ def deployments(config: ReminderConfig, pool: str = POOL) -> list:
             deadline_check_part.to_deployment(name=PART_DEPLOYMENT, **common),
             monthly_report.to_deployment(name=MONTHLY, parameters={"folder": report_folder(config)},
                                          schedule=CronSchedule(cron=monthly.cron, timezone=monthly.timezone),
-                                         **common)]
+                                         **common),
+            gallring.deployment(**common),          # monthly, on config/retention.toml's schedule
+            webhooks.deployment(**common)]          # every minute
 
 
 def register(pool: str = POOL, config: ReminderConfig | None = None) -> list[str]:
