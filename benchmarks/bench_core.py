@@ -18,25 +18,28 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from benchmarks import Result
+from benchmarks.rounds import interleaved, result
 from etablera.models.database import make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSITION_CASES = 1_000          # each walks 4 transitions: 4,000 persisted transitions per run
 STATES_CYCLE = ("module1.talk_held", "module2.preparing", "on_hold", "module2.preparing")
+# The walk every case takes after registration (benchmarks/peers does the same steps).
+WALK = (("hold_talk", {}), ("establish_plan", {"plan": "handlingsplan"}), ("pause", {"reason": "illness"}),
+        ("resume", {}))
 
 
 def run(options) -> list[Result]:
     workdir = Path(options.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    rounds = max(1, getattr(options, "rounds", 3))
     results = []
-    sqlite_url = f"sqlite:///{workdir / 'transitions.sqlite3'}"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(workdir / "transitions.sqlite3") + suffix).unlink(missing_ok=True)
-    results.append(_transitions("SQLite", sqlite_url, goal=3000))
+    sqlite_url = fresh_sqlite(workdir / "transitions.sqlite3")
+    results.append(_transitions("SQLite", sqlite_url, goal=3000, rounds=rounds))
     pg_url = _pg_schema(options.postgres)
     if pg_url:
         try:
-            results.append(_transitions("PostgreSQL", pg_url, goal=None))
+            results.append(_transitions("PostgreSQL", pg_url, goal=None, rounds=rounds))
         finally:
             _drop_pg_schema(options.postgres, pg_url)
     else:
@@ -44,48 +47,82 @@ def run(options) -> list[Result]:
     cases = int(1_000_000 * options.scale)
     cohort_db = workdir / f"cohort-{cases}.sqlite3"
     results.append(_demo(cohort_db, cases))
-    results += _case_show(cohort_db)
+    results += _case_show(cohort_db, cases, rounds=max(rounds, 5))
     return results
 
 
-def _register_fresh(engine, count: int) -> list[int]:
+def fresh_sqlite(path: Path) -> str:
+    """The URL of an empty SQLite database at `path` (the file and its WAL removed)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def registrar(engine):
+    """`register(person) -> case id` through the use case, as the benchmarks register
+    newcomers (municipality 0581, a permit 50 days ago, registered 30 days ago)."""
     from etablera.access.principal import operator
     from etablera.cases.service import register
-    from etablera.demo.cohort import synthetic_person
 
     at = datetime.now(timezone.utc) - timedelta(days=30)
-    ids = []
-    for i in range(count):
-        person, _ = synthetic_person(10_000_000 + i, at.date(), coordination=False)
-        ids.append(register(engine, operator("bench"), person=person, municipality="0581",
-                            permit_date=at.date() - timedelta(days=20), at=at))
-    return ids
+    who = operator("bench")
+    return lambda person: register(engine, who, person=person, municipality="0581",
+                                   permit_date=at.date() - timedelta(days=20), at=at)
 
 
-def _transitions(label: str, url: str, goal: float | None) -> Result:
+def people(count: int, first: int = 10_000_000) -> list[str]:
+    """Valid identity numbers of `count` synthetic newcomers, `first`, `first` + 1, ..."""
+    from etablera.demo.cohort import synthetic_person
+
+    on = (datetime.now(timezone.utc) - timedelta(days=30)).date()
+    return [synthetic_person(first + i, on, coordination=False)[0] for i in range(count)]
+
+
+def register_fresh(engine, count: int, first: int = 10_000_000) -> list[int]:
+    """`count` newcomers registered through the use case, persons `first`, `first` + 1, ..."""
+    register = registrar(engine)
+    return [register(person) for person in people(count, first)]
+
+
+def stepper(engine):
+    """`step(case_id, trigger name, data)` through the use case, as the benchmarks advance cases."""
     from etablera.access.principal import operator
     from etablera.cases.service import advance
     from etablera.statemachine.process import T
 
+    who = operator("bench")
+    return lambda case_id, trigger, raw: advance(engine, who, case_id, getattr(T, trigger), raw)
+
+
+def walk(engine, ids: list[int]) -> float:
+    """The four persisted steps of WALK through the use case for every case (step by step
+    across the cases, as a day's work goes); returns transitions per second."""
+    step = stepper(engine)
+    started = time.perf_counter()
+    for trigger, raw in WALK:
+        for case_id in ids:
+            step(case_id, trigger, dict(raw))
+    return len(ids) * len(WALK) / (time.perf_counter() - started)
+
+
+def _transitions(label: str, url: str, goal: float | None, rounds: int) -> Result:
     engine = make_engine(url)
     upgrade(engine)
-    ids = _register_fresh(engine, TRANSITION_CASES)
-    walk = [(T.hold_talk, {}), (T.establish_plan, {"plan": "handlingsplan"}), (T.pause, {"reason": "illness"}),
-            (T.resume, {})]
-    who = operator("bench")
-    started = time.perf_counter()
-    for trigger, raw in walk:
-        for case_id in ids:
-            advance(engine, who, case_id, trigger, dict(raw))
-    engine_rate = len(ids) * len(walk) / (time.perf_counter() - started)
-    floor_rate = _raw_floor(engine, ids, len(walk))
+    floor_ids = register_fresh(engine, TRANSITION_CASES)
+    figures = interleaved({
+        # fresh cases each round (the walk starts at registration), registered untimed
+        "etablera": lambda r: walk(engine, register_fresh(engine, TRANSITION_CASES,
+                                                          first=10_000_000 + (r + 1) * TRANSITION_CASES)),
+        "floor": lambda r: raw_floor(engine, floor_ids, len(WALK)),
+    }, rounds)
     engine.dispose()
-    return Result(f"transitions/s {label}", engine_rate, "/s", floor=floor_rate,
-                  goal=f"≥ {goal:,.0f}/s" if goal else "", met=(engine_rate >= goal) if goal else None,
+    median = statistics.median(figures["etablera"])
+    return result(f"transitions/s {label}", figures["etablera"], figures["floor"], "/s",
+                  goal=f"≥ {goal:,.0f}/s" if goal else "", met=(median >= goal) if goal else None,
                   note="each: read case, machine, version-checked update + hash-chained event, commit")
 
 
-def _raw_floor(engine, ids: list[int], rounds: int) -> float:
+def raw_floor(engine, ids: list[int], rounds: int, first: int = 0) -> float:
     """The same I/O per transition in plain SQL on the driver: read the case, update its
     state, due date and chain head with a version check, insert an audit row, commit.
     (The same indexed columns change as in the engine's walk, so the commits weigh the same.)"""
@@ -97,7 +134,7 @@ def _raw_floor(engine, ids: list[int], rounds: int) -> float:
     now = datetime.now(timezone.utc)
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
     started = time.perf_counter()
-    for n in range(rounds):
+    for n in range(first, first + rounds):
         for case_id in ids:
             if sqlite:
                 cursor.execute("BEGIN IMMEDIATE")
@@ -193,21 +230,27 @@ def _demo(db: Path, cases: int) -> Result:
                   note=f"peak memory {peak / 2**20:,.0f} MB (process tree)")
 
 
-def _case_show(db: Path) -> list[Result]:
+def _case_show(db: Path, cases: int, rounds: int) -> list[Result]:
+    """`etablera case show` as a user runs it beside the floor (python + sqlite3 selecting
+    the row), one of each per round, interleaved; a different case each round."""
     env = {**os.environ, "ETABLERA_DATABASE_URL": f"sqlite:///{db}", "ETABLERA_ACTOR": "bench"}
-    runs = []
-    for case_id in (1, 500, 1000, 2000, 3000, 4000, 5000):
+    etablera = str(ROOT / ".venv/bin/etablera") if (ROOT / ".venv/bin/etablera").exists() else "etablera"
+    case_ids = sorted({1, *(max(1, cases * k // 7) for k in range(1, 7))})   # spread over the cohort
+
+    def show(r: int) -> float:
         started = time.perf_counter()
-        subprocess.run([str(ROOT / ".venv/bin/etablera") if (ROOT / ".venv/bin/etablera").exists() else "etablera",
-                        "case", "show", str(case_id)], env=env, check=True, capture_output=True, cwd=ROOT)
-        runs.append(time.perf_counter() - started)
-    floor = []
-    for _ in range(5):
+        subprocess.run([etablera, "case", "show", str(case_ids[r % len(case_ids)])], env=env, check=True,
+                       capture_output=True, cwd=ROOT)
+        return time.perf_counter() - started
+
+    def floor(r: int) -> float:
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
-                        "print(c.execute('select * from cases where id = 500').fetchone())", str(db)],
-                       check=True, capture_output=True)
-        floor.append(time.perf_counter() - started)
-    median = statistics.median(runs)
-    return [Result("etablera case show (wall)", median, "s", floor=statistics.median(floor), goal="≤ 0.5 s",
-                   met=median <= 0.5, note=f"median of {len(runs)}; floor: python + sqlite3 select of the row")]
+                        "print(c.execute('select * from cases where id = ?', (int(sys.argv[2]),)).fetchone())",
+                        str(db), str(case_ids[r % len(case_ids)])], check=True, capture_output=True)
+        return time.perf_counter() - started
+
+    figures = interleaved({"show": show, "floor": floor}, rounds)
+    median = statistics.median(figures["show"])
+    return [result("etablera case show (wall)", figures["show"], figures["floor"], "s", goal="≤ 0.5 s",
+                   met=median <= 0.5, note="floor: python + sqlite3 select of the row")]
