@@ -11,6 +11,12 @@ production trail would). Then times `cases/feed.read` (one transaction, the prin
 municipalities applied) for a 1,000-event page at the start, the middle and the end of the
 trail, for an admin (every municipality) and for a one-municipality token, each the median
 of 15 reads. On PostgreSQL in a database of its own (`etablera_bench_feed`, dropped after).
+
+Measured December 2026 at 1,010,882 events, load average 11-17 on the shared 2 cores:
+SQLite 21-30 ms every municipality, 21-46 ms one municipality; PostgreSQL 12-21 ms every
+municipality, 4-69 ms one (it reads past the other municipalities' events: about ten
+times the rows). Through the API (GET /api/v1/events?limit=1000 in a TestClient, token
+lookup and JSON included), SQLite at 1M: median 40 ms, best 17 ms. Goal ≤ 100 ms: met.
 """
 
 from __future__ import annotations
