@@ -56,7 +56,7 @@ from typing import Callable
 from sqlalchemy.engine import Engine
 
 from etablera.cases.audit_key import key_path, load_key
-from etablera.cases.document_store import DocumentStore, DocumentUnavailable, store_for
+from etablera.cases.document_store import DocumentStore, DocumentUnavailable, fsync_dir, store_for
 from etablera.statemachine.errors import BadInput
 from etablera.statemachine.messages import Code
 
@@ -127,7 +127,7 @@ def backup(engine: Engine, target: Path, *, pages: int = PAGES, pause: float = P
             _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1).encode())     # last: it lists what is in
         _fsync(archive)
         os.replace(archive, target)
-        _fsync_directory(target.parent)
+        fsync_dir(target.parent)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"file": str(target), "size": target.stat().st_size, "revision": manifest["revision"],
@@ -418,19 +418,6 @@ def _level(target: Path) -> dict:
 def _fsync(path: Path) -> None:
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _version() -> str:

@@ -93,7 +93,7 @@ class DocumentStore:
         path.parent.mkdir(exist_ok=True)
         os.replace(received.path, path)
         for directory in (path.parent, self.root):
-            _fsync_dir(directory)
+            fsync_dir(directory)
         return key
 
     def discard(self, received: Received) -> None:
@@ -122,7 +122,8 @@ class DocumentStore:
             return None
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a file's creation or rename in `directory` durable (where the platform allows)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
