@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,bench]'
 	touch $@
 
 install: $(BIN)/.installed
