@@ -27,7 +27,6 @@ import statistics
 import time
 from pathlib import Path
 
-BENCH_DATABASE = "etablera_bench_feed"
 READS = 15
 
 
@@ -58,27 +57,15 @@ def measure(events: int, workdir: Path, postgres: str | None = None) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
     os.environ["ETABLERA_AUDIT_KEY_FILE"] = str((workdir / "audit.key").absolute())
     from sqlalchemy import func, select
-    from sqlalchemy.engine import make_url
 
     from etablera.access.principal import Principal
     from etablera.cases import feed
     from etablera.cases.audit import EVENTS
     from etablera.demo.bulk import write_cohort
-    from etablera.models.database import make_engine, transaction, upgrade
+    from benchmarks.databases import fresh_engine
+    from etablera.models.database import transaction, upgrade
 
-    server = None
-    if postgres:
-        server = make_engine(postgres).execution_options(isolation_level="AUTOCOMMIT")
-        with server.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-            conn.exec_driver_sql(f"CREATE DATABASE {BENCH_DATABASE}")
-        engine = make_engine(make_url(postgres).set(database=BENCH_DATABASE).render_as_string(hide_password=False))
-    else:
-        database = workdir / "feed.sqlite3"
-        for suffix in ("", "-wal", "-shm", "-writers.lock"):
-            Path(str(database) + suffix).unlink(missing_ok=True)
-        engine = make_engine(f"sqlite:///{database}")
-    try:
+    with fresh_engine(workdir, "feed", postgres) as engine:
         upgrade(engine)
         started = time.perf_counter()
         write_cohort(engine, 1000, seed=5)
@@ -105,12 +92,6 @@ def measure(events: int, workdir: Path, postgres: str | None = None) -> dict:
                     times.append(time.perf_counter() - began)
                 out[f"{label}/{where}"] = {"ms": statistics.median(times) * 1000, "events": count}
         return out
-    finally:
-        engine.dispose()
-        if server is not None:
-            with server.connect() as conn:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-            server.dispose()
 
 
 def run(options) -> list:

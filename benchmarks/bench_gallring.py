@@ -23,7 +23,6 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-BENCH_DATABASE = "etablera_bench_gallring"
 
 
 def measure(cases: int, due: int, workdir: Path, postgres: str | None = None) -> dict:
@@ -32,28 +31,16 @@ def measure(cases: int, due: int, workdir: Path, postgres: str | None = None) ->
     os.environ["ETABLERA_AUDIT_KEY_FILE"] = str((workdir / "audit.key").absolute())
     os.environ["ETABLERA_DOCUMENTS_DIR"] = str((workdir / "documents").absolute())
 
-    from sqlalchemy.engine import make_url
 
     from etablera.cases import retention
     from etablera.cases.audit import CASES
     from etablera.demo.bulk import write_cohort
-    from etablera.models.database import make_engine, transaction, upgrade
+    from benchmarks.databases import fresh_engine
+    from etablera.models.database import transaction, upgrade
     from etablera.models.retention import CATEGORIES, RetentionFile, retention_rules
     from etablera.models.timestamps import local_date, utcnow
 
-    server = None
-    if postgres:
-        server = make_engine(postgres).execution_options(isolation_level="AUTOCOMMIT")
-        with server.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-            conn.exec_driver_sql(f"CREATE DATABASE {BENCH_DATABASE}")
-        engine = make_engine(make_url(postgres).set(database=BENCH_DATABASE).render_as_string(hide_password=False))
-    else:
-        database = workdir / "gallring.sqlite3"
-        for suffix in ("", "-wal", "-shm", "-writers.lock"):
-            Path(str(database) + suffix).unlink(missing_ok=True)
-        engine = make_engine(f"sqlite:///{database}")
-    try:
+    with fresh_engine(workdir, "gallring", postgres) as engine:
         upgrade(engine)
         started = time.perf_counter()
         write_cohort(engine, cases, seed=11)
@@ -75,12 +62,6 @@ def measure(cases: int, due: int, workdir: Path, postgres: str | None = None) ->
             out["dry" if dry else "apply"] = {"seconds": time.perf_counter() - started, "cases": doc["cases"],
                                              "items": {r["category"]: r["items"] for r in doc["categories"]}}
         return out
-    finally:
-        engine.dispose()
-        if server is not None:
-            with server.connect() as conn:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-            server.dispose()
 
 
 def run(options) -> list:
