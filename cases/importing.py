@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from etablera.access.principal import Principal
 from etablera.access.scope import check_municipality, write_access
@@ -50,7 +51,7 @@ from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.identity import IdentityError, parse_identity
 from etablera.models.timestamps import local_date, utcnow
-from etablera.statemachine.errors import BadInput, EtableraError
+from etablera.statemachine.errors import BadInput, EtableraError, NotPermitted
 from etablera.statemachine.fields import clean_data, storable
 from etablera.statemachine.messages import Code, render
 from etablera.statemachine.person import DETAILS
@@ -435,7 +436,7 @@ def build(prepared: Prepared, case_id: int, measure_ids, recorded_at: datetime, 
     rows = CaseRows(case_id, measure_ids, recorded_at, config, key)
     rows.marks = {"imported": True}
     times = iter(prepared.times)
-    rows.register(next(times), actor, prepared.register, IMPORT_NOTE)
+    rows.register(next(times), actor, prepared.register)
     for step, data in zip(prepared.path, prepared.data):
         rows.advance(next(times), actor, step.trigger.name, data)
     last = prepared.times[-1]
@@ -532,7 +533,7 @@ def import_file(engine: Engine, who: Principal, path: str | Path, *, dry_run: bo
     for ready in fresh:
         try:
             case_id = _write(engine, who, ready, path.name, key, config)
-        except EtableraError as exc:            # the path refused as the row was written
+        except EtableraError as exc:            # the path refused as the row was written, or a race
             result.errors.append(_refusal(ready.line, exc, "state"))
             result.valid -= 1
             continue
@@ -583,18 +584,24 @@ class _OfficerCheck:
 
 
 def _write(engine: Engine, who: Principal, ready: Prepared, source: str, key: bytes, config: Config) -> int | None:
-    """One row in its own transaction; None if its reference was imported meanwhile."""
-    with transaction(engine) as conn:
-        if conn.execute(select(IMPORTED.c.case_id).where(IMPORTED.c.external_ref == ready.ref)).first():
-            return None
-        case_id, measure_ids = _ids(conn)
-        rows = build(ready, case_id, measure_ids, utcnow(), config, key, who.id)
-        insert_many(conn, CASES, [rows.case])
-        insert_many(conn, MEASURES, rows.measures)
-        insert_many(conn, EVENTS, rows.events)
-        conn.execute(insert(IMPORTED).values(external_ref=ready.ref, case_id=case_id, source=source[:200],
-                                             line=ready.line, actor=who.id, imported_at=utcnow()))
-        write_access(conn, who, case_id, ACTION)
+    """One row in its own transaction; None if its reference was imported meanwhile (by a
+    concurrent import: the reference is the import table's key, so the second insert fails
+    and the row's transaction rolls back)."""
+    try:
+        with transaction(engine) as conn:
+            case_id, measure_ids = _ids(conn)
+            rows = build(ready, case_id, measure_ids, utcnow(), config, key, who.id)
+            insert_many(conn, CASES, [rows.case])
+            conn.execute(insert(IMPORTED).values(external_ref=ready.ref, case_id=case_id, source=source[:200],
+                                                 line=ready.line, actor=who.id, imported_at=utcnow()))
+            insert_many(conn, MEASURES, rows.measures)
+            insert_many(conn, EVENTS, rows.events)
+            write_access(conn, who, case_id, ACTION)
+    except IntegrityError:
+        with transaction(engine, write=False) as conn:
+            if _imported(conn, [ready.ref]):
+                return None
+        raise NotPermitted("import_active_case", field="person") from None
     return case_id
 
 
