@@ -107,9 +107,9 @@ def plan(conn: Connection, rules: RetentionFile, today: date) -> list[Due]:
                                    ERASURES.c.last_seq >= CASES.c.last_seq)
         query = (select(CASES.c.id)
                  .where(CASES.c.active.is_(False), CASES.c.state_since < day_start(last + timedelta(days=1)),
-                        ~exists().where(HOLDS.c.case_id == CASES.c.id), left)
-                 .order_by(CASES.c.id))
-        dues.append(Due(category, rule.rule, str(rule.period), last, [r[0] for r in conn.execute(query)]))
+                        ~exists().where(HOLDS.c.case_id == CASES.c.id), left))
+        # sorted here, not ORDER BY id: SQLite would walk every case in id order instead of ix_cases_ended
+        dues.append(Due(category, rule.rule, str(rule.period), last, sorted(r[0] for r in conn.execute(query))))
     return dues
 
 

@@ -44,8 +44,10 @@ class Case(SQLModel, table=True):
         Index("ix_cases_municipality_family_key", "municipality", "family_key",
               postgresql_ops={"family_key": "varchar_pattern_ops"}),
         Index("ix_cases_municipality_transferred", "municipality", "transferred_at"),
-        # Gallring's ended cases by when they ended (cases/retention.py; migration 0016).
-        Index("ix_cases_ended", "active", "state_since"),
+        # Gallring's ended cases by when they ended, the WHERE as its statement spells it
+        # on each database (cases/retention.py; migration 0016).
+        Index("ix_cases_ended", "state_since", sqlite_where=text("active IS 0"),
+              postgresql_where=text("active IS false")),
         # The start page's queue counts, each one range of one index (migration 0010): the
         # running cases only, `active` last (SQLite counts a column covered only if the index
         # holds it), the WHERE as each database's statement spells it.

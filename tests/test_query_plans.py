@@ -167,7 +167,8 @@ def run_hot_paths(engine: Engine, folder, serial: int = 424) -> list[tuple[str, 
 
 _NAMES = "|".join(WATCHED)
 _READS = re.compile(rf"\b(?:FROM|JOIN|UPDATE|INTO)\s+\"?(?:{_NAMES})\b", re.I)
-_SQLITE_SCAN = re.compile(rf"\bSCAN (?:{_NAMES})\b")
+# A SEARCH whose only constraint is `active` reads every active (or ended) case: a scan too.
+_SQLITE_SCAN = re.compile(rf"\bSCAN (?:{_NAMES})\b|\bSEARCH (?:{_NAMES})\b.*\((?:active[=<>]\?)\)")
 _PG_SCAN = re.compile(rf"Seq Scan on (?:{_NAMES})\b")
 
 
