@@ -20,13 +20,14 @@ from sqlalchemy import create_engine, text
 from benchmarks import Result
 from benchmarks.rounds import interleaved, result
 from etablera.models.database import make_engine, upgrade
+from etablera.statemachine.process import T
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSITION_CASES = 1_000          # each walks 4 transitions: 4,000 persisted transitions per run
 STATES_CYCLE = ("module1.talk_held", "module2.preparing", "on_hold", "module2.preparing")
 # The walk every case takes after registration (benchmarks/peers does the same steps).
-WALK = (("hold_talk", {}), ("establish_plan", {"plan": "handlingsplan"}), ("pause", {"reason": "illness"}),
-        ("resume", {}))
+WALK = ((T.hold_talk, {}), (T.establish_plan, {"plan": "handlingsplan"}), (T.pause, {"reason": "illness"}),
+        (T.resume, {}))
 
 
 def run(options) -> list[Result]:

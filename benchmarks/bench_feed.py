@@ -36,11 +36,12 @@ def _events(engine, total: int) -> None:
     from etablera.cases.audit import CASES, EVENTS
     from etablera.models.database import transaction
     from etablera.models.timestamps import utcnow
+    from etablera.statemachine.process import CASEWORK, T
 
     with transaction(engine, write=False) as conn:
         cases = conn.execute(select(CASES.c.id, CASES.c.municipality)).all()
     now = utcnow()
-    triggers = ("hold_talk", "establish_plan", "pause", "resume", "add_note")
+    triggers = (T.hold_talk, T.establish_plan, T.pause, T.resume, CASEWORK.add_note)
     for start in range(0, total, 1000):
         rows = []
         for n in range(start, min(total, start + 1000)):

@@ -33,12 +33,14 @@ import hmac
 import json
 import secrets
 
+from etablera.statemachine.process import CASEWORK, REGISTER as REGISTER_TRIGGER
+
 SEALED = "sealed:"
 ERASED_PERSON = ""              # the case row's identity number once erased (the column is NOT NULL)
 _CONTEXT = b"etablera/erasable/v1\x00"
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 CATEGORY_OF_ROOT = {"note": "justifications", "details": "identity", "changes": "identity"}
-REGISTER, UPDATE_PERSON = "register", "update_person"
+REGISTER, UPDATE_PERSON = REGISTER_TRIGGER.name, CASEWORK.update_person
 
 
 def commitment(salt: str, value) -> str:

@@ -35,7 +35,11 @@ def test_no_trigger_name_is_spelt_outside_the_table():
     found = []
     for path in sorted(ROOT.rglob("*.py")):
         parts = path.relative_to(ROOT).parts
-        if parts[0] in ("tests", ".venv", "var") or path in ALLOWED:
+        if parts[0] in ("tests", ".venv", "var", "build") or path in ALLOWED:
+            continue
+        # A migration is a snapshot of its day: it names what was, not what the table says now.
+        # The benchmark's peers are other implementations, written as their own authors would.
+        if parts[:3] == ("models", "migrations", "versions") or parts[:2] == ("benchmarks", "peers"):
             continue
         found += [f"{path.relative_to(ROOT)}:{line}: {name!r}" for line, name in _literals(path)]
     assert not found, "trigger names spelt outside the process table:\n" + "\n".join(found)
