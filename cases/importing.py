@@ -469,20 +469,6 @@ class ImportResult:
                 "max_errors": self.max_errors, "errors": [e.as_dict(lang) for e in self.errors]}
 
 
-def _known(conn: Connection, refs: list[str], people: list[str]) -> tuple[set[str], dict[str, int]]:
-    """Of `refs`, those imported before; of `people`, those with an active case (and its id)."""
-    imported: set[str] = set()
-    active: dict[str, int] = {}
-    for start in range(0, max(len(refs), len(people)), 500):
-        if refs[start:start + 500]:
-            imported.update(conn.execute(select(IMPORTED.c.external_ref)
-                                         .where(IMPORTED.c.external_ref.in_(refs[start:start + 500]))).scalars())
-        if people[start:start + 500]:
-            active.update(conn.execute(select(CASES.c.person, CASES.c.id)
-                                       .where(CASES.c.person.in_(people[start:start + 500]), CASES.c.active)).all())
-    return imported, active
-
-
 def import_file(engine: Engine, who: Principal, path: str | Path, *, dry_run: bool = False,
                 max_errors: int | None = None, config: Config | None = None, now: datetime | None = None,
                 progress: Callable[[int, int], None] | None = None) -> ImportResult:
@@ -548,20 +534,21 @@ def import_file(engine: Engine, who: Principal, path: str | Path, *, dry_run: bo
     return result
 
 
-def _imported(conn: Connection, refs: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(refs), 500):
-        found.update(conn.execute(select(IMPORTED.c.external_ref)
-                                  .where(IMPORTED.c.external_ref.in_(refs[start:start + 500]))).scalars())
+def _present(conn: Connection, column, values: list, *conditions) -> set:
+    """Those of `values` that `column` holds (where `conditions` hold), 500 at a time."""
+    found: set = set()
+    for start in range(0, len(values), 500):
+        found.update(conn.execute(select(column).where(column.in_(values[start:start + 500]), *conditions))
+                     .scalars())
     return found
+
+
+def _imported(conn: Connection, refs: list[str]) -> set[str]:
+    return _present(conn, IMPORTED.c.external_ref, refs)
 
 
 def _active(conn: Connection, people: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(people), 500):
-        found.update(conn.execute(select(CASES.c.person)
-                                  .where(CASES.c.person.in_(people[start:start + 500]), CASES.c.active)).scalars())
-    return found
+    return _present(conn, CASES.c.person, people, CASES.c.active)
 
 
 class _OfficerCheck:
