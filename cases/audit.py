@@ -18,9 +18,11 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Connection, select
 
+from etablera.cases.breaks import Break, Note
+from etablera.cases.document_check import journal_breaks
 from etablera.cases.sealing import hashed_form
 from etablera.models import AuditEvent, Case
-from etablera.statemachine.messages import Code, render
+from etablera.statemachine.messages import Code
 
 GENESIS = "0" * 64
 EVENTS = AuditEvent.__table__
@@ -44,43 +46,6 @@ def event_hash(prev_hash: str, event: dict) -> str:
     body = [hashed_form(event).get(k) for k in HASHED]
     body[2], body[3] = _instant(body[2]), _instant(body[3])          # at, recorded_at
     return hashlib.sha256((prev_hash + _CANONICAL.encode(body)).encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class Break:
-    """One break of a chain: the case (None: the database as a whole), the event (None: the
-    case as a whole), and what is wrong as a code of the message catalogue (`audit_*`) with
-    its parameters."""
-    case_id: int | None
-    seq: int | None
-    code: str
-    params: dict = field(default_factory=dict)
-
-    @property
-    def problem(self) -> str:
-        return render(self.code, self.params, "en")
-
-    def text(self, lang: str = "en") -> str:
-        """`case N event S: problem` in `lang` (sv | en)."""
-        problem = render(self.code, self.params, lang)
-        if self.case_id is None:
-            return render("audit_break_database", {"problem": Code(problem)}, lang)
-        if self.seq is None:
-            return render("audit_break_case", {"case": self.case_id, "problem": Code(problem)}, lang)
-        return render("audit_break_event", {"case": self.case_id, "seq": self.seq, "problem": Code(problem)}, lang)
-
-    def __str__(self) -> str:
-        return self.text("en")
-
-
-@dataclass(frozen=True)
-class Note:
-    """Something verify could not check, said once for the whole database (not a break)."""
-    code: str
-    params: dict = field(default_factory=dict)
-
-    def text(self, lang: str = "en") -> str:
-        return render(self.code, self.params, lang)
 
 
 @dataclass
@@ -282,7 +247,6 @@ def check(conn: Connection, case_ids: list[int] | None = None, *, store=None, ke
     if unknown:
         result.notes.append(Note("audit_note_unknown_events", {"triggers": Code(", ".join(sorted(unknown)))}))
     if store is not None:
-        from etablera.cases.document_check import journal_breaks
         breaks.extend(journal_breaks(conn, store, case_ids))
     return result
 

@@ -13,10 +13,15 @@ from typing import Iterator
 
 from sqlalchemy import Connection, and_, select
 
-from etablera.cases.audit import EVENTS, Break
+from etablera.cases.breaks import Break
 from etablera.cases.document_store import DocumentStore, DocumentUnavailable
-from etablera.cases.notes import DOCUMENTS, NOTES, digest
+from etablera.models import AuditEvent
+from etablera.models.casework import Document, Note, text_digest as digest
 from etablera.statemachine.process import CASEWORK
+
+EVENTS = AuditEvent.__table__
+NOTES = Note.__table__
+DOCUMENTS = Document.__table__
 
 
 def _with_event(table, columns, case_ids: list[int] | None):

@@ -10,7 +10,6 @@ verify` checks that a text still there hashes to the digest the chain recorded.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select
@@ -19,7 +18,7 @@ from sqlalchemy.engine import Engine
 from etablera.access.principal import Principal
 from etablera.access.scope import check_case, refusals_logged, write_access
 from etablera.cases.journal import append, event_time, load_case
-from etablera.models.casework import Document, Note
+from etablera.models.casework import Document, Note, text_digest as digest
 from etablera.models.database import transaction
 from etablera.models.timestamps import show
 from etablera.statemachine.errors import BadInput
@@ -29,10 +28,6 @@ from etablera.statemachine.fields import check_text
 NOTES = Note.__table__
 DOCUMENTS = Document.__table__
 MAX_NOTE = 10_000          # characters
-
-
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def clean_text(text) -> str:

@@ -9,6 +9,7 @@ the database, in the configured document store (cases/documents.py).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
@@ -30,6 +31,11 @@ class Note(SQLModel, table=True):
     author: str = Field(max_length=60)
     text: str | None = Field(default=None, description="none once erased")
     sha256: str = Field(max_length=64)
+
+
+def text_digest(text: str) -> str:
+    """The SHA-256 a note's text is kept with, recorded by its event and checked by `audit verify`."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Document(SQLModel, table=True):

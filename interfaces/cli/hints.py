@@ -77,9 +77,8 @@ def _trigger_flag(trigger: str | None, name: str, command: click.Command | None 
     return None
 
 
-def command_for(argv: list[str]) -> click.Command | None:
-    """The command `argv` names (`case advance` in `case advance 1 hold_talk`)."""
-    from etablera.interfaces.cli.main import cli
+def command_for(cli: click.Group, argv: list[str]) -> click.Command | None:
+    """The command of `cli` that `argv` names (`case advance` in `case advance 1 hold_talk`)."""
     command: click.Command = cli
     ctx = click.Context(cli)
     for arg in argv:

@@ -322,7 +322,7 @@ def _refuse(exc: EtableraError, args: list[str], as_json: bool, lang: str) -> No
     """The refusal in `lang`, with the CLI's hint (the flag that gives the field)."""
     from etablera.interfaces.cli.hints import command_for, hint
     try:
-        shown = hint(exc, command_for(args), lang)
+        shown = hint(exc, command_for(cli, args), lang)
     except Exception:  # noqa: BLE001 - a hint never hides the refusal
         shown = None
     fail(exc, as_json, lang, shown)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from etablera.access import accounts, hashing, login_guard
+from etablera.access import accounts, hashing, login_guard, oidc
 from etablera.access.hashing import Busy
 from etablera.access.scope import empty_scope_refusal, principal_for
 from etablera.interfaces.http import i18n
@@ -24,6 +24,7 @@ from etablera.statemachine.messages import Code
 
 router = APIRouter(include_in_schema=False)
 _SAFE_NEXT = re.compile(r"^/(?!/)[\w\-./?=&%#]*$")
+SSO_COOKIE = "etablera_sso"         # this browser's session came through the provider (for logging out there)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -38,7 +39,6 @@ def login_form(request: Request, next: str = "/worklist", problem: str | None = 
     the button of the identity provider when single sign-on is configured (login.toml),
     the password form unless local passwords are off."""
     import secrets
-    from etablera.interfaces.http.pages import sso
     settings = login_settings()
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = render(request, "login.html", {"next": next if _SAFE_NEXT.match(next) else "/worklist",
@@ -46,7 +46,7 @@ def login_form(request: Request, next: str = "/worklist", problem: str | None = 
                                               "problem_text": refusal.text(lang_of(request)) if refusal else None,
                                               "sso_name": settings.oidc.name if settings.oidc else None,
                                               "local_passwords": settings.local_passwords,
-                                              "provider_logout": sso.provider_logout_url(request) if signed_out
+                                              "provider_logout": provider_logout_url(request) if signed_out
                                               else None},
                       status or (401 if problem or refusal else 200))
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login",
@@ -146,7 +146,6 @@ async def logout(request: Request):
     _, session = identify(request)
     if session is not None and csrf_ok(session, str(form.get("csrf", ""))):
         await run_in_threadpool(accounts.end_session, engine_of(request), request.cookies.get(SESSION_COOKIE))
-    from etablera.interfaces.http.pages.sso import SSO_COOKIE
     via_provider = request.cookies.get(SSO_COOKIE) == "1"
     response = RedirectResponse("/login?signed_out=sso" if via_provider else "/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -161,3 +160,13 @@ def switch_language(request: Request, code: str, next: str = "/worklist"):
         response.set_cookie(LANG_COOKIE, code, samesite="lax", path="/", max_age=365 * 86400,
                             secure=cookies_secure(request))
     return response
+
+
+def provider_logout_url(request: Request) -> str | None:
+    """After logging out of a session that came through the provider: its end-session
+    address (when configured), back to the login page."""
+    settings = login_settings().oidc
+    if settings is None or not settings.provider_logout:
+        return None
+    base = settings.redirect_base_url or str(request.base_url)
+    return oidc.logout_url(settings, base.rstrip("/") + "/login")

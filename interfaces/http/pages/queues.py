@@ -1,9 +1,8 @@
 """The start page's queues and saved filters, and a list as CSV: the worklist page's
-parts that are not the list itself (pages/worklist.py shows it).
+parts that are not the list itself (pages/worklist.py shows it, and saves and deletes the
+filters, since a refused name goes back to the list).
 
-URLs carry the list's query (codes and dates, never personal data); saving and deleting a
-filter are CSRF-checked forms that go back to the worklist (303); a refused name comes back
-on the worklist beside the field, as typed (unless it held an identity number).
+URLs carry the list's query (codes and dates, never personal data).
 """
 
 from __future__ import annotations
@@ -11,14 +10,13 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, StreamingResponse
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
 from etablera.access.principal import Principal
 from etablera.cases import exports, queues, saved_filters
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
-from etablera.interfaces.http.pages.common import checked_form, lang_of
+from etablera.interfaces.http.pages.common import lang_of
 from etablera.statemachine.errors import EtableraError
 
 router = APIRouter(include_in_schema=False)
@@ -138,28 +136,3 @@ def worklist_csv(request: Request):
     lines = exports.export_csv(engine_of(request), who, q, lang=lang_of(request))
     return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="arenden.csv"'})
-
-
-@router.post("/filters")
-async def save_filter(request: Request):
-    who = page_principal(request)
-    form = await checked_form(request, who)
-    query = {k: str(form.get(k, "")) for k in queues.SAVED_KEYS if str(form.get(k, ""))}
-    name = str(form.get("name", ""))[:200]
-    try:
-        saved = await run_in_threadpool(saved_filters.save_filter, engine_of(request), who, name, query)
-    except EtableraError as exc:            # back to the list with the refusal beside the name, as typed
-        from etablera.interfaces.http.pages.worklist import worklist_view
-        refused, typed = exc, ("" if exc.code == "filter_personal_data" else name)
-        return await run_in_threadpool(lambda: worklist_view(request, who, {"queue": "", **query}, error=refused,
-                                                             typed_name=typed))
-    return RedirectResponse(list_url("/worklist", saved["query"]) if saved["query"] else "/worklist?queue=",
-                            status_code=303)
-
-
-@router.post("/filters/{filter_id}/delete")
-async def delete_filter(request: Request, filter_id: int):
-    who = page_principal(request)
-    await checked_form(request, who)
-    await run_in_threadpool(saved_filters.delete_filter, engine_of(request), who, filter_id)
-    return RedirectResponse("/worklist", status_code=303)

@@ -14,13 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from etablera.access import accounts, oidc
 from etablera.access.scope import empty_scope_refusal, principal_for
 from etablera.interfaces.http.auth import SESSION_COOKIE, cookies_secure, engine_of
-from etablera.interfaces.http.pages.login import _SAFE_NEXT, _log_login, login_form
+from etablera.interfaces.http.pages.login import _SAFE_NEXT, SSO_COOKIE, _log_login, login_form
 from etablera.models.login_settings import OidcSection, login_settings
 from etablera.statemachine.errors import Forbidden, NotFound
 
 router = APIRouter(include_in_schema=False)
 PENDING_COOKIE = "etablera_oidc"
-SSO_COOKIE = "etablera_sso"         # this browser's session came through the provider (for logging out there)
 PENDING_PATH = "/login/oidc"
 PENDING_SECONDS = 600
 
@@ -91,13 +90,3 @@ def _signed_in(engine, settings: OidcSection, pending, params: dict, redirect_ur
         _log_login(engine, user["id"], "login_refused", f"oidc: {refusal.denied}", user)
         raise refusal
     return user
-
-
-def provider_logout_url(request: Request) -> str | None:
-    """After logging out of a session that came through the provider: its end-session
-    address (when configured), back to the login page."""
-    settings = login_settings().oidc
-    if settings is None or not settings.provider_logout:
-        return None
-    base = settings.redirect_base_url or str(request.base_url)
-    return oidc.logout_url(settings, base.rstrip("/") + "/login")

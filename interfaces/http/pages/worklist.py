@@ -1,18 +1,21 @@
 """The worklist: the cases a user works on, by queue ("mine", "unassigned", "overdue", ...)
 or saved filter, filtered by state, municipality and overdue, sorted and paged; the start
 page leads there, with each queue's count. The report's figures link here with the
-filters that select exactly the cases they count (pages/report_links.py)."""
+filters that select exactly the cases they count (pages/report_links.py). Saving and
+deleting a filter are CSRF-checked forms that come back here (303); a refused name comes
+back beside the field, as typed (unless it held an identity number)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from etablera.access.principal import Principal
-from etablera.cases import queues
+from etablera.cases import queues, saved_filters
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
-from etablera.interfaces.http.pages.common import form_error, lang_of, render
+from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
 from etablera.interfaces.http.pages.queues import (PAGE, counted_lists, list_url, report_filters, sort_options,
                                                    start_page_parts, words)
 from etablera.models.configuration import get_config
@@ -77,3 +80,27 @@ def worklist_view(request: Request, who: Principal, params: dict, offset: int = 
         if page["prev_offset"] is not None else None,
         "filter_error": form_error(error, lang) if error else None, "typed_name": typed_name,
         **start_page_parts(q, page.pop("counts"), saved, lang)}, 400 if error else 200)
+
+
+@router.post("/filters")
+async def save_filter(request: Request):
+    who = page_principal(request)
+    form = await checked_form(request, who)
+    query = {k: str(form.get(k, "")) for k in queues.SAVED_KEYS if str(form.get(k, ""))}
+    name = str(form.get("name", ""))[:200]
+    try:
+        saved = await run_in_threadpool(saved_filters.save_filter, engine_of(request), who, name, query)
+    except EtableraError as exc:            # back to the list with the refusal beside the name, as typed
+        refused, typed = exc, ("" if exc.code == "filter_personal_data" else name)
+        return await run_in_threadpool(lambda: worklist_view(request, who, {"queue": "", **query}, error=refused,
+                                                             typed_name=typed))
+    return RedirectResponse(list_url("/worklist", saved["query"]) if saved["query"] else "/worklist?queue=",
+                            status_code=303)
+
+
+@router.post("/filters/{filter_id}/delete")
+async def delete_filter(request: Request, filter_id: int):
+    who = page_principal(request)
+    await checked_form(request, who)
+    await run_in_threadpool(saved_filters.delete_filter, engine_of(request), who, filter_id)
+    return RedirectResponse("/worklist", status_code=303)
