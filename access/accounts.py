@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
 from etablera.access.addresses import check_email, check_notify
-from etablera.models.config_files import as_search, find, load
+from etablera.models.config_files import as_search, find, find_stamped, load
 from etablera.models.config_schema import OfficesFile
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
@@ -75,15 +75,7 @@ def af_offices(directory: Path | None = None) -> dict[str, Office]:
     changed office applies at each user's next request, in every process, without a
     restart. A broken file is refused (ConfigError naming it) until it is mended."""
     search = as_search(directory)
-    path = find(OFFICES_FILE, search)
-    stamp = None
-    if path is not None:
-        try:
-            st = path.stat()
-            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        except OSError:
-            path = None
-    return _offices(search, path, stamp)
+    return _offices(search, *find_stamped(OFFICES_FILE, search))
 
 
 def offices_file(directory: Path | None = None) -> Path:

@@ -30,7 +30,7 @@ from etablera.access.scope import check_case, refusals_logged, write_access
 from etablera.cases import file_types
 from etablera.cases.document_store import DocumentStore, DocumentUnavailable, settings_for
 from etablera.cases.journal import append, event_time, load_case
-from etablera.cases.notes import DOCUMENTS, document_ref, journal_event
+from etablera.cases.notes import DOCUMENTS, case_rows, document_ref, journal_event
 from etablera.models.database import transaction
 from etablera.models.document_settings import MB, DocumentSettings
 from etablera.models.timestamps import show
@@ -150,13 +150,7 @@ _DOCUMENT = select(DOCUMENTS).where(DOCUMENTS.c.id == bindparam("document_id"))
 
 def list_documents(engine: Engine, who: Principal, case_id: int) -> list[dict]:
     """The case's documents (names, types, sizes, digests), for `who` (access-logged)."""
-    with refusals_logged(engine, who, case_id, "documents"):
-        with transaction(engine) as conn:
-            case = load_case(conn, case_id)
-            check_case(who, case, change=False)
-            rows = conn.execute(_DOCUMENTS_OF, {"case_id": case_id}).mappings().all()
-            write_access(conn, who, case_id, "documents")
-    return [document_doc(r) for r in rows]
+    return [document_doc(r) for r in case_rows(engine, who, case_id, "documents", _DOCUMENTS_OF)]
 
 
 def read_document(engine: Engine, who: Principal, document_id: int, *,

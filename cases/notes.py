@@ -76,13 +76,19 @@ _NOTES_OF = select(NOTES).where(NOTES.c.case_id == bindparam("case_id")).order_b
 
 def list_notes(engine: Engine, who: Principal, case_id: int) -> list[dict]:
     """The case's notes, oldest first, for `who` (the view is access-logged)."""
-    with refusals_logged(engine, who, case_id, "notes"):
+    return [note_doc(r) for r in case_rows(engine, who, case_id, "notes", _NOTES_OF)]
+
+
+def case_rows(engine: Engine, who: Principal, case_id: int, action: str, query) -> list:
+    """The rows `query` reads for one case (bound as `case_id`), in scope for `who`, the
+    view written to the access log as `action` in the same transaction."""
+    with refusals_logged(engine, who, case_id, action):
         with transaction(engine) as conn:
             case = load_case(conn, case_id)
             check_case(who, case, change=False)
-            rows = conn.execute(_NOTES_OF, {"case_id": case_id}).mappings().all()
-            write_access(conn, who, case_id, "notes")
-    return [note_doc(r) for r in rows]
+            rows = conn.execute(query, {"case_id": case_id}).mappings().all()
+            write_access(conn, who, case_id, action)
+    return rows
 
 
 # --- the timeline ------------------------------------------------------------------------

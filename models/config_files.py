@@ -124,6 +124,19 @@ def find(name: str, search: tuple[Path, ...]) -> Path | None:
     return next((d / name for d in search if (d / name).exists()), None)
 
 
+def find_stamped(name: str, search: tuple[Path, ...]) -> tuple[Path | None, tuple | None]:
+    """`find`, with the file's stamp (change time, size, inode) for a cache that reads the
+    file again when it changes: (None, None) when there is no such file."""
+    path = find(name, search)
+    if path is None:
+        return None, None
+    try:
+        st = path.stat()
+    except OSError:
+        return None, None
+    return path, (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 # ---------------------------------------------------------------------------- reading
 
 M = TypeVar("M", bound=BaseModel)

@@ -28,7 +28,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from etablera.models.config_files import (Bool, MunicipalityCode, Section, Text, Where, as_search, error_at, find,
+from etablera.models.config_files import (Bool, MunicipalityCode, Section, Text, Where, as_search, error_at, find_stamped,
                                           load)
 from etablera.models.users import ORGANISATIONS, ROLES
 
@@ -107,15 +107,7 @@ class LoginFile(Section):
 def login_settings(directory: Where = None) -> LoginFile:
     """The login settings in force (read again when login.toml changes)."""
     search = as_search(directory)
-    path = find(FILE, search)
-    stamp = None
-    if path is not None:
-        try:
-            st = path.stat()
-            stamp = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            path = None
-    return _settings(search, path, stamp)
+    return _settings(search, *find_stamped(FILE, search))
 
 
 @lru_cache(maxsize=8)
