@@ -15,7 +15,9 @@ from sqlalchemy import func, select
 from cli_kit import etablera
 from etablera.access.principal import operator
 from etablera.cases.audit import check
-from etablera.cases.importing import COLUMNS, IMPORTABLE, PATHS, import_file, write_template
+from etablera.cases.import_checking import IMPORTABLE, PATHS
+from etablera.cases.import_reading import COLUMNS
+from etablera.cases.importing import import_file, write_template
 from etablera.demo.cohort import FAMILY_NAMES, register_officers, synthetic_person
 from etablera.models import AuditEvent, Case, ImportedCase, Measure
 from etablera.models.database import make_engine, transaction
