@@ -43,7 +43,8 @@ def event_hash(prev_hash: str, event: dict) -> str:
     canonical (fixed order, sorted keys inside `data`, UTC instants) and injective. Each
     erasable value with a salt counts as its commitment (cases/sealing.py), so erasing it
     leaves the hash as it was."""
-    body = [hashed_form(event).get(k) for k in HASHED]
+    form = hashed_form(event)
+    body = [form.get(k) for k in HASHED]
     body[2], body[3] = _instant(body[2]), _instant(body[3])          # at, recorded_at
     return hashlib.sha256((prev_hash + _CANONICAL.encode(body)).encode("utf-8")).hexdigest()
 
