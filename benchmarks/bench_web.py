@@ -279,7 +279,7 @@ def _login(base: str) -> tuple[str, str, dict[str, int]]:
     """The session cookie, from the real login form; the session's CSRF token and the
     queue counts, from the start page it leads to."""
     import httpx
-    from etablera.cases.queues import QUEUES
+    from etablera.cases.list_query import QUEUES
     with httpx.Client(base_url=base, follow_redirects=True) as client:
         form = client.get("/login")
         token = re.search(r'name="login_csrf" value="([^"]+)"', form.text).group(1)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from etablera.access import scope
 from etablera.access.principal import Principal
-from etablera.cases import queues
+from etablera.cases import list_query, list_statements, queues
 from etablera.cases.audit import CASES
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
@@ -46,19 +46,19 @@ def headings(lang: str) -> list[str]:
 
 @lru_cache(maxsize=128)
 def _ids(shape, sort: str):
-    return (select(CASES.c.id).where(*queues._conditions(shape))
-            .order_by(*queues._order(sort, shape.status != "active")))
+    return (select(CASES.c.id).where(*list_statements._conditions(shape))
+            .order_by(*list_statements._order(sort, shape.status != "active")))
 
 
 @lru_cache(maxsize=8)
 def _chunk(places: str | None):
-    query = select(*queues._LISTED).where(CASES.c.id.in_(bindparam("ids", expanding=True)))
+    query = select(*list_statements._LISTED).where(CASES.c.id.in_(bindparam("ids", expanding=True)))
     if places:              # still in scope when read (a case may have moved since the ids were)
         query = query.where(CASES.c.municipality.in_(bindparam("municipalities", expanding=True)))
     return query
 
 
-def export_csv(engine: Engine, who: Principal, q: queues.ListQuery, *, lang: str = "sv",
+def export_csv(engine: Engine, who: Principal, q: list_query.ListQuery, *, lang: str = "sv",
                today: date | None = None, config: Config | None = None, chunk: int = CHUNK) -> Iterator[str]:
     """The list as CSV text, a chunk of lines at a time (the heading first). A municipality
     outside the principal's is refused (403) and logged before anything is written."""
@@ -66,8 +66,8 @@ def export_csv(engine: Engine, who: Principal, q: queues.ListQuery, *, lang: str
     today = today or local_date(utcnow())
     places = queues.places_of(engine, who, q, ACTION)
     dialect = engine.dialect.name
-    shape = queues._shape(q, who, places, dialect, today)
-    values = queues._values(q, who, places, today)
+    shape = list_statements._shape(q, who, places, dialect, today)
+    values = list_statements._values(q, who, places, today)
     with transaction(engine, write=False) as conn:
         ids = conn.execute(_ids(shape, q.sort).limit(MAX_EXPORT + 1), values).scalars().all()
     if len(ids) > MAX_EXPORT:

@@ -3,7 +3,7 @@ municipality, overdue, sort), shown on the start page as queues of their own wit
 
 A filter belongs to the user who saved it: another user can neither list, read nor delete
 it (theirs is answered like a missing one). It holds codes only, never personal data: the
-query's values are checked like a list's (cases/queues.py), and a name that carries an
+query's values are checked like a list's (cases/list_query.py), and a name that carries an
 identity number is refused.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from etablera.access.principal import Principal
-from etablera.cases import queues
+from etablera.cases import list_query, queues
 from etablera.models.casework import SavedFilter
 from etablera.models.database import transaction
 from etablera.models.timestamps import utcnow
@@ -50,7 +50,7 @@ def save_filter(engine: Engine, who: Principal, name: str, query: dict) -> dict:
         raise BadInput("filter_name_long", field="name", max=MAX_NAME)
     if carries_identity(name) or any(carries_identity(str(v)) for v in query.values()):
         raise BadInput("filter_personal_data", field="name")
-    parsed = queues.parse_query(query, keys=queues.SAVED_KEYS, strict=True)
+    parsed = list_query.parse_query(query, keys=list_query.SAVED_KEYS, strict=True)
     queues.places_of(engine, who, parsed, "save_filter")        # a municipality outside theirs: refused, logged
     stored = parsed.params()
     try:
@@ -89,13 +89,13 @@ def delete_filter(engine: Engine, who: Principal, filter_id: int) -> None:
         raise NotFound("no_such_filter", field="filter", filter=filter_id)
 
 
-def saved_lists(engine: Engine, who: Principal) -> list[tuple[dict, queues.ListQuery | None]]:
+def saved_lists(engine: Engine, who: Principal) -> list[tuple[dict, list_query.ListQuery | None]]:
     """`who`'s saved filters, each with its list (None: saved before a state or municipality
     it names was removed)."""
     out = []
     for f in list_filters(engine, who):
         try:
-            out.append((f, queues.parse_query(f["query"], keys=queues.SAVED_KEYS)))
+            out.append((f, list_query.parse_query(f["query"], keys=list_query.SAVED_KEYS)))
         except BadInput:
             out.append((f, None))
     return out

@@ -179,8 +179,8 @@ def list_queue(engine, *, actor: str | Principal = ACTOR, limit: int = 50, offse
                **query) -> dict:
     """One page of a list (`query`: queue, state, municipality, overdue, sort, ... as URL
     parameters) as `actor` sees it, with its total."""
-    from etablera.cases import queues
-    return queues.list_cases(engine, who(actor), queues.parse_query(query), limit=limit, offset=offset, lang=lang)
+    from etablera.cases import list_query, queues
+    return queues.list_cases(engine, who(actor), list_query.parse_query(query), limit=limit, offset=offset, lang=lang)
 
 
 def queue_counts(engine, *, actor: str | Principal = ACTOR) -> dict:
@@ -206,8 +206,8 @@ def delete_filter(engine, filter_id: int, *, actor: str | Principal = ACTOR) -> 
 
 def export_csv(engine, *, actor: str | Principal = ACTOR, lang: str = "sv", chunk: int = 500, **query) -> str:
     """The list as CSV text (each exported case access-logged)."""
-    from etablera.cases import exports, queues
-    return "".join(exports.export_csv(engine, who(actor), queues.parse_query(query), lang=lang, chunk=chunk))
+    from etablera.cases import exports, list_query
+    return "".join(exports.export_csv(engine, who(actor), list_query.parse_query(query), lang=lang, chunk=chunk))
 
 
 def skip_page(engine, *, actor: str | Principal = ACTOR, **options) -> dict:

@@ -39,7 +39,7 @@ from sqlalchemy.engine import Engine
 import kit
 from identities import pnr
 from etablera.access.principal import Principal, operator
-from etablera.cases import extract, importing, queries, queues, retention, search
+from etablera.cases import extract, importing, list_query, queries, queues, retention, search
 from etablera.benchmarks.copies import copy_cohort
 from etablera.cases.audit import CASES
 from etablera.demo.bulk import write_cohort
@@ -143,12 +143,13 @@ def run_hot_paths(engine: Engine, folder, serial: int = 424) -> list[tuple[str, 
         step("history", kit.history, engine, known.id, actor=OFFICER)
         step("case list", queries.list_cases, engine, municipality="0581", limit=50)
         for who in (OFFICER, AF):
-            for name in queues.QUEUES:
+            for name in list_query.QUEUES:
                 step(f"queue {name} ({who.organisation})", queues.list_cases, engine, who,
-                     queues.ListQuery(queue=name), counted=[queues.ListQuery(queue=q) for q in queues.QUEUES])
+                     list_query.ListQuery(queue=name),
+                     counted=[list_query.ListQuery(queue=q) for q in list_query.QUEUES])
             step(f"queue counts ({who.organisation})", queues.queue_counts, engine, who)
             step(f"worklist overdue by name ({who.organisation})", queues.list_cases, engine, who,
-                 queues.ListQuery(overdue=True, sort="name"))
+                 list_query.ListQuery(overdue=True, sort="name"))
         step("search by number", search.search, engine, OFFICER, known.person)
         step("search by name", search.search, engine, OFFICER, known.family_name[:3])
         step("search by case id", search.search, engine, OFFICER, f"#{known.id}")

@@ -15,7 +15,7 @@ from sqlalchemy import event, insert, inspect, text, update
 import kit
 from identities import pnr
 from etablera.access.principal import Principal
-from etablera.cases import queues
+from etablera.cases import list_query, queues
 from etablera.cases.audit import CASES
 from etablera.cases.followup import DUE_WINDOW_DAYS, due_followups
 from etablera.models import Case, FollowUp
@@ -97,7 +97,7 @@ def test_the_follow_up_queue_is_the_deadline_checks_due_list(any_engine):
         assert expected and expected != set(cases)
         deadline = {d.case_id for d in due_followups(engine, today, municipality="0581")}
         for who in (OFFICER, COORDINATOR):
-            page = queues.list_cases(engine, who, queues.ListQuery(queue="followup"), limit=200, today=today)
+            page = queues.list_cases(engine, who, list_query.ListQuery(queue="followup"), limit=200, today=today)
             listed = {item["id"] for item in page["items"]}
             counted = queues.queue_counts(engine, who, today)["followup"]
             assert listed == deadline == expected, today

@@ -279,7 +279,7 @@ def _listed_ids(api, world, who: str, query: list) -> list[int]:
 def _events_behind(engine, query: dict, who) -> dict[int, int]:
     """The events a figure that counts events (transfers, stays in a track, late measures)
     counts, per case, read from the tables in Python (the oracle, not the list's SQL)."""
-    from etablera.cases.queues import _window
+    from etablera.cases.list_query import _window
     from etablera.models import AuditEvent, Measure, ReportVisit
     from etablera.models.casework import Correction
     from etablera.reports.sql import day_number
@@ -443,7 +443,7 @@ def test_a_list_that_shows_names_logs_each_named_case_it_showed(queue_world):
 def test_a_report_filter_takes_only_its_codes_and_dates(key, value):
     """The report's filters travel in URLs: each is a code or a date, refused (naming the
     key) otherwise, never taken as free text."""
-    from etablera.cases.queues import parse_query
+    from etablera.cases.list_query import parse_query
     with pytest.raises(BadInput) as refused:
         parse_query({key: value})
     assert refused.value.field == key

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from etablera.cases import exports, queues
+from etablera.cases import exports, list_query, queues
 from etablera.cases.worklist import MAX_LIMIT
 from etablera.interfaces.cli.common import principal
 from etablera.interfaces.cli.output import emit, table
@@ -26,8 +26,8 @@ def list_queue(options, *, municipality, state, limit, queue, overdue, sort, off
         raise BadInput("csv_or_json", field="csv")
     engine = get_engine()
     who = principal(options, engine)
-    q = queues.parse_query({"queue": queue, "state": state, "municipality": municipality,
-                            "overdue": "1" if overdue else "", "sort": sort})
+    q = list_query.parse_query({"queue": queue, "state": state, "municipality": municipality,
+                                "overdue": "1" if overdue else "", "sort": sort})
     if as_csv:
         for chunk in exports.export_csv(engine, who, q, lang=options.lang):
             click.echo(chunk, nl=False)

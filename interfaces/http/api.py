@@ -16,6 +16,7 @@ from etablera.interfaces.http import schemas as s
 from etablera.interfaces.http.auth import api_principal, bearer, engine_of
 from etablera.access import log as access_log, scope
 from etablera.cases import measures, queries, queues, service, skip_audit, worklist
+from etablera.cases.list_query import KEYS, parse_query
 from etablera.reminders import outbox as reminders
 from etablera.cases.parsing import parse_at, parse_bound, parse_day
 from etablera.cases.late_registration import registration_warnings_of
@@ -63,14 +64,14 @@ def list_cases(request: Request, who: Who, lang: Lang = "sv",
                                                              "descending")] = None,
                limit: Annotated[int, Query(ge=1, le=worklist.MAX_LIMIT)] = 50,
                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0):
-    q = queues.parse_query(list_query(request, queue or ("mine" if mine else None)))
+    q = parse_query(list_query(request, queue or ("mine" if mine else None)))
     return queues.list_cases(engine_of(request), who, q, limit=limit, offset=offset, lang=lang)
 
 
 def list_query(request: Request, queue: str | None) -> dict:
-    """A list's query from the query string (the report's filters too: queues.KEYS)."""
+    """A list's query from the query string (the report's filters too: cases/list_query.KEYS)."""
     params = request.query_params
-    query = {k: params.get(k) for k in queues.KEYS if params.get(k)}
+    query = {k: params.get(k) for k in KEYS if params.get(k)}
     query.update(municipality=params.getlist("municipality"), overdue="1" if params.get("overdue") in
                  ("1", "true", "True") else "", queue=queue or "")
     return query

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from etablera.cases import exports, queues, saved_filters
+from etablera.cases import exports, saved_filters
+from etablera.cases.list_query import parse_query
 from etablera.interfaces.http import schemas as s
 from etablera.interfaces.http.api import ERRORS, MAX_ID, Lang, Who, list_query
 from etablera.interfaces.http.auth import engine_of
@@ -35,7 +36,7 @@ class SavedFilterDoc(s.Doc):
             response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
 def cases_csv(request: Request, who: Who, lang: Lang = "sv",
               queue: Annotated[str | None, Query()] = None, mine: bool = False):
-    q = queues.parse_query(list_query(request, queue or ("mine" if mine else None)))
+    q = parse_query(list_query(request, queue or ("mine" if mine else None)))
     lines = exports.export_csv(engine_of(request), who, q, lang=lang)
     return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="cases.csv"'})

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from etablera.access.principal import Principal
-from etablera.cases import exports, queues, saved_filters
+from etablera.cases import exports, list_query, saved_filters
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
 from etablera.interfaces.http.pages.common import lang_of
@@ -68,7 +68,8 @@ def list_url(path: str, params: dict, **extra) -> str:
     return f"{path}?{urlencode({**params, **{k: v for k, v in extra.items() if v is not None}}, doseq=True)}"
 
 
-def counted_lists(engine, who: Principal) -> tuple[list[queues.ListQuery], list[tuple[dict, queues.ListQuery | None]]]:
+def counted_lists(engine, who: Principal) -> tuple[list[list_query.ListQuery],
+                                                   list[tuple[dict, list_query.ListQuery | None]]]:
     """What the start page counts beside its list (`list_cases(counted=...)`, one statement
     with the list's total): the queues, then the user's saved filters that still parse;
     and the saved filters themselves."""
@@ -76,28 +77,28 @@ def counted_lists(engine, who: Principal) -> tuple[list[queues.ListQuery], list[
         saved = saved_filters.saved_lists(engine, who)
     except EtableraError:
         saved = []
-    return ([queues.ListQuery(queue=name) for name in queues.QUEUES]
+    return ([list_query.ListQuery(queue=name) for name in list_query.QUEUES]
             + [f for _, f in saved if f is not None]), saved
 
 
-def start_page_parts(q: queues.ListQuery, counts: list[int | None], saved: list[tuple[dict, queues.ListQuery | None]],
-                     lang: str) -> dict:
+def start_page_parts(q: list_query.ListQuery, counts: list[int | None],
+                     saved: list[tuple[dict, list_query.ListQuery | None]], lang: str) -> dict:
     """The queues with their counts and the user's saved filters with theirs (`counts`: of
     `counted_lists`, in its order)."""
     current = q.params()
-    queue_counts = dict(zip(queues.QUEUES, counts))
-    rest = iter(counts[len(queues.QUEUES):])
+    queue_counts = dict(zip(list_query.QUEUES, counts))
+    rest = iter(counts[len(list_query.QUEUES):])
     filters = [{**f, "count": None if parsed is None else next(rest)} for f, parsed in saved]
     return {
-        "queues": [{"name": name, "label": queues.queue_label(name, lang), "count": queue_counts[name],
+        "queues": [{"name": name, "label": list_query.queue_label(name, lang), "count": queue_counts[name],
                     "url": list_url("/worklist", {"queue": name}), "current": q.queue == name and len(current) == 1}
-                   for name in queues.QUEUES],
+                   for name in list_query.QUEUES],
         "saved": [{**f, "url": list_url("/worklist", f["query"]) if f["query"] else "/worklist?queue=",
                    "current": f["query"] == current} for f in filters],
     }
 
 
-def report_filters(q: queues.ListQuery, lang: str) -> list[str]:
+def report_filters(q: list_query.ListQuery, lang: str) -> list[str]:
     """The filters a report's link set that the form does not show, in words."""
     w = words(lang)
     out = []
@@ -132,7 +133,7 @@ def report_filters(q: queues.ListQuery, lang: str) -> list[str]:
 @router.get("/worklist.csv")
 def worklist_csv(request: Request):
     who = page_principal(request)
-    q = queues.parse_query(dict(request.query_params))
+    q = list_query.parse_query(dict(request.query_params))
     lines = exports.export_csv(engine_of(request), who, q, lang=lang_of(request))
     return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="arenden.csv"'})

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from etablera.access.principal import Principal
-from etablera.cases import queues, saved_filters
+from etablera.cases import list_query, queues, saved_filters
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
 from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
@@ -39,7 +39,7 @@ def state_options(lang: str) -> list[tuple[str, str]]:
 def list_params(request: Request, who: Principal) -> dict:
     """The list's query from the URL: an officer's start page is their own cases; `mine`
     (0 or 1) is the older spelling of queue=mine."""
-    params = {k: v for k, v in request.query_params.items() if k in queues.KEYS}
+    params = {k: v for k, v in request.query_params.items() if k in list_query.KEYS}
     mine = request.query_params.get("mine")
     if "queue" not in request.query_params and mine is not None:
         params["queue"] = "mine" if mine == "1" else ""
@@ -58,7 +58,7 @@ def worklist_view(request: Request, who: Principal, params: dict, offset: int = 
                   typed_name: str = "") -> HTMLResponse:
     lang = lang_of(request)
     engine = engine_of(request)
-    q = queues.parse_query(params)
+    q = list_query.parse_query(params)
     counted, saved = counted_lists(engine, who)
     page = queues.list_cases(engine, who, q, limit=PAGE, offset=offset, lang=lang, counted=counted)
     config = get_config()
@@ -68,11 +68,11 @@ def worklist_view(request: Request, who: Principal, params: dict, offset: int = 
         "page": page, "q": q, "state": q.state or "", "municipality": q.municipalities[0] if q.municipalities else "",
         "overdue": q.overdue, "mine": q.queue == "mine", "queue": q.queue or "", "sort": q.sort,
         "states": state_options(lang), "places": [(c, config.municipalities.get(c, c)) for c in places],
-        "sorts": sort_options(lang), "w": words(lang), "queue_options": [(n, queues.queue_label(n, lang))
-                                                                         for n in queues.QUEUES],
+        "sorts": sort_options(lang), "w": words(lang), "queue_options": [(n, list_query.queue_label(n, lang))
+                                                                         for n in list_query.QUEUES],
         "report_filters": report_filters(q, lang), "hidden": {k: v for k, v in current.items()
-                                                               if k not in queues.SAVED_KEYS},
-        "saved_query": {k: v for k, v in current.items() if k in queues.SAVED_KEYS},
+                                                               if k not in list_query.SAVED_KEYS},
+        "saved_query": {k: v for k, v in current.items() if k in list_query.SAVED_KEYS},
         "export_url": list_url("/worklist.csv", current),
         "next_url": list_url("/worklist", current, queue=q.queue or "", offset=page["next_offset"])
         if page["next_offset"] is not None else None,
@@ -86,7 +86,7 @@ def worklist_view(request: Request, who: Principal, params: dict, offset: int = 
 async def save_filter(request: Request):
     who = page_principal(request)
     form = await checked_form(request, who)
-    query = {k: str(form.get(k, "")) for k in queues.SAVED_KEYS if str(form.get(k, ""))}
+    query = {k: str(form.get(k, "")) for k in list_query.SAVED_KEYS if str(form.get(k, ""))}
     name = str(form.get("name", ""))[:200]
     try:
         saved = await run_in_threadpool(saved_filters.save_filter, engine_of(request), who, name, query)
