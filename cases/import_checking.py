@@ -31,6 +31,7 @@ from etablera.access.scope import check_municipality
 from etablera.cases.import_reading import COLUMN, COLUMNS
 from etablera.cases.rows import CaseRows
 from etablera.cases.service import EARLIEST_PERMIT
+from etablera.models.agreements import AgreementBook
 from etablera.models.configuration import Config
 from etablera.models.identity import IdentityError, parse_identity
 from etablera.models.timestamps import utcnow
@@ -286,10 +287,11 @@ class Checker:
 
 
 def build(prepared: Prepared, case_id: int, measure_ids, recorded_at: datetime, config: Config, key: bytes,
-          actor: str) -> CaseRows:
+          actor: str, agreements: AgreementBook | None = None) -> CaseRows:
     """The case's rows: registered at the first time, each step of the path at the next,
-    the open measures added on the state's day."""
-    rows = CaseRows(case_id, measure_ids, recorded_at, config, key)
+    the open measures added on the state's day. `agreements`: the book in force (read
+    once for many rows), by default read now."""
+    rows = CaseRows(case_id, measure_ids, recorded_at, config, key, agreements)
     rows.marks = {"imported": True}
     times = iter(prepared.times)
     rows.register(next(times), actor, prepared.register)

@@ -5,12 +5,12 @@ history replays through the machine. The file is read in cases/import_reading.py
 checked and its path built in cases/import_checking.py; this module writes them, and the
 empty template workbook (`etablera import --template`).
 
-A dry run does everything but write. The apply writes each valid row in its own transaction
-(its case, events, measures, the import record and an access-log row), and reports the
-others; with `max_errors`, a file with more refused rows than that writes nothing.
-`imported_cases` keeps which row of which file made each case: a row whose external
-reference was imported before is left alone, so importing the same file again changes
-nothing.
+A dry run does everything but write. The apply writes the valid rows (each its case, events,
+measures, the import record and an access-log row) `BATCH` rows to a transaction, a
+statement per table, and reports the others; with `max_errors`, a file with more refused
+rows than that writes nothing. `imported_cases` keeps which row of which file made each
+case: a row whose external reference was imported before is left alone, so importing the
+same file again changes nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from etablera.access.principal import Principal
-from etablera.access.scope import write_access
+from etablera.access.scope import shown
+from etablera.cases.agreements import agreement_book
 from etablera.cases.assignment import check_officers
 from etablera.cases.audit_key import load_key
 from etablera.cases.import_checking import IMPORTABLE, Checker, Prepared, RowError, _refusal, build
@@ -36,12 +37,14 @@ from etablera.models import AuditEvent, Case, ImportedCase, Measure
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.timestamps import local_date, utcnow
+from etablera.models.wal import checkpoints_in_background
 from etablera.statemachine.errors import EtableraError, NotPermitted
 from etablera.statemachine.process import state_label
 
 CASES, EVENTS, MEASURES, IMPORTED = (Case.__table__, AuditEvent.__table__, Measure.__table__,
                                      ImportedCase.__table__)
 ACTION = "import"
+BATCH = 1000                   # rows per transaction (built before the writers' lock is taken)
 
 
 # --------------------------------------------------------------------------- the import
@@ -72,14 +75,14 @@ def import_file(engine: Engine, who: Principal, path: str | Path, *, dry_run: bo
                 max_errors: int | None = None, config: Config | None = None, now: datetime | None = None,
                 progress: Callable[[int, int], None] | None = None) -> ImportResult:
     """Check every row of the file; unless `dry_run` (or more than `max_errors` rows are
-    refused), write each valid row in its own transaction. A file that cannot be read as a
+    refused), write the valid rows, `BATCH` rows to a transaction (each row whole or not at all). A file that cannot be read as a
     whole raises FileRefused (BadInput: nothing written). `progress(done, total)` is called
     as rows are written.
 
     A row imported before (its external reference is known) is left alone unchecked. The
     path of a row is built once: before anything is written when every error must be known
-    first (a dry run, `max_errors`), otherwise as the row is written (a refusal then rolls
-    back that row's transaction only)."""
+    first (a dry run, `max_errors`), otherwise as the row is written (a refusal then leaves
+    that row out of its batch)."""
     config = config or get_config()
     path = Path(path)
     checker = Checker(who, config, local_date(now or utcnow()), build_path=dry_run or max_errors is not None)
@@ -115,20 +118,17 @@ def import_file(engine: Engine, who: Principal, path: str | Path, *, dry_run: bo
         result.errors.sort(key=lambda e: e.line)
         return result
     key = load_key(engine, create=True)
-    for ready in fresh:
-        try:
-            case_id = _write(engine, who, ready, path.name, key, config)
-        except EtableraError as exc:            # the path refused as the row was written, or a race
-            result.errors.append(_refusal(ready.line, exc, "state"))
-            result.valid -= 1
-            continue
-        if case_id is None:
-            result.already += 1
-        else:
-            result.written += 1
-            result.case_ids.append(case_id)
-        if progress is not None:
-            progress(1, len(fresh))
+    with checkpoints_in_background(engine):
+        for start in range(0, len(fresh), BATCH):
+            batch = fresh[start:start + BATCH]
+            try:
+                written = _write_batch(engine, who, batch, path.name, key, config, result)
+            except _conflicts(engine):             # a row imported or a person registered meanwhile
+                written = [_write_one(engine, who, ready, path.name, key, config, result) for ready in batch]
+            result.case_ids += [case_id for case_id in written if case_id is not None]
+            if progress is not None:
+                progress(len(batch), len(fresh))
+    result.written = len(result.case_ids)
     result.errors.sort(key=lambda e: e.line)
     return result
 
@@ -169,38 +169,106 @@ class _OfficerCheck:
         return None if exc is None else _refusal(ready.line, exc, "kommun_officer")
 
 
-def _write(engine: Engine, who: Principal, ready: Prepared, source: str, key: bytes, config: Config) -> int | None:
-    """One row in its own transaction; None if its reference was imported meanwhile (by a
-    concurrent import: the reference is the import table's key, so the second insert fails
-    and the row's transaction rolls back)."""
+def _write_batch(engine: Engine, who: Principal, batch: list[Prepared], source: str, key: bytes, config: Config,
+                 result: ImportResult) -> list[int]:
+    """The rows of `batch` in one transaction, every table's rows in one statement. Each
+    row's history is built before the writers' lock is taken, with the ids free then (a row
+    the machine refuses is reported and left out); should another writer have taken those
+    ids meanwhile (SQLite), the batch is built again inside. IntegrityError (a reference
+    imported or a person given an active case by someone else meanwhile) rolls the whole
+    batch back, for `_write_one` to write row by row."""
+    with transaction(engine, write=False) as conn:
+        ids = _Ids(conn, len(batch))
+        built, refused = _build(batch, ids, key, config, who)
+    with transaction(engine) as conn:
+        if not ids.still_free(conn):
+            built, refused = _build(batch, _Ids(conn, len(batch)), key, config, who)
+        if built:
+            _insert(conn, who, built, source)
+    for ready, exc in refused:
+        _refused(result, ready, exc)
+    return [rows.case["id"] for _, rows in built]
+
+
+def _build(batch: list[Prepared], ids: _Ids, key: bytes, config: Config, who: Principal) -> tuple[list, list]:
+    """(ready, its rows) for each row the machine takes; (ready, refusal) for the others."""
+    built, refused = [], []
+    agreements = agreement_book()
+    for ready in batch:
+        try:
+            built.append((ready, build(ready, next(ids.cases), ids.measures, utcnow(), config, key, who.id,
+                                       agreements=agreements)))
+        except EtableraError as exc:
+            refused.append((ready, exc))
+    return built, refused
+
+
+def _write_one(engine: Engine, who: Principal, ready: Prepared, source: str, key: bytes, config: Config,
+               result: ImportResult) -> int | None:
+    """One row in its own transaction; None if it was refused, or imported meanwhile by a
+    concurrent import (the reference is the import table's key, so the second insert fails
+    and the row's transaction rolls back: counted as imported before)."""
     try:
-        with transaction(engine) as conn:
-            case_id, measure_ids = _ids(conn)
-            rows = build(ready, case_id, measure_ids, utcnow(), config, key, who.id)
-            insert_many(conn, CASES, [rows.case])
-            conn.execute(insert(IMPORTED).values(external_ref=ready.ref, case_id=case_id, source=source[:200],
-                                                 line=ready.line, actor=who.id, imported_at=utcnow()))
-            insert_many(conn, MEASURES, rows.measures)
-            insert_many(conn, EVENTS, rows.events)
-            write_access(conn, who, case_id, ACTION)
-    except IntegrityError:
+        written = _write_batch(engine, who, [ready], source, key, config, result)
+    except _conflicts(engine):
         with transaction(engine, write=False) as conn:
             if _imported(conn, [ready.ref]):
+                result.already += 1
                 return None
-        raise NotPermitted("import_active_case", field="person") from None
-    return case_id
+        _refused(result, ready, NotPermitted("import_active_case", field="person"))
+        return None
+    return written[0] if written else None
 
 
-def _ids(conn: Connection) -> tuple[int, Iterator[int]]:
-    """A case id and the measure ids as the rows need them, inside the writing transaction:
-    on SQLite the writers' lock is held, so the next ids are the maxima's successors; on
-    PostgreSQL they come from the sequences, as other writers' do."""
-    if conn.dialect.name == "postgresql":
-        case_id = conn.execute(text("SELECT nextval(pg_get_serial_sequence('cases', 'id'))")).scalar()
-        nextval = text("SELECT nextval(pg_get_serial_sequence('measures', 'id'))")
-        return case_id, iter(lambda: conn.execute(nextval).scalar(), None)
-    case_id = (conn.execute(select(func.max(CASES.c.id))).scalar() or 0) + 1
-    return case_id, count((conn.execute(select(func.max(MEASURES.c.id))).scalar() or 0) + 1)
+def _conflicts(engine: Engine) -> tuple[type[Exception], ...]:
+    """A unique key broken: SQLAlchemy's, or the driver's own from `insert_many`'s cursor."""
+    return IntegrityError, engine.dialect.dbapi.IntegrityError
+
+
+def _refused(result: ImportResult, ready: Prepared, exc: EtableraError) -> None:
+    result.errors.append(_refusal(ready.line, exc, "state"))
+    result.valid -= 1
+
+
+def _insert(conn: Connection, who: Principal, built: list, source: str) -> None:
+    """The cases, their import records, measures, events and access-log rows, a statement each."""
+    at = utcnow()
+    insert_many(conn, CASES, [rows.case for _, rows in built])
+    conn.execute(insert(IMPORTED), [{"external_ref": ready.ref, "case_id": rows.case["id"], "source": source[:200],
+                                     "line": ready.line, "actor": who.id, "imported_at": at}
+                                    for ready, rows in built])
+    insert_many(conn, MEASURES, [m for _, rows in built for m in rows.measures])
+    insert_many(conn, EVENTS, [e for _, rows in built for e in rows.events])
+    shown(conn, who, [rows.case["id"] for _, rows in built], ACTION, detail="done")     # as write_access writes
+
+
+class _Ids:
+    """Case and measure ids as the rows need them: on SQLite the maxima's successors (free
+    as long as nobody else writes, which `still_free` checks under the writers' lock); on
+    PostgreSQL they come from the sequences, a block at a time, as other writers' do (an id
+    taken and not used is a gap, as in any sequence)."""
+
+    def __init__(self, conn: Connection, cases: int):
+        self.top: tuple[int, int] | None = None
+        if conn.dialect.name == "postgresql":
+            self.cases, self.measures = _sequence(conn, "cases", cases), _sequence(conn, "measures", 100)
+        else:
+            self.top = _top(conn)
+            self.cases, self.measures = count(self.top[0] + 1), count(self.top[1] + 1)
+
+    def still_free(self, conn: Connection) -> bool:
+        return self.top is None or _top(conn) == self.top
+
+
+def _top(conn: Connection) -> tuple[int, int]:
+    return (conn.execute(select(func.max(CASES.c.id))).scalar() or 0,
+            conn.execute(select(func.max(MEASURES.c.id))).scalar() or 0)
+
+
+def _sequence(conn: Connection, table: str, block: int) -> Iterator[int]:
+    query = text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)")
+    while True:
+        yield from conn.execute(query, {"n": block}).scalars().all()
 
 
 # --------------------------------------------------------------------------- the template

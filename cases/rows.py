@@ -18,6 +18,7 @@ from itertools import count
 from etablera.cases.agreements import agreement_book
 from etablera.cases.audit import GENESIS
 from etablera.cases.journal import link
+from etablera.models.agreements import AgreementBook
 from etablera.models.configuration import Config
 from etablera.models.identity import parse_identity
 from etablera.models.timestamps import local_date
@@ -38,9 +39,11 @@ class CaseRows:
     """One case's rows, built the way the engine's use cases build them."""
 
     def __init__(self, case_id: int, measure_base: int | Iterable[int], recorded_at: datetime, config: Config,
-                 key: bytes):
-        """`measure_base`: the first of consecutive measure ids, or the ids themselves."""
+                 key: bytes, agreements: AgreementBook | None = None):
+        """`measure_base`: the first of consecutive measure ids, or the ids themselves;
+        `agreements`: the book in force (read once for many cases), by default read now."""
         self.case_id, self.recorded_at, self.config = case_id, recorded_at, config
+        self.agreements = agreements or agreement_book()
         self.measure_ids = iter(count(measure_base) if isinstance(measure_base, int) else measure_base)
         self.key = key                  # the audit key: the number's HMAC on the registration event
         self.case: dict = {}
@@ -77,7 +80,7 @@ class CaseRows:
     def advance(self, at: datetime, actor: str, trigger: str, raw: dict) -> None:
         data = clean_data(TRIGGER[trigger], raw, self.config)
         decision = decide(CaseView.of(self.case), trigger, data, at, self.config, actor=actor,
-                          agreements=agreement_book())
+                          agreements=self.agreements)
         if decision.track is not None:
             decision.event["data"]["measures"] = [self._new_measure(row) for row in
                                                   track_measures(self.case_id, decision.track, at)]

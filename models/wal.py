@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -72,6 +74,24 @@ class BackgroundCheckpoints:
                 self.checkpoint()
             except Exception as exc:  # noqa: BLE001 - keep checkpointing; say what went wrong, never the data
                 log.warning("WAL checkpoint failed (%s); trying again in %.0f s", type(exc).__name__, self.interval)
+
+
+@contextmanager
+def checkpoints_in_background(engine: Engine) -> Iterator[None]:
+    """For one long write of many transactions (an import): while it runs, the log is
+    checkpointed on a thread of its own rather than inside its commits; afterwards the
+    engine's connections checkpoint as before. The pool is replaced at both ends, so every
+    connection it hands out follows (the connect-time setting is per connection)."""
+    if not BackgroundCheckpoints.applies(engine):
+        yield
+        return
+    engine.dispose()
+    checkpoints = BackgroundCheckpoints(engine).start()
+    try:
+        yield
+    finally:
+        checkpoints.stop()
+        engine.dispose()
 
 
 def _no_automatic_checkpoint(dbapi_connection, _record) -> None:

@@ -18,14 +18,14 @@ from etablera.cases.audit import check
 from etablera.cases.import_checking import IMPORTABLE, PATHS
 from etablera.cases.import_reading import COLUMNS
 from etablera.cases.importing import import_file, write_template
-from etablera.demo.cohort import FAMILY_NAMES, register_officers, synthetic_person
+from etablera.demo.caseload import HEADERS, OFFICERS, caseload_row, write_caseload
+from etablera.demo.cohort import register_officers
 from etablera.models import AuditEvent, Case, ImportedCase, Measure
 from etablera.models.database import make_engine, transaction
 from etablera.models.timestamps import local_date, utcnow
 from etablera.statemachine.process import ACTIVE, INITIAL
 
 CASES, EVENTS, MEASURES, IMPORTED = Case.__table__, AuditEvent.__table__, Measure.__table__, ImportedCase.__table__
-HEADERS = [c.sv for c in COLUMNS]
 TODAY = local_date(utcnow())
 ADMIN = operator("importer", via="test")
 
@@ -35,30 +35,13 @@ def db(db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("ETABLERA_AUDIT_KEY_FILE", str(tmp_path / "audit.key"))
     monkeypatch.setenv("ETABLERA_DATABASE_URL", db_url)
     engine = make_engine(db_url)
-    register_officers(engine, [("h0581-01", "kommun", "0581"), ("af0581-01", "af", "0581"),
-                               ("h0180-01", "kommun", "0180")])
+    register_officers(engine, OFFICERS)
     yield engine
     engine.dispose()
 
 
 def good_row(index: int, state: str | None = None) -> dict:
-    """A valid row: every active state in turn, in Norrköping (whose agreement has tracks)
-    or Stockholm."""
-    state = state or IMPORTABLE[index % len(IMPORTABLE)]
-    person, _ = synthetic_person(index, TODAY, coordination=index % 7 == 0)
-    permit = TODAY - timedelta(days=300 + index % 200)
-    module3 = state == "module3.in_track"
-    municipality = "0581" if module3 or index % 2 else "0180"
-    return {
-        "extern_referens": f"KS-{index}", "personnummer": person, "förnamn": "Özlem", "efternamn": FAMILY_NAMES[index % len(FAMILY_NAMES)],
-        "kommun": municipality, "uppehållstillstånd": permit.isoformat(),
-        "kommunmottagande": (permit + timedelta(days=20)).isoformat(), "läge": state,
-        "sedan": "" if state == INITIAL else (TODAY - timedelta(days=60 + index % 50)).isoformat(),
-        "plan": "" if state.startswith("module1") else "etableringsplan",
-        "jobbspår": "industri" if module3 else "",
-        "handläggare_kommun": f"h{municipality}-01", "handläggare_af": "af0581-01" if municipality == "0581" else "",
-        "pågående_insatser": "sfi;internship" if state.startswith("module2") else "",
-    }
+    return caseload_row(index, TODAY, state)
 
 
 # Ten kinds of bad row, each breaking exactly one column of a good row.
@@ -83,16 +66,15 @@ def caseload(path, count: int, bad_every: int = 0) -> set[tuple[int, str]]:
     """A CSV file (semicolons, as Swedish Excel writes it) of `count` rows; every
     `bad_every`-th row broken in one of the ten ways. Returns the (line, column) expected."""
     expected = set()
-    with open(path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.DictWriter(out, HEADERS, delimiter=";")
-        writer.writeheader()
-        for index in range(count):
-            row = good_row(index)
-            if bad_every and index % bad_every == bad_every - 1:
-                column, breaking = BREAKS[(index // bad_every) % len(BREAKS)]
-                row = breaking(row)
-                expected.add((index + 2, column))
-            writer.writerow(row)
+
+    def broken(index: int, row: dict) -> dict:
+        if bad_every and index % bad_every == bad_every - 1:
+            column, breaking = BREAKS[(index // bad_every) % len(BREAKS)]
+            expected.add((index + 2, column))
+            return breaking(row)
+        return row
+
+    write_caseload(path, count, TODAY, broken)
     return expected
 
 
@@ -137,6 +119,68 @@ def test_a_caseload_with_bad_rows_dry_run_apply_and_again(db, tmp_path):
         marks = conn.execute(select(EVENTS.c.data)).scalars().all()
     assert set(states) == set(IMPORTABLE)
     assert all((m if isinstance(m, dict) else json.loads(m)).get("imported") is True for m in marks)
+
+
+def test_a_batch_that_meets_a_concurrent_write_is_written_row_by_row(db, tmp_path, monkeypatch):
+    """Rows are written BATCH to a transaction. Between two batches another writer imports
+    row 4's reference and registers row 5's person: the next batch fails on those keys, rolls
+    back whole and is written row by row; row 4 counts as imported before, row 5 is refused
+    by line naming the person, every other row is written once and every chain verifies."""
+    from etablera.cases import importing
+    from kit import register
+
+    monkeypatch.setattr(importing, "BATCH", 2)
+    file = tmp_path / "caseload.csv"
+    caseload(file, 8)
+    rows = [good_row(index) for index in range(8)]
+    meanwhile = []
+
+    def progress(done, total):
+        if meanwhile:
+            return
+        # another writer registered row 5's person, and an import took row 4's reference, meanwhile
+        meanwhile.append(register(db, rows[4]["personnummer"], rows[4]["kommun"], TODAY - timedelta(days=30)))
+        with transaction(db) as conn:
+            conn.execute(IMPORTED.insert().values(external_ref=rows[3]["extern_referens"], case_id=meanwhile[0],
+                                                  source="other.csv", line=1, actor="other", imported_at=utcnow()))
+
+    result = import_file(db, ADMIN, file, progress=progress)
+    assert result.written == 6 and result.already == 1 and result.valid == 7
+    assert [(e.line, e.column, e.code) for e in result.errors] == [(6, "person", "import_active_case")]
+    assert len(result.case_ids) == len(set(result.case_ids)) == 6
+    cases, _, _, imported = counts(db)
+    assert cases == 6 + 1 and imported == 6 + 1
+    with transaction(db, write=False) as conn:
+        assert not check(conn).breaks
+    again = import_file(db, ADMIN, file)
+    assert again.written == 0 and again.already == 7
+
+
+def test_ids_taken_by_another_writer_while_a_batch_was_built_are_not_reused(db, tmp_path, monkeypatch):
+    """A batch is built before the writers' lock is taken, with the ids free then; a case
+    registered meanwhile takes one of them, so the batch is built again under the lock
+    (SQLite) and every chain still verifies."""
+    from etablera.cases import importing
+    from kit import register
+
+    original, calls = importing._build, []
+
+    def build_then_someone_registers(batch, ids, *args):
+        calls.append(len(batch))
+        built = original(batch, ids, *args)
+        if len(calls) == 1:
+            register(db, good_row(99)["personnummer"], "0581", TODAY - timedelta(days=30))
+        return built
+
+    monkeypatch.setattr(importing, "_build", build_then_someone_registers)
+    file = tmp_path / "caseload.csv"
+    caseload(file, 5)
+    result = import_file(db, ADMIN, file)
+    assert result.written == 5 and not result.errors
+    assert len(calls) == (2 if db.dialect.name == "sqlite" else 1)       # PostgreSQL's sequences never collide
+    with transaction(db, write=False) as conn:
+        assert conn.execute(select(func.count()).select_from(CASES)).scalar() == 6
+        assert not check(conn).breaks
 
 
 def test_an_imported_case_is_where_the_row_says_since_the_day_it_gives(db, tmp_path):
