@@ -45,9 +45,15 @@ MIN_PASSWORD = 10
 TOKEN_PREFIX = "etb_"
 _ID = re.compile(r"^[A-Za-z0-9._@-]{1,60}$")
 _HASHER = PasswordHasher()
-# A hash to verify against when the user does not exist, so that a wrong user name takes
-# as long as a wrong password (no user enumeration by timing).
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+
+
+@lru_cache(maxsize=1)
+def dummy_hash() -> str:
+    """A hash to verify against when the user does not exist, so that a wrong user name
+    takes as long as a wrong password (no user enumeration by timing). Made on first use,
+    not at import (an argon2 hash costs a tenth of a second every CLI command would pay);
+    the web app makes it at start-up, before the first login."""
+    return _HASHER.hash("not a password of anyone")
 
 
 def _digest(secret: str) -> str:
@@ -190,7 +196,7 @@ def authenticate(engine: Engine, user_id: str, password: str) -> dict | None:
         row = conn.execute(select(USERS).where(USERS.c.id == (user_id or "").strip())).mappings().first()
     stored = row["password_hash"] if row is not None and row["active"] else None
     try:
-        _HASHER.verify(stored or _DUMMY_HASH, password or "")
+        _HASHER.verify(stored or dummy_hash(), password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     if stored is None:

@@ -102,6 +102,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     from etablera.interfaces.http import api_lists
     from etablera.interfaces.http import api_events
     from etablera.interfaces.http import health
+    from etablera.access import accounts
     from etablera.interfaces.http.request_log import RequestLog
     from etablera.models.database import get_engine
 
@@ -110,6 +111,7 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
         if threads:
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         templating.compile_all()
+        accounts.dummy_hash()                   # before the first login, so every refusal takes as long
         # What is loaded by now (the libraries, the process table, the templates) lives as
         # long as the process: out of the collector's way, so that a full collection does
         # not walk it in the middle of a request.
