@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from etablera.models import Measure
 from etablera.models.database import transaction
+from etablera.models.timestamps import utcnow
 from etablera.access.accounts import role_words
 from etablera.cases.audit import CASES
 from etablera.statemachine.errors import EtableraError, Forbidden, NotFound
@@ -97,8 +98,14 @@ def check_municipality(who: Principal, municipality: str) -> None:
 def write_access(conn, who: Principal, case_id: int | None, action: str) -> None:
     """The access-log row of what `who` did, in the use case's own transaction: the change
     and the record of who made it commit together or not at all."""
-    log_access(conn, actor=who.id, case_id=case_id, action=action[:40], role=who.role,
-               organisation=who.organisation, detail="done")
+    log_access(conn, **access_row(who, case_id, action))
+
+
+def access_row(who: Principal, case_id: int | None, action: str) -> dict:
+    """The access-log row of what `who` did now (for journal.append, which writes it with
+    the change and its event)."""
+    return {"at": utcnow(), "actor": who.id, "role": who.role, "organisation": who.organisation,
+            "case_id": case_id, "action": action[:40], "detail": "done"}
 
 
 def shown(conn, who: Principal, case_ids, action: str, detail: str | None = None) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from etablera.access.principal import Principal
-from etablera.access.scope import check_case, refusals_logged, write_access
+from etablera.access.scope import access_row, check_case, refusals_logged
 from etablera.cases.journal import append, event_time, load_case
 from etablera.models import Measure
 from etablera.models.configuration import Config, get_config
@@ -37,8 +37,8 @@ def add_measure(engine: Engine, who: Principal, case_id: int, measure_type: str,
             at = event_time(at, case["last_event_at"])
             row = new_measure(case, measure_type, at, due, config)
             measure_id = conn.execute(insert(MEASURES).values(**row)).inserted_primary_key[0]
-            append(conn, case, {}, added_event(case, measure_id, row, at, who.id))
-            write_access(conn, who, case_id, f"add_measure:{measure_type}")
+            append(conn, case, {}, added_event(case, measure_id, row, at, who.id),
+                   access=access_row(who, case_id, f"add_measure:{measure_type}"))
             return measure_id
 
 
@@ -68,6 +68,6 @@ def change_measure(engine: Engine, who: Principal, measure_id: int, action: str,
                                                          MEASURES.c.version == measure["version"]).values(**values))
             if result.rowcount != 1:
                 raise ConcurrentChange("measure_changed", measure=measure_id)
-            append(conn, case, {}, changed_event(case, measure, values, action, at, who.id, reason, note))
-            write_access(conn, who, case["id"], f"{action}_measure:{measure_id}")
+            append(conn, case, {}, changed_event(case, measure, values, action, at, who.id, reason, note),
+                   access=access_row(who, case["id"], f"{action}_measure:{measure_id}"))
             return {"id": measure_id, "case": case["id"], "state": values["state"]}

@@ -20,7 +20,7 @@ from etablera.cases.assignment import check_officers
 from etablera.cases.audit import CASES, GENESIS
 from etablera.cases.audit_key import load_key
 from etablera.access.principal import Principal
-from etablera.access.scope import check_case, check_municipality, refusals_logged, write_access
+from etablera.access.scope import access_row, check_case, check_municipality, refusals_logged
 from etablera.cases.journal import append, check_version, event_time, load_case
 from etablera.models import Measure
 from etablera.models.configuration import Config, get_config
@@ -128,8 +128,7 @@ def _register(engine: Engine, who: Principal, *, person, municipality, permit_da
             case_id = conn.execute(insert(CASES).values(**row, last_seq=0, last_hash=GENESIS,
                                                         last_event_at=at, version=1)).inserted_primary_key[0]
             case = load_case(conn, case_id)
-            append(conn, case, {}, event)
-            write_access(conn, who, case_id, REGISTER.name)
+            append(conn, case, {}, event, access=access_row(who, case_id, REGISTER.name))
     except IntegrityError:
         raise NotPermitted("active_case_exists_now", field="person") from None
     return case_id
@@ -181,8 +180,8 @@ def _advance(engine: Engine, who: Principal, case_id: int, trigger: str, raw: di
                 decision.event["data"]["cancelled_measures"] = cancelled
             if changed:
                 decision.event["data"]["measures_before"] = measures_before(open_measures, changed)
-        write_access(conn, who, case_id, f"advance:{trigger}")
-        stored = append(conn, row, decision.changes, decision.event)
+        stored = append(conn, row, decision.changes, decision.event,
+                        access=access_row(who, case_id, f"advance:{trigger}"))
         if decision.route.effects.notifies:          # e.g. a transfer: the receiving coordinators are told
             record_notice(conn, decision.route.effects.notifies, stored)
         return stored
