@@ -60,8 +60,8 @@ def test_the_change_its_event_and_its_access_row_are_written_together(engine):
         assert row["last_seq"] == stored["seq"] and row["last_hash"] == stored["hash"]
         logged = conn.execute(select(ACCESS).where(ACCESS.c.case_id == case_id, ACCESS.c.action == "probe")).one()
         assert logged.actor == WHO.id and logged.detail == "done"
-        event = conn.execute(select(EVENTS).where(EVENTS.c.case_id == case_id, EVENTS.c.seq == stored["seq"])).one()
-        assert event.data["day"] == 90 and event.note == "a note" and event.salts
+        written = conn.execute(select(EVENTS).where(EVENTS.c.case_id == case_id, EVENTS.c.seq == stored["seq"])).one()
+        assert written.data["day"] == 90 and written.note == "a note" and written.salts
 
 
 def test_a_stale_version_writes_neither_the_change_nor_the_event_nor_the_access_row(engine):
