@@ -30,7 +30,7 @@ from etablera.cases.document_store import DocumentStore, DocumentUnavailable, st
 from etablera.cases.file_types import is_kind, kind_of
 from etablera.models import AccessLog
 from etablera.models.casework import Document, Note
-from etablera.models.database import make_engine, transaction
+from etablera.models.database import transaction
 from etablera.models.document_settings import KNOWN_TYPES, DocumentSettings
 from etablera.statemachine.errors import BadInput, Forbidden, NotFound
 from web_kit import build_world, login
