@@ -25,8 +25,13 @@ from sqlalchemy import func, select
 
 
 
-def measure(cases: int, due: int, workdir: Path, postgres: str | None = None) -> dict:
-    """Seconds of the dry run and the apply, and what they erased."""
+def measure(cases: int, due: int, workdir: Path, postgres: str | None = None, seed: int | None = None,
+            access_rows: int = 0) -> dict:
+    """Seconds of the dry run and the apply, and what they erased. `seed`: build that many
+    cases with the bulk writer and copy them in SQL up to `cases` (benchmarks/copies.py:
+    the cases, their measures and events, so every copy of an ended case is erased as its
+    seed would be), instead of building them all. `access_rows`: that many access-log rows
+    per case besides (views by an officer), which gallring deletes with the case's data."""
     workdir.mkdir(parents=True, exist_ok=True)
     os.environ["ETABLERA_AUDIT_KEY_FILE"] = str((workdir / "audit.key").absolute())
     os.environ["ETABLERA_DOCUMENTS_DIR"] = str((workdir / "documents").absolute())
@@ -43,7 +48,12 @@ def measure(cases: int, due: int, workdir: Path, postgres: str | None = None) ->
     with fresh_engine(workdir, "gallring", postgres) as engine:
         upgrade(engine)
         started = time.perf_counter()
-        write_cohort(engine, cases, seed=11)
+        write_cohort(engine, seed or cases, seed=11)
+        if seed:
+            from benchmarks.copies import copy_cohort
+            cases = copy_cohort(engine, cases)
+        if access_rows:
+            _views(engine, access_rows)
         built = time.perf_counter() - started
         with transaction(engine, write=False) as conn:
             ended = conn.execute(select(CASES.c.state_since).where(CASES.c.active.is_(False))
@@ -64,6 +74,21 @@ def measure(cases: int, due: int, workdir: Path, postgres: str | None = None) ->
         return out
 
 
+def _views(engine, per_case: int) -> None:
+    """`per_case` access-log rows for every case, in one INSERT ... SELECT."""
+    from sqlalchemy import text
+
+    from etablera.models.database import transaction
+
+    sqlite = engine.dialect.name == "sqlite"
+    series = ("WITH RECURSIVE ks(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM ks WHERE k < :n) " if sqlite
+              else "WITH ks AS (SELECT generate_series(1, :n) AS k) ")
+    with transaction(engine) as conn:
+        conn.execute(text(f"{series}INSERT INTO access_log (at, actor, role, organisation, case_id, action, detail) "
+                          "SELECT c.state_since, 'h0581-01', 'officer', 'kommun', c.id, 'show', NULL "
+                          "FROM cases c, ks"), {"n": per_case})
+
+
 def run(options) -> list:
     """The benchmark table's rows (SQLite): 100,000 cases × --scale, 5 % due."""
     from benchmarks import Result
@@ -82,8 +107,11 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=5_000)
     parser.add_argument("--workdir", type=Path, default=Path("var/bench-gallring"))
     parser.add_argument("--postgres", default=None, help="a PostgreSQL server's URL (a database of its own is made)")
+    parser.add_argument("--access-rows", type=int, default=0, help="access-log rows per case besides")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="build this many cases and copy them in SQL up to --cases (the million in minutes)")
     args = parser.parse_args()
-    found = measure(args.cases, args.due, args.workdir, args.postgres)
+    found = measure(args.cases, args.due, args.workdir, args.postgres, args.seed, args.access_rows)
     print(f"cohort: {found['cases']} cases in {found['built']:.0f} s; {found['ended']} ended; period {found['period']}")
     for phase in ("dry", "apply"):
         step = found[phase]
