@@ -1,4 +1,5 @@
 """Backup and restore of the embedded default (a SQLite file), with its document store.
+(A little over 400 lines: the two halves check each other's format, and read best together.)
 
 A backup is one tar archive (`.tar`, or gzip-compressed when the name ends `.gz`/`.tgz`):
 

@@ -1,4 +1,6 @@
 """A synthetic cohort: realistic, backdated cases for demos, tests and benchmarks.
+(A little over 400 lines: one case's script, its people and its playing through the engine
+belong together; the bulk writer is demo/bulk.py.)
 
 A case's life is first written as a *script* (register, then triggers and measure
 changes at increasing times, stopping at "now"), from a per-case random generator so a
