@@ -48,6 +48,9 @@ class Case(SQLModel, table=True):
         # on each database (cases/retention.py; migration 0016).
         Index("ix_cases_ended", "state_since", sqlite_where=text("active IS 0"),
               postgresql_where=text("active IS false")),
+        # The deadline check's late registrations (reminders/deadlines.py; migration 0017).
+        Index("ix_cases_registered_late", "active", "establishment_due", sqlite_where=text("registered_late = 1"),
+              postgresql_where=text("registered_late")),
         # The start page's queue counts, each one range of one index (migration 0010): the
         # running cases only, `active` last (SQLite counts a column covered only if the index
         # holds it), the WHERE as each database's statement spells it.
