@@ -10,6 +10,7 @@ in its UI at http://127.0.0.1:PORT.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -41,12 +42,17 @@ def wait_healthy(api_url: str, timeout: float = 90, process: subprocess.Popen | 
 
 @contextmanager
 def local_server(port: int, env: dict | None = None, log=None) -> Iterator[str]:
-    """A Prefect server on 127.0.0.1:port for the duration of the block."""
+    """A Prefect server on 127.0.0.1:port for the duration of the block, and not a moment
+    longer than this process: in a session of its own (a Ctrl-C in the terminal reaches only
+    `serve`, which stops it in order), and with a parent-death signal (setpriv, as `etablera
+    stack up` starts its services), so that a `serve` killed outright leaves no server behind."""
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **(env or {})}
     env.pop("PREFECT_API_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                                "--port", str(port)], env=env, stdout=log or subprocess.DEVNULL,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    if shutil.which("setpriv"):     # the kernel ends the server with this process, SIGKILL included
+        argv = ["setpriv", "--pdeathsig", "TERM", *argv]
+    process = subprocess.Popen(argv, env=env, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                               start_new_session=True)
     api_url = f"http://127.0.0.1:{port}/api"
     try:
         wait_healthy(api_url, process=process)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -127,6 +128,41 @@ def test_serve_starts_a_local_server_and_schedules_the_check_and_the_report(sqli
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+    assert _closes(port, within=15), "the local Prefect server outlived etablera serve"
+
+
+@pytest.mark.slow
+def test_the_local_server_ends_with_serve_killed_outright(tmp_path):
+    """`etablera serve` SIGKILLed (no chance to stop its server in order): the kernel ends
+    the Prefect server it started (its parent-death signal), so nothing is left running."""
+    port = free_port()
+    env = prefect_env(tmp_path)
+    code = ("import sys, time\n"
+            "from etablera.flows.serve import local_server\n"
+            f"with local_server({port}):\n"
+            "    print('up', flush=True)\n"
+            "    time.sleep(600)\n")
+    process = subprocess.Popen([PY, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "up"
+        process.kill()
+        process.wait()
+        assert _closes(port, within=15), "the Prefect server outlived its parent's SIGKILL"
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def _closes(port: int, within: float) -> bool:
+    """Whether nothing accepts connections on 127.0.0.1:port any more within `within` s."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return True
+        time.sleep(0.5)
+    return False
 
 
 @pytest.mark.slow
