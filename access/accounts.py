@@ -35,9 +35,9 @@ from etablera.statemachine.errors import BadInput, NotFound, NotPermitted
 from etablera.statemachine.fields import check_municipality
 from etablera.statemachine.messages import Code, Words
 
-USERS = User.__table__
-SESSIONS = WebSession.__table__
-TOKENS = ApiToken.__table__
+USERS = User
+SESSIONS = WebSession
+TOKENS = ApiToken
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=10)
 REFRESH = timedelta(minutes=5)

@@ -23,7 +23,7 @@ from etablera.statemachine.fields import check_text
 from etablera.statemachine.messages import identity_code
 from etablera.cases.journal import log_access
 
-LOG = AccessLog.__table__
+LOG = AccessLog
 MAX_ROWS = 5000
 
 

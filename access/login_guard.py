@@ -38,7 +38,7 @@ from etablera.models.database import transaction
 from etablera.models.login_attempts import LoginAttempt
 from etablera.models.timestamps import utcnow
 
-ATTEMPTS = LoginAttempt.__table__
+ATTEMPTS = LoginAttempt
 FREE = 5
 FIRST_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(minutes=15)

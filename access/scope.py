@@ -31,7 +31,7 @@ from etablera.cases.journal import log_access, log_accesses
 from etablera.access.principal import (AUDITING_ROLES, CHANGING_ROLES, OUTSIDE, Principal,  # noqa: F401 (re-exported)
                                       empty_scope_refusal, principal_for)
 
-MEASURES = Measure.__table__
+MEASURES = Measure
 
 
 def log(engine: Engine, who: Principal, case_id: int | None, action: str, detail: str | None = None) -> None:

@@ -40,7 +40,7 @@ def copy_cohort(engine: Engine, size: int, tables: tuple[str, ...] = TABLES) -> 
               if sqlite else "WITH ks AS (SELECT generate_series(1, :copies) AS k) ")
     shifted = {"id": "c.id + k * {top}", "case_id": "c.case_id + k * " + str(top["cases"])}
     made = {"cases": {"id": shifted["id"], "person": number}, "measures": shifted, "audit_events": shifted}
-    columns_of = {"cases": CASES, "measures": Measure.__table__, "audit_events": EVENTS}
+    columns_of = {"cases": CASES, "measures": Measure, "audit_events": EVENTS}
     with transaction(engine) as conn:
         for name in tables:
             columns = [c.name for c in columns_of[name].c if c.name != "txid"]     # txid: the database's own

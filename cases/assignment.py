@@ -43,7 +43,7 @@ from etablera.statemachine.fields import _OFFICER
 from etablera.statemachine.messages import Code, Words
 from etablera.statemachine.process import CASEWORK
 
-USERS = User.__table__
+USERS = User
 # The case column of each organisation's responsible officer.
 OFFICER_FIELDS = {"kommun_officer": "kommun", "af_officer": "af"}
 FIELD_OF = {org: field for field, org in OFFICER_FIELDS.items()}

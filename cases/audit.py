@@ -25,8 +25,8 @@ from etablera.models import AuditEvent, Case
 from etablera.statemachine.messages import Code
 
 GENESIS = "0" * 64
-EVENTS = AuditEvent.__table__
-CASES = Case.__table__
+EVENTS = AuditEvent
+CASES = Case
 HASHED = ("case_id", "seq", "at", "recorded_at", "actor", "trigger", "from_state", "to_state",
           "municipality", "reason", "note", "skipped", "data")
 
@@ -117,7 +117,7 @@ def check(conn: Connection, case_ids: list[int] | None = None, *, store=None, ke
     if key is FROM_FILE:
         key_file = key_path(conn.engine)
         key = load_key(conn.engine)
-    measures_table = Measure.__table__
+    measures_table = Measure
     stream = conn.execution_options(yield_per=10_000)
     case_query = select(CASES).order_by(CASES.c.id)
     event_query = (select(*[EVENTS.c[k] for k in HASHED + ("salts", "prev_hash", "hash")])

@@ -34,8 +34,8 @@ from etablera.statemachine.messages import render
 from etablera.statemachine.process import CASEWORK, REGISTER, TRIGGER, trigger_label
 from etablera.statemachine.fields import check_text
 
-CORRECTIONS = Correction.__table__
-MEASURES = Measure.__table__
+CORRECTIONS = Correction
+MEASURES = Measure
 ROLES = ("coordinator", "admin")          # who may correct a step
 REASONS = "correct"                       # the reason category (config/reasons.toml)
 EVENT_REASONS = {CASEWORK.correct: REASONS}  # the reason category of a correction event's reason

@@ -19,9 +19,9 @@ from etablera.models import AuditEvent
 from etablera.models.casework import Document, Note, text_digest as digest
 from etablera.statemachine.process import CASEWORK
 
-EVENTS = AuditEvent.__table__
-NOTES = Note.__table__
-DOCUMENTS = Document.__table__
+EVENTS = AuditEvent
+NOTES = Note
+DOCUMENTS = Document
 
 
 def _with_event(table, columns, case_ids: list[int] | None):

@@ -21,7 +21,7 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import MetaData, Table, select
+from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection, Engine
 
 from etablera.access.principal import Principal
@@ -31,6 +31,7 @@ from etablera.cases.sealing import is_sealed
 from etablera.models import load_all
 from etablera.models.database import transaction
 from etablera.models.identity import IdentityError, parse_identity
+from etablera.models.metadata import metadata
 from etablera.models.timestamps import local_date, show, utcnow
 from etablera.statemachine.errors import BadInput, Forbidden
 from etablera.statemachine.process import state_label, trigger_label
@@ -42,10 +43,7 @@ CHUNK = 500
 
 def _tables() -> list[Table]:
     """Every table of the schema, in an order where a table comes after those it refers to."""
-    from sqlmodel import SQLModel
-
     load_all()
-    metadata: MetaData = SQLModel.metadata
     return list(metadata.sorted_tables)
 
 

@@ -53,7 +53,7 @@ from etablera.models.database import transaction
 from etablera.statemachine.errors import BadInput
 from etablera.statemachine.process import CASEWORK, TRIGGERS
 
-EVENTS = AuditEvent.__table__
+EVENTS = AuditEvent
 FEED_TRIGGERS = tuple(t.name for t in TRIGGERS) + (CASEWORK.correct,)
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 START = (0, 0)

@@ -32,7 +32,7 @@ from etablera.access.principal import Principal
 from etablera.access.scope import check_case, refusals_logged, write_access
 from etablera.reports.sql import Dialect, day_number, from_day_number
 
-FOLLOWUPS = FollowUp.__table__
+FOLLOWUPS = FollowUp
 FOLLOWED_EXITS = FOLLOWED_UP
 # How long a follow-up stays on the due list after its day (then it counts as missed in
 # the report): until the next follow-up day is near.

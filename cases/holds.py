@@ -26,7 +26,7 @@ from etablera.statemachine.errors import BadInput, Forbidden, NotPermitted
 from etablera.statemachine.fields import check_text
 from etablera.statemachine.process import CASEWORK
 
-HOLDS = LegalHold.__table__
+HOLDS = LegalHold
 MAX_REASON = 2_000
 ROLES = ("coordinator", "admin")
 

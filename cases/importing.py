@@ -41,8 +41,8 @@ from etablera.models.wal import checkpoints_in_background
 from etablera.statemachine.errors import EtableraError, NotPermitted
 from etablera.statemachine.process import state_label
 
-CASES, EVENTS, MEASURES, IMPORTED = (Case.__table__, AuditEvent.__table__, Measure.__table__,
-                                     ImportedCase.__table__)
+CASES, EVENTS, MEASURES, IMPORTED = (Case, AuditEvent, Measure,
+                                     ImportedCase)
 ACTION = "import"
 BATCH = 1000                   # rows per transaction (built before the writers' lock is taken)
 

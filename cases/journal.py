@@ -28,11 +28,11 @@ FUTURE_TOLERANCE_SECONDS = 60
 _SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("case_id"))
 _UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("_id"), CASES.c.version == bindparam("_version"))
 _INSERT_EVENT = insert(EVENTS)
-ACCESS = AccessLog.__table__
+ACCESS = AccessLog
 _INSERT_ACCESS = insert(ACCESS)
 # With RETURNING, SQLAlchemy sends several rows as one INSERT ... VALUES (...), (...)
 # ("insertmanyvalues"): one statement, so one transaction by itself.
-_INSERT_ACCESSES = insert(AccessLog.__table__).returning(AccessLog.__table__.c.id)
+_INSERT_ACCESSES = insert(AccessLog).returning(AccessLog.c.id)
 
 
 def load_case(conn: Connection, case_id: int):

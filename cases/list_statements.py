@@ -157,7 +157,7 @@ def _report_conditions(s: _Shape, p: str) -> list:
     if s.track:
         # reports/outcomes.track_outcomes: the stays in module 3 (report_visits) by track,
         # where the case was when the stay ended and how, or going on now
-        v = ReportVisit.__table__.c
+        v = ReportVisit.c
         stay = [v.case_id == c.id, v.stage == TRACK_STAGE, v.track == bindparam(p + "track")]
         if s.track_in:
             stay.append(v.municipality == bindparam(p + "track_in"))
@@ -174,7 +174,7 @@ def _report_conditions(s: _Shape, p: str) -> list:
         where.append(exists(select(v.case_id).where(*stay)))
     if s.transfer:
         # reports/flow.flow: transfer events of the period, not corrected, between two municipalities
-        e, x = EVENTS.c, Correction.__table__.c
+        e, x = EVENTS.c, Correction.c
         origin = e.data["from_municipality"].as_string()
         moved = [e.case_id == c.id, e.trigger == TRANSFER,
                  e.at >= bindparam(p + "transfer_start"), e.at < bindparam(p + "transfer_end"),
@@ -195,7 +195,7 @@ def _report_conditions(s: _Shape, p: str) -> list:
             where.append(c.state_since >= bindparam(p + "followup_start"))
         where.append(c.state_since < bindparam(p + "followup_end"))
         if s.followup != "due":
-            f = FollowUp.__table__.c
+            f = FollowUp.c
             recorded = [f.case_id == c.id, f.day == bindparam(p + "followup_day")]
             if s.followup in FOLLOWUP_STATUSES:
                 recorded.append(f.status == bindparam(p + "followup_status"))
@@ -203,7 +203,7 @@ def _report_conditions(s: _Shape, p: str) -> list:
             where.append(~found if s.followup == "missing" else found)
     if s.measure_ladder:
         # reports/overdue.overdue: open measures of running cases, by the window their due date is in
-        m = Measure.__table__.c
+        m = Measure.c
         held = [m.case_id == c.id, m.state.in_(OPEN_MEASURE_STATES)]
         if s.measure_ladder[0]:
             held.append(m.due > bindparam(p + "measure_after"))
@@ -229,10 +229,10 @@ def _followup_due(p: str, window: int | None = None) -> list:
     PostgreSQL turns NOT EXISTS into a hash anti-join that reads every follow-up of that day
     in the country (22,000 rows, 6 ms a window, growing with the years recorded), while a
     scalar subquery stays one probe of (case_id, day) per exit in the window (1 µs each)."""
-    c, f = CASES.c, FollowUp.__table__.c
+    c, f = CASES.c, FollowUp.c
 
     def due(n: int) -> list:
-        recorded = select(func.count()).select_from(FollowUp.__table__).where(f.case_id == c.id, f.day == n)
+        recorded = select(func.count()).select_from(FollowUp).where(f.case_id == c.id, f.day == n)
         return [c.state_since >= bindparam(f"{p}fu_from_{n}"), c.state_since < bindparam(f"{p}fu_until_{n}"),
                 recorded.scalar_subquery() == 0]
     if window is not None:

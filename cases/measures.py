@@ -22,7 +22,7 @@ from etablera.statemachine.errors import ConcurrentChange, NotFound
 from etablera.statemachine.measures import added_event, changed_event, moved_measure, new_measure
 from etablera.statemachine.fields import check_text
 
-MEASURES = Measure.__table__
+MEASURES = Measure
 
 
 def add_measure(engine: Engine, who: Principal, case_id: int, measure_type: str, *, due: date | None = None,

@@ -25,8 +25,8 @@ from etablera.statemachine.errors import BadInput
 from etablera.statemachine.process import CASEWORK
 from etablera.statemachine.fields import check_text
 
-NOTES = Note.__table__
-DOCUMENTS = Document.__table__
+NOTES = Note
+DOCUMENTS = Document
 MAX_NOTE = 10_000          # characters
 
 

@@ -26,7 +26,7 @@ from etablera.cases.tracks import track_status
 from etablera.statemachine.errors import NotFound
 from etablera.statemachine.person import DETAILS
 
-MEASURES = Measure.__table__
+MEASURES = Measure
 MAX_LIST = 100_000         # cases in one list_cases answer
 HISTORY_COLUMNS = ("seq", "at", "actor", "trigger", "from_state", "to_state", "municipality", "reason", "note",
                    "skipped", "data")

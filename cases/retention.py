@@ -56,10 +56,10 @@ from etablera.models.timestamps import day_start, local_date, show, utcnow
 from etablera.statemachine.errors import BadInput
 from etablera.statemachine.person import DETAILS, KEYS
 
-HOLDS, RUNS, PROTOCOL, ERASURES = (LegalHold.__table__, RetentionRun.__table__, ProtocolRow.__table__,
-                                   Erasure.__table__)
-NOTES, DOCUMENTS, ACCESS = Note.__table__, Document.__table__, AccessLog.__table__
-REMINDERS, DELIVERIES = Reminder.__table__, ReminderDelivery.__table__
+HOLDS, RUNS, PROTOCOL, ERASURES = (LegalHold, RetentionRun, ProtocolRow,
+                                   Erasure)
+NOTES, DOCUMENTS, ACCESS = Note, Document, AccessLog
+REMINDERS, DELIVERIES = Reminder, ReminderDelivery
 BATCH = 1000
 # The case row once its identity is erased.
 ERASED_ROW = {"person": ERASED_PERSON, **{name: None for name in DETAILS}, "interpreter": False,

@@ -24,8 +24,8 @@ from etablera.models.users import User
 from etablera.statemachine.errors import BadInput, Forbidden, NotFound
 from etablera.statemachine.messages import Code
 
-FILTERS = SavedFilter.__table__
-USERS = User.__table__
+FILTERS = SavedFilter
+USERS = User
 MAX_NAME = 80
 MAX_FILTERS = 50
 # Ten or twelve digits, with or without a separator: what an identity number looks like.

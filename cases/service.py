@@ -38,7 +38,7 @@ from etablera.statemachine.fields import check_text, clean_data, describe
 from etablera.statemachine.measures import follow, track_measures
 from etablera.statemachine.process import OPEN_MEASURE_STATES, REGISTER, RESUME, TRIGGER, permitted, state_label
 
-MEASURES = Measure.__table__
+MEASURES = Measure
 _OPEN_MEASURES = (select(MEASURES.c.id, MEASURES.c.module, MEASURES.c.state, MEASURES.c.due, MEASURES.c.ended_at,
                          MEASURES.c.reason, MEASURES.c.version)
                   .where(MEASURES.c.case_id == bindparam("case_id"),

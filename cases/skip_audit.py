@@ -41,8 +41,8 @@ _COLUMNS = (EVENTS.c.case_id, EVENTS.c.seq, EVENTS.c.at, EVENTS.c.actor, EVENTS.
 
 
 ACTION = "skips"                 # the access-log action of a case the skip audit showed
-_LOG = AccessLog.__table__
-_CORRECTIONS = Correction.__table__
+_LOG = AccessLog
+_CORRECTIONS = Correction
 _CORRECTED = exists().where(and_(_CORRECTIONS.c.case_id == EVENTS.c.case_id,
                                  _CORRECTIONS.c.corrected_seq == EVENTS.c.seq))
 

@@ -28,7 +28,7 @@ from etablera.statemachine.messages import Code, render
 from etablera.statemachine.process import (DECIDE, ON_HOLD, OPEN_MEASURE_STATES, STAGE_OF, TRACK_STAGE, TRANSFER,
                                            T, state_label)
 
-MEASURES = Measure.__table__
+MEASURES = Measure
 IN_TRACK = next(s for s, stage in STAGE_OF.items() if stage == TRACK_STAGE)
 OPEN = OPEN_MEASURE_STATES
 

@@ -57,9 +57,9 @@ from etablera.models.webhook_settings import WebhooksFile, webhook_settings
 from etablera.reminders import leases
 from etablera.statemachine.errors import BadInput, NotFound
 
-SUBSCRIPTIONS: Table = WebhookSubscription.__table__
-DELIVERIES: Table = WebhookDelivery.__table__
-EVENTS: Table = AuditEvent.__table__
+SUBSCRIPTIONS: Table = WebhookSubscription
+DELIVERIES: Table = WebhookDelivery
+EVENTS: Table = AuditEvent
 NAME = re.compile(r"^[a-z0-9._-]{1,60}$")
 PAGE = 1000                 # feed items read at a time by record
 TIMEOUT = 10.0              # seconds a receiver has to answer

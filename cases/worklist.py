@@ -11,7 +11,7 @@ from sqlalchemy import case, func, select
 from etablera.cases.audit import CASES
 from etablera.models import Reminder
 
-REMINDERS = Reminder.__table__
+REMINDERS = Reminder
 LADDER_ORDER = {"warning": 1, "overdue": 2, "escalation": 3}
 LADDER_STEPS = {rank: step for step, rank in LADDER_ORDER.items()}
 MAX_LIMIT = 200

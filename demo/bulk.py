@@ -28,7 +28,7 @@ from etablera.cases.audit_key import load_key
 from etablera.cases.rows import CaseRows, insert_many
 from etablera.statemachine.process import REGISTER
 
-CASES, MEASURES, EVENTS = Case.__table__, Measure.__table__, AuditEvent.__table__
+CASES, MEASURES, EVENTS = Case, Measure, AuditEvent
 CHUNK = 5_000
 MEASURE_IDS_PER_CASE = 32          # an id block per case: more than any script adds
 

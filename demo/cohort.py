@@ -77,7 +77,7 @@ def register_officers(engine: Engine, officers: list[tuple[str, str, str]] | Non
     from etablera.models import User
     from etablera.models.database import transaction
     from etablera.models.timestamps import utcnow
-    table = User.__table__
+    table = User
     wanted = {officer_id: (org, code) for officer_id, org, code in officers or demo_officers()}
     with transaction(engine) as conn:
         known = set(conn.execute(select(table.c.id).where(table.c.id.in_(list(wanted)))).scalars())
@@ -121,7 +121,7 @@ def register_recipients(engine: Engine, mailbox: Path) -> dict:
     from etablera.models import User
     from etablera.models.database import transaction
     from etablera.models.timestamps import utcnow
-    table = User.__table__
+    table = User
     register_officers(engine)
     mailbox = mailbox.absolute()
     coordinators = demo_coordinators()

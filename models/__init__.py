@@ -1,8 +1,9 @@
 """Tables, configuration and value types: the bottom layer, importing nothing above it.
 
-Tables are imported on first use (`from models import Case` loads models/case.py only),
-so a command that needs two tables does not pay for all of them; `load_all()` registers
-every table on the metadata (migrations, tests).
+Tables are SQLAlchemy Core `Table`s on the one `MetaData` of models/metadata.py, imported
+on first use (`from models import Case` loads models/case.py only), so a command that
+needs two tables does not pay for all of them; `load_all()` registers every table on the
+metadata (migrations, the full extract, tests).
 """
 
 from importlib import import_module

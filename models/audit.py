@@ -8,58 +8,50 @@ case, so a changed, removed or reordered event breaks the chain (`etablera audit
 
 from __future__ import annotations
 
-from datetime import datetime
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint, text
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
-
+from etablera.models.metadata import metadata
 from etablera.models.timestamps import UTCDateTime
 
-
-class AuditEvent(SQLModel, table=True):
-    """One thing that happened to a case: a transition, a measure change, a transfer."""
-
-    __tablename__ = "audit_events"
-    __table_args__ = (
-        UniqueConstraint("case_id", "seq", name="uq_audit_case_seq"),
-        Index("ix_audit_trigger_at", "trigger", "at"),
-        Index("ix_audit_feed", "txid", "id"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), nullable=False))
-    seq: int
-    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    actor: str = Field(max_length=60)
-    trigger: str = Field(max_length=40)
-    from_state: str | None = Field(default=None, max_length=40)
-    to_state: str = Field(max_length=40)
-    municipality: str = Field(max_length=4, description="where the case was when this happened")
-    reason: str | None = Field(default=None, max_length=40)
-    note: str | None = None
-    skipped: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+# One thing that happened to a case: a transition, a measure change, a transfer.
+AuditEvent = Table(
+    "audit_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("actor", String(60), nullable=False),
+    Column("trigger", String(40), nullable=False),
+    Column("from_state", String(40)),
+    Column("to_state", String(40), nullable=False),
+    Column("municipality", String(4), nullable=False),    # where the case was when this happened
+    Column("reason", String(40)),
+    Column("note", String),
+    Column("skipped", JSON, nullable=False),
+    Column("data", JSON, nullable=False),
     # Each erasable value's salt, outside the hash (cases/sealing.py); none once erased.
-    salts: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
-    prev_hash: str = Field(max_length=64)
-    hash: str = Field(max_length=64)
+    Column("salts", JSON(none_as_null=True), nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
     # The writing transaction's id on PostgreSQL (the database sets it; 0 on SQLite), for
     # the event feed's order (cases/feed.py). Never written by the application.
-    txid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0")))
+    Column("txid", BigInteger, nullable=False, server_default=text("0")),
+    UniqueConstraint("case_id", "seq", name="uq_audit_case_seq"),
+    Index("ix_audit_trigger_at", "trigger", "at"),
+    Index("ix_audit_feed", "txid", "id"),
+)
 
-
-class AccessLog(SQLModel, table=True):
-    """Who looked at or changed which case's personal data, when (append-only)."""
-
-    __tablename__ = "access_log"
-    __table_args__ = (Index("ix_access_case_at", "case_id", "at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    actor: str = Field(max_length=60)
-    role: str | None = Field(default=None, max_length=20)
-    organisation: str | None = Field(default=None, max_length=40)
-    case_id: int | None = None                  # (by case: ix_access_case_at)
-    action: str = Field(max_length=40)
-    detail: str | None = None
+# Who looked at or changed which case's personal data, when (append-only).
+AccessLog = Table(
+    "access_log", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(60), nullable=False),
+    Column("role", String(20)),
+    Column("organisation", String(40)),
+    Column("case_id", Integer),                           # (by case: ix_access_case_at)
+    Column("action", String(40), nullable=False),
+    Column("detail", String),
+    Index("ix_access_case_at", "case_id", "at"),
+)

@@ -2,131 +2,118 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, text
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, text
-from sqlmodel import Field, SQLModel
-
+from etablera.models.metadata import metadata
 from etablera.models.timestamps import UTCDateTime
 
-_CASE_VERSION = Column("version", Integer, nullable=False)
 _ACTIVE = {"sqlite_where": text("active = 1"), "postgresql_where": text("active")}
 # The exits followed up after 90, 180 and 360 days (statemachine/process.FOLLOWED_UP), as the
 # follow-up queue's condition and its partial index both spell it: SQLite uses a partial
 # index only for a query holding the index's WHERE term itself (a test checks it is the
 # process table's list).
 FOLLOWED_UP_SQL = "state IN ('exited.work', 'exited.own_business', 'exited.studies')"
-_MEASURE_VERSION = Column("version", Integer, nullable=False)
 
-
-class Case(SQLModel, table=True):
-    """One individual's way through the module process in one municipality.
-
-    `state` is a dotted state of the process table (statemachine/process.py). `due` is
-    the current stage's due date, fixed when the case entered the stage and moved only by
-    time on hold. `version` refuses concurrent changes (optimistic locking).
-    """
-
-    __tablename__ = "cases"
-    __table_args__ = (
-        # One active case per person: the engine checks first, the index makes it true
-        # (its WHERE as each database's check spells it, so the check reads it: 0016).
-        Index("uq_cases_active_person", "person", unique=True, **_ACTIVE),
-        Index("ix_cases_municipality_state", "municipality", "state"),
-        Index("ix_cases_due", "due"),
-        Index("ix_cases_person", "person"),
-        # Name search: a prefix of the folded given or family name (cases/search.py).
-        Index("ix_cases_given_key", "given_key", postgresql_ops={"given_key": "varchar_pattern_ops"}),
-        Index("ix_cases_family_key", "family_key", postgresql_ops={"family_key": "varchar_pattern_ops"}),
-        # ... within the user's municipalities (migration 0009).
-        Index("ix_cases_municipality_given_key", "municipality", "given_key",
-              postgresql_ops={"given_key": "varchar_pattern_ops"}),
-        Index("ix_cases_municipality_family_key", "municipality", "family_key",
-              postgresql_ops={"family_key": "varchar_pattern_ops"}),
-        Index("ix_cases_municipality_transferred", "municipality", "transferred_at"),
-        # Gallring's ended cases by when they ended, the WHERE as its statement spells it
-        # on each database (cases/retention.py; migration 0016).
-        Index("ix_cases_ended", "state_since", sqlite_where=text("active IS 0"),
-              postgresql_where=text("active IS false")),
-        # The deadline check's late registrations (reminders/deadlines.py; migration 0017).
-        Index("ix_cases_registered_late", "active", "establishment_due", sqlite_where=text("registered_late = 1"),
-              postgresql_where=text("registered_late")),
-        # The start page's queue counts, each one range of one index (migration 0010): the
-        # running cases only, `active` last (SQLite counts a column covered only if the index
-        # holds it), the WHERE as each database's statement spells it.
-        Index("ix_cases_queue_kommun", "kommun_officer", "municipality", "due", "active", **_ACTIVE),
-        Index("ix_cases_queue_af", "af_officer", "municipality", "due", "active", **_ACTIVE),
-        Index("ix_cases_queue_due", "municipality", "due", "active", **_ACTIVE),
-        Index("ix_cases_queue_state", "municipality", "state", "due", "active", **_ACTIVE),
-        Index("ix_cases_queue_transferred", "municipality", "transferred_at", "due", "active",
-              sqlite_where=text("active = 1 AND transferred_at IS NOT NULL"),
-              postgresql_where=text("active AND transferred_at IS NOT NULL")),
-        # ... and the exits that are followed up, by the instant of the exit
-        Index("ix_cases_queue_followup", "municipality", "state_since", "state", "id",
-              sqlite_where=text(FOLLOWED_UP_SQL), postgresql_where=text(FOLLOWED_UP_SQL)),
-    )
-    __mapper_args__ = {"version_id_col": _CASE_VERSION}
-
-    id: int | None = Field(default=None, primary_key=True)
-    person: str = Field(max_length=12, description="personal identity or coordination number, 12 digits")
-    municipality: str = Field(max_length=4)
-    target_group: str = Field(max_length=1)
-    no_upper_secondary: bool = False
-    permit_date: date
-    reception_date: date | None = None
-    state: str = Field(max_length=40)
-    state_since: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    stage_started: date = Field(description="the Stockholm date the current stage began")
-    stage_seq: int = Field(default=1, description="seq of the event that entered the current stage: "
-                                                  "identifies the stage visit")
-    due: date | None = None
-    establishment_due: date
-    paused_from: str | None = Field(default=None, max_length=40)
-    paused_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    plan: str | None = Field(default=None, max_length=20)
-    track: str | None = Field(default=None, max_length=60)
-    kommun_officer: str | None = Field(default=None, max_length=60)
-    af_officer: str | None = Field(default=None, max_length=60)
+# One individual's way through the module process in one municipality.
+#
+# `state` is a dotted state of the process table (statemachine/process.py). `due` is
+# the current stage's due date, fixed when the case entered the stage and moved only by
+# time on hold. `version` refuses concurrent changes (optimistic locking: the code
+# updates a case only where its version is still the one it read, cases/journal.py).
+Case = Table(
+    "cases", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person", String(12), nullable=False),         # personal identity or coordination number, 12 digits
+    Column("municipality", String(4), nullable=False),
+    Column("target_group", String(1), nullable=False),
+    Column("no_upper_secondary", Boolean, nullable=False, default=False),
+    Column("permit_date", Date, nullable=False),
+    Column("reception_date", Date),
+    Column("state", String(40), nullable=False),
+    Column("state_since", UTCDateTime, nullable=False),
+    Column("stage_started", Date, nullable=False),        # the Stockholm date the current stage began
+    Column("stage_seq", Integer, nullable=False, default=1),   # seq of the event that entered the current
+                                                               # stage: identifies the stage visit
+    Column("due", Date),
+    Column("establishment_due", Date, nullable=False),
+    Column("paused_from", String(40)),
+    Column("paused_at", UTCDateTime),
+    Column("plan", String(20)),
+    Column("track", String(60)),
+    Column("kommun_officer", String(60)),
+    Column("af_officer", String(60)),
     # The person (optional, editable; every change is an audit event: cases/person.py).
-    given_name: str | None = Field(default=None, max_length=100)
-    family_name: str | None = Field(default=None, max_length=100)
-    given_key: str | None = Field(default=None, max_length=100, description="given name folded for search")
-    family_key: str | None = Field(default=None, max_length=100, description="family name folded for search")
-    language: str | None = Field(default=None, max_length=40, description="preferred language")
-    interpreter: bool = Field(default=False, description="needs an interpreter")
-    phone: str | None = Field(default=None, max_length=40)
-    email: str | None = Field(default=None, max_length=200)
-    registered_late: bool = Field(default=False, description="the establishment time was already over at "
-                                                             "registration")
-    transferred_from: str | None = Field(default=None, max_length=4, description="the municipality of the "
-                                                                                 "last transfer in")
-    transferred_at: date | None = Field(default=None, description="the Stockholm date of the last transfer in")
-    active: bool = True
-    last_seq: int = 0
-    last_hash: str = Field(default="", max_length=64)
-    last_event_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    version: int = Field(default=1, sa_column=_CASE_VERSION)
+    Column("given_name", String(100)),
+    Column("family_name", String(100)),
+    Column("given_key", String(100)),                     # given name folded for search
+    Column("family_key", String(100)),                    # family name folded for search
+    Column("language", String(40)),                       # preferred language
+    Column("interpreter", Boolean, nullable=False, default=False),        # needs an interpreter
+    Column("phone", String(40)),
+    Column("email", String(200)),
+    Column("registered_late", Boolean, nullable=False, default=False),    # the establishment time was
+                                                                          # already over at registration
+    Column("transferred_from", String(4)),                # the municipality of the last transfer in
+    Column("transferred_at", Date),                       # the Stockholm date of the last transfer in
+    Column("active", Boolean, nullable=False, default=True),
+    Column("last_seq", Integer, nullable=False, default=0),
+    Column("last_hash", String(64), nullable=False, default=""),
+    Column("last_event_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    # One active case per person: the engine checks first, the index makes it true
+    # (its WHERE as each database's check spells it, so the check reads it: 0016).
+    Index("uq_cases_active_person", "person", unique=True, **_ACTIVE),
+    Index("ix_cases_municipality_state", "municipality", "state"),
+    Index("ix_cases_due", "due"),
+    Index("ix_cases_person", "person"),
+    # Name search: a prefix of the folded given or family name (cases/search.py).
+    Index("ix_cases_given_key", "given_key", postgresql_ops={"given_key": "varchar_pattern_ops"}),
+    Index("ix_cases_family_key", "family_key", postgresql_ops={"family_key": "varchar_pattern_ops"}),
+    # ... within the user's municipalities (migration 0009).
+    Index("ix_cases_municipality_given_key", "municipality", "given_key",
+          postgresql_ops={"given_key": "varchar_pattern_ops"}),
+    Index("ix_cases_municipality_family_key", "municipality", "family_key",
+          postgresql_ops={"family_key": "varchar_pattern_ops"}),
+    Index("ix_cases_municipality_transferred", "municipality", "transferred_at"),
+    # Gallring's ended cases by when they ended, the WHERE as its statement spells it
+    # on each database (cases/retention.py; migration 0016).
+    Index("ix_cases_ended", "state_since", sqlite_where=text("active IS 0"),
+          postgresql_where=text("active IS false")),
+    # The deadline check's late registrations (reminders/deadlines.py; migration 0017).
+    Index("ix_cases_registered_late", "active", "establishment_due", sqlite_where=text("registered_late = 1"),
+          postgresql_where=text("registered_late")),
+    # The start page's queue counts, each one range of one index (migration 0010): the
+    # running cases only, `active` last (SQLite counts a column covered only if the index
+    # holds it), the WHERE as each database's statement spells it.
+    Index("ix_cases_queue_kommun", "kommun_officer", "municipality", "due", "active", **_ACTIVE),
+    Index("ix_cases_queue_af", "af_officer", "municipality", "due", "active", **_ACTIVE),
+    Index("ix_cases_queue_due", "municipality", "due", "active", **_ACTIVE),
+    Index("ix_cases_queue_state", "municipality", "state", "due", "active", **_ACTIVE),
+    Index("ix_cases_queue_transferred", "municipality", "transferred_at", "due", "active",
+          sqlite_where=text("active = 1 AND transferred_at IS NOT NULL"),
+          postgresql_where=text("active AND transferred_at IS NOT NULL")),
+    # ... and the exits that are followed up, by the instant of the exit
+    Index("ix_cases_queue_followup", "municipality", "state_since", "state", "id",
+          sqlite_where=text(FOLLOWED_UP_SQL), postgresql_where=text(FOLLOWED_UP_SQL)),
+)
 
-
-class Measure(SQLModel, table=True):
-    """A measure (insats) in module 2, or a component of a local job track in module 3.
-
-    Its own small lifecycle: planned → ongoing → completed | cancelled (with a reason).
-    """
-
-    __tablename__ = "measures"
-    __table_args__ = (Index("ix_measures_open_due", "state", "due"),)
-    __mapper_args__ = {"version_id_col": _MEASURE_VERSION}
-
-    id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), nullable=False, index=True))
-    type: str = Field(max_length=40)
-    module: str = Field(max_length=10)
-    component: str | None = Field(default=None, max_length=120)
-    state: str = Field(default="planned", max_length=12)
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    due: date
-    reason: str | None = Field(default=None, max_length=40)
-    version: int = Field(default=1, sa_column=_MEASURE_VERSION)
+# A measure (insats) in module 2, or a component of a local job track in module 3.
+#
+# Its own small lifecycle: planned → ongoing → completed | cancelled (with a reason).
+# `version` refuses concurrent changes, as the case's does.
+Measure = Table(
+    "measures", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("type", String(40), nullable=False),
+    Column("module", String(10), nullable=False),
+    Column("component", String(120)),
+    Column("state", String(12), nullable=False, default="planned"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    Column("due", Date, nullable=False),
+    Column("reason", String(40)),
+    Column("version", Integer, nullable=False),
+    Index("ix_measures_open_due", "state", "due"),
+)

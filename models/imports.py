@@ -7,22 +7,18 @@ case (its row id, a case number): unique, so one external case becomes one case 
 
 from __future__ import annotations
 
-from datetime import datetime
+from sqlalchemy import Column, ForeignKey, Integer, String, Table
 
-from sqlalchemy import Column, ForeignKey, Integer
-from sqlmodel import Field, SQLModel
-
+from etablera.models.metadata import metadata
 from etablera.models.timestamps import UTCDateTime
 
-
-class ImportedCase(SQLModel, table=True):
-    """One imported case and where it came from."""
-
-    __tablename__ = "imported_cases"
-
-    external_ref: str = Field(primary_key=True, max_length=100, description="the case's key in the source")
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), nullable=False, unique=True))
-    source: str = Field(max_length=200, description="the file's name (no folder)")
-    line: int = Field(description="the row's line in the file")
-    actor: str = Field(max_length=60, description="who imported it")
-    imported_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+# One imported case and where it came from.
+ImportedCase = Table(
+    "imported_cases", metadata,
+    Column("external_ref", String(100), primary_key=True),     # the case's key in the source
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, unique=True),
+    Column("source", String(200), nullable=False),             # the file's name (no folder)
+    Column("line", Integer, nullable=False),                   # the row's line in the file
+    Column("actor", String(60), nullable=False),               # who imported it
+    Column("imported_at", UTCDateTime, nullable=False),
+)

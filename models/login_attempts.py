@@ -11,24 +11,21 @@ dies in the middle leaves a failure, never a free guess), then `failed` or `ok`;
 
 from __future__ import annotations
 
-from datetime import datetime
+from sqlalchemy import Column, Index, Integer, String, Table
 
-from sqlalchemy import Column, Index
-from sqlmodel import Field, SQLModel
-
+from etablera.models.metadata import metadata
 from etablera.models.timestamps import UTCDateTime
 
 OUTCOMES = ("pending", "failed", "ok", "refused")
 
-
-class LoginAttempt(SQLModel, table=True):
-    """One attempt to log in with a password."""
-
-    __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_name_at", "name", "at"), Index("ix_login_attempts_at", "at"))
-
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=60, description="the user name as typed, in lower case")
-    client: str = Field(max_length=64, description="the client's address")
-    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    outcome: str = Field(max_length=8, description="pending | failed | ok | refused")
+# One attempt to log in with a password.
+LoginAttempt = Table(
+    "login_attempts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(60), nullable=False),           # the user name as typed, in lower case
+    Column("client", String(64), nullable=False),         # the client's address
+    Column("at", UTCDateTime, nullable=False),
+    Column("outcome", String(8), nullable=False),         # pending | failed | ok | refused
+    Index("ix_login_attempts_name_at", "name", "at"),
+    Index("ix_login_attempts_at", "at"),
+)

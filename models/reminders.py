@@ -10,69 +10,59 @@ due date and how late it is.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
-from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, UniqueConstraint
 
 from etablera.models.case import Case
+from etablera.models.metadata import metadata
 from etablera.models.timestamps import UTCDateTime
 
 # The check scans the establishment due date (two years from the permit) by range, like
 # the stage due date (ix_cases_due): this index on `cases` belongs to the reminders.
-ix_cases_establishment_due = Index("ix_cases_establishment_due", Case.__table__.c.establishment_due)
+ix_cases_establishment_due = Index("ix_cases_establishment_due", Case.c.establishment_due)
 
+# One rung of the ladder reached by one subject in one visit.
+#
+# kind: stage | measure | establishment | agreement.revision | agreement.expiry.
+# target_id: the case id (stage, establishment), the measure id, or the municipality
+# code as a number (agreements). visit: the seq of the event that entered the stage;
+# 0 for a measure and the establishment; the due date as YYYYMMDD for an agreement date.
+Reminder = Table(
+    "reminders", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(24), nullable=False),
+    Column("target_id", Integer, nullable=False),
+    Column("visit", Integer, nullable=False),
+    Column("step", String(24), nullable=False),
+    Column("case_id", Integer),
+    Column("measure_id", Integer),
+    Column("municipality", String(4), nullable=False),
+    Column("stage", String(60), nullable=False),          # module1, module2.preparing, measure.sfi,
+                                                          # establishment ...
+    Column("due", Date, nullable=False),
+    Column("detected_on", Date, nullable=False),          # the Stockholm date of the check that recorded it
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("status", String(8), nullable=False, default="pending"),  # pending | sent | failed | dead
+    Column("addressed", Boolean, nullable=False, default=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", String(500)),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("kind", "target_id", "visit", "step", name="uq_reminder_key"),
+    Index("ix_reminders_status", "status"),
+    Index("ix_reminders_case", "case_id"),
+)
 
-class Reminder(SQLModel, table=True):
-    """One rung of the ladder reached by one subject in one visit.
-
-    kind: stage | measure | establishment | agreement.revision | agreement.expiry.
-    target_id: the case id (stage, establishment), the measure id, or the municipality
-    code as a number (agreements). visit: the seq of the event that entered the stage;
-    0 for a measure and the establishment; the due date as YYYYMMDD for an agreement date.
-    """
-
-    __tablename__ = "reminders"
-    __table_args__ = (
-        UniqueConstraint("kind", "target_id", "visit", "step", name="uq_reminder_key"),
-        Index("ix_reminders_status", "status"),
-        Index("ix_reminders_case", "case_id"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=24)
-    target_id: int
-    visit: int
-    step: str = Field(max_length=24)
-    case_id: int | None = None
-    measure_id: int | None = None
-    municipality: str = Field(max_length=4)
-    stage: str = Field(max_length=60, description="module1, module2.preparing, measure.sfi, establishment ...")
-    due: date
-    detected_on: date = Field(description="the Stockholm date of the check that recorded it")
-    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    status: str = Field(default="pending", max_length=8, description="pending | sent | failed | dead")
-    addressed: bool = False
-    attempts: int = 0
-    last_error: str | None = Field(default=None, max_length=500)
-    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-
-
-class ReminderDelivery(SQLModel, table=True):
-    """A reminder on its way to one recipient (a user id, `coordinator:CODE` when the
-    municipality has no coordinator registered, or `unassigned`)."""
-
-    __tablename__ = "reminder_deliveries"
-    __table_args__ = (
-        UniqueConstraint("reminder_id", "recipient", name="uq_delivery_recipient"),
-        Index("ix_deliveries_status", "status"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    reminder_id: int = Field(sa_column=Column(Integer, ForeignKey("reminders.id"), nullable=False, index=True))
-    recipient: str = Field(max_length=80)
-    status: str = Field(default="pending", max_length=8, description="pending | sending | sent | failed | dead")
-    attempts: int = 0
-    last_error: str | None = Field(default=None, max_length=500)
-    claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+# A reminder on its way to one recipient (a user id, `coordinator:CODE` when the
+# municipality has no coordinator registered, or `unassigned`).
+ReminderDelivery = Table(
+    "reminder_deliveries", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("reminder_id", Integer, ForeignKey("reminders.id"), nullable=False, index=True),
+    Column("recipient", String(80), nullable=False),
+    Column("status", String(8), nullable=False, default="pending"),  # pending | sending | sent | failed | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", String(500)),
+    Column("claimed_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("reminder_id", "recipient", name="uq_delivery_recipient"),
+    Index("ix_deliveries_status", "status"),
+)

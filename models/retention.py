@@ -8,15 +8,14 @@ figures stay what they were; cases/retention.py does the erasing.
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from functools import lru_cache
 
 from pydantic import Field as Described
-from sqlalchemy import Column, ForeignKey, Integer, String
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, String, Table
 
 from etablera.models.config_files import FrameText, Section, Text, Where, as_search, load
 from etablera.models.ladder import Cron, Zone
+from etablera.models.metadata import metadata
 from etablera.models.timestamps import UTCDateTime
 
 # The categories of data a rule erases, in the order a protocol lists them.
@@ -63,57 +62,50 @@ def _load(search: tuple) -> RetentionFile:
     return load(RetentionFile, "retention.toml", search)[0]
 
 
-class LegalHold(SQLModel, table=True):
-    """A legal hold (bevarande, gallringsstopp) on a case: nothing of it is erased while it
-    stands. Placing and releasing are audit events on the case (the reason is the note)."""
+# A legal hold (bevarande, gallringsstopp) on a case: nothing of it is erased while it
+# stands. Placing and releasing are audit events on the case (the reason is the note).
+LegalHold = Table(
+    "legal_holds", metadata,
+    Column("case_id", Integer, ForeignKey("cases.id"), primary_key=True),
+    Column("seq", Integer, nullable=False),               # the audit event that placed it
+    Column("since", UTCDateTime, nullable=False),
+    Column("placed_by", String(60), nullable=False),
+)
 
-    __tablename__ = "legal_holds"
-
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), primary_key=True))
-    seq: int = Field(description="the audit event that placed it")
-    since: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    placed_by: str = Field(max_length=60)
-
-
-class RetentionRun(SQLModel, table=True):
-    """One gallring run (dry runs leave none): when, by whom, as of which date."""
-
-    __tablename__ = "gallring_runs"
-
-    run_id: str = Field(sa_column=Column(String(36), primary_key=True))
-    as_of: date = Field(description="the date the periods were counted to (--now)")
-    started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    actor: str = Field(max_length=60)
-    cases: int = 0
+# One gallring run (dry runs leave none): when, by whom, as of which date.
+RetentionRun = Table(
+    "gallring_runs", metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("as_of", Date, nullable=False),                # the date the periods were counted to (--now)
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("actor", String(60), nullable=False),
+    Column("cases", Integer, nullable=False, default=0),
     # True only inside the run's own erasing transaction: the audit trail's and the access
     # log's triggers (migration 0013) let it change what they otherwise refuse.
-    erasing: bool = False
+    Column("erasing", Boolean, nullable=False, default=False),
+)
 
+# One category of one run: which rule, how many cases and items were erased.
+ProtocolRow = Table(
+    "gallring_protocol", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", String(36), ForeignKey("gallring_runs.run_id"), nullable=False, index=True),
+    Column("category", String(20), nullable=False),
+    Column("rule", String, nullable=False),
+    Column("period", String(40), nullable=False),
+    Column("ended_before", Date, nullable=False),         # cases that ended on or before this date were due
+    Column("cases", Integer, nullable=False, default=0),
+    Column("items", Integer, nullable=False, default=0),
+)
 
-class ProtocolRow(SQLModel, table=True):
-    """One category of one run: which rule, how many cases and items were erased."""
-
-    __tablename__ = "gallring_protocol"
-
-    id: int | None = Field(default=None, primary_key=True)
-    run_id: str = Field(sa_column=Column(String(36), ForeignKey("gallring_runs.run_id"), nullable=False, index=True))
-    category: str = Field(max_length=20)
-    rule: str
-    period: str = Field(max_length=40)
-    ended_before: date = Field(description="cases that ended on or before this date were due")
-    cases: int = 0
-    items: int = 0
-
-
-class Erasure(SQLModel, table=True):
-    """A category of a case erased, by which run, and the case's last event then (the case
-    ids are pseudonymous). An event added since (a note, a change of the person, a hold's
-    reason) makes the category due again."""
-
-    __tablename__ = "gallring_erasures"
-
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id"), primary_key=True))
-    category: str = Field(sa_column=Column(String(20), primary_key=True))
-    run_id: str = Field(sa_column=Column(String(36), ForeignKey("gallring_runs.run_id"), nullable=False))
-    last_seq: int = Field(description="the case's last audit event when it was erased")
+# A category of a case erased, by which run, and the case's last event then (the case
+# ids are pseudonymous). An event added since (a note, a change of the person, a hold's
+# reason) makes the category due again.
+Erasure = Table(
+    "gallring_erasures", metadata,
+    Column("case_id", Integer, ForeignKey("cases.id"), primary_key=True),
+    Column("category", String(20), primary_key=True),
+    Column("run_id", String(36), ForeignKey("gallring_runs.run_id"), nullable=False),
+    Column("last_seq", Integer, nullable=False),          # the case's last audit event when it was erased
+)

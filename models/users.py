@@ -16,65 +16,56 @@ so a copy of the database gives no one a way in.
 
 from __future__ import annotations
 
-from datetime import datetime
+from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table
 
-from sqlalchemy import Column, ForeignKey, Index
-from sqlmodel import Field, SQLModel
-
+from etablera.models.metadata import metadata
 from etablera.models.timestamps import UTCDateTime
 
 ROLES = ("officer", "coordinator", "auditor", "admin")
 ORGANISATIONS = ("kommun", "af")
 
+# Someone who logs in to the web interface or owns API tokens.
+User = Table(
+    "users", metadata,
+    Column("id", String(60), primary_key=True),           # login name; the actor id on audit events
+    Column("name", String(120), nullable=False),
+    Column("role", String(12), nullable=False),           # officer | coordinator | auditor | admin
+    Column("organisation", String(6), nullable=False),    # kommun | af
+    Column("municipality", String(4)),                    # a municipal user's kommunkod
+    Column("office", String(40)),                         # an AF user's office (config/af_offices.toml)
+    Column("password_hash", String(200)),                 # argon2id; none: token only
+    Column("email", String(254)),         # where reminders go, through the mail server of reminders.toml
+                                          # [delivery] mail_url
+    Column("notify", String(500)),        # an apprise URL or file:PATH for reminders, before the e-mail
+                                          # address; may hold credentials
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
 
-class User(SQLModel, table=True):
-    """Someone who logs in to the web interface or owns API tokens."""
+# A logged-in browser. Expires when idle and, at the latest, a fixed time after login.
+WebSession = Table(
+    "web_sessions", metadata,
+    Column("id", String(64), primary_key=True),           # SHA-256 of the cookie's secret
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),           # the token every form of this session carries
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),    # idle expiry
+    Column("absolute_expires_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+    Index("ix_web_sessions_user", "user_id"),
+)
 
-    __tablename__ = "users"
-
-    id: str = Field(primary_key=True, max_length=60, description="login name; the actor id on audit events")
-    name: str = Field(max_length=120)
-    role: str = Field(max_length=12, description="officer | coordinator | auditor | admin")
-    organisation: str = Field(max_length=6, description="kommun | af")
-    municipality: str | None = Field(default=None, max_length=4, description="a municipal user's kommunkod")
-    office: str | None = Field(default=None, max_length=40, description="an AF user's office (config/af_offices.toml)")
-    password_hash: str | None = Field(default=None, max_length=200, description="argon2id; none: token only")
-    email: str | None = Field(default=None, max_length=254, description="where reminders go, through the mail server "
-                                                                        "of reminders.toml [delivery] mail_url")
-    notify: str | None = Field(default=None, max_length=500, description="an apprise URL or file:PATH for reminders, "
-                                                                         "before the e-mail address; may hold credentials")
-    active: bool = True
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-
-
-class WebSession(SQLModel, table=True):
-    """A logged-in browser. Expires when idle and, at the latest, a fixed time after login."""
-
-    __tablename__ = "web_sessions"
-    __table_args__ = (Index("ix_web_sessions_user", "user_id"),)
-
-    id: str = Field(primary_key=True, max_length=64, description="SHA-256 of the cookie's secret")
-    user_id: str = Field(sa_column=Column(ForeignKey("users.id"), nullable=False))
-    csrf: str = Field(max_length=64, description="the token every form of this session carries")
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False), description="idle expiry")
-    absolute_expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-
-
-class ApiToken(SQLModel, table=True):
-    """A bearer token for an integration, acting as its user with that user's scope."""
-
-    __tablename__ = "api_tokens"
-    __table_args__ = (Index("ix_api_tokens_user", "user_id"),)
-
-    id: str = Field(primary_key=True, max_length=64, description="SHA-256 of the token")
-    prefix: str = Field(max_length=12, description="the token's first characters, to tell tokens apart")
-    user_id: str = Field(sa_column=Column(ForeignKey("users.id"), nullable=False))
-    label: str = Field(max_length=120)
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    scopes: str | None = Field(default=None, max_length=200,
-                               description="space-separated (events:read): the token may do only that; none: all "
-                                           "its user may")
+# A bearer token for an integration, acting as its user with that user's scope.
+ApiToken = Table(
+    "api_tokens", metadata,
+    Column("id", String(64), primary_key=True),           # SHA-256 of the token
+    Column("prefix", String(12), nullable=False),         # the token's first characters, to tell tokens apart
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("label", String(120), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("scopes", String(200)),        # space-separated (events:read): the token may do only that; none:
+                                          # all its user may
+    Index("ix_api_tokens_user", "user_id"),
+)

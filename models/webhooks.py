@@ -15,50 +15,41 @@ kept here). The claim, lease, attempts and dead-letter rules are the same code
 
 from __future__ import annotations
 
-from datetime import datetime
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
-from sqlmodel import Field, SQLModel
-
+from etablera.models.metadata import metadata
 from etablera.models.timestamps import UTCDateTime
 
+# A receiving URL. `secret`: the Standard Webhooks signing secret (whsec_...), shown
+# once when it is made. `municipalities`: space-separated codes, or none for all.
+WebhookSubscription = Table(
+    "webhook_subscriptions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(60), nullable=False, unique=True),
+    Column("url", String(500), nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("municipalities", String(400)),
+    Column("after_txid", BigInteger, nullable=False),
+    Column("after_id", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(60), nullable=False),
+)
 
-class WebhookSubscription(SQLModel, table=True):
-    """A receiving URL. `secret`: the Standard Webhooks signing secret (whsec_...), shown
-    once when it is made. `municipalities`: space-separated codes, or none for all."""
-
-    __tablename__ = "webhook_subscriptions"
-
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=60, unique=True)
-    url: str = Field(max_length=500)
-    secret: str = Field(max_length=200)
-    municipalities: str | None = Field(default=None, max_length=400)
-    after_txid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    after_id: int = 0
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    created_by: str = Field(max_length=60)
-
-
-class WebhookDelivery(SQLModel, table=True):
-    """One event on its way to one subscription."""
-
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (
-        UniqueConstraint("subscription_id", "event_id", name="uq_webhook_delivery_event"),
-        Index("ix_webhook_deliveries_status", "status"),
-        Index("ix_webhook_deliveries_case", "subscription_id", "case_id", "seq"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    subscription_id: int = Field(sa_column=Column(Integer, ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
-                                                  nullable=False))
-    event_id: int = Field(sa_column=Column(Integer, ForeignKey("audit_events.id"), nullable=False))
-    case_id: int
-    seq: int
-    status: str = Field(default="pending", max_length=8, description="pending | sending | sent | failed | dead")
-    attempts: int = 0
-    last_error: str | None = Field(default=None, max_length=500)
-    not_before: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+# One event on its way to one subscription.
+WebhookDelivery = Table(
+    "webhook_deliveries", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subscription_id", Integer, ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", Integer, ForeignKey("audit_events.id"), nullable=False),
+    Column("case_id", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("status", String(8), nullable=False, default="pending"),  # pending | sending | sent | failed | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", String(500)),
+    Column("not_before", UTCDateTime),
+    Column("claimed_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("subscription_id", "event_id", name="uq_webhook_delivery_event"),
+    Index("ix_webhook_deliveries_status", "status"),
+    Index("ix_webhook_deliveries_case", "subscription_id", "case_id", "seq"),
+)

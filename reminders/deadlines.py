@@ -53,10 +53,10 @@ from etablera.cases.followup import FOLLOWED_EXITS
 from etablera.statemachine.process import OPEN_MEASURE_STATES, STAGE_OF
 from etablera.reports.sql import Dialect
 
-CASES = Case.__table__
-MEASURES = Measure.__table__
-REMINDERS = Reminder.__table__
-FOLLOWUPS = FollowUp.__table__
+CASES = Case
+MEASURES = Measure
+REMINDERS = Reminder
+FOLLOWUPS = FollowUp
 KEY = ("kind", "target_id", "visit", "step")
 COLUMNS = ("kind", "target_id", "visit", "step", "case_id", "measure_id", "municipality", "stage", "due",
            "detected_on", "recorded_at", "status", "addressed", "attempts")

@@ -21,7 +21,7 @@ from etablera.models import Reminder
 from etablera.models.timestamps import local_date, utcnow
 from etablera.reminders.links import case_line
 
-REMINDERS = Reminder.__table__
+REMINDERS = Reminder
 STEP = "notice"
 
 

@@ -26,7 +26,7 @@ from etablera.cases import filters
 from etablera.statemachine.errors import BadInput, NotFound, NotPermitted
 from etablera.statemachine.messages import Code
 
-USERS = User.__table__
+USERS = User
 ORGS = ("kommun", "af")
 ROLES = ("officer", "coordinator")
 _ID = re.compile(r"^[A-Za-z0-9._@-]{1,60}$")

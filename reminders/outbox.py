@@ -34,10 +34,10 @@ from etablera.reminders.links import case_line
 from etablera.reminders.notices import notice_label, notice_recipients, notice_text
 from etablera.statemachine.process import STAGE, stage_label as stage_label_of
 
-CASES = Case.__table__
-USERS = User.__table__
-REMINDERS = Reminder.__table__
-DELIVERIES = ReminderDelivery.__table__
+CASES = Case
+USERS = User
+REMINDERS = Reminder
+DELIVERIES = ReminderDelivery
 STATUSES = ("pending", "sent", "failed", "dead")
 MAX_LIST = 100_000         # reminders in one list_reminders answer
 STEP_LABELS = {"warning": ("Varning", "Warning"), "overdue": ("Försenad", "Overdue"),

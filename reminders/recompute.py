@@ -33,8 +33,8 @@ from etablera.cases.journal import append
 from etablera.statemachine.process import ON_HOLD, RESUME, STATE, TRACK_STAGE
 from etablera.statemachine.decide import stage_due
 
-CASES = Case.__table__
-EVENTS = AuditEvent.__table__
+CASES = Case
+EVENTS = AuditEvent
 CHUNK = 1000
 
 

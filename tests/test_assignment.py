@@ -62,7 +62,7 @@ def db(db_url):
 def table_counts(engine) -> dict:
     with transaction(engine, write=False) as conn:
         return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-                for t in (CASES, EVENTS, Reminder.__table__)}
+                for t in (CASES, EVENTS, Reminder)}
 
 
 def case_row(engine, case_id: int) -> dict:
@@ -138,9 +138,9 @@ def test_coordinator_assigns_reassigns_and_unassigns_with_an_audit_event_each(db
                                            {"org": "af", "from": "af-nkpg", "to": None}]
     assert all(e["actor"] == "samo0581" and e["from_state"] == e["to_state"] for e in events)
     with transaction(db, write=False) as conn:
-        logged = conn.execute(select(func.count()).select_from(AccessLog.__table__).where(
-            AccessLog.__table__.c.case_id == case_id, AccessLog.__table__.c.action == "assign",
-            AccessLog.__table__.c.actor == "samo0581")).scalar_one()
+        logged = conn.execute(select(func.count()).select_from(AccessLog).where(
+            AccessLog.c.case_id == case_id, AccessLog.c.action == "assign",
+            AccessLog.c.actor == "samo0581")).scalar_one()
     assert logged == 3
     with pytest.raises(ConcurrentChange):
         assign(db, case_id, actor=samo, kommun_officer="h0581", expect_version=row["version"] - 1)
@@ -245,8 +245,8 @@ def test_a_transfer_hands_the_case_over_unassigned_and_tells_the_receiving_coord
     person = pnr("19900101", 11)
     assert not any(person.replace("-", "")[2:] in s + b or person[:8] in s + b for _, s, b in sent)
     with transaction(db, write=False) as conn:
-        notices = conn.execute(select(Reminder.__table__.c.kind, Reminder.__table__.c.municipality)
-                               .where(Reminder.__table__.c.case_id == case_id)).all()
+        notices = conn.execute(select(Reminder.c.kind, Reminder.c.municipality)
+                               .where(Reminder.c.case_id == case_id)).all()
     assert [tuple(n) for n in notices] == [("transferred_in", "0180")]
 
     # The next deadline check addresses the receiving municipality's coordinators, not the old officers
@@ -255,7 +255,7 @@ def test_a_transfer_hands_the_case_over_unassigned_and_tells_the_receiving_coord
     outbox.deliver(db, config=CONFIG, send=send)
     assert sorted(r for r, _, _ in sent) == ["samo.reg0180", "samo0180"]
     with transaction(db, write=False) as conn:
-        recipients = set(conn.execute(select(ReminderDelivery.__table__.c.recipient)).scalars())
+        recipients = set(conn.execute(select(ReminderDelivery.c.recipient)).scalars())
     assert not recipients & {"h0581", "af-nkpg", "samo0581"}
     # ... and its officer once one takes it
     take(db, case_id, actor=user(db, "h0180"))

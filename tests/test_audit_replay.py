@@ -33,7 +33,7 @@ from etablera.statemachine.binding import person_hmac
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 A, B = "0581", "0180"
 COORDINATOR = Principal("samord0581", "Samordnare", "coordinator", "kommun", (A,), A)
-MEASURES = Measure.__table__
+MEASURES = Measure
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def _in_module2(engine, serial: int = 1, municipality: str = A) -> int:
 def _counts(engine) -> tuple[int, int]:
     with transaction(engine, write=False) as conn:
         return (conn.execute(select(func.count()).select_from(EVENTS)).scalar(),
-                conn.execute(select(func.count()).select_from(Correction.__table__)).scalar())
+                conn.execute(select(func.count()).select_from(Correction)).scalar())
 
 
 def _same_case(before: dict, after: dict) -> None:
@@ -74,7 +74,7 @@ def test_an_exit_is_corrected_back_to_module2_with_its_measure_reopened(any_engi
     _same_case(before, show_case(any_engine, case_id))
     _verified(any_engine)
     with transaction(any_engine, write=False) as conn:
-        rows = conn.execute(select(Correction.__table__)).mappings().all()
+        rows = conn.execute(select(Correction)).mappings().all()
     assert [(r["case_id"], r["corrected_seq"], r["correction_seq"]) for r in rows] == [(case_id, step["seq"],
                                                                                           event["seq"])]
     marked = {e["seq"]: e for e in history(any_engine, case_id, lang="en")}
@@ -163,7 +163,7 @@ def test_an_officer_is_refused_and_the_refusal_logged(any_engine):
     assert refused.value.field == "role" and "coordinator" in refused.value.text("en")
     assert _counts(any_engine) == written
     with transaction(any_engine, write=False) as conn:
-        denied = conn.execute(select(AccessLog.__table__.c.action).where(AccessLog.__table__.c.actor == "h0581")
+        denied = conn.execute(select(AccessLog.c.action).where(AccessLog.c.actor == "h0581")
                               ).scalars().all()
     assert denied == ["denied:correct"]
     other = Principal("samord0180", "S", "coordinator", "kommun", (B,), B)

@@ -24,7 +24,7 @@ from etablera.reminders.recompute import recompute
 
 NO_AGREEMENTS = AgreementBook(directory=Path("/nonexistent"), agreements=())
 CONFIG = load_reminder_config(DEFAULT_DIR)
-CASES, MEASURES = Case.__table__, Measure.__table__
+CASES, MEASURES = Case, Measure
 
 
 def check(engine, day: str, book=NO_AGREEMENTS):
@@ -42,7 +42,7 @@ def newcomer(engine, birth: str, day: str, serial: int = 123, officer: str | Non
 
 def rows(engine):
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(Reminder.__table__).order_by(Reminder.__table__.c.id))
+        return [dict(r) for r in conn.execute(select(Reminder).order_by(Reminder.c.id))
                 .mappings()]
 
 

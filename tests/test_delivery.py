@@ -84,7 +84,7 @@ def setup_cases(engine, port: int, n: int = 4, coordinator=True) -> None:
 
 def statuses(engine) -> Counter:
     with engine.connect() as conn:
-        return Counter(conn.execute(select(Reminder.__table__.c.status)).scalars())
+        return Counter(conn.execute(select(Reminder.c.status)).scalars())
 
 
 @pytest.fixture
@@ -176,7 +176,7 @@ def test_sigkill_mid_batch_then_next_run_delivers_the_rest(sqlite_url, smtp):
             child.kill()
     assert len(inbox.messages) == 3
     with engine.connect() as conn:
-        left = Counter(conn.execute(select(ReminderDelivery.__table__.c.status)).scalars())
+        left = Counter(conn.execute(select(ReminderDelivery.c.status)).scalars())
     assert left == {"sent": 3, "sending": 1, "pending": 8}
     # The next run leaves a fresh claim alone (the lease), then takes it over once it has run out.
     assert reminders.deliver(engine, config=CONFIG).sent == 8
@@ -213,8 +213,8 @@ def test_two_checks_at_the_same_moment_record_each_reminder_once(pg_url):
         t.join(60)
     assert errors == []
     with engine.connect() as conn:
-        keys = conn.execute(select(Reminder.__table__.c.kind, Reminder.__table__.c.target_id,
-                                   Reminder.__table__.c.visit, Reminder.__table__.c.step)).all()
+        keys = conn.execute(select(Reminder.c.kind, Reminder.c.target_id,
+                                   Reminder.c.visit, Reminder.c.step)).all()
     assert len(keys) == len(set(keys)) == 40                   # each case: the step it has reached, once
     assert sorted(results, reverse=True)[0] == 40 and sum(results) == 40
 

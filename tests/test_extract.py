@@ -26,7 +26,7 @@ from etablera.models.timestamps import parse_moment
 from etablera.reminders import deadlines, outbox
 from etablera.statemachine.errors import Forbidden
 
-ACCESS = AccessLog.__table__
+ACCESS = AccessLog
 AUDITOR = Principal("granskare", "Granskare", "auditor", "kommun", None, via="test")
 A, B = pnr("19880512", 211), pnr("19880512", 212)          # the same birth date
 DIGITS_A, DIGITS_B = A.replace("-", ""), B.replace("-", "")

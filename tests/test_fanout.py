@@ -36,7 +36,7 @@ from etablera.reminders import deadlines, outbox
 PY = sys.executable
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)      # the cohort's "now"
 BEFORE, DAY = "2026-11-19", "2026-11-20"                       # checked already; the day compared
-R, D = Reminder.__table__.c, ReminderDelivery.__table__.c
+R, D = Reminder.c, ReminderDelivery.c
 PARTS = 3              # the parent and three parts fill the two workers' two slots each
 
 
@@ -56,7 +56,7 @@ def messages(engine, day: str) -> dict[int, tuple]:
     """Each delivery of the reminders of `day`: id -> (reminder key, recipient, status)."""
     with transaction(engine, write=False) as conn:
         rows = conn.execute(select(D.id, R.kind, R.target_id, R.visit, R.step, D.recipient, D.status)
-                            .select_from(ReminderDelivery.__table__.join(Reminder.__table__, R.id == D.reminder_id))
+                            .select_from(ReminderDelivery.join(Reminder, R.id == D.reminder_id))
                             .where(R.detected_on == parse_moment(day).date())).all()
     return {r.id: ((r.kind, r.target_id, r.visit, r.step), r.recipient, r.status) for r in rows}
 
@@ -65,15 +65,15 @@ def forget(engine, day: str) -> None:
     """Undo the check of `day` (its reminders and their deliveries), the days before kept."""
     with transaction(engine) as conn:
         mine = select(R.id).where(R.detected_on == parse_moment(day).date())
-        conn.execute(ReminderDelivery.__table__.delete().where(D.reminder_id.in_(mine)))
-        conn.execute(Reminder.__table__.delete().where(R.detected_on == parse_moment(day).date()))
+        conn.execute(ReminderDelivery.delete().where(D.reminder_id.in_(mine)))
+        conn.execute(Reminder.delete().where(R.detected_on == parse_moment(day).date()))
 
 
 def checked_before(engine) -> None:
     """The day before was checked and delivered: what the cohort's past owes is sent."""
     deadlines.record_due(engine, parse_moment(BEFORE))
     with transaction(engine) as conn:
-        conn.execute(Reminder.__table__.update().values(status="sent", addressed=True))
+        conn.execute(Reminder.update().values(status="sent", addressed=True))
 
 
 def test_the_parts_record_and_deliver_what_one_pass_does(db_url):
@@ -226,7 +226,7 @@ def _channel(path: Path) -> Counter:
 def _sent_in(engine, codes: list[str]) -> int:
     with transaction(engine, write=False) as conn:
         return conn.execute(select(text("count(*)")).select_from(
-            ReminderDelivery.__table__.join(Reminder.__table__, R.id == D.reminder_id))
+            ReminderDelivery.join(Reminder, R.id == D.reminder_id))
             .where(D.status == "sent", R.municipality.in_(codes),
                    R.detected_on == parse_moment(DAY).date())).scalar()
 

@@ -224,7 +224,7 @@ def test_distributed_path_server_on_postgres_work_pool_and_worker(pg_server, pg_
             conn.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
         admin.dispose()
     with app.connect() as conn:
-        recorded = conn.execute(select(Reminder.__table__.c.case_id, Reminder.__table__.c.step,
-                                       Reminder.__table__.c.status)).all()
+        recorded = conn.execute(select(Reminder.c.case_id, Reminder.c.step,
+                                       Reminder.c.status)).all()
     app.dispose()
     assert [tuple(r) for r in recorded] == [(case_id, "escalation", "sent")]

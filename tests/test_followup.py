@@ -113,7 +113,7 @@ def test_due_followups_in_the_deadline_check(db):
         assert followup_reminders(db, day) == want, day
         assert followup_reminders(db, day) == {}, f"second run on {day} recorded again"
     with db.connect() as conn:
-        r = Reminder.__table__.c
+        r = Reminder.c
         rows = conn.execute(select(r.kind, r.target_id, r.visit, r.step, r.case_id, r.municipality, r.stage, r.due)
                             .order_by(r.id)).all()
     assert [tuple(r) for r in rows] == [

@@ -70,7 +70,7 @@ def world(db_url, tmp_path, monkeypatch):
     recent = kit.register(engine, pnr("19920202", 56), "0581", "2022-01-10", "2022-02-01", given_name="Amira")
     kit.advance(engine, recent, "close", "2026-10-01", reason="moved_abroad")
     with transaction(engine) as conn:
-        conn.execute(insert(Reminder.__table__).values(kind="stage", target_id=erased, visit=1, step="due",
+        conn.execute(insert(Reminder).values(kind="stage", target_id=erased, visit=1, step="due",
                                                        case_id=erased, municipality="0581", stage="module1",
                                                        due=date(2022, 5, 1), detected_on=date(2022, 5, 1),
                                                        recorded_at=kit.at("2022-05-01"), status="sent"))

@@ -291,7 +291,7 @@ def test_tokens_sessions_and_csrf(world, api):
     # Tokens: stored hashed; a revoked or deactivated user's token stops working.
     token = world.tokens["h0581"]
     with transaction(world.engine, write=False) as conn:
-        stored = conn.execute(select(User.__table__.c.password_hash).where(User.__table__.c.id == "h0581")).scalar()
+        stored = conn.execute(select(User.c.password_hash).where(User.c.id == "h0581")).scalar()
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     assert api.get("/api/v1/me", headers={"Authorization": "Bearer etb_wrong"}).status_code == 401
     accounts.revoke_token(world.engine, token[:12])
@@ -314,7 +314,7 @@ def test_tokens_sessions_and_csrf(world, api):
     assert accounts.find_session(world.engine, secret) is not None
     assert accounts.find_session(world.engine, secret, now=utcnow() + accounts.IDLE + timedelta(minutes=1)) is None
     with transaction(world.engine) as conn:
-        conn.execute(update(WebSession.__table__).values(absolute_expires_at=utcnow() - timedelta(seconds=1)))
+        conn.execute(update(WebSession).values(absolute_expires_at=utcnow() - timedelta(seconds=1)))
     assert api.get("/worklist", follow_redirects=False).headers["location"].startswith("/login")
     # Logging out ends the session for good.
     login(api, "h0581")

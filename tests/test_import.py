@@ -25,7 +25,7 @@ from etablera.models.database import make_engine, transaction
 from etablera.models.timestamps import local_date, utcnow
 from etablera.statemachine.process import ACTIVE, INITIAL
 
-CASES, EVENTS, MEASURES, IMPORTED = Case.__table__, AuditEvent.__table__, Measure.__table__, ImportedCase.__table__
+CASES, EVENTS, MEASURES, IMPORTED = Case, AuditEvent, Measure, ImportedCase
 TODAY = local_date(utcnow())
 ADMIN = operator("importer", via="test")
 

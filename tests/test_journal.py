@@ -91,13 +91,13 @@ def stored_files(directory: Path) -> list[Path]:
 
 def counts(engine) -> dict:
     with transaction(engine, write=False) as conn:
-        return {"notes": conn.execute(select(func.count()).select_from(Note.__table__)).scalar_one(),
-                "documents": conn.execute(select(func.count()).select_from(Document.__table__)).scalar_one(),
+        return {"notes": conn.execute(select(func.count()).select_from(Note)).scalar_one(),
+                "documents": conn.execute(select(func.count()).select_from(Document)).scalar_one(),
                 "events": conn.execute(select(func.count()).select_from(EVENTS)).scalar_one()}
 
 
 def access(engine, **where) -> list[dict]:
-    table = AccessLog.__table__
+    table = AccessLog
     query = select(table).order_by(table.c.id)
     for key, value in where.items():
         query = query.where(table.c[key] == value)
@@ -248,7 +248,7 @@ def test_a_path_outside_the_store_cannot_be_read(tmp_path):
 def test_a_document_row_pointing_outside_the_store_is_refused(any_engine, case_id):
     doc = kit.attach(any_engine, case_id, "intyg.pdf", PDF, "application/pdf")
     with transaction(any_engine) as conn:
-        conn.execute(update(Document.__table__).where(Document.__table__.c.id == doc["id"])
+        conn.execute(update(Document).where(Document.c.id == doc["id"])
                      .values(storage_key="../../../../etc/passwd"))
     with pytest.raises(DocumentUnavailable) as refused:
         kit.read_document(any_engine, doc["id"])
@@ -262,7 +262,7 @@ def test_a_file_changed_or_deleted_on_disk_is_reported_and_refused(any_engine, c
     intact = kit.attach(any_engine, case_id, "brev.txt", SAMPLES["text/plain"], "text/plain")
     store = store_for(any_engine)
     with transaction(any_engine, write=False) as conn:
-        keys = dict(conn.execute(select(Document.__table__.c.id, Document.__table__.c.storage_key)).all())
+        keys = dict(conn.execute(select(Document.c.id, Document.c.storage_key)).all())
     store.path_of(keys[changed["id"]]).write_bytes(PDF.replace(b"Catalog", b"Katalog"))
     store.path_of(keys[deleted["id"]]).unlink()
 
@@ -280,7 +280,7 @@ def test_a_file_changed_or_deleted_on_disk_is_reported_and_refused(any_engine, c
 def test_a_changed_note_is_reported_and_an_erased_one_is_not(any_engine, case_id):
     changed = kit.add_note(any_engine, case_id, "Första versionen")
     erased = kit.add_note(any_engine, case_id, "Ska gallras")
-    notes = Note.__table__
+    notes = Note
     with transaction(any_engine) as conn:
         conn.execute(update(notes).where(notes.c.id == changed["id"]).values(text="Ändrad i efterhand"))
         conn.execute(update(notes).where(notes.c.id == erased["id"]).values(text=None))       # gallring

@@ -33,7 +33,7 @@ def _check(engine, day: str):
 
 
 def _establishment_reminders(engine) -> list[tuple[int, str]]:
-    table = Reminder.__table__
+    table = Reminder
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(select(table.c.case_id, table.c.step)
                                                  .where(table.c.kind == "establishment").order_by(table.c.id))]

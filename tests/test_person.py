@@ -47,7 +47,7 @@ def _events(engine, case_id: int) -> list[dict]:
 
 
 def _access(engine, case_id: int) -> list[tuple[str, str]]:
-    table = AccessLog.__table__
+    table = AccessLog
     with transaction(engine, write=False) as conn:
         return [(r.actor, r.action) for r in conn.execute(select(table).where(table.c.case_id == case_id)
                                                           .order_by(table.c.id))]

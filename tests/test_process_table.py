@@ -98,7 +98,7 @@ def test_each_trigger_is_permitted_only_where_the_contract_says():
 def test_effects_name_real_columns_fields_and_rules():
     from etablera.models import Case
     from etablera.statemachine.rules import RULES
-    columns = set(Case.__table__.c.keys())
+    columns = set(Case.c.keys())
     for trigger in TRIGGERS:
         fields = {f.name for f in trigger.fields}
         for route in trigger.routes:

@@ -86,7 +86,7 @@ def test_the_follow_up_queue_is_the_deadline_checks_due_list(any_engine):
                 for due in due_followups(conn, today, municipality="0581"):
                     if due.case_id == case_id and (case_id, due.day) not in recorded:
                         recorded.add((case_id, due.day))
-                        conn.execute(insert(FollowUp.__table__).values(
+                        conn.execute(insert(FollowUp).values(
                             case_id=case_id, day=due.day, status="work", exit_state=due.exit_state,
                             municipality="0581", at=datetime(2026, 7, 1, tzinfo=timezone.utc), actor="setup", seq=1))
         rows = conn.execute(CASES.select().with_only_columns(CASES.c.id, CASES.c.state, CASES.c.state_since,
@@ -155,7 +155,7 @@ def test_each_queue_count_reads_one_index_and_not_the_table(any_engine, who):
     engine = any_engine
     if engine.dialect.name == "postgresql":
         _many_cases_on_postgresql(engine)
-    assert {ix.name for ix in Case.__table__.indexes} <= {ix["name"] for ix in inspect(engine).get_indexes("cases")}
+    assert {ix.name for ix in Case.indexes} <= {ix["name"] for ix in inspect(engine).get_indexes("cases")}
     sql, params = _counts_statement(engine, who)
     expected = QUEUE_INDEXES - {"ix_cases_queue_kommun"} | {f"ix_cases_queue_{who.organisation}"}
     with transaction(engine, write=False) as conn:

@@ -293,10 +293,10 @@ def _events_behind(engine, query: dict, who) -> dict[int, int]:
         last = date.fromisoformat(query.get("transfer_to") or query.get("track_to") or TODAY.isoformat())
         out: dict[int, int] = {}
         if "transfer" in query:
-            corrected = {(x["case_id"], seq) for x in rows(Correction.__table__)
+            corrected = {(x["case_id"], seq) for x in rows(Correction)
                          for seq in (x["corrected_seq"], x["correction_seq"])}
             places = query.get("municipality")
-            for e in rows(AuditEvent.__table__, AuditEvent.__table__.c.trigger == "transfer"):
+            for e in rows(AuditEvent, AuditEvent.c.trigger == "transfer"):
                 origin, to = e["data"].get("from_municipality"), e["municipality"]
                 end = to if query["transfer"] == "in" else origin
                 if ((e["case_id"], e["seq"]) in corrected or origin == to or end is None
@@ -308,7 +308,7 @@ def _events_behind(engine, query: dict, who) -> dict[int, int]:
         elif "track" in query:
             ends = {"work": {"exited.work"}, "own_business": {"exited.own_business"},
                     "studies": {"exited.studies"}, "dropped": {"module2.extended"}}
-            for v in rows(ReportVisit.__table__, ReportVisit.__table__.c.stage == "module3"):
+            for v in rows(ReportVisit, ReportVisit.c.stage == "module3"):
                 kind = query.get("track_end", "left")
                 if v["track"] != query["track"] or v["municipality"] != query["track_in"]:
                     continue
@@ -318,7 +318,7 @@ def _events_behind(engine, query: dict, who) -> dict[int, int]:
                     out[v["case_id"]] = out.get(v["case_id"], 0) + 1
         else:
             after, upto = _window(query["measure_ladder"], TODAY)
-            for m in rows(Measure.__table__):
+            for m in rows(Measure):
                 case = now[m["case_id"]]
                 if (m["state"] in OPEN_MEASURE_STATES and case["state"] in STAGE_OF and case["state"] in STATE
                         and (after is None or m["due"] > after) and m["due"] <= upto

@@ -240,11 +240,11 @@ def test_the_demos_reminders_reach_each_officers_mailbox(tmp_path, monkeypatch):
     assert result.failed == 0 and result.sent >= recorded
     assert not default.exists()                     # nothing to the local default file
     with transaction(engine, write=False) as conn:
-        cases = {r.id: r for r in conn.execute(select(Case.__table__.c.id, Case.__table__.c.municipality,
-                                                      Case.__table__.c.kommun_officer, Case.__table__.c.af_officer))}
-        deliveries = conn.execute(select(ReminderDelivery.__table__.c.recipient, Reminder.__table__.c.case_id,
-                                         Reminder.__table__.c.step)
-                                  .join(Reminder.__table__)).all()
+        cases = {r.id: r for r in conn.execute(select(Case.c.id, Case.c.municipality,
+                                                      Case.c.kommun_officer, Case.c.af_officer))}
+        deliveries = conn.execute(select(ReminderDelivery.c.recipient, Reminder.c.case_id,
+                                         Reminder.c.step)
+                                  .join(Reminder)).all()
     files = {path.stem: [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
              for path in mailbox.glob("*.log")}
     assert sum(len(lines) for lines in files.values()) == len(deliveries)
@@ -263,7 +263,7 @@ def test_the_demos_reminders_reach_each_officers_mailbox(tmp_path, monkeypatch):
     some = next(lines for name, lines in files.items() if name in officers_reached)
     assert "http://127.0.0.1:8000/cases/" in some[0]["body"]
     with transaction(engine, write=False) as conn:
-        assert conn.execute(select(User.__table__.c.email).where(User.__table__.c.id == "h0581-01")).scalar_one() \
+        assert conn.execute(select(User.c.email).where(User.c.id == "h0581-01")).scalar_one() \
             == "h0581-01@example.org"
 
 
@@ -325,7 +325,7 @@ def test_the_migration_moves_the_officers_into_users(database, tmp_path, request
         _migrate(engine, "0011")
         assert "officers" not in inspect(engine).get_table_names()
         with transaction(engine, write=False) as conn:
-            users = {r["id"]: dict(r) for r in conn.execute(select(User.__table__)).mappings()}
+            users = {r["id"]: dict(r) for r in conn.execute(select(User)).mappings()}
         wanted = {"name": "Kim", "role": "officer", "organisation": "kommun", "municipality": "0581", "office": None,
                   "password_hash": None, "email": None, "notify": "file:/tmp/k.log", "active": True}
         assert {key: users["k.reg"][key] for key in wanted} == wanted

@@ -105,7 +105,7 @@ def test_an_af_officer_whose_office_is_not_configured_sees_nothing_and_is_refuse
 
 def test_a_municipal_user_without_a_municipality_sees_nothing_and_admin_and_auditor_see_all(world):
     with transaction(world.engine) as conn:
-        conn.execute(update(User.__table__).where(User.__table__.c.id == "h0581").values(municipality=None))
+        conn.execute(update(User).where(User.c.id == "h0581").values(municipality=None))
     app = create_app(world.engine)
     refused = _login_attempt(TestClient(app), "h0581")
     assert refused.status_code == 403

@@ -56,7 +56,7 @@ def _ids(result: dict) -> list[int]:
 
 
 def _access(world) -> list[dict]:
-    table = AccessLog.__table__
+    table = AccessLog
     with transaction(world.engine, write=False) as conn:
         return [dict(r) for r in conn.execute(select(table).order_by(table.c.id)).mappings()]
 

@@ -48,8 +48,8 @@ def world(db_url, monkeypatch):
 def _written(world) -> tuple[int, int]:
     with transaction(world.engine, write=False) as conn:
         return (conn.execute(select(func.count()).select_from(EVENTS)).scalar_one(),
-                conn.execute(select(func.count()).select_from(AccessLog.__table__)
-                             .where(AccessLog.__table__.c.detail == "done")).scalar_one())
+                conn.execute(select(func.count()).select_from(AccessLog)
+                             .where(AccessLog.c.detail == "done")).scalar_one())
 
 
 def _no_traceback(caplog) -> None:

@@ -209,7 +209,7 @@ def test_worklist_marks_overdue_and_escalated_cases(world, browser):
     with transaction(world.engine) as conn:
         conn.execute(update(CASES).where(CASES.c.id.in_([late, escalated]))
                      .values(due=today - timedelta(days=9)))
-        conn.execute(insert(Reminder.__table__).values(
+        conn.execute(insert(Reminder).values(
             kind="stage", target_id=escalated, visit=1, step="escalation", case_id=escalated, municipality="0581",
             stage="module1", due=today - timedelta(days=9), detected_on=today, recorded_at=utcnow(),
             status="sent", addressed=True, attempts=1))

@@ -38,7 +38,7 @@ class World:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
     def access_rows(self, **where) -> list[dict]:
-        table = AccessLog.__table__
+        table = AccessLog
         query = select(table).order_by(table.c.id)
         for key, value in where.items():
             query = query.where(table.c[key] == value)

@@ -2,13 +2,13 @@
 or on ETABLERA_DATABASE_URL when called from the alembic command line."""
 
 from alembic import context
-from sqlmodel import SQLModel
 
 from etablera import models
 from etablera.models.database import make_engine
+from etablera.models.metadata import metadata
 
-models.load_all()     # every table on SQLModel.metadata, for autogenerate
-target_metadata = SQLModel.metadata
+models.load_all()     # every table on the metadata, for autogenerate
+target_metadata = metadata
 
 
 def run() -> None:
