@@ -24,11 +24,10 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
 from etablera.access.addresses import check_email, check_notify
-from etablera.models.config_files import as_search, find, find_stamped, load
-from etablera.models.config_schema import OfficesFile
+from etablera.models.config_lookup import as_search, find, find_stamped
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
-from etablera.models.ladder import redact
+from etablera.models.snapshot import kept
 from etablera.models.timestamps import show, utcnow
 from etablera.models.users import ORGANISATIONS, ROLES, ApiToken, User, WebSession
 from etablera.statemachine.errors import BadInput, NotFound, NotPermitted
@@ -92,6 +91,13 @@ def offices_file(directory: Path | None = None) -> Path:
 
 @lru_cache(maxsize=8)
 def _offices(search: tuple[Path, ...], path: Path | None, stamp: tuple | None) -> dict[str, Office]:
+    return kept("offices", (tuple(map(str, search)), str(path), stamp), lambda: _validated_offices(search))
+
+
+def _validated_offices(search: tuple[Path, ...]) -> dict[str, Office]:
+    from etablera.models.config_files import load
+    from etablera.models.config_schema import OfficesFile
+
     offices = load(OfficesFile, OFFICES_FILE, search, required=False)[0].offices
     return {i: Office(i, office.name or i, office.municipalities) for i, office in offices.items()}
 
@@ -99,6 +105,8 @@ def _offices(search: tuple[Path, ...], path: Path | None, stamp: tuple | None) -
 # ----------------------------------------------------------------------------- users
 
 def user_doc(row) -> dict:
+    from etablera.models.ladder import redact       # the reminder settings' module: imported when shown
+
     return {"id": row["id"], "name": row["name"], "role": row["role"], "organisation": row["organisation"],
             "municipality": row["municipality"], "office": row["office"], "active": row["active"],
             "has_password": row["password_hash"] is not None, "email": row["email"],

@@ -32,7 +32,8 @@ from etablera.cases.document_store import DocumentStore, DocumentUnavailable, se
 from etablera.cases.journal import append, event_time, load_case
 from etablera.cases.notes import DOCUMENTS, case_rows, document_ref, journal_event
 from etablera.models.database import transaction
-from etablera.models.document_settings import MB, DocumentSettings
+from etablera.models.document_settings import DocumentSettings
+from etablera.models.document_types import MB
 from etablera.models.timestamps import show
 from etablera.statemachine.errors import BadInput, NotFound
 from etablera.statemachine.messages import Code, Words

@@ -9,12 +9,13 @@ grant's in `grant.py`.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, WrapValidator, model_validator
 
 from etablera.models.config_files import (Bool, Count, FrameText, MunicipalityCode, Positive, Section, Text,
                                           error_at, frame)
+from etablera.models.document_types import KNOWN_TYPES, MB
 
 
 class LabelEntry(Section):
@@ -141,3 +142,17 @@ class OfficesFile(Section):
     """af_offices.toml: Arbetsförmedlingen's offices and the municipalities each covers. An AF
     user belongs to one office and sees the cases of those municipalities only."""
     offices: dict[OfficeId, OfficeEntry] = {}
+
+
+ContentType = Literal[tuple(KNOWN_TYPES)]  # type: ignore[valid-type]
+
+
+class DocumentsFile(Section):
+    """documents.toml: the document store of attached files."""
+    directory: str = Field("", description="where the files are kept (relative to the working directory); empty: "
+                                           "documents/ beside the SQLite database, or ./var/documents for "
+                                           "PostgreSQL. ETABLERA_DOCUMENTS_DIR overrides it")
+    max_bytes: Positive = Field(20 * MB, description="the largest file taken, in bytes")
+    types: tuple[ContentType, ...] = Field(tuple(KNOWN_TYPES), min_length=1,
+                                           description="the content types taken (each is also checked against "
+                                                       "the file's own first bytes)")

@@ -3,10 +3,13 @@ labels, measure types and durations, target groups, national fast tracks, time f
 municipality names), read from the TOML files of the configuration directory.
 
 Each file is looked up along `search_path()` (`$ETABLERA_CONFIG_DIR`, then `./config`,
-then the packaged defaults: `config_files.py`), validated by its model in
+then the packaged defaults: `config_lookup.py`), validated by its model in
 `config_schema.py`, and turned into the frozen values the engine uses. A broken file
 raises `ConfigError` naming the file and the key path; `Config.sources` says which file
 each section came from.
+
+The values are kept in a snapshot between commands (snapshot.py), so a command whose
+files have not changed imports no validator: the models are imported only to validate.
 """
 
 from __future__ import annotations
@@ -15,19 +18,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from etablera.models.config_files import (DEFAULT_DIR, ConfigError, ConfigIssue, Label, Where, as_search, find,
-                                          load, read_toml, search_path)
-from etablera.models.config_schema import (FastTracksFile, MeasuresFile, MunicipalitiesFile, ReasonsFile,
-                                           TargetGroupsFile, TimeframesFile)
+from etablera.models.config_lookup import (DEFAULT_DIR, ConfigError, ConfigIssue, Label, Where, as_search, find,
+                                           find_stamped, search_path)
+from etablera.models.snapshot import kept
 from etablera.models.timeframes import Frame
 
-__all__ = ["DEFAULT_DIR", "REASON_CATEGORIES", "Config", "ConfigError", "ConfigIssue", "FastTrack", "Label",
-           "MeasureType", "TargetGroup", "config_dir", "get_config", "load_config", "read_toml", "search_path"]
+__all__ = ["DEFAULT_DIR", "Config", "ConfigError", "ConfigIssue", "FastTrack", "Label", "MeasureType",
+           "TargetGroup", "config_dir", "get_config", "load_config", "search_path"]
 
-REASON_CATEGORIES = tuple(ReasonsFile.model_fields)
-FILES = {"reasons.toml": ReasonsFile, "measures.toml": MeasuresFile, "target_groups.toml": TargetGroupsFile,
-         "fast_tracks.toml": FastTracksFile, "timeframes.toml": TimeframesFile,
-         "municipalities.toml": MunicipalitiesFile}
+# The files and the model each is validated by (config_schema.py, imported to validate).
+FILES = {"reasons.toml": "ReasonsFile", "measures.toml": "MeasuresFile", "target_groups.toml": "TargetGroupsFile",
+         "fast_tracks.toml": "FastTracksFile", "timeframes.toml": "TimeframesFile",
+         "municipalities.toml": "MunicipalitiesFile"}
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class Config:
     municipalities: dict[str, str]
     extra: dict = field(default_factory=dict)      # sections later features read
     sources: dict[str, Path] = field(default_factory=dict)    # file name -> the file it was read from
-    files: dict = field(default_factory=dict)      # file name -> its validated model
+    search: tuple[Path, ...] = ()                  # the lookup it was read along
 
     def stage_frame(self, stage: str, target_group: str) -> Frame | None:
         frames = self.stage_frames.get(stage)
@@ -86,7 +88,7 @@ class Config:
     def as_dict(self, lang: str = "sv") -> dict:
         """The effective configuration as one JSON-able document (`etablera config show`):
         each section as its file has it, time frames per target group."""
-        dump = {name: model.model_dump(mode="json") for name, model in self.files.items()}
+        dump = {name: model.model_dump(mode="json") for name, model in validated_files(self.search)[0].items()}
         return {
             "directory": str(self.directory),
             "reasons": dump["reasons.toml"],
@@ -117,16 +119,31 @@ def get_config() -> Config:
 @lru_cache(maxsize=8)
 def load_config(directory: Where) -> Config:
     """The configuration of a search path (or of one directory over the packaged defaults);
-    every broken file is reported at once."""
+    every broken file is reported at once. Read from the snapshot of the same files when
+    there is one (snapshot.py)."""
     search = as_search(directory)
+    stamps = tuple(find_stamped(name, search) for name in FILES)
+    return kept("config", (tuple(map(str, search)), stamps), lambda: _built(search))
+
+
+def validated_files(search: tuple[Path, ...]) -> tuple[dict, dict]:
+    """Each file validated by its model (file name -> model), and where each came from."""
+    from etablera.models import config_schema
+    from etablera.models.config_files import load
+
     files, sources, issues = {}, {}, []
     for name, model in FILES.items():
         try:
-            files[name], sources[name] = load(model, name, search)
+            files[name], sources[name] = load(getattr(config_schema, model), name, search)
         except ConfigError as exc:
             issues += exc.issues or [ConfigIssue(name, "(file)", "", str(exc))]
     if issues:
         raise ConfigError(issues)
+    return files, sources
+
+
+def _built(search: tuple[Path, ...]) -> Config:
+    files, sources = validated_files(search)
     reasons, measures, groups = files["reasons.toml"], files["measures.toml"], files["target_groups.toml"]
     frames, places = files["timeframes.toml"], files["municipalities.toml"]
 
@@ -136,7 +153,7 @@ def load_config(directory: Where) -> Config:
     return Config(
         directory=search[0],
         reasons={category: {code: label(e) for code, e in getattr(reasons, category).items()}
-                 for category in REASON_CATEGORIES},
+                 for category in type(reasons).model_fields},
         measure_types={code: MeasureType(code, label(e), e.duration) for code, e in measures.types.items()},
         measure_states={code: label(e) for code, e in measures.states.items()},
         target_groups=tuple(TargetGroup(g.code, label(g), g.min_age, g.max_age, g.requires_no_upper_secondary)
@@ -149,7 +166,7 @@ def load_config(directory: Where) -> Config:
         municipalities=dict(places.municipalities),
         extra={"timeframes": frames.model_dump(mode="json")},
         sources=sources,
-        files=files,
+        search=search,
     )
 
 

@@ -18,41 +18,13 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field
-
-from etablera.models.config_files import Positive, Section, Where, as_search, load, search_path
+from etablera.models.config_lookup import Where, as_search, find_stamped, search_path
+from etablera.models.snapshot import kept
 
 ENV_DIR = "ETABLERA_DOCUMENTS_DIR"
 SERVER_DEFAULT = Path("var") / "documents"
-MB = 1024 * 1024
-
-# Every kind etablera can recognise by its content, with the file endings it goes by.
-KNOWN_TYPES: dict[str, tuple[str, ...]] = {
-    "application/pdf": (".pdf",),
-    "image/png": (".png",),
-    "image/jpeg": (".jpg", ".jpeg"),
-    "image/gif": (".gif",),
-    "image/webp": (".webp",),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
-    "application/vnd.oasis.opendocument.text": (".odt",),
-    "application/vnd.oasis.opendocument.spreadsheet": (".ods",),
-    "text/plain": (".txt",),
-}
-ContentType = Literal[tuple(KNOWN_TYPES)]  # type: ignore[valid-type]
-
-
-class DocumentsFile(Section):
-    """documents.toml: the document store of attached files."""
-    directory: str = Field("", description="where the files are kept (relative to the working directory); empty: "
-                                           "documents/ beside the SQLite database, or ./var/documents for "
-                                           "PostgreSQL. ETABLERA_DOCUMENTS_DIR overrides it")
-    max_bytes: Positive = Field(20 * MB, description="the largest file taken, in bytes")
-    types: tuple[ContentType, ...] = Field(tuple(KNOWN_TYPES), min_length=1,
-                                           description="the content types taken (each is also checked against "
-                                                       "the file's own first bytes)")
+FILE = "documents.toml"          # its schema: config_schema.DocumentsFile
 
 
 @dataclass(frozen=True)
@@ -67,22 +39,35 @@ class DocumentSettings:
                 "source": self.source}
 
 
+def load_documents_file(directory: Where):
+    """documents.toml validated (config_schema.DocumentsFile), and the file it came from."""
+    from etablera.models.config_files import load
+    from etablera.models.config_schema import DocumentsFile
+
+    return load(DocumentsFile, FILE, as_search(directory), required=False)
+
+
 @lru_cache(maxsize=8)
-def load_documents_file(directory: Where) -> tuple[DocumentsFile, Path | None]:
-    return load(DocumentsFile, "documents.toml", as_search(directory), required=False)
+def _values(search: tuple[Path, ...], path: Path | None, stamp: tuple | None) -> tuple[str, int, tuple[str, ...]]:
+    def validated():
+        file = load_documents_file(search)[0]
+        return file.directory, file.max_bytes, tuple(file.types)
+    return kept("documents", (tuple(map(str, search)), str(path), stamp), validated)
 
 
 def document_settings(database: str | None = None) -> DocumentSettings:
     """The effective settings; `database`: the SQLite database file's path, if any (the
     default directory is beside it)."""
-    file, path = load_documents_file(search_path())
+    search = search_path()
+    path, stamp = find_stamped(FILE, search)
+    named, max_bytes, types = _values(search, path, stamp)
     env = os.environ.get(ENV_DIR, "")
     if env:
         directory, source = Path(env), f"${ENV_DIR}"
-    elif file.directory.strip():
-        directory, source = Path(file.directory), str(path)
+    elif named.strip():
+        directory, source = Path(named), str(path)
     elif database and database != ":memory:":
         directory, source = Path(database).parent / "documents", None
     else:
         directory, source = SERVER_DEFAULT, None
-    return DocumentSettings(directory.absolute(), file.max_bytes, tuple(file.types), source)
+    return DocumentSettings(directory.absolute(), max_bytes, types, source)

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
-import pendulum
-
 _ISO = re.compile(r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?$")
 _WORKING = re.compile(r"^(?P<n>\d+)\s+working\s+days?$")
 
@@ -49,6 +47,8 @@ class Frame:
     def _compute(self, start: date) -> date:
         if self.working_days:
             return add_working_days(start, self.working_days)
+        import pendulum             # here: a command that computes no due date does not import it
+
         anchor = pendulum.date(start.year, start.month, start.day)
         moved = anchor.add(years=self.years, months=self.months, weeks=self.weeks, days=self.days)
         return date(moved.year, moved.month, moved.day)

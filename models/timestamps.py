@@ -12,11 +12,9 @@ import re
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-import pendulum
 from sqlalchemy.types import DateTime, TypeDecorator
 
-STOCKHOLM = pendulum.timezone("Europe/Stockholm")
-_ZONE = ZoneInfo("Europe/Stockholm")      # the stdlib's, for the hot paths
+STOCKHOLM = ZoneInfo("Europe/Stockholm")    # the stdlib's: pendulum's costs ~10× and an import on every command
 _BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -46,7 +44,7 @@ def utcnow() -> datetime:
 
 def local_date(moment: datetime) -> date:
     """The Stockholm calendar date of an instant (deadlines are Swedish dates)."""
-    return moment.astimezone(_ZONE).date()
+    return moment.astimezone(STOCKHOLM).date()
 
 
 def show(moment: datetime | None) -> str | None:
@@ -55,18 +53,20 @@ def show(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is None:          # as pendulum.instance reads a naive value: UTC
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(_ZONE).isoformat()      # the stdlib's zone: pendulum's costs ~10× (pages list many)
+    return moment.astimezone(STOCKHOLM).isoformat()      # the stdlib's zone: pendulum's costs ~10× (pages list many)
 
 
 def parse_moment(text: str) -> datetime:
     """Parse a user-given date or datetime into a UTC instant. A time without a zone is
     Stockholm time; a bare date means midday Stockholm time (clear of DST switches)."""
+    import pendulum            # its lenient parsing, for the commands that take a time
+
     text = text.strip()
     if _BARE_DATE.match(text):
         day = date.fromisoformat(text)
-        parsed = pendulum.datetime(day.year, day.month, day.day, 12, tz=STOCKHOLM)
+        parsed = pendulum.datetime(day.year, day.month, day.day, 12, tz=pendulum.timezone(STOCKHOLM.key))
     else:
-        parsed = pendulum.parse(text, tz=STOCKHOLM, strict=False)
+        parsed = pendulum.parse(text, tz=pendulum.timezone(STOCKHOLM.key), strict=False)
         if not isinstance(parsed, pendulum.DateTime):
             raise ValueError(f"not a date or datetime: {text!r}")
     return datetime.fromtimestamp(parsed.timestamp(), timezone.utc)
@@ -74,8 +74,7 @@ def parse_moment(text: str) -> datetime:
 
 def day_start(day: date) -> datetime:
     """The instant a Stockholm calendar day begins, in UTC."""
-    start = pendulum.datetime(day.year, day.month, day.day, tz=STOCKHOLM)
-    return datetime.fromtimestamp(start.timestamp(), timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=STOCKHOLM).astimezone(timezone.utc)
 
 
 def parse_day(text: str) -> date:

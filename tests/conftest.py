@@ -10,9 +10,11 @@ browser) do the same under CI=true.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -171,6 +173,15 @@ def start_web(db_url: str, *args: str, wait: float = 30) -> tuple[subprocess.Pop
 
 def pytest_configure(config) -> None:
     leaks.install()
+    # The configuration snapshots (models/snapshot.py) of the run's many configuration
+    # directories go to a directory of the run's own, read by its subprocesses too.
+    if not hasattr(config, "workerinput"):
+        os.environ["ETABLERA_CACHE_DIR"] = tempfile.mkdtemp(prefix="etablera-snapshots-")
+
+
+def pytest_unconfigure(config) -> None:
+    if not hasattr(config, "workerinput"):
+        shutil.rmtree(os.environ.pop("ETABLERA_CACHE_DIR", ""), ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

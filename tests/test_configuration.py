@@ -217,3 +217,33 @@ def test_the_defaults_are_the_package_data():
     import etablera.config
     assert DEFAULT_DIR == Path(etablera.config.__file__).resolve().parent
     assert {p.name for p in DEFAULT_DIR.glob("*.toml")} == {n for n in FILES if "/" not in n}
+
+
+# ---------------------------------------------------------------------------- the snapshot
+
+def test_the_snapshot_is_read_only_when_made_by_the_user_and_writable_by_no_one_else(tmp_path, monkeypatch):
+    from etablera.models import snapshot
+
+    monkeypatch.setenv(snapshot.CACHE_ENV, str(tmp_path / "snapshots"))
+    built = []
+
+    def build():
+        built.append(1)
+        return {"value": len(built)}
+
+    assert snapshot.kept("probe", ("a",), build) == {"value": 1}
+    assert snapshot.kept("probe", ("a",), build) == {"value": 1} and len(built) == 1     # read back
+    assert snapshot.kept("probe", ("b",), build) == {"value": 2}                        # another source
+    assert (tmp_path / "snapshots").stat().st_mode & 0o777 == 0o700
+    for path in (tmp_path / "snapshots").glob("probe-*.pickle"):
+        path.chmod(0o666)                          # anyone could have written it: not read
+    assert snapshot.kept("probe", ("a",), build) == {"value": 3}
+
+
+def test_without_a_writable_cache_each_command_validates(tmp_path, monkeypatch):
+    from etablera.models import snapshot
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    monkeypatch.setenv(snapshot.CACHE_ENV, str(blocked / "snapshots"))
+    assert snapshot.kept("probe", ("a",), lambda: 42) == 42

@@ -31,7 +31,8 @@ from etablera.cases.file_types import is_kind, kind_of
 from etablera.models import AccessLog
 from etablera.models.casework import Document, Note
 from etablera.models.database import transaction
-from etablera.models.document_settings import KNOWN_TYPES, DocumentSettings
+from etablera.models.document_settings import DocumentSettings
+from etablera.models.document_types import KNOWN_TYPES
 from etablera.statemachine.errors import BadInput, Forbidden, NotFound
 from web_kit import build_world, login
 

@@ -15,7 +15,7 @@ from etablera.interfaces.cli.common import changing, common, principal
 from etablera.interfaces.cli.output import emit, table, wording
 from etablera.models.database import get_engine
 from etablera.cases import documents, notes
-from etablera.models.document_settings import KNOWN_TYPES
+from etablera.models.document_types import KNOWN_TYPES
 
 WORDS = {
     "noted": ("ärende {case}: anteckning {id} sparad ({at})", "case {case}: note {id} saved ({at})"),

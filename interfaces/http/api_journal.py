@@ -25,7 +25,7 @@ from etablera.cases.parsing import parse_at
 from etablera.interfaces.http import schemas as s
 from etablera.interfaces.http.api import ERRORS, MAX_ID, CaseId, Who
 from etablera.interfaces.http.auth import engine_of
-from etablera.models.document_settings import KNOWN_TYPES
+from etablera.models.document_types import KNOWN_TYPES
 from etablera.statemachine.errors import BadInput
 
 DocumentId = Annotated[int, Path(ge=1, le=MAX_ID, description="the document id")]

@@ -21,7 +21,7 @@ from etablera.interfaces.http.api_journal import attach_upload, download, upload
 from etablera.interfaces.http.auth import csrf_ok, engine_of, identify, page_principal
 from etablera.interfaces.http.pages.case import CaseId, case_panel, refused_form
 from etablera.interfaces.http.pages.common import checked_form
-from etablera.models.document_settings import KNOWN_TYPES
+from etablera.models.document_types import KNOWN_TYPES
 from etablera.statemachine.errors import EtableraError, Forbidden, NotFound
 from etablera.statemachine.process import CASEWORK
 
