@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from etablera.models.agreements import AgreementBook
+from typing import TYPE_CHECKING
+
 from etablera.models.configuration import config_dir
+
+if TYPE_CHECKING:
+    from etablera.models.agreements import AgreementBook
 
 
 def agreement_book() -> AgreementBook:
+    """Imports the agreements' models (pydantic) when a command first asks for them: reading
+    a case outside a track never does."""
+    from etablera.models.agreements import AgreementBook
+
     return AgreementBook.load(config_dir() / "agreements")

@@ -94,5 +94,3 @@ def reassign(options, at, from_officer, to, preview, expect):
                                       org=_w(f"org_{c['org']}", lang), to=c["to"]) for c in d["cases"]])
     emit(options, doc, text)
 
-
-COMMANDS = (assign, take, reassign)

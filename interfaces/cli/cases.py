@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import click
 
-from etablera.interfaces.cli.common import changing, common, parse_sets, principal
+from etablera.interfaces.cli.common import LazyGroup, changing, common, parse_sets, principal
 from etablera.interfaces.cli.output import emit, table, wording
-from etablera.interfaces.cli.journal import COMMANDS as JOURNAL_COMMANDS, journal_text
 from etablera.models.database import get_engine
-from etablera.cases import queries, service, tracks
+from etablera.cases import queries
 from etablera.cases.parsing import parse_day
 from etablera.cases.late_registration import registration_warnings
 from etablera.interfaces.cli.person import person_lines, person_options
+
+# The commands that change a case import the use cases (the process, the agreements) when
+# they run: `case show`, `list` and `history` read with SQLAlchemy Core alone
+# (tests/test_read_path.py).
 
 # Every word these commands print, Swedish and English: the text follows --lang.
 WORDS = {
@@ -49,7 +52,20 @@ LIST_COLUMNS = [("id", "ärende", "case"), ("municipality", "kommun", "municipal
 _w = wording(WORDS)
 
 
-@click.group()
+# The commands kept in modules of their own, imported when run: notes and documents
+# (cli/journal.py), responsibility (cli/assignment.py), the person and search
+# (cli/person.py), corrections (cli/corrections.py) and legal holds (cli/gallring.py).
+MORE_COMMANDS = {
+    **{name: f"etablera.interfaces.cli.journal:{attribute}" for name, attribute in
+       (("note", "note"), ("notes", "notes_"), ("attach", "attach"), ("documents", "documents_"),
+        ("document", "document"))},
+    **{name: f"etablera.interfaces.cli.assignment:{name}" for name in ("assign", "take", "reassign")},
+    "person": "etablera.interfaces.cli.person:person", "search": "etablera.interfaces.cli.person:search",
+    "correct": "etablera.interfaces.cli.corrections:correct", "hold": "etablera.interfaces.cli.gallring:hold",
+}
+
+
+@click.group(cls=LazyGroup, lazy=MORE_COMMANDS)
 def case():
     """Cases (ärenden): register, look up and advance them through the process."""
 
@@ -70,6 +86,8 @@ def register(options, at, person, municipality, permit_date, reception_date, no_
              kommun_officer, af_officer, note, **details):
     """Register a newcomer (module 1, inskriven); the person's name, language and contact
     details are optional."""
+    from etablera.cases import service
+
     engine = get_engine()
     who = principal(options, engine)
     case_id = service.register(
@@ -161,11 +179,25 @@ def history(options, case_id):
     emit(options, events, text)
 
 
+def journal_text(journal: dict | None) -> str:
+    """What `case history` adds to a note's or a document's line: the note's text, the
+    document's id and name."""
+    if not journal:
+        return ""
+    if "note" in journal:
+        text = journal["note"]["text"]
+        return f"  «{text}»" if text is not None else ""
+    doc = journal["document"]
+    return f"  [#{doc['id']} {doc['filename'] or ''}]".replace(" ]", "]")
+
+
 @case.command()
 @click.argument("case_id", type=int)
 @common
 def events(options, case_id):
     """What can be done now, and the data each trigger needs."""
+    from etablera.cases import service
+
     engine = get_engine()
     doc = service.permitted_events(engine, principal(options, engine), case_id, lang=options.lang)
 
@@ -198,6 +230,8 @@ def events(options, case_id):
 @changing
 def advance(options, at, case_id, trigger, reason, note, sets, expect_version):
     """Fire a trigger on a case."""
+    from etablera.cases import service, tracks
+
     raw = parse_sets(sets)
     for key, value in (("reason", reason), ("note", note)):
         if value is not None:
@@ -215,30 +249,3 @@ def advance(options, at, case_id, trigger, reason, note, sets, expect_version):
                                  + (f", {_w('skipped', lang)} {', '.join(event['skipped'])}" if event["skipped"]
                                     else "")
                                  + "".join(f"\n{_w('warning_line', lang)}: {w}" for w in d["warnings"]))
-
-
-# Notes and documents (cli/journal.py): `case note|notes|attach|documents|document`.
-for _command in JOURNAL_COMMANDS:
-    case.add_command(_command)
-
-# Responsibility (cli/assignment.py): `case assign|take|reassign`.
-from etablera.interfaces.cli.assignment import COMMANDS as ASSIGNMENT_COMMANDS  # noqa: E402
-
-for _command in ASSIGNMENT_COMMANDS:
-    case.add_command(_command)
-
-# The person and search (cli/person.py): `case person|search`.
-from etablera.interfaces.cli.person import person as _person, search as _search  # noqa: E402
-
-for _command in (_person, _search):
-    case.add_command(_command)
-
-# Corrections (cli/corrections.py): `case correct`.
-from etablera.interfaces.cli.corrections import correct as _correct  # noqa: E402
-
-case.add_command(_correct)
-
-# Legal holds (cli/gallring.py): `case hold`.
-from etablera.interfaces.cli.gallring import hold as _hold  # noqa: E402
-
-case.add_command(_hold)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 
 import click
@@ -11,6 +12,24 @@ from etablera.interfaces.cli.output import Options
 from etablera.statemachine.errors import BadInput
 from etablera.statemachine.messages import Code
 from etablera.cases.parsing import parse_at
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when one is run or listed (`lazy`: name ->
+    "module:attribute"): a command pays only for its own imports."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx, name):
+        if name in self.lazy and name not in self.commands:
+            module, attribute = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
 
 
 def common(func):

@@ -110,18 +110,3 @@ def document(options, document_id, output):
         raise
     doc = {**doc, "output": str(target)}
     emit(options, doc, lambda d: _w("written", options.lang, id=d["id"], name=d["filename"], path=d["output"]))
-
-
-COMMANDS = (note, notes_, attach, documents_, document)
-
-
-def journal_text(journal: dict | None) -> str:
-    """What `case history` adds to a note's or a document's line: the note's text, the
-    document's id and name."""
-    if not journal:
-        return ""
-    if "note" in journal:
-        text = journal["note"]["text"]
-        return f"  «{text}»" if text is not None else ""
-    doc = journal["document"]
-    return f"  [#{doc['id']} {doc['filename'] or ''}]".replace(" ]", "]")

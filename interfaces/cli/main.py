@@ -12,7 +12,6 @@ gives the field; with --json, stdout has {"error": {"code", "field", "message", 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from etablera.interfaces.cli.common import common
+from etablera.interfaces.cli.common import LazyGroup, common
 from etablera.interfaces.cli.output import emit, fail, progress, wording
 from etablera.models.configuration import ConfigError
 from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError
@@ -54,17 +53,6 @@ LAZY_COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx):
-        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
-
-    def get_command(self, ctx, name):
-        if name in LAZY_COMMANDS and name not in self.commands:
-            module, attribute = LAZY_COMMANDS[name].split(":")
-            self.add_command(getattr(importlib.import_module(module), attribute), name)
-        return super().get_command(ctx, name)
-
-
 # The words of `init` and `demo`, Swedish and English: the text follows --lang.
 WORDS = {
     "database_ready": ("databasen är klar, version {revision}: {database}",
@@ -89,7 +77,7 @@ WORDS = {
 _w = wording(WORDS)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 def cli():
     """etablera: the individual's module process for newcomers (nyanlända)."""
 

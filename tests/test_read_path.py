@@ -1,0 +1,94 @@
+"""A command that reads answers in little more than its imports: `case show`, `case list`
+and `case history` import SQLAlchemy Core and the product's own small modules, never the
+table-declaring ORM, the configuration's validators, the date library or the charts
+(`python -X importtime` lists every module a run imports).
+
+The first command after a configuration file changes validates it, and so imports
+pydantic; the commands after it read the snapshot (models/snapshot.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+NEVER = {"sqlmodel", "pydantic", "pydantic_core", "pendulum", "matplotlib", "prefect", "fastapi", "sqlalchemy.orm",
+         "babel", "openpyxl", "structlog", "authlib", "jinja2"}
+CODE = "import sys; from etablera.interfaces.cli.main import main; sys.argv[0] = 'etablera'; main()"
+
+
+def _run(env: dict, *args: str, importtime: bool = False) -> subprocess.CompletedProcess:
+    flags = ["-X", "importtime"] if importtime else []
+    done = subprocess.run([sys.executable, *flags, "-c", CODE, *args], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def _imported(stderr: str) -> set[str]:
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip())
+    return names
+
+
+def _forbidden(names: set[str]) -> set[str]:
+    return {n for n in names if n in NEVER or n.split(".")[0] in NEVER or n.startswith("sqlalchemy.orm.")}
+
+
+@pytest.fixture
+def env(tmp_path, sqlite_url) -> dict:
+    return {**os.environ, "ETABLERA_DATABASE_URL": sqlite_url, "ETABLERA_ACTOR": "handl01",
+            "ETABLERA_CACHE_DIR": str(tmp_path / "snapshots")}
+
+
+def test_reading_a_case_imports_no_orm_validator_or_date_library(env):
+    registered = _run(env, "case", "register", "--person", "19900101-0017", "--municipality", "0180",
+                      "--permit-date", "2025-01-02", "--json")
+    case_id = str(json.loads(registered.stdout)["id"])
+    for command in (("case", "show", case_id, "--json"), ("case", "list", "--json"),
+                    ("case", "history", case_id, "--json"), ("case", "show", case_id)):
+        done = _run(env, *command, importtime=True)
+        imported = _imported(done.stderr)
+        assert "sqlalchemy" in imported and "etablera.cases.queries" in imported, command    # the reading counted
+        assert not _forbidden(imported), (command, sorted(_forbidden(imported)))
+    assert json.loads(_run(env, "case", "show", case_id, "--json").stdout)["id"] == int(case_id)
+
+
+def test_a_changed_configuration_file_is_validated_again(env, tmp_path):
+    """The snapshot is named by the files it was made from: a changed label is read at the
+    next command (and validated: pydantic imported once), then read from the new snapshot."""
+    config = tmp_path / "config"
+    config.mkdir()
+    original = (ROOT / "config" / "municipalities.toml").read_text(encoding="utf-8")
+    (config / "municipalities.toml").write_text(original, encoding="utf-8")
+    env = {**env, "ETABLERA_CONFIG_DIR": str(config)}
+    registered = _run(env, "case", "register", "--person", "19900101-0017", "--municipality", "0180",
+                      "--permit-date", "2025-01-02", "--json")
+    case_id = str(json.loads(registered.stdout)["id"])
+    first = json.loads(_run(env, "case", "show", case_id, "--json").stdout)
+    assert first["municipality_name"] == "Stockholm"
+
+    (config / "municipalities.toml").write_text(original.replace('"0180" = "Stockholm"', '"0180" = "Stockholms stad"'),
+                                                encoding="utf-8")
+    changed = _run(env, "case", "show", case_id, "--json", importtime=True)
+    assert json.loads(changed.stdout)["municipality_name"] == "Stockholms stad"
+    assert "pydantic" in _imported(changed.stderr)          # validated, as a changed file must be
+    again = _run(env, "case", "show", case_id, "--json", importtime=True)
+    assert json.loads(again.stdout)["municipality_name"] == "Stockholms stad"
+    assert not _forbidden(_imported(again.stderr))
+
+    (config / "municipalities.toml").write_text(original.replace('[municipalities]', '[municipalities]\n"01" = 3'),
+                                                encoding="utf-8")
+    broken = subprocess.run([sys.executable, "-c", CODE, "case", "show", case_id], capture_output=True, text=True,
+                            env=env, cwd=ROOT, timeout=120)
+    assert broken.returncode != 0 and "municipalities.toml" in broken.stderr      # a broken file is never skipped
