@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from etablera.interfaces.cli.common import changing, common, principal
+from etablera.interfaces.cli.common import LazyGroup, changing, common, principal
 from etablera.interfaces.cli.output import emit, table
 from etablera.models.database import get_engine
 from etablera.models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
@@ -16,22 +16,9 @@ from etablera.cases.parsing import parse_day
 from etablera.reports.formats import FORMATS
 
 
-class ReportGroup(click.Group):
-    """`etablera report` is the report itself; its subcommands (`export`) load when used."""
-    LAZY = {"export": "etablera.interfaces.cli.report_export:export"}
-
-    def list_commands(self, ctx):
-        return sorted({*super().list_commands(ctx), *self.LAZY})
-
-    def get_command(self, ctx, name):
-        if name in self.LAZY and name not in self.commands:
-            import importlib
-            module, attribute = self.LAZY[name].split(":")
-            self.add_command(getattr(importlib.import_module(module), attribute), name)
-        return super().get_command(ctx, name)
-
-
-@click.group("report", cls=ReportGroup, invoke_without_command=True)
+# `etablera report` is the report itself; its subcommands (`export`) load when used.
+@click.group("report", cls=LazyGroup, lazy={"export": "etablera.interfaces.cli.report_export:export"},
+             invoke_without_command=True)
 @click.option("--municipality", "municipalities", multiple=True,
               help="Municipality code (kommunkod); repeat for several. Default: the whole country.")
 @click.option("--from", "start", default=None, help="First day of the period (YYYY-MM-DD). Default: the beginning.")
