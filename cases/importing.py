@@ -35,7 +35,7 @@ from etablera.cases.import_reading import COLUMNS, read_file
 from etablera.cases.rows import insert_many
 from etablera.models import AuditEvent, Case, ImportedCase, Measure
 from etablera.models.configuration import Config, get_config
-from etablera.models.database import transaction
+from etablera.models.database import settle, transaction
 from etablera.models.timestamps import local_date, utcnow
 from etablera.models.wal import checkpoints_in_background
 from etablera.statemachine.errors import EtableraError, NotPermitted
@@ -129,6 +129,8 @@ def import_file(engine: Engine, who: Principal, path: str | Path, *, dry_run: bo
             if progress is not None:
                 progress(len(batch), len(fresh))
     result.written = len(result.case_ids)
+    if result.written:
+        settle(engine)
     result.errors.sort(key=lambda e: e.line)
     return result
 

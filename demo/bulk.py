@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from etablera.models import AuditEvent, Case, Measure
 from etablera.models.configuration import Config, get_config
-from etablera.models.database import make_engine, transaction
+from etablera.models.database import make_engine, settle, transaction
 from etablera.demo import cohort
 from etablera.cases.audit_key import load_key
 from etablera.cases.rows import CaseRows, insert_many
@@ -110,5 +110,6 @@ def write_cohort(engine: Engine, count: int, *, seed: int = 1, workers: int | No
             for table in ("cases", "measures"):
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                   f"(SELECT coalesce(max(id), 1) FROM {table}))"))
+    settle(engine)
     return {"cases": totals[0], "events": totals[1], "measures": totals[2],
             "seconds": time.perf_counter() - started}

@@ -142,6 +142,22 @@ def transaction(engine: Engine, write: bool = True, *, single: bool = False) -> 
         conn.close()
 
 
+BULK_TABLES = ("cases", "measures", "audit_events", "access_log")
+
+
+def settle(engine: Engine, tables: tuple[str, ...] = BULK_TABLES) -> None:
+    """After a bulk load (the demo cohort, an import), on PostgreSQL: VACUUM (ANALYZE) the
+    tables it filled, as autovacuum would in time. Until then the planner has no figures
+    for the new rows and the visibility map does not cover them, so a count the start page
+    reads from an index alone reads every counted row from the table too (one
+    municipality's six queue counts at 100,000 cases: 10.9 ms, 1.6 ms after). SQLite has
+    neither to catch up on."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(tables)}")
+
+
 @contextmanager
 def _writers_queue(engine: Engine, write: bool) -> Iterator[None]:
     """On a SQLite file, writers (threads and processes) take turns on an flock before

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from etablera.models.database import make_engine, transaction
 from etablera.demo import cohort
@@ -98,3 +98,22 @@ def test_every_history_replays_through_the_machine(tmp_path):
     # a realistic mix: every kind of state appears in a cohort of this size
     assert {"module2.preparing", "assessment.pending", "exited.work", "module3.in_track"} <= set(states.values())
     assert set(states.values()) <= set(STATE)
+
+
+@pytest.mark.postgres
+def test_a_cohort_on_postgresql_leaves_its_tables_vacuumed_and_analyzed(pg_url, tmp_path, monkeypatch):
+    """A bulk load ends as autovacuum would leave it: each table it filled vacuumed (the
+    visibility map index-only scans read) and analyzed (models/database.settle)."""
+    monkeypatch.setenv("ETABLERA_AUDIT_KEY_FILE", str(tmp_path / "audit.key"))
+    engine = make_engine(pg_url)
+    try:
+        write_cohort(engine, 300, seed=3, workers=1)
+        with engine.connect() as conn:
+            settled = conn.execute(text(
+                "SELECT relname, last_vacuum IS NOT NULL AND last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE schemaname = current_schema() AND relname IN ('cases', 'measures', 'audit_events')")).all()
+            pages = conn.execute(text("SELECT relpages FROM pg_class WHERE oid = 'cases'::regclass")).scalar()
+        assert sorted(settled) == [("audit_events", True), ("cases", True), ("measures", True)]
+        assert pages > 0
+    finally:
+        engine.dispose()
