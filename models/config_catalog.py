@@ -12,18 +12,16 @@ from pydantic.json_schema import models_json_schema
 from etablera.models.agreement_schema import AgreementFile
 from etablera.models.agreements import agreements_dir
 from etablera.models.config_files import ENV, load, search_path
-from etablera.models import config_schema
 from etablera.models.config_schema import ComponentsFile, DocumentsFile, OfficesFile
 from etablera.models.document_settings import document_settings, load_documents_file
-from etablera.models.configuration import FILES as CASE_FILES, load_config
+from etablera.models.configuration import file_models, load_config
 from etablera.models.grant import GrantFile, grant_bands, grant_source
 from etablera.models.ladder import RemindersFile, get_reminder_config
 from etablera.models.retention import RetentionFile
 from etablera.models.webhook_settings import WebhooksFile
 from etablera.models.login_settings import LoginFile, client_secret
 
-FILES: dict[str, type[BaseModel]] = {**{name: getattr(config_schema, model) for name, model in CASE_FILES.items()},
-                                     "components.toml": ComponentsFile, "grant.toml": GrantFile,
+FILES: dict[str, type[BaseModel]] = {**file_models(), "components.toml": ComponentsFile, "grant.toml": GrantFile,
                                      "af_offices.toml": OfficesFile, "reminders.toml": RemindersFile,
                                      "agreements/*.toml": AgreementFile, "documents.toml": DocumentsFile,
                                      "login.toml": LoginFile,

@@ -126,15 +126,21 @@ def load_config(directory: Where) -> Config:
     return kept("config", (tuple(map(str, search)), stamps), lambda: _built(search))
 
 
+def file_models() -> dict:
+    """Each file's model (config_schema.py, imported here: only to validate or describe)."""
+    from etablera.models import config_schema
+
+    return {name: getattr(config_schema, model) for name, model in FILES.items()}
+
+
 def validated_files(search: tuple[Path, ...]) -> tuple[dict, dict]:
     """Each file validated by its model (file name -> model), and where each came from."""
-    from etablera.models import config_schema
     from etablera.models.config_files import load
 
     files, sources, issues = {}, {}, []
-    for name, model in FILES.items():
+    for name, model in file_models().items():
         try:
-            files[name], sources[name] = load(getattr(config_schema, model), name, search)
+            files[name], sources[name] = load(model, name, search)
         except ConfigError as exc:
             issues += exc.issues or [ConfigIssue(name, "(file)", "", str(exc))]
     if issues:

@@ -12,10 +12,6 @@ from etablera.cases.parsing import parse_day
 from etablera.cases.late_registration import registration_warnings
 from etablera.interfaces.cli.person import person_lines, person_options
 
-# The commands that change a case import the use cases (the process, the agreements) when
-# they run: `case show`, `list` and `history` read with SQLAlchemy Core alone
-# (tests/test_read_path.py).
-
 # Every word these commands print, Swedish and English: the text follows --lang.
 WORDS = {
     "registered": ("ärende {id} inskrivet: {state} (målgrupp {group}, förfaller {due})",
@@ -52,7 +48,9 @@ LIST_COLUMNS = [("id", "ärende", "case"), ("municipality", "kommun", "municipal
 _w = wording(WORDS)
 
 
-# The commands kept in modules of their own, imported when run: notes and documents
+# The commands that change a case import the use cases (the process, the agreements) when
+# they run, so `case show`, `list` and `history` read with SQLAlchemy Core alone
+# (tests/test_read_path.py). The commands kept in modules of their own, imported when run: notes and documents
 # (cli/journal.py), responsibility (cli/assignment.py), the person and search
 # (cli/person.py), corrections (cli/corrections.py) and legal holds (cli/gallring.py).
 MORE_COMMANDS = {
