@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from etablera.models.configuration import config_dir
-
 if TYPE_CHECKING:
     from etablera.models.agreements import AgreementBook
 
@@ -15,4 +13,4 @@ def agreement_book() -> AgreementBook:
     a case outside a track never does."""
     from etablera.models.agreements import AgreementBook
 
-    return AgreementBook.load(config_dir() / "agreements")
+    return AgreementBook.load()

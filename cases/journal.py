@@ -15,6 +15,7 @@ from functools import lru_cache
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from etablera.models import AccessLog, Case
+from etablera.models.prepared import Prepared
 from etablera.models.timestamps import show, utcnow
 from etablera.cases.audit import CASES, EVENTS, event_hash
 from etablera.cases.sealing import new_salts
@@ -23,20 +24,22 @@ from etablera.statemachine.errors import BadInput, ConcurrentChange, NotFound
 FUTURE_TOLERANCE_SECONDS = 60
 
 
-# Statements built once: the values travel as parameters, so SQLAlchemy's statement cache
-# hits every time (building `.values(...)` per call costs more than the database work).
-_SELECT_CASE = select(CASES).where(CASES.c.id == bindparam("case_id"))
-_UPDATE_CASE = update(CASES).where(CASES.c.id == bindparam("_id"), CASES.c.version == bindparam("_version"))
-_INSERT_EVENT = insert(EVENTS)
+# The statements of every change to a case, compiled once and run on the driver
+# (models/prepared.py): SQLAlchemy's execution of them cost more than the database's work.
+_SELECT_CASE = Prepared(select(CASES).where(CASES.c.id == bindparam("case_id")))
+_UPDATE_CASE = Prepared(update(CASES).where(CASES.c.id == bindparam("_id"),
+                                            CASES.c.version == bindparam("_version")))
+_INSERT_EVENT = Prepared(insert(EVENTS))
 ACCESS = AccessLog
-_INSERT_ACCESS = insert(ACCESS)
+_INSERT_ACCESS = Prepared(insert(ACCESS))
+_INSERT_ACCESSES = insert(ACCESS)             # many rows, one executemany
 # With RETURNING, SQLAlchemy sends several rows as one INSERT ... VALUES (...), (...)
 # ("insertmanyvalues"): one statement, so one transaction by itself.
-_INSERT_ACCESSES = insert(AccessLog).returning(AccessLog.c.id)
+_INSERT_ACCESSES_RETURNING = insert(AccessLog).returning(AccessLog.c.id)
 
 
 def load_case(conn: Connection, case_id: int):
-    row = conn.execute(_SELECT_CASE, {"case_id": case_id}).mappings().first()
+    row = _SELECT_CASE.first(conn, {"case_id": case_id})
     if row is None:
         raise NotFound("no_such_case", field="id", case=case_id)
     return row
@@ -84,13 +87,13 @@ def append(conn: Connection, case, changes: dict, event: dict, *, access: dict |
     if access is not None and conn.dialect.name == "postgresql":
         params = {"_id": case["id"], "_version": case["version"], **{f"c_{k}": v for k, v in values.items()},
                   **{f"e_{k}": v for k, v in stored.items()}, **{f"a_{k}": v for k, v in access.items()}}
-        written = conn.execute(_together(tuple(values), tuple(stored), tuple(access)), params).rowcount
+        written = _together(tuple(values), tuple(stored), tuple(access)).rowcount(conn, params)
     else:
-        written = conn.execute(_UPDATE_CASE, {**values, "_id": case["id"], "_version": case["version"]}).rowcount
+        written = _UPDATE_CASE.rowcount(conn, {**values, "_id": case["id"], "_version": case["version"]})
         if written == 1:
-            conn.execute(_INSERT_EVENT, stored)
+            _INSERT_EVENT.rowcount(conn, stored)
             if access is not None:
-                conn.execute(_INSERT_ACCESS, access)
+                _INSERT_ACCESS.rowcount(conn, access)
     if written != 1:
         raise ConcurrentChange("case_changed", case=case["id"])
     stored.pop("salts")                         # the salts stay in the database
@@ -112,8 +115,8 @@ def _together(case_columns: tuple[str, ...], event_columns: tuple[str, ...], acc
         return select(*[bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in columns]).select_from(updated)
 
     logged = insert(ACCESS).from_select(list(access_columns), values_of(ACCESS, "a_", access_columns)).cte("logged")
-    return (insert(EVENTS).from_select(list(event_columns), values_of(EVENTS, "e_", event_columns))
-            .add_cte(updated).add_cte(logged).execution_options(preserve_rowcount=True))     # an INSERT's count
+    return Prepared(insert(EVENTS).from_select(list(event_columns), values_of(EVENTS, "e_", event_columns))
+                    .add_cte(updated).add_cte(logged))
 
 
 def log_access(conn: Connection, *, actor: str, case_id: int | None, action: str, role: str | None = None,
@@ -125,16 +128,16 @@ def log_access(conn: Connection, *, actor: str, case_id: int | None, action: str
     row = {"at": at or utcnow(), "actor": actor, "role": role, "organisation": organisation, "case_id": case_id,
            "action": action, "detail": detail}
     if also:
-        conn.execute(_INSERT_ACCESSES, [row] + [{**row, "action": name} for name in also]).all()
+        conn.execute(_INSERT_ACCESSES_RETURNING, [row] + [{**row, "action": name} for name in also]).all()
     else:
-        conn.execute(_INSERT_ACCESS, row)
+        _INSERT_ACCESS.rowcount(conn, row)
 
 
 def log_accesses(conn: Connection, *, actor: str, role: str | None, organisation: str | None, case_ids: list[int],
                  action: str, detail: str | None = None) -> None:
     """One access-log row per case of `case_ids`, the same moment, in one statement."""
     at = utcnow()
-    conn.execute(_INSERT_ACCESS, [{"at": at, "actor": actor, "role": role, "organisation": organisation,
+    conn.execute(_INSERT_ACCESSES, [{"at": at, "actor": actor, "role": role, "organisation": organisation,
                                    "case_id": case_id, "action": action, "detail": detail} for case_id in case_ids])
 
 

@@ -12,11 +12,9 @@ measure id): the rows go in with the writer's own statements.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timezone
+from datetime import datetime
 from itertools import count
 from operator import itemgetter
-
-from sqlalchemy import Date
 
 from etablera.cases.agreements import agreement_book
 from etablera.cases.audit import GENESIS
@@ -24,7 +22,8 @@ from etablera.cases.journal import link
 from etablera.models.agreements import AgreementBook
 from etablera.models.configuration import Config
 from etablera.models.identity import parse_identity
-from etablera.models.timestamps import UTCDateTime, local_date
+from etablera.models.prepared import bind_processor
+from etablera.models.timestamps import local_date
 from etablera.statemachine.case import Case as CaseView
 from etablera.statemachine.corrections import measures_before
 from etablera.statemachine.decide import decide, new_case, registration_event
@@ -115,8 +114,8 @@ def insert_many(conn, table, rows: list[dict]) -> None:
     """executemany straight on the driver, each value converted by the column type's own
     bind processor: the stored bytes are what an ORM insert would store, at a fraction
     of the per-row cost. Only the columns that have a processor are visited, and on
-    SQLite a date or an instant is written by `_SQLITE_TEXT`, the same text SQLAlchemy's
-    processors write (tests/test_rows.py compares them)."""
+    SQLite a date or an instant is written as models.prepared.bind_processor writes it, the
+    same text SQLAlchemy's processors write (tests/test_rows.py compares them)."""
     if not rows:
         return
     columns = list(rows[0])
@@ -134,30 +133,3 @@ def insert_many(conn, table, rows: list[dict]) -> None:
     cursor = conn.connection.driver_connection.cursor()
     cursor.executemany(sql, params)
     cursor.close()
-
-
-def _utc_text(fallback):
-    """UTCDateTime on SQLite: the UTC wall clock as SQLite's DATETIME stores it."""
-    def process(value):
-        if type(value) is datetime and value.tzinfo is not None:
-            return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
-        return fallback(value)          # None, a naive instant (refused), any other value
-    return process
-
-
-def _day_text(fallback):
-    """A Date on SQLite."""
-    def process(value):
-        return value.isoformat() if type(value) is date else fallback(value)
-    return process
-
-
-_SQLITE_TEXT = {UTCDateTime: _utc_text, Date: _day_text}
-
-
-def bind_processor(type_, dialect):
-    """The column type's bind processor; on SQLite, for a date or an instant, a faster one
-    writing the same text (`_SQLITE_TEXT`)."""
-    processor = type_._cached_bind_processor(dialect)
-    faster = _SQLITE_TEXT.get(type(type_)) if dialect.name == "sqlite" else None
-    return faster(processor) if faster and processor else processor

@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 from sqlalchemy import Date
 from sqlalchemy.dialects import sqlite
 
-from etablera.cases.rows import bind_processor
+from etablera.models.prepared import bind_processor
 from etablera.models import AuditEvent, Case
 from etablera.models.timestamps import UTCDateTime
 

@@ -1,0 +1,191 @@
+"""Statements compiled once and run on the driver's own cursor.
+
+The write path of a case (read the row, update it with its version check, append the event
+and the access-log row) runs four statements per step, and SQLAlchemy's execution of a
+cached statement (its context, parameter processing, result metadata, events) cost more
+than the statements themselves. `Prepared` keeps the Core statement as the one declaration
+and, per dialect and set of parameter names, compiles it once: the SQL text, the order of
+its parameters, each parameter's bind processor and each result column's processor. A run
+converts the values with those processors, so the stored bytes and the values read back
+are what SQLAlchemy's own execution gives. On PostgreSQL psycopg prepares a statement run
+this way on the server after a few runs, as it does for SQLAlchemy's.
+
+It runs inside the SQLAlchemy transaction of `conn` (the same driver connection). A driver
+error is raised as SQLAlchemy's (`sqlalchemy.exc.IntegrityError`, `OperationalError`, ...)
+with the parameters hidden, and a lost connection is invalidated as SQLAlchemy would.
+What it does not do: Python-side column defaults (a statement that would need one is
+refused when it is compiled) and SQLAlchemy's before/after execute events.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any, Mapping
+
+from sqlalchemy import Connection, Date
+from sqlalchemy.exc import DBAPIError
+
+from etablera.models.timestamps import UTCDateTime
+
+
+class Prepared:
+    """One Core statement (select, insert, update), run straight on the driver."""
+
+    def __init__(self, statement):
+        self.statement = statement
+        self._plans: dict[tuple, _Plan] = {}
+
+    def run(self, conn: Connection, params: Mapping[str, Any]):
+        """Execute with `params` (every bind parameter by name; for an insert or update,
+        the columns given are the columns written); returns the driver's cursor."""
+        dialect = conn.dialect
+        key = (type(dialect), dialect.paramstyle, tuple(params))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = _Plan(self.statement, dialect, tuple(params))
+        values = plan.values(params)
+        driver = conn.connection.driver_connection
+        cursor = driver.cursor()
+        try:
+            cursor.execute(plan.sql, values)
+        except dialect.loaded_dbapi.Error as error:
+            invalidated = dialect.is_disconnect(error, driver, cursor)
+            cursor.close()
+            if invalidated:
+                conn.invalidate(error)
+            raise DBAPIError.instance(plan.sql, values, error, dialect.loaded_dbapi.Error, hide_parameters=True,
+                                      connection_invalidated=invalidated, dialect=dialect) from error
+        return _Ran(cursor, plan)
+
+    def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        """The number of rows an update (or an insert) wrote."""
+        ran = self.run(conn, params)
+        try:
+            return ran.cursor.rowcount
+        finally:
+            ran.cursor.close()
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> dict | None:
+        """The first row of a select as a dict of its columns' keys, each value as
+        SQLAlchemy would read it; None when there is none."""
+        ran = self.run(conn, params)
+        try:
+            row = ran.cursor.fetchone()
+            return None if row is None else ran.plan.row(ran.cursor, row)
+        finally:
+            ran.cursor.close()
+
+
+class _Ran:
+    __slots__ = ("cursor", "plan")
+
+    def __init__(self, cursor, plan):
+        self.cursor, self.plan = cursor, plan
+
+
+class _Plan:
+    """The statement compiled for one dialect and one set of parameter names."""
+
+    def __init__(self, statement, dialect, names: tuple[str, ...]):
+        compiled = statement.compile(dialect=dialect, column_keys=list(names))
+        if compiled.insert_prefetch or compiled.update_prefetch:
+            missing = ", ".join(c.key for c in [*compiled.insert_prefetch, *compiled.update_prefetch])
+            raise ValueError(f"a prepared statement takes every column's value; missing: {missing}")
+        self.dialect = dialect
+        self.sql = compiled.string
+        binds = compiled.binds
+        processors = {name: bind_processor(bind.type, dialect) for name, bind in binds.items()}
+        if compiled.positional:
+            order = list(compiled.positiontup)
+            self.values = _positional(order, [processors.get(name) for name in order])
+        else:
+            self.values = _named({name: p for name, p in processors.items() if p})
+        self.columns = [(column.key, column.type) for column in getattr(statement, "selected_columns", ())]
+        self._readers: list | None = None
+
+    def row(self, cursor, row: tuple) -> dict:
+        readers = self._readers
+        if readers is None:
+            readers = self._readers = [
+                (key, result_processor(type_, self.dialect, description[1]))
+                for (key, type_), description in zip(self.columns, cursor.description)]
+        return {key: (read(value) if read and value is not None else value)
+                for (key, read), value in zip(readers, row)}
+
+
+def _positional(order: list[str], processors: list):
+    convert = [(i, p) for i, p in enumerate(processors) if p]
+
+    def values(params: Mapping) -> list:
+        out = [params[name] for name in order]
+        for i, process in convert:
+            out[i] = process(out[i])
+        return out
+    return values
+
+
+def _named(processors: dict):
+    def values(params: Mapping) -> dict:
+        out = dict(params)
+        for name, process in processors.items():
+            out[name] = process(out[name])
+        return out
+    return values
+
+
+# On SQLite SQLAlchemy writes a date and an instant as text through a general formatter and
+# reads them back with a regular expression; these write the same text, and read it, with
+# the standard library's isoformat (tests/test_rows.py and tests/test_prepared.py compare
+# them). Any other value (None, a naive instant, which UTCDateTime refuses) goes to
+# SQLAlchemy's own.
+
+def _utc_text(fallback):
+    """UTCDateTime on SQLite: the UTC wall clock as SQLite's DATETIME stores it."""
+    def process(value):
+        if type(value) is datetime and value.tzinfo is not None:
+            return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return fallback(value)
+    return process
+
+
+def _day_text(fallback):
+    """A Date on SQLite."""
+    def process(value):
+        return value.isoformat() if type(value) is date else fallback(value)
+    return process
+
+
+def _utc_read(fallback):
+    def process(value):
+        if type(value) is str and len(value) == 26:        # YYYY-MM-DD HH:MM:SS.ffffff, as written
+            return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        return fallback(value)
+    return process
+
+
+def _day_read(fallback):
+    def process(value):
+        if type(value) is str and len(value) == 10:
+            return date.fromisoformat(value)
+        return fallback(value)
+    return process
+
+
+_SQLITE_TEXT = {UTCDateTime: _utc_text, Date: _day_text}
+_SQLITE_READ = {UTCDateTime: _utc_read, Date: _day_read}
+
+
+def bind_processor(type_, dialect):
+    """The column type's bind processor; on SQLite, for a date or an instant, a faster one
+    writing the same text."""
+    processor = type_._cached_bind_processor(dialect)
+    faster = _SQLITE_TEXT.get(type(type_)) if dialect.name == "sqlite" else None
+    return faster(processor) if faster and processor else processor
+
+
+def result_processor(type_, dialect, coltype=None):
+    """The column type's result processor; on SQLite, for a date or an instant, a faster one
+    reading the text `bind_processor` writes."""
+    processor = type_._cached_result_processor(dialect, coltype)
+    faster = _SQLITE_READ.get(type(type_)) if dialect.name == "sqlite" else None
+    return faster(processor) if faster and processor else processor
