@@ -120,13 +120,14 @@ def _transitions(label: str, url: str, goal: float | None, rounds: int) -> Resul
     median = statistics.median(figures["etablera"])
     return result(f"transitions/s {label}", figures["etablera"], figures["floor"], "/s",
                   goal=f"≥ {goal:,.0f}/s" if goal else "", met=(median >= goal) if goal else None,
-                  note="each: read case, machine, version-checked update + hash-chained event, commit")
+                  note="each: read case, machine, version-checked update + hash-chained event + access-log row, commit")
 
 
 def raw_floor(engine, ids: list[int], rounds: int, first: int = 0) -> float:
     """The same I/O per transition in plain SQL on the driver: read the case, update its
-    state, due date and chain head with a version check, insert an audit row, commit.
-    (The same indexed columns change as in the engine's walk, so the commits weigh the same.)"""
+    state, due date and chain head with a version check, insert an audit row and the
+    access-log row of who did it, commit. (The same indexed columns change as in the
+    engine's walk, so the commits weigh the same.)"""
     raw = engine.raw_connection()
     driver = raw.driver_connection
     sqlite = engine.dialect.name == "sqlite"
@@ -152,6 +153,9 @@ def raw_floor(engine, ids: list[int], rounds: int, first: int = 0) -> float:
                            f"({', '.join([mark] * 15)})",
                            (case_id, seq + 1, stamp, stamp, "bench", "floor", state, new_state, "0581", None, None, "[]",
                             "{}", "e" * 64, "f" * 64))
+            cursor.execute(f"INSERT INTO access_log (at, actor, role, organisation, case_id, action, detail) "
+                           f"VALUES ({', '.join([mark] * 7)})",
+                           (stamp, "bench", "admin", None, case_id, "advance:floor", None))
             driver.commit()
     rate = len(ids) * rounds / (time.perf_counter() - started)
     cursor.close()
