@@ -29,12 +29,8 @@ from etablera.statemachine.corrections import measures_before
 from etablera.statemachine.decide import decide, new_case, registration_event
 from etablera.statemachine.fields import clean_data
 from etablera.statemachine.measures import added_event, changed_event, follow, moved_measure, new_measure, track_measures
-from etablera.statemachine.person import DETAILS, with_keys
+from etablera.statemachine.person import DETAILS, NO_DETAILS
 from etablera.statemachine.process import TRIGGER
-
-# Every case row carries every detail column (one INSERT for many rows needs the same keys):
-# what a writer did not give is as the database defaults it.
-NO_DETAILS = {**with_keys({name: None for name in DETAILS}), "interpreter": False}
 
 
 class CaseRows:

@@ -25,6 +25,7 @@ from etablera.cases.journal import append, check_version, event_time, load_case
 from etablera.models import Measure
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
+from etablera.models.prepared import Prepared
 from etablera.models.identity import IdentityError, parse_identity
 from etablera.models.timestamps import local_date, utcnow
 from etablera.reminders.notices import record_notice
@@ -33,7 +34,7 @@ from etablera.statemachine.corrections import measures_before
 from etablera.statemachine.decide import decide, new_case, not_permitted, registration_event
 from etablera.statemachine.errors import BadInput, NotPermitted
 from etablera.statemachine.messages import Code
-from etablera.statemachine.person import DETAILS
+from etablera.statemachine.person import DETAILS, NO_DETAILS
 from etablera.statemachine.fields import check_text, clean_data, describe
 from etablera.statemachine.measures import follow, track_measures
 from etablera.statemachine.process import OPEN_MEASURE_STATES, REGISTER, RESUME, TRIGGER, permitted, state_label
@@ -44,6 +45,11 @@ _OPEN_MEASURES = (select(MEASURES.c.id, MEASURES.c.module, MEASURES.c.state, MEA
                   .where(MEASURES.c.case_id == bindparam("case_id"),
                          MEASURES.c.state.in_(OPEN_MEASURE_STATES))
                   .order_by(MEASURES.c.id))
+# Registration's statements, compiled once (models/prepared.py): is there an active case of
+# the person, and the new case's row with the id it got.
+_ACTIVE_CASE = Prepared(select(CASES.c.id, CASES.c.municipality)
+                        .where(CASES.c.person == bindparam("person"), CASES.c.active))
+_INSERT_CASE = Prepared(insert(CASES).returning(CASES.c.id))
 
 
 def register(engine: Engine, who: Principal, *, person: str, municipality: str, permit_date, reception_date=None,
@@ -74,12 +80,12 @@ def _active_case_refusal(who: Principal, existing, municipality: str) -> NotPerm
     to ask their coordinator: its id and municipality are personal data of a case outside
     their scope. Either way the probe is logged against the existing case, so that the
     person's access-log extract shows it."""
-    if who.sees(existing.municipality):
-        exc = NotPermitted("active_case_exists", field="person", case=existing.id)
+    if who.sees(existing["municipality"]):
+        exc = NotPermitted("active_case_exists", field="person", case=existing["id"])
     else:
         exc = NotPermitted("active_case_elsewhere", field="person")
     exc.logged = (f"registration of a new case in {municipality} refused: the person has this active case"
-                  + ("" if who.sees(existing.municipality) else " (outside the user's municipalities)"))
+                  + ("" if who.sees(existing["municipality"]) else " (outside the user's municipalities)"))
     return exc
 
 
@@ -119,16 +125,14 @@ def _register(engine: Engine, who: Principal, *, person, municipality, permit_da
     event = registration_event(row, at, who.id, note, key=load_key(engine, create=True))
     try:
         with transaction(engine) as conn:
-            existing = conn.execute(select(CASES.c.id, CASES.c.municipality)
-                                    .where(CASES.c.person == identity.digits, CASES.c.active)).first()
+            existing = _ACTIVE_CASE.first(conn, {"person": identity.digits})
             if existing is not None:
-                attempt.case_id = existing.id
+                attempt.case_id = existing["id"]
                 raise _active_case_refusal(who, existing, data["municipality"])
             check_officers(conn, data, data["municipality"])
-            case_id = conn.execute(insert(CASES).values(**row, last_seq=0, last_hash=GENESIS,
-                                                        last_event_at=at, version=1)).inserted_primary_key[0]
-            case = load_case(conn, case_id)
-            append(conn, case, {}, event, access=access_row(who, case_id, REGISTER.name))
+            head = {"last_seq": 0, "last_hash": GENESIS, "version": 1}
+            case_id = _INSERT_CASE.first(conn, {**NO_DETAILS, **row, **head, "last_event_at": at})["id"]
+            append(conn, {"id": case_id, **head}, {}, event, access=access_row(who, case_id, REGISTER.name))
     except IntegrityError:
         raise NotPermitted("active_case_exists_now", field="person") from None
     return case_id

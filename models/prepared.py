@@ -29,7 +29,7 @@ from etablera.models.timestamps import UTCDateTime
 
 
 class Prepared:
-    """One Core statement (select, insert, update), run straight on the driver."""
+    """One Core statement (select, insert, update, with RETURNING too), run straight on the driver."""
 
     def __init__(self, statement):
         self.statement = statement
@@ -66,7 +66,7 @@ class Prepared:
             ran.cursor.close()
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> dict | None:
-        """The first row of a select as a dict of its columns' keys, each value as
+        """The first row of a select (or of what an insert returns) as a dict of its columns' keys, each value as
         SQLAlchemy would read it; None when there is none."""
         ran = self.run(conn, params)
         try:
@@ -100,7 +100,7 @@ class _Plan:
             self.values = _positional(order, [processors.get(name) for name in order])
         else:
             self.values = _named({name: p for name, p in processors.items() if p})
-        self.columns = [(column.key, column.type) for column in getattr(statement, "selected_columns", ())]
+        self.columns = [(column.key, column.type) for column in statement.exported_columns]   # selected, RETURNING
         self._readers: list | None = None
 
     def row(self, cursor, row: tuple) -> dict:

@@ -115,3 +115,8 @@ def with_keys(details: dict) -> dict:
     """The column values for cleaned `details`: the details and the search keys of the
     names among them."""
     return {**details, **{KEYS[name]: key_of(details[name]) for name in KEYS if name in details}}
+
+
+# A case row with no detail given: what the database defaults the columns to (a writer that
+# names every column, as one INSERT for many rows or a prepared statement must, starts here).
+NO_DETAILS = {**with_keys({name: None for name in DETAILS}), "interpreter": False}
