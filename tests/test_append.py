@@ -4,8 +4,6 @@ of them, on both databases."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 from sqlalchemy import func, select
 
@@ -18,6 +16,7 @@ from etablera.models.database import make_engine, transaction
 from etablera.models.timestamps import utcnow
 from etablera.statemachine.errors import ConcurrentChange
 from identities import pnr
+from statements import sent_on
 
 WHO = operator("tester", via="test")
 
@@ -41,38 +40,12 @@ def _rows(conn, case_id: int) -> tuple[int, int]:
             conn.execute(select(func.count()).where(ACCESS.c.case_id == case_id, ACCESS.c.action == "probe")).scalar())
 
 
-@contextmanager
-def _statements_sent(conn):
-    """The statements sent on `conn`'s driver connection inside the block (append runs its
-    statements on the driver, models/prepared.py, so SQLAlchemy's events do not see them)."""
-    driver, sent = conn.connection.driver_connection, []
-    if conn.dialect.name == "sqlite":
-        driver.set_trace_callback(sent.append)
-        try:
-            yield sent
-        finally:
-            driver.set_trace_callback(None)
-        return
-    factory = driver.cursor_factory
-
-    class Counting(factory):
-        def execute(self, query, *args, **kwargs):
-            sent.append(query)
-            return super().execute(query, *args, **kwargs)
-
-    driver.cursor_factory = Counting
-    try:
-        yield sent
-    finally:
-        driver.cursor_factory = factory
-
-
 def test_the_change_its_event_and_its_access_row_are_written_together(engine):
     case_id = kit.register(engine, pnr("19840915", 11), "0581", "2026-01-10")
     with transaction(engine) as conn:
         case = load_case(conn, case_id)
         before = _rows(conn, case_id)
-        with _statements_sent(conn) as statements:
+        with sent_on(conn) as statements:
             stored = append(conn, case, {"municipality": "0180"}, _event(case),
                             access=access_row(WHO, case_id, "probe"))
         assert len(statements) == (1 if engine.dialect.name == "postgresql" else 3)
