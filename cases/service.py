@@ -170,7 +170,8 @@ def _advance(engine: Engine, who: Principal, case_id: int, trigger: str, raw: di
         check_officers(conn, data, data.get("municipality", row["municipality"]))   # a transfer's: the new one
         at = event_time(at, row["last_event_at"])
         case = Case.of(row)
-        decision = decide(case, trigger, data, at, config, actor=who.id, agreements=agreement_book())
+        decision = decide(case, trigger, data, at, config, actor=who.id,
+                          agreements=agreement_book() if spec.has_rules else None)
         if decision.track is not None:
             decision.event["data"]["measures"] = [
                 conn.execute(insert(MEASURES).values(**measure)).inserted_primary_key[0]

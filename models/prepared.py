@@ -101,16 +101,21 @@ class _Plan:
         else:
             self.values = _named({name: p for name, p in processors.items() if p})
         self.columns = [(column.key, column.type) for column in statement.exported_columns]   # selected, RETURNING
+        self._keys = [key for key, _ in self.columns]
         self._readers: list | None = None
 
     def row(self, cursor, row: tuple) -> dict:
         readers = self._readers
         if readers is None:
-            readers = self._readers = [
-                (key, result_processor(type_, self.dialect, description[1]))
-                for (key, type_), description in zip(self.columns, cursor.description)]
-        return {key: (read(value) if read and value is not None else value)
-                for (key, read), value in zip(readers, row)}
+            processors = [result_processor(type_, self.dialect, description[1])
+                          for (_, type_), description in zip(self.columns, cursor.description)]
+            readers = self._readers = [(key, read) for (key, _), read in zip(self.columns, processors) if read]
+        out = dict(zip(self._keys, row))
+        for key, read in readers:
+            value = out[key]
+            if value is not None:
+                out[key] = read(value)
+        return out
 
 
 def _positional(order: list[str], processors: list):
@@ -142,8 +147,11 @@ def _named(processors: dict):
 def _utc_text(fallback):
     """UTCDateTime on SQLite: the UTC wall clock as SQLite's DATETIME stores it."""
     def process(value):
-        if type(value) is datetime and value.tzinfo is not None:
-            return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+        if type(value) is datetime:
+            if value.tzinfo is timezone.utc:
+                return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            if value.tzinfo is not None:
+                return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
         return fallback(value)
     return process
 

@@ -247,6 +247,12 @@ class Trigger:
             seen.update(dict.fromkeys(route.sources))
         return tuple(seen)
 
+    @property
+    def has_rules(self) -> bool:
+        """Whether a route of this trigger applies named rules (rules.py: they read the
+        agreements, which a step of any other trigger need not load)."""
+        return any(route.effects.rules for route in self.routes)
+
 
 def _by_outcome(sources: tuple[str, ...], field: str, skips: tuple[str, ...] = ()) -> tuple[Route, ...]:
     exits = {s.exit: s.name for s in STATES if s.exit}
