@@ -130,6 +130,13 @@ def any_engine(db_url):
 
 
 @pytest.fixture
+def keyed_engine(any_engine, tmp_path, monkeypatch):
+    """any_engine, with the audit key in the test's own directory."""
+    monkeypatch.setenv("ETABLERA_AUDIT_KEY_FILE", str(tmp_path / "audit.key"))
+    return any_engine
+
+
+@pytest.fixture
 def cli_env(db_url, monkeypatch) -> dict:
     """Environment for running `etablera` (in-process or as a subprocess) on db_url."""
     monkeypatch.setenv("ETABLERA_DATABASE_URL", db_url)

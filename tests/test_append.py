@@ -12,7 +12,7 @@ from etablera.access.principal import operator
 from etablera.access.scope import access_row
 from etablera.cases.audit import EVENTS, check
 from etablera.cases.journal import ACCESS, append, load_case
-from etablera.models.database import make_engine, transaction
+from etablera.models.database import transaction
 from etablera.models.timestamps import utcnow
 from etablera.statemachine.errors import ConcurrentChange
 from identities import pnr
@@ -22,11 +22,8 @@ WHO = operator("tester", via="test")
 
 
 @pytest.fixture
-def engine(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("ETABLERA_AUDIT_KEY_FILE", str(tmp_path / "audit.key"))
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
+def engine(keyed_engine):
+    return keyed_engine
 
 
 def _event(case) -> dict:

@@ -31,11 +31,8 @@ SELECT_EVENTS = select(EVENTS).where(EVENTS.c.case_id == bindparam("case_id")).o
 
 
 @pytest.fixture
-def engine(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("ETABLERA_AUDIT_KEY_FILE", str(tmp_path / "audit.key"))
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
+def engine(keyed_engine):
+    return keyed_engine
 
 
 def test_a_case_and_its_events_read_on_the_driver_are_what_sqlalchemy_reads(engine):

@@ -7,18 +7,14 @@ from __future__ import annotations
 import pytest
 
 import kit
-from etablera.models.database import make_engine
 from identities import pnr
 from statements import sent_by
 
 
 @pytest.fixture
-def engine(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("ETABLERA_AUDIT_KEY_FILE", str(tmp_path / "audit.key"))
-    engine = make_engine(db_url)
-    kit.register(engine, pnr("19800101", 1), "0581", "2026-01-10")      # the audit key, the pool warm
-    yield engine
-    engine.dispose()
+def engine(keyed_engine):
+    kit.register(keyed_engine, pnr("19800101", 1), "0581", "2026-01-10")      # the audit key, the pool warm
+    return keyed_engine
 
 
 def _kinds(sent: list[str]) -> list[str]:
