@@ -13,13 +13,16 @@ this way on the server after a few runs, as it does for SQLAlchemy's.
 It runs inside the SQLAlchemy transaction of `conn` (the same driver connection). A driver
 error is raised as SQLAlchemy's (`sqlalchemy.exc.IntegrityError`, `OperationalError`, ...)
 with the parameters hidden, and a lost connection is invalidated as SQLAlchemy would.
-What it does not do: Python-side column defaults (a statement that would need one is
-refused when it is compiled) and SQLAlchemy's before/after execute events.
+Listeners of SQLAlchemy's before/after_cursor_execute events (tracing, the query-plan
+test's recorder) are called with the SQL and values sent, and a plain object for their
+context. What it does not do: Python-side column defaults (a statement that would need one
+is refused when it is compiled) and the before/after_execute events of Core statements.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from types import SimpleNamespace
 from typing import Any, Mapping
 
 from sqlalchemy import Connection, Date
@@ -46,8 +49,13 @@ class Prepared:
         values = plan.values(params)
         driver = conn.connection.driver_connection
         cursor = driver.cursor()
+        sql, watched = plan.sql, conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute
+        if watched:                 # someone listens (tracing, a test's recorder): tell them, as SQLAlchemy would
+            context = SimpleNamespace()
+            for listener in conn.dispatch.before_cursor_execute:
+                sql, values = listener(conn, cursor, sql, values, context, False)
         try:
-            cursor.execute(plan.sql, values)
+            cursor.execute(sql, values)
         except dialect.loaded_dbapi.Error as error:
             invalidated = dialect.is_disconnect(error, driver, cursor)
             cursor.close()
@@ -55,6 +63,9 @@ class Prepared:
                 conn.invalidate(error)
             raise DBAPIError.instance(plan.sql, values, error, dialect.loaded_dbapi.Error, hide_parameters=True,
                                       connection_invalidated=invalidated, dialect=dialect) from error
+        if watched:
+            for listener in conn.dispatch.after_cursor_execute:
+                listener(conn, cursor, sql, values, context, False)
         return _Ran(cursor, plan)
 
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
@@ -121,11 +132,11 @@ class _Plan:
 def _positional(order: list[str], processors: list):
     convert = [(i, p) for i, p in enumerate(processors) if p]
 
-    def values(params: Mapping) -> list:
+    def values(params: Mapping) -> tuple:
         out = [params[name] for name in order]
         for i, process in convert:
             out[i] = process(out[i])
-        return out
+        return tuple(out)                   # one row of values, as SQLAlchemy hands them on
     return values
 
 

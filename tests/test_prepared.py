@@ -144,3 +144,31 @@ def test_the_writers_lock_kept_per_thread_excludes_other_threads_and_follows_a_r
         other.join(5)
         assert log == ["other in", "other out", "main in"], replaced
     engine.dispose()
+
+
+def test_cursor_execute_listeners_see_what_runs_on_the_driver(engine):
+    """Tracing hooked on SQLAlchemy's cursor events (and the query-plan test's recorder) sees
+    the prepared statements, with their values, before and after they run."""
+    from sqlalchemy import event
+
+    case_id = kit.register(engine, pnr("19840915", 11), "0581", "2026-01-10")
+    seen = []
+
+    def before(_conn, _cursor, statement, parameters, context, _many):
+        context.started = True
+        seen.append(("before", statement, parameters))
+
+    def after(_conn, _cursor, statement, _parameters, context, _many):
+        seen.append(("after", statement, context.started))
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        with transaction(engine, write=False) as conn:
+            Prepared(SELECT_CASE).first(conn, {"case_id": case_id})
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    (_, statement, parameters), (_, statement_after, started) = [s for s in seen if "FROM cases" in s[1]]
+    assert case_id in (parameters.values() if isinstance(parameters, dict) else parameters)
+    assert statement_after == statement and started is True
