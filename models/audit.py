@@ -54,4 +54,5 @@ AccessLog = Table(
     Column("action", String(40), nullable=False),
     Column("detail", String),
     Index("ix_access_case_at", "case_id", "at"),
+    Index("ix_access_actor_at", "actor", "at"),            # one user's reads (0004)
 )

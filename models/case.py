@@ -65,6 +65,10 @@ Case = Table(
     Index("uq_cases_active_person", "person", unique=True, **_ACTIVE),
     Index("ix_cases_municipality_state", "municipality", "state"),
     Index("ix_cases_due", "due"),
+    # The worklists: one officer's cases (in a municipality), or a municipality's, by due date (0005).
+    Index("ix_cases_worklist_kommun", "kommun_officer", "municipality", "due", "id"),
+    Index("ix_cases_worklist_af", "af_officer", "due", "id"),
+    Index("ix_cases_worklist_municipality", "municipality", "due", "id"),
     Index("ix_cases_person", "person"),
     # Name search: a prefix of the folded given or family name (cases/search.py).
     Index("ix_cases_given_key", "given_key", postgresql_ops={"given_key": "varchar_pattern_ops"}),

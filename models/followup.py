@@ -15,7 +15,7 @@ Stockholm calendar days counted from 1970-01-01 (integers, the same on every dat
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint, text
 
 from etablera.models.case import Case, Measure
 from etablera.models.metadata import metadata
@@ -63,7 +63,7 @@ ReportVisit = Table(
     Index("ix_report_visits_stage_muni_days", "stage", "municipality", "days", "end_day", "paused_days"),
     Index("ix_report_visits_module3", "stage", "end_day", "municipality", "track", "end_state"),
     Index("ix_report_visits_skips", "end_day", "municipality", "skipped", "reason",
-          sqlite_where="skipped <> '[]'", postgresql_where="skipped <> '[]'"),
+          sqlite_where=text("skipped <> '[]'"), postgresql_where=text("skipped <> '[]'")),
 )
 
 # One case's registration and exit, for the report (derived).
