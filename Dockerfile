@@ -28,9 +28,11 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
 USER etablera:etablera
 WORKDIR /srv/etablera
 # The settings compose.yaml and `etablera stack up` share (stack/stack.env) are in the
-# package; these are only what the image itself decides.
+# package; these are only what the image itself decides. The configuration's snapshot
+# (models/snapshot.py) goes on the writable volume, so a read-only root keeps it too.
 ENV ETABLERA_ENV=production \
     ETABLERA_AUDIT_KEY_FILE=/srv/etablera/var/audit.key \
+    ETABLERA_CACHE_DIR=/srv/etablera/var/cache \
     PREFECT_HOME=/srv/etablera/var/prefect \
     PREFECT_SERVER_ANALYTICS_ENABLED=false
 VOLUME ["/srv/etablera/var", "/srv/etablera/reports"]
