@@ -16,7 +16,8 @@ with the parameters hidden, and a lost connection is invalidated as SQLAlchemy w
 Listeners of SQLAlchemy's before/after_cursor_execute events (tracing, the query-plan
 test's recorder) are called with the SQL and values sent, and a plain object for their
 context. What it does not do: Python-side column defaults (a statement that would need one
-is refused when it is compiled) and the before/after_execute events of Core statements.
+is refused when it is compiled), expanding IN parameters (refused too) and the
+before/after_execute events of Core statements.
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ class _Plan:
         if compiled.insert_prefetch or compiled.update_prefetch:
             missing = ", ".join(c.key for c in [*compiled.insert_prefetch, *compiled.update_prefetch])
             raise ValueError(f"a prepared statement takes every column's value; missing: {missing}")
+        expanding = [name for name, bind in compiled.binds.items() if bind.expanding]
+        if expanding:
+            raise ValueError(f"a prepared statement takes no expanding (IN) parameter: {', '.join(expanding)}")
         self.dialect = dialect
         self.sql = compiled.string
         binds = compiled.binds

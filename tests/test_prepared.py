@@ -172,3 +172,10 @@ def test_cursor_execute_listeners_see_what_runs_on_the_driver(engine):
     (_, statement, parameters), (_, statement_after, started) = [s for s in seen if "FROM cases" in s[1]]
     assert case_id in (parameters.values() if isinstance(parameters, dict) else parameters)
     assert statement_after == statement and started is True
+
+
+def test_an_expanding_in_parameter_is_refused(engine):
+    statement = select(CASES.c.id).where(CASES.c.municipality.in_(bindparam("places", expanding=True)))
+    with transaction(engine, write=False) as conn:
+        with pytest.raises(ValueError, match="places"):
+            Prepared(statement).first(conn, {"places": ["0581"]})
