@@ -8,6 +8,7 @@ so two writers queue for the lock instead of failing half-way.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -79,8 +80,12 @@ def make_engine(url: str | None = None) -> Engine:
 
 def _json_text(value) -> str:
     """A JSON column's text: compact UTF-8 (the standard library's dumps wrote spaces and
-    escaped every å); keys that are not strings become strings, as json.dumps makes them."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    escaped every å); keys that are not strings become strings, as json.dumps makes them.
+    What orjson refuses (an integer beyond 64 bits) is written by the standard library's."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _mark_idle(_dbapi_connection, record) -> None:

@@ -179,3 +179,18 @@ def test_an_expanding_in_parameter_is_refused(engine):
     with transaction(engine, write=False) as conn:
         with pytest.raises(ValueError, match="places"):
             Prepared(statement).first(conn, {"places": ["0581"]})
+
+
+def test_a_json_value_orjson_refuses_is_still_written(engine):
+    """JSON columns are written by orjson; an integer beyond 64 bits, which it refuses, by the
+    standard library's encoder, and reads back the same."""
+    case_id = kit.register(engine, pnr("19900101", 22), "0581", "2026-01-10")
+    with transaction(engine, write=False) as conn:
+        event = dict(conn.execute(SELECT_EVENTS, {"case_id": case_id}).mappings().first())
+    event.pop("id"), event.pop("txid")
+    event.update(seq=50, data={"huge": 2 ** 70, 3: "å"}, salts=None)
+    with transaction(engine) as conn:
+        Prepared(insert(EVENTS)).rowcount(conn, event)
+    with transaction(engine, write=False) as conn:
+        stored = conn.execute(select(EVENTS.c.data).where(EVENTS.c.case_id == case_id, EVENTS.c.seq == 50)).scalar()
+    assert stored == {"huge": 2 ** 70, "3": "å"}
