@@ -4,7 +4,7 @@ same text, and refuse what SQLAlchemy's refuse."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
