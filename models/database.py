@@ -66,13 +66,13 @@ def make_engine(url: str | None = None) -> Engine:
     # orjson reads and writes the JSON columns (an event's data, what it skipped): a case
     # page reads two per event, and the standard library's loads was a fifth of reading the
     # case; its dumps was a twentieth of a step and an eighth of writing the demo cohort.
-    json = {"json_deserializer": orjson.loads, "json_serializer": _json_text}
+    codec = {"json_deserializer": orjson.loads, "json_serializer": _json_text}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 10}, **json)
+        engine = create_engine(url, connect_args={"timeout": 10}, **codec)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     else:
-        engine = create_engine(url, **json)
+        engine = create_engine(url, **codec)
         event.listen(engine.pool, "checkin", _mark_idle)
         event.listen(engine.pool, "checkout", _ping_if_idle(engine.dialect))
     return engine
@@ -222,9 +222,9 @@ class _LockFile:
         self.fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         self.pid = os.getpid()
 
-    def __del__(self):
-        if os.getpid() == self.pid:
-            os.close(self.fd)
+    def __del__(self, _getpid=os.getpid, _close=os.close):     # (bound now: usable at interpreter exit)
+        if _getpid() == self.pid:
+            _close(self.fd)
 
 
 def upgrade(engine: Engine) -> str:

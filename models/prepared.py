@@ -39,9 +39,10 @@ class Prepared:
         self.statement = statement
         self._plans: dict[tuple, _Plan] = {}
 
-    def run(self, conn: Connection, params: Mapping[str, Any]):
-        """Execute with `params` (every bind parameter by name; for an insert or update,
-        the columns given are the columns written); returns the driver's cursor."""
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> _Ran:
+        """Execute with `params` (every bind parameter by name, but those the statement
+        gives a value itself; for an insert or update, the columns given are the columns
+        written); returns the driver's cursor with the plan that reads its rows."""
         dialect = conn.dialect
         key = (type(dialect), dialect.paramstyle, tuple(params))
         plan = self._plans.get(key)
@@ -62,7 +63,7 @@ class Prepared:
             cursor.close()
             if invalidated:
                 conn.invalidate(error)
-            raise DBAPIError.instance(plan.sql, values, error, dialect.loaded_dbapi.Error, hide_parameters=True,
+            raise DBAPIError.instance(sql, values, error, dialect.loaded_dbapi.Error, hide_parameters=True,
                                       connection_invalidated=invalidated, dialect=dialect) from error
         if watched:
             for listener in conn.dispatch.after_cursor_execute:
@@ -78,8 +79,8 @@ class Prepared:
             ran.cursor.close()
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> dict | None:
-        """The first row of a select (or of what an insert returns) as a dict of its columns' keys, each value as
-        SQLAlchemy would read it; None when there is none."""
+        """The first row of a select (or of what an insert returns) as a dict of its
+        columns' keys, each value as SQLAlchemy would read it; None when there is none."""
         ran = self.run(conn, params)
         try:
             row = ran.cursor.fetchone()
@@ -112,9 +113,12 @@ class _Plan:
         processors = {name: bind_processor(bind.type, dialect) for name, bind in binds.items()}
         if compiled.positional:
             order = list(compiled.positiontup)
-            self.values = _positional(order, [processors.get(name) for name in order])
+            values = _positional(order, [processors.get(name) for name in order])
         else:
-            self.values = _named({name: p for name, p in processors.items() if p})
+            values = _named({name: p for name, p in processors.items() if p})
+        # A value the statement carries itself (`where(column == 5)`): merged under the given ones.
+        own = {name: bind.effective_value for name, bind in binds.items() if name not in names}
+        self.values = (lambda params: values({**own, **params})) if own else values
         self.columns = [(column.key, column.type) for column in statement.exported_columns]   # selected, RETURNING
         self._keys = [key for key, _ in self.columns]
         self._readers: list | None = None

@@ -194,3 +194,13 @@ def test_a_json_value_orjson_refuses_is_still_written(engine):
     with transaction(engine, write=False) as conn:
         stored = conn.execute(select(EVENTS.c.data).where(EVENTS.c.case_id == case_id, EVENTS.c.seq == 50)).scalar()
     assert stored == {"huge": 2 ** 70, "3": "å"}
+
+
+def test_a_value_the_statement_carries_itself_is_sent_with_the_given_ones(engine):
+    case_id = kit.register(engine, pnr("19840915", 11), "0581", "2026-01-10")
+    statement = select(CASES.c.id, CASES.c.state).where(CASES.c.id == bindparam("case_id"),
+                                                        CASES.c.municipality == "0581")
+    with transaction(engine, write=False) as conn:
+        assert Prepared(statement).first(conn, {"case_id": case_id}) == {"id": case_id, "state": "module1.registered"}
+        elsewhere = statement.where(CASES.c.municipality == "0180")
+        assert Prepared(elsewhere).first(conn, {"case_id": case_id}) is None
