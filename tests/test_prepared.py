@@ -35,6 +35,14 @@ def engine(keyed_engine):
     return keyed_engine
 
 
+def _first_event(engine, case_id: int) -> dict:
+    """The case's registration event as a row to insert again (without its id and txid)."""
+    with transaction(engine, write=False) as conn:
+        event = dict(conn.execute(SELECT_EVENTS, {"case_id": case_id}).mappings().first())
+    event.pop("id"), event.pop("txid")
+    return event
+
+
 def test_a_case_and_its_events_read_on_the_driver_are_what_sqlalchemy_reads(engine):
     case_id = kit.register(engine, pnr("19840915", 11), "0581", "2026-01-10")
     kit.advance(engine, case_id, "hold_talk")
@@ -54,12 +62,9 @@ def test_a_case_and_its_events_read_on_the_driver_are_what_sqlalchemy_reads(engi
 
 def test_an_insert_on_the_driver_stores_what_sqlalchemy_stores(engine):
     case_id = kit.register(engine, pnr("19900101", 22), "0581", "2026-01-10")
-    with transaction(engine, write=False) as conn:
-        event = dict(conn.execute(SELECT_EVENTS, {"case_id": case_id}).mappings().first())
+    event = _first_event(engine, case_id)
     copies = [{**event, "seq": 100, "data": {"å": [1, 2.5, None]}, "salts": None},
               {**event, "seq": 101, "data": {"å": [1, 2.5, None]}, "salts": None}]
-    for item in copies:
-        item.pop("id"), item.pop("txid")
     with transaction(engine) as conn:
         assert Prepared(insert(EVENTS)).rowcount(conn, copies[0]) == 1
         conn.execute(insert(EVENTS), copies[1])
@@ -72,9 +77,7 @@ def test_an_insert_on_the_driver_stores_what_sqlalchemy_stores(engine):
 def test_a_driver_error_is_sqlalchemys_error_without_the_values(engine):
     person = pnr("19700101", 33)
     case_id = kit.register(engine, person, "0581", "2026-01-10")
-    with transaction(engine, write=False) as conn:
-        event = dict(conn.execute(SELECT_EVENTS, {"case_id": case_id}).mappings().first())
-    event.pop("id"), event.pop("txid")
+    event = _first_event(engine, case_id)
     event["note"] = person                      # a value that must not reach the message
     with pytest.raises(IntegrityError) as raised:
         with transaction(engine) as conn:
@@ -185,9 +188,7 @@ def test_a_json_value_orjson_refuses_is_still_written(engine):
     """JSON columns are written by orjson; an integer beyond 64 bits, which it refuses, by the
     standard library's encoder, and reads back the same."""
     case_id = kit.register(engine, pnr("19900101", 22), "0581", "2026-01-10")
-    with transaction(engine, write=False) as conn:
-        event = dict(conn.execute(SELECT_EVENTS, {"case_id": case_id}).mappings().first())
-    event.pop("id"), event.pop("txid")
+    event = _first_event(engine, case_id)
     event.update(seq=50, data={"huge": 2 ** 70, 3: "å"}, salts=None)
     with transaction(engine) as conn:
         Prepared(insert(EVENTS)).rowcount(conn, event)

@@ -50,9 +50,9 @@ _w = wording(WORDS)
 
 # The commands that change a case import the use cases (the process, the agreements) when
 # they run, so `case show`, `list` and `history` read with SQLAlchemy Core alone
-# (tests/test_read_path.py). The commands kept in modules of their own, imported when run: notes and documents
-# (cli/journal.py), responsibility (cli/assignment.py), the person and search
-# (cli/person.py), corrections (cli/corrections.py) and legal holds (cli/gallring.py).
+# (tests/test_read_path.py). The commands kept in modules of their own, imported when run:
+# notes and documents (cli/journal.py), responsibility (cli/assignment.py), the person and
+# search (cli/person.py), corrections (cli/corrections.py) and legal holds (cli/gallring.py).
 MORE_COMMANDS = {
     **{name: f"etablera.interfaces.cli.journal:{attribute}" for name, attribute in
        (("note", "note"), ("notes", "notes_"), ("attach", "attach"), ("documents", "documents_"),
