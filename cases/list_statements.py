@@ -278,7 +278,7 @@ def _counts(shapes: tuple[_Shape, ...]):
     return select(*(_count(s, f"q{i}_").scalar_subquery().label(f"q{i}") for i, s in enumerate(shapes)))
 
 
-def _values(q: ListQuery, who: Principal, places: tuple[str, ...] | None, today: date, p: str = "") -> dict:
+def _values(q: ListQuery, who: Principal, places: tuple[str, ...] | None, today: date) -> dict:
     values = {"officer": who.id, "today": today, "transferred_since": today - timedelta(days=TRANSFERRED_DAYS)}
     if places is not None:
         values.update(municipality=places[0], municipalities=list(places))
@@ -302,7 +302,7 @@ def _values(q: ListQuery, who: Principal, places: tuple[str, ...] | None, today:
             values[f"fu_until_{n}"] = day_start(today - timedelta(days=n - 1))
         values["fu_first"] = min(values[f"fu_from_{n}"] for n in FOLLOWUP_DAYS)
         values["fu_last"] = max(values[f"fu_until_{n}"] for n in FOLLOWUP_DAYS)
-    return {p + k: v for k, v in values.items()}
+    return values
 
 
 def _report_values(q: ListQuery, places: tuple[str, ...] | None, today: date) -> dict:

@@ -4,18 +4,22 @@ the start page, and the one scoped listing behind the worklist, the API's case l
 CSV export, a user's saved filters and the report's figures (reports/links.py).
 
 The list covers the principal's municipalities only; asking for one outside them is
-refused (403) and logged. What a list holds is its `ListQuery` (cases/list_query.py); the
+refused (403) and logged. A count of a thousand cases or more may be one made up to half a
+minute ago (cases/recent_counts.py); the rows are always read now. What a list holds is its `ListQuery` (cases/list_query.py); the
 statements that select and count it are in cases/list_statements.py.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import Select
 from sqlalchemy.engine import Engine
 
 from etablera.access import scope
 from etablera.access.principal import Principal
+from etablera.cases import recent_counts
 from etablera.cases.list_query import QUEUES, ListQuery
 from etablera.cases.list_statements import _counts, _listing, _shape, _values
 from etablera.cases.worklist import LADDER_STEPS, MAX_LIMIT
@@ -62,14 +66,14 @@ def list_cases(engine: Engine, who: Principal, q: ListQuery, *, limit: int = 50,
     shape = _shape(q, who, places, dialect, today)
     values = _values(q, who, places, today)
     lists = list(dict.fromkeys([q, *counted]))          # q first: its count is the total
-    counting, count_values, slots = _counting(who, lists, dialect, today)
+    counting = _counting(engine, who, lists, today)
     apart = dialect == "sqlite" and not q.track
     with transaction(engine, write=not apart) as conn:
         if q.track:               # the stays are the report's derived table: up to date with the trail first
             from etablera.reports.facts import refresh_in
             refresh_in(conn)
         rows = conn.execute(_listing(shape, q.sort), {**values, "limit": limit + 1, "offset": offset}).mappings().all()
-        counts = _counted(conn.execute(counting, count_values).one(), slots)
+        counts = counting.run(conn)
         # A row with a name shows personal data: each such case shown is in the access log.
         shown = [r["id"] for r in rows[:limit] if r["given_name"] or r["family_name"]]
         if not apart:
@@ -105,18 +109,40 @@ def item(r, today: date, config: Config, lang: str) -> dict:
 
 
 def count_lists(engine: Engine, who: Principal, lists: list[ListQuery], today: date | None = None) -> list[int | None]:
-    """The count of each list in one statement; None for a list outside the principal's
-    scope now (a saved filter whose municipality is no longer theirs)."""
-    counting, values, slots = _counting(who, lists, engine.dialect.name, today or local_date(utcnow()))
-    if counting is None:
-        return [None] * len(lists)
+    """The count of each list in one statement (a large one may be a recent count,
+    cases/recent_counts.py); None for a list outside the principal's scope now (a saved
+    filter whose municipality is no longer theirs)."""
+    counting = _counting(engine, who, lists, today or local_date(utcnow()))
+    if counting.statement is None:
+        return counting.run(None)
     with transaction(engine, write=False, single=True) as conn:
-        return _counted(conn.execute(counting, values).one(), slots)
+        return counting.run(conn)
 
 
-def _counting(who: Principal, lists: list[ListQuery], dialect: str, today: date):
-    """The statement that counts `lists` (None if none is in scope), its values, and where
-    each list's count is in its row (None: out of scope)."""
+@dataclass
+class _Counting:
+    """The counts of some lists: those made now, in one statement (`statement`, None if
+    there are none), and the large ones counted less than recent_counts.SECONDS ago."""
+    engine: Engine
+    statement: Select | None
+    values: dict
+    slots: list[tuple | None]       # of each list: None (out of scope), ("now", column, key) or ("kept", count)
+
+    def run(self, conn) -> list[int | None]:
+        row = conn.execute(self.statement, self.values).one() if self.statement is not None else ()
+        counts: list[int | None] = []
+        for slot in self.slots:
+            if slot is None or slot[0] == "kept":
+                counts.append(None if slot is None else slot[1])
+            else:
+                counts.append(row[slot[1]])
+                recent_counts.remember(self.engine, slot[2], row[slot[1]])
+        return counts
+
+
+def _counting(engine: Engine, who: Principal, lists: list[ListQuery], today: date) -> _Counting:
+    """How to count `lists`: the statement that counts those in scope with no recent count,
+    its values, and where each list's count comes from."""
     shapes, values, slots = [], {}, []
     for q in lists:
         try:
@@ -124,15 +150,17 @@ def _counting(who: Principal, lists: list[ListQuery], dialect: str, today: date)
         except EtableraError:
             slots.append(None)
             continue
+        shape, plain = _shape(q, who, places, engine.dialect.name, today), _values(q, who, places, today)
+        list_key = recent_counts.key(shape, plain)
+        kept = recent_counts.recent(engine, list_key)
+        if kept is not None:
+            slots.append(("kept", kept))
+            continue
         p = f"q{len(shapes)}_"
-        slots.append(len(shapes))
-        shapes.append(_shape(q, who, places, dialect, today))
-        values.update(_values(q, who, places, today, p))
-    return (_counts(tuple(shapes)) if shapes else None), values, slots
-
-
-def _counted(row, slots: list[int | None]) -> list[int | None]:
-    return [None if slot is None else row[slot] for slot in slots]
+        slots.append(("now", len(shapes), list_key))
+        shapes.append(shape)
+        values.update({p + k: v for k, v in plain.items()})
+    return _Counting(engine, _counts(tuple(shapes)) if shapes else None, values, slots)
 
 
 def queue_counts(engine: Engine, who: Principal, today: date | None = None) -> dict[str, int]:
