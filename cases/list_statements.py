@@ -272,6 +272,13 @@ def _count(shape: _Shape, p: str = ""):
     return select(func.count()).select_from(CASES).where(*_conditions(shape, p))
 
 
+@lru_cache(maxsize=256)
+def bound(shape: _Shape) -> frozenset[str]:
+    """The names of the values a list's count reads (its other values, such as the
+    officer's id in a municipality's queue, do not change it)."""
+    return frozenset(_count(shape).compile().params)
+
+
 @lru_cache(maxsize=128)
 def _counts(shapes: tuple[_Shape, ...]):
     """One statement: the count of each list, `q0`, `q1`, ... (each an indexed read)."""

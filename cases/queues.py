@@ -4,9 +4,10 @@ the start page, and the one scoped listing behind the worklist, the API's case l
 CSV export, a user's saved filters and the report's figures (reports/links.py).
 
 The list covers the principal's municipalities only; asking for one outside them is
-refused (403) and logged. A count of a thousand cases or more may be one made up to half a
-minute ago (cases/recent_counts.py); the rows are always read now. What a list holds is its `ListQuery` (cases/list_query.py); the
-statements that select and count it are in cases/list_statements.py.
+refused (403) and logged. What a list holds is its `ListQuery` (cases/list_query.py); the
+statements that select and count it are in cases/list_statements.py. A count of a thousand
+cases or more may be one made up to half a minute ago (cases/recent_counts.py), shared by
+the users whose count it is; the rows are always read now.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from etablera.access import scope
 from etablera.access.principal import Principal
 from etablera.cases import recent_counts
 from etablera.cases.list_query import QUEUES, ListQuery
-from etablera.cases.list_statements import _counts, _listing, _shape, _values
+from etablera.cases.list_statements import _counts, _listing, _shape, _values, bound
 from etablera.cases.worklist import LADDER_STEPS, MAX_LIMIT
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
@@ -151,7 +152,7 @@ def _counting(engine: Engine, who: Principal, lists: list[ListQuery], today: dat
             slots.append(None)
             continue
         shape, plain = _shape(q, who, places, engine.dialect.name, today), _values(q, who, places, today)
-        list_key = recent_counts.key(shape, plain)
+        list_key = recent_counts.key(shape, {k: v for k, v in plain.items() if k in bound(shape)})
         kept = recent_counts.recent(engine, list_key)
         if kept is not None:
             slots.append(("kept", kept))

@@ -5,7 +5,8 @@ A count reads one index range (cases/list_statements.py), and its cost grows wit
 counts: at 1,000,000 cases one municipality's "overdue" is 33,000 index entries, 7 ms of
 PostgreSQL's time, and the six queues together about 25 ms, on every view of the start
 page. So a count of at least `LARGE` cases, once made, is used again for up to `SECONDS`
-by the same process, for the same database, list and values (the user's scope, today);
+by the same process, for the same database, list and the values it reads (the user's
+municipalities and organisation, today: every officer of a municipality shares its count);
 a smaller count is always made afresh, so that an officer's own queues, and any list of
 a few hundred cases, follow each change at once. A large count is at most `SECONDS` old:
 it says how much work there is, not which case is next, and the list below it is always

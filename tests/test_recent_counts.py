@@ -5,7 +5,8 @@ hold, on SQLite and PostgreSQL (LARGE lowered so that a few cases make a large c
   change in that time is not in it; after SECONDS it is counted afresh;
 - a small count is always counted afresh, so a change shows at once;
 - the list's rows are always read now, whatever its total;
-- counts are kept apart by database, scope, values and day, and at most KEPT of them."""
+- counts are kept apart by database, scope and the values they read (the day where it
+  counts; not the officer's id in a municipality's queue), and at most KEPT of them."""
 
 from __future__ import annotations
 
@@ -33,9 +34,9 @@ def clock(monkeypatch):
     return now
 
 
-def _register(engine, serial: int, municipality: str = "0581") -> int:
+def _register(engine, serial: int, municipality: str = "0581", **fields) -> int:
     return kit.register(engine, pnr("19850101", serial), municipality, TODAY - timedelta(days=30),
-                        f"{TODAY - timedelta(days=20)}T10:00")
+                        f"{TODAY - timedelta(days=20)}T10:00", **fields)
 
 
 def _unassigned(engine, who=OFFICER, today=TODAY) -> int:
@@ -87,13 +88,18 @@ def test_the_list_is_read_now_and_its_total_may_be_kept(keyed_engine, clock):
     assert again["counts"] == [0]
 
 
-def test_counts_are_kept_apart_by_scope_day_and_database(keyed_engine, clock, tmp_path):
+def test_counts_are_kept_apart_by_scope_day_and_database(keyed_engine, clock, tmp_path, monkeypatch):
     for serial in range(1, 4):
         _register(keyed_engine, serial)
     assert _unassigned(keyed_engine) == 3
     _register(keyed_engine, 4)
-    assert _unassigned(keyed_engine, today=TODAY + timedelta(days=1)) == 4     # another day: its own count
+    assert _unassigned(keyed_engine, today=TODAY + timedelta(days=1)) == 3     # it does not read the day
     assert _unassigned(keyed_engine, who=ELSEWHERE) == 0                       # another municipality
+    monkeypatch.setattr(recent_counts, "LARGE", 0)                             # every count kept
+    overdue = [list_query.ListQuery(queue="overdue")]
+    assert queues.count_lists(keyed_engine, OFFICER, overdue, TODAY) == [0]
+    later = TODAY + timedelta(days=400)                                       # every step overdue by then
+    assert queues.count_lists(keyed_engine, OFFICER, overdue, later) == [4]   # another day: its own count
     assert queues.count_lists(keyed_engine, OFFICER, [list_query.ListQuery(queue="unassigned",
                                                                        municipalities=("0580",))]) == [None]
     other = make_engine(f"sqlite:///{tmp_path / 'other.sqlite3'}")
@@ -102,6 +108,24 @@ def test_counts_are_kept_apart_by_scope_day_and_database(keyed_engine, clock, tm
         assert _unassigned(other) == 0                           # another database: its own counts
     finally:
         other.dispose()
+
+
+def test_the_officers_of_a_municipality_share_its_count_but_not_their_own(keyed_engine, clock):
+    colleague = Principal("h0581-2", "Handläggare", "officer", "kommun", ("0581",), "0581")
+    for serial in range(1, 4):
+        _register(keyed_engine, serial)
+    assert _unassigned(keyed_engine) == 3
+    with sent_by(keyed_engine) as sent:
+        assert _unassigned(keyed_engine, who=colleague) == 3    # the same count: not counted again
+    assert not _counting(sent)
+    kit.officer(keyed_engine, OFFICER.id)
+    for serial in range(4, 7):
+        _register(keyed_engine, serial, kommun_officer=OFFICER.id)
+    mine = [list_query.ListQuery(queue="mine")]
+    assert queues.count_lists(keyed_engine, OFFICER, mine, TODAY) == [3]     # large: kept, as OFFICER's
+    with sent_by(keyed_engine) as sent:                         # "mine" reads the officer's id: counted
+        assert queues.count_lists(keyed_engine, colleague, mine, TODAY) == [0]
+    assert _counting(sent)
 
 
 def test_at_most_kept_counts_are_kept_the_oldest_dropped_first(keyed_engine, clock, monkeypatch):
