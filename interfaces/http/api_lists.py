@@ -28,7 +28,8 @@ class SavedFilterDoc(s.Doc):
     id: int
     name: str
     query: dict
-    count: int | None = Field(None, description="how many cases the filter lists now")
+    count: int | None = Field(None, description="how many cases the filter lists (a count of 1,000 or more "
+                                                 "may be up to 30 s old)")
 
 
 @router.get("/cases.csv", summary="A list of cases as CSV (the same filters as GET /cases; each exported case "

@@ -70,7 +70,8 @@ class Worklist(Doc):
     queue: str | None = Field(None, description="the queue listed, if any")
     sort: str = "due"
     query: dict = Field(default_factory=dict, description="the list's filters, as query parameters")
-    total: int = Field(description="how many cases the list holds (all pages)")
+    total: int = Field(description="how many cases the list holds (all pages; a count of 1,000 or more may be "
+                                   "up to 30 s old)")
     limit: int
     offset: int
     next_offset: int | None
