@@ -114,11 +114,11 @@ def _copy_web_cohort(web_database: str, url: str, cases: int) -> bool:
         return False
     started = time.perf_counter()
     source, target = (u.replace("postgresql+psycopg://", "postgresql://") for u in (web_database, url))
-    dump = subprocess.Popen(["pg_dump", "--no-owner", "--schema", schema, source], stdout=subprocess.PIPE)
-    subprocess.run(["psql", "--quiet", "--set", "ON_ERROR_STOP=1", "--output", os.devnull, target],
-                   stdin=dump.stdout, check=True)
-    dump.stdout.close()
-    if dump.wait() != 0:
+    # the context waits for pg_dump, also when psql fails (its pipe closed, pg_dump ends)
+    with subprocess.Popen(["pg_dump", "--no-owner", "--schema", schema, source], stdout=subprocess.PIPE) as dump:
+        subprocess.run(["psql", "--quiet", "--set", "ON_ERROR_STOP=1", "--output", os.devnull, target],
+                       stdin=dump.stdout, check=True)
+    if dump.returncode != 0:
         raise RuntimeError(f"pg_dump of {schema} failed")
     engine = create_engine(url)
     with engine.begin() as conn:

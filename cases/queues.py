@@ -133,11 +133,14 @@ class _Counting:
         row = conn.execute(self.statement, self.values).one() if self.statement is not None else ()
         counts: list[int | None] = []
         for slot in self.slots:
-            if slot is None or slot[0] == "kept":
-                counts.append(None if slot is None else slot[1])
+            if slot is None:
+                counts.append(None)
+            elif slot[0] == "kept":
+                counts.append(slot[1])
             else:
-                counts.append(row[slot[1]])
-                recent_counts.remember(self.engine, slot[2], row[slot[1]])
+                _, column, list_key = slot
+                counts.append(row[column])
+                recent_counts.remember(self.engine, list_key, row[column])
         return counts
 
 
