@@ -18,8 +18,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
@@ -43,7 +41,14 @@ REFRESH = timedelta(minutes=5)
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "etb_"
 _ID = re.compile(r"^[A-Za-z0-9._@-]{1,60}$")
-_HASHER = PasswordHasher()
+
+
+@lru_cache(maxsize=1)
+def _hasher():
+    """argon2's hasher, imported on first use: a command that checks no password (`case
+    show`) does not load argon2 and its C bindings."""
+    from argon2 import PasswordHasher
+    return PasswordHasher()
 
 
 @lru_cache(maxsize=1)
@@ -52,7 +57,7 @@ def dummy_hash() -> str:
     takes as long as a wrong password (no user enumeration by timing). Made on first use,
     not at import (an argon2 hash costs a tenth of a second every CLI command would pay);
     the web app makes it at start-up, before the first login."""
-    return _HASHER.hash("not a password of anyone")
+    return _hasher().hash("not a password of anyone")
 
 
 def _digest(secret: str) -> str:
@@ -156,7 +161,7 @@ def add_user(engine: Engine, user_id: str, *, name: str, role: str, organisation
     if notify is not None:
         values["notify"] = check_notify(notify) if notify.strip() else None
     if password is not None:
-        values["password_hash"] = _HASHER.hash(password)
+        values["password_hash"] = _hasher().hash(password)
     with transaction(engine) as conn:
         exists = conn.execute(select(USERS.c.id).where(USERS.c.id == user_id)).first()
         if exists and not update_existing:
@@ -203,15 +208,17 @@ def authenticate(engine: Engine, user_id: str, password: str) -> dict | None:
     with transaction(engine, write=False) as conn:
         row = conn.execute(select(USERS).where(USERS.c.id == (user_id or "").strip())).mappings().first()
     stored = row["password_hash"] if row is not None and row["active"] else None
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+    hasher = _hasher()
     try:
-        _HASHER.verify(stored or dummy_hash(), password or "")
+        hasher.verify(stored or dummy_hash(), password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     if stored is None:
         return None
-    if _HASHER.check_needs_rehash(stored):
+    if hasher.check_needs_rehash(stored):
         with transaction(engine) as conn:
-            conn.execute(update(USERS).where(USERS.c.id == row["id"]).values(password_hash=_HASHER.hash(password)))
+            conn.execute(update(USERS).where(USERS.c.id == row["id"]).values(password_hash=hasher.hash(password)))
     return user_doc(row)
 
 

@@ -8,9 +8,9 @@ case, so a changed, removed or reordered event breaks the chain (`etablera audit
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Integer, String, Table, UniqueConstraint, text
 
-from etablera.models.metadata import metadata
+from etablera.models.metadata import Index, metadata
 from etablera.models.timestamps import UTCDateTime
 
 # One thing that happened to a case: a transition, a measure change, a transfer.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, text
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, String, Table, text
 
-from etablera.models.metadata import metadata
+from etablera.models.metadata import Index, metadata
 from etablera.models.timestamps import UTCDateTime
 
 _ACTIVE = {"sqlite_where": text("active = 1"), "postgresql_where": text("active")}

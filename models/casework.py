@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, UniqueConstraint
 
-from etablera.models.metadata import metadata
+from etablera.models.metadata import Index, metadata
 from etablera.models.timestamps import UTCDateTime
 
 # A dated journal note (anteckning) on a case's timeline.

@@ -15,10 +15,10 @@ Stockholm calendar days counted from 1970-01-01 (integers, the same on every dat
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint, text
+from sqlalchemy import Column, ForeignKey, Integer, String, Table, UniqueConstraint, text
 
 from etablera.models.case import Case, Measure
-from etablera.models.metadata import metadata
+from etablera.models.metadata import Index, metadata
 from etablera.models.timestamps import UTCDateTime
 
 FOLLOWUP_DAYS = (90, 180, 360)

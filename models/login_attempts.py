@@ -11,9 +11,9 @@ dies in the middle leaves a failure, never a free guess), then `failed` or `ok`;
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, String, Table
+from sqlalchemy import Column, Integer, String, Table
 
-from etablera.models.metadata import metadata
+from etablera.models.metadata import Index, metadata
 from etablera.models.timestamps import UTCDateTime
 
 OUTCOMES = ("pending", "failed", "ok", "refused")

@@ -10,10 +10,10 @@ due date and how late it is.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, String, Table, UniqueConstraint
 
 from etablera.models.case import Case
-from etablera.models.metadata import metadata
+from etablera.models.metadata import Index, metadata
 from etablera.models.timestamps import UTCDateTime
 
 # The check scans the establishment due date (two years from the permit) by range, like

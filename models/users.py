@@ -16,9 +16,9 @@ so a copy of the database gives no one a way in.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table
 
-from etablera.models.metadata import metadata
+from etablera.models.metadata import Index, metadata
 from etablera.models.timestamps import UTCDateTime
 
 ROLES = ("officer", "coordinator", "auditor", "admin")

@@ -15,9 +15,9 @@ kept here). The claim, lease, attempts and dead-letter rules are the same code
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table, UniqueConstraint
 
-from etablera.models.metadata import metadata
+from etablera.models.metadata import Index, metadata
 from etablera.models.timestamps import UTCDateTime
 
 # A receiving URL. `secret`: the Standard Webhooks signing secret (whsec_...), shown
