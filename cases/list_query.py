@@ -21,7 +21,6 @@ from datetime import date
 from etablera.cases import filters
 from etablera.models.configuration import Config, get_config
 from etablera.models.followup import FOLLOWUP_DAYS, FOLLOWUP_STATUSES
-from etablera.models.timestamps import local_date, utcnow
 from etablera.statemachine.errors import BadInput
 from etablera.statemachine.messages import Code, Words
 from etablera.statemachine.process import FOLLOWED_UP, STATE, TRANSFER
@@ -176,7 +175,8 @@ def _flag(value, field: str) -> bool:
 
 
 def _ladder_steps() -> tuple[str, ...]:
-    return tuple(step for step, *_ in _levels(local_date(utcnow())))
+    from etablera.reports.overdue import ladder_steps
+    return ladder_steps()
 
 
 def _levels(today: date):

@@ -155,7 +155,8 @@ def _counting(engine: Engine, who: Principal, lists: list[ListQuery], today: dat
             slots.append(None)
             continue
         shape, plain = _shape(q, who, places, engine.dialect.name, today), _values(q, who, places, today)
-        list_key = recent_counts.key(shape, {k: v for k, v in plain.items() if k in bound(shape)})
+        read = bound(shape)
+        list_key = recent_counts.key(shape, {k: v for k, v in plain.items() if k in read})
         kept = recent_counts.recent(engine, list_key)
         if kept is not None:
             slots.append(("kept", kept))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -66,11 +66,16 @@ def save_filter(engine: Engine, who: Principal, name: str, query: dict) -> dict:
     return {"id": new_id, "name": name, "query": stored}
 
 
+# Built once (read on every view of the start page): building the statement and its cache
+# key cost more than running it.
+_USERS_FILTERS = (select(FILTERS.c.id, FILTERS.c.name, FILTERS.c.query)
+                  .where(FILTERS.c.user_id == bindparam("user")).order_by(FILTERS.c.name, FILTERS.c.id))
+
+
 def list_filters(engine: Engine, who: Principal) -> list[dict]:
     """`who`'s own saved filters, by name."""
     with transaction(engine, write=False, single=True) as conn:
-        rows = conn.execute(select(FILTERS.c.id, FILTERS.c.name, FILTERS.c.query)
-                            .where(FILTERS.c.user_id == who.id).order_by(FILTERS.c.name, FILTERS.c.id)).all()
+        rows = conn.execute(_USERS_FILTERS, {"user": who.id}).all()
     return [{"id": r.id, "name": r.name, "query": dict(r.query)} for r in rows]
 
 

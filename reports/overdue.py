@@ -76,6 +76,16 @@ def overdue(conn: Connection, scope: Scope) -> dict:
             "stages": stage_part, "measures": measure_part}
 
 
+def ladder_steps() -> tuple[str, ...]:
+    """The names of the stage ladder's rungs, as `_ladder_levels` names its windows (without
+    counting any working days: a list's `ladder` filter is checked against them on every
+    view of the worklist)."""
+    try:
+        return tuple(rung.step for rung in get_reminder_config().ladder("stage").rungs)
+    except ConfigError:
+        return ("overdue",)
+
+
 def _ladder_levels(today: date) -> list[tuple[str, date | None, date, bool]]:
     """(step, due after, due up to, counts as overdue) per rung of the stage ladder."""
     try:
