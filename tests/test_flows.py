@@ -75,6 +75,17 @@ def test_cli_officer_reminders_and_config(cli_env, tmp_path):
     assert dry.returncode == 0 and json.loads(dry.stdout)["changed"] == 0
 
 
+def test_a_temporary_server_has_time_to_start_unless_the_environment_says(monkeypatch):
+    from etablera.interfaces.cli.deadlines import TEMPORARY_SERVER_START, _quiet_prefect
+    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")        # (restored afterwards)
+    monkeypatch.delenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", raising=False)
+    _quiet_prefect()
+    assert os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == TEMPORARY_SERVER_START == "120"
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
+    _quiet_prefect()
+    assert os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == "300"
+
+
 @pytest.mark.slow
 def test_the_real_flow_through_prefect(sqlite_url, tmp_path):
     """`etablera deadlines check --now` runs the flow (a temporary Prefect server)."""

@@ -28,8 +28,16 @@ WORDS = {
 _w = wording(WORDS)
 
 
+# Seconds a temporary Prefect server may take to start. Prefect's own default, 20, was too
+# few on a busy two-core machine: the check failed with a bare RuntimeError before it began.
+TEMPORARY_SERVER_START = "120"
+
+
 def _quiet_prefect() -> None:
+    """Prefect as this command wants it, unless the environment says otherwise: no
+    analytics, and time for a temporary server to start."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", TEMPORARY_SERVER_START)
 
 
 @click.group()
