@@ -15,8 +15,9 @@ metadata = MetaData()
 
 class Index(_Index):
     """SQLAlchemy's Index, whose dialect options (`postgresql_ops`, `sqlite_where`, ...)
-    are checked when something first reads them (the DDL of a migration or of
-    `create_all`, alembic's comparison), not when the table is declared.
+    are checked when something first reads them (`create_all`'s DDL, alembic comparing
+    the tables with a database; the migrations spell their own), not when the table is
+    declared.
 
     SQLAlchemy checks each option against its dialect's module as the Index is made, so
     declaring the cases table imported the PostgreSQL dialect and its four drivers'
