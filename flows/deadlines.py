@@ -55,6 +55,7 @@ import time
 
 from prefect import flow, get_run_logger, task
 
+from etablera.flows.prefect_env import prefect_defaults
 from etablera.models.database import get_engine, transaction
 from etablera.models.ladder import get_reminder_config
 from etablera.models.timeframes import is_working_day
@@ -252,5 +253,5 @@ def _sum_checks(today, checks: list[dict]) -> dict:
 
 
 if __name__ == "__main__":      # `python -m etablera.flows.deadlines` runs one check now
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    prefect_defaults()
     print(deadline_check())

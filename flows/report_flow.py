@@ -20,13 +20,13 @@ running cases now, files written: counts only, nothing about a person), and
 
 from __future__ import annotations
 
-import os
 from datetime import date, timedelta
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from sqlalchemy import text
 
+from etablera.flows.prefect_env import prefect_defaults
 from etablera.models.database import get_engine, transaction
 from etablera.models.ladder import get_reminder_config
 from etablera.models.timestamps import local_date, utcnow
@@ -143,5 +143,5 @@ def monthly_report(folder: str | None = None, month: str | None = None, formats:
 
 
 if __name__ == "__main__":      # `python -m flows.report_flow` writes last month's reports now
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    prefect_defaults()
     print(monthly_report())

@@ -76,13 +76,13 @@ def test_cli_officer_reminders_and_config(cli_env, tmp_path):
 
 
 def test_a_temporary_server_has_time_to_start_unless_the_environment_says(monkeypatch):
-    from etablera.interfaces.cli.deadlines import TEMPORARY_SERVER_START, _quiet_prefect
+    from etablera.flows.prefect_env import TEMPORARY_SERVER_START, prefect_defaults
     monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")        # (restored afterwards)
     monkeypatch.delenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", raising=False)
-    _quiet_prefect()
+    prefect_defaults()
     assert os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == TEMPORARY_SERVER_START == "120"
     monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
-    _quiet_prefect()
+    prefect_defaults()
     assert os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == "300"
 
 

@@ -17,6 +17,7 @@ from etablera.reminders import officers as officer_cases
 from etablera.reminders import outbox as outbox
 from etablera.statemachine.errors import BadInput
 from etablera.cases.parsing import parse_at
+from etablera.flows.prefect_env import prefect_defaults
 
 
 WORDS = {
@@ -26,18 +27,6 @@ WORDS = {
                   "server and will not appear in the Prefect UI."),
 }
 _w = wording(WORDS)
-
-
-# Seconds a temporary Prefect server may take to start. Prefect's own default, 20, was too
-# few on a busy two-core machine: the check failed with a bare RuntimeError before it began.
-TEMPORARY_SERVER_START = "120"
-
-
-def _quiet_prefect() -> None:
-    """Prefect as this command wants it, unless the environment says otherwise: no
-    analytics, and time for a temporary server to start."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", TEMPORARY_SERVER_START)
 
 
 @click.group()
@@ -57,7 +46,7 @@ def check(options, now, send, parts):
     Prefect server of PREFECT_API_URL (the run shows in its UI); without it, on a temporary
     local server, which says so on stderr. The parts run in this process."""
     moment = parse_at(now, "now")
-    _quiet_prefect()
+    prefect_defaults()
     if not os.environ.get("PREFECT_API_URL"):
         click.echo(_w("local_run", options.lang), err=True)
     from etablera.flows.deadlines import deadline_check
@@ -199,6 +188,6 @@ def serve(options, port):
     """Start the schedules: the daily deadline check and the monthly follow-up report (cron,
     time zone and report folder from config/reminders.toml). Without PREFECT_API_URL, a
     local Prefect server is started on 127.0.0.1 first."""
-    _quiet_prefect()
+    prefect_defaults()
     from etablera.flows.serve import serve as run
     run(port=port, echo=click.echo)
