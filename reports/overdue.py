@@ -76,21 +76,29 @@ def overdue(conn: Connection, scope: Scope) -> dict:
             "stages": stage_part, "measures": measure_part}
 
 
+NO_LADDER = "overdue"        # the one step when no usable ladder is configured: due on or before today
+
+
+def _stage_ladder():
+    """The configured stage ladder, or None when there is no usable one."""
+    try:
+        return get_reminder_config().ladder("stage")
+    except ConfigError:
+        return None
+
+
 def ladder_steps() -> tuple[str, ...]:
     """The names of the stage ladder's rungs, as `_ladder_levels` names its windows (without
     counting any working days: a list's `ladder` filter is checked against them on every
     view of the worklist)."""
-    try:
-        return tuple(rung.step for rung in get_reminder_config().ladder("stage").rungs)
-    except ConfigError:
-        return ("overdue",)
+    ladder = _stage_ladder()
+    return (NO_LADDER,) if ladder is None else tuple(rung.step for rung in ladder.rungs)
 
 
 def _ladder_levels(today: date) -> list[tuple[str, date | None, date, bool]]:
     """(step, due after, due up to, counts as overdue) per rung of the stage ladder."""
-    try:
-        ladder = get_reminder_config().ladder("stage")
-    except ConfigError:                       # no usable ladder: overdue is "due on or before today"
-        return [("overdue", None, today, True)]
+    ladder = _stage_ladder()
+    if ladder is None:
+        return [(NO_LADDER, None, today, True)]
     windows = ladder.windows(today)
     return [(w.step, w.after, w.upto, rung.offset.n >= 0) for w, rung in zip(windows, ladder.rungs)]
