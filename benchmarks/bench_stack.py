@@ -59,12 +59,7 @@ def run(options) -> list[Result]:
                 "case page": [f"/cases/{i}" for i in ids]}
         figures = {page: _wrk(base, cookie, paths, run_dir) for page, paths in runs.items()}
     finally:
-        launcher.send_signal(signal.SIGTERM)
-        try:
-            launcher.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(launcher.pid, signal.SIGKILL)
-            launcher.wait()
+        _stack_down(launcher)
         shutil.rmtree(run_dir, ignore_errors=True)
     floor = figures.pop("static file")
     results = []
@@ -132,16 +127,21 @@ def _copy_web_cohort(web_database: str, url: str, cases: int) -> bool:
     return True
 
 
-def _stack_up(server: str, database: str, run_dir: Path) -> tuple[subprocess.Popen, str]:
+def _stack_up(server: str, database: str, run_dir: Path, *, prefect: bool = False,
+              **env: str) -> tuple[subprocess.Popen, str]:
+    """`etablera stack up` on `database` (with the Prefect server, deployments and workers
+    when `prefect`; `env` on top of this process's environment), waited for until ready.
+    Returns the launcher and HAProxy's address."""
     port = _free_port()
     env = {**os.environ, "ETABLERA_STACK_SERVER": server, "ETABLERA_STACK_DATABASE": database,
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **env}
+    extra = ["--prefect-port", str(_free_port())] if prefect else ["--no-prefect"]
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "etablera.interfaces.cli.main", "stack", "up", "--no-prefect", "--lang", "en",
+        [sys.executable, "-m", "etablera.interfaces.cli.main", "stack", "up", *extra, "--lang", "en",
          "--port", str(port), "--web-ports", f"{_free_port()},{_free_port()}", "--run-dir", str(run_dir)],
         cwd=ROOT, env=env, stdout=(run_dir / "stack.log").open("w"), stderr=subprocess.STDOUT,
         start_new_session=True)
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
             if json.loads((run_dir / "status.json").read_text())["ready"]:
@@ -154,6 +154,17 @@ def _stack_up(server: str, database: str, run_dir: Path) -> tuple[subprocess.Pop
     os.killpg(launcher.pid, signal.SIGTERM)
     launcher.wait(60)
     raise RuntimeError(f"etablera stack up was not ready: {(run_dir / 'stack.log').read_text()[-2000:]}")
+
+
+def _stack_down(launcher: subprocess.Popen) -> None:
+    """SIGTERM to the launcher (it stops every process of the stack), SIGKILL to its
+    group if it has not ended within a minute."""
+    launcher.send_signal(signal.SIGTERM)
+    try:
+        launcher.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(launcher.pid, signal.SIGKILL)
+        launcher.wait()
 
 
 def _served(run_dir: Path) -> dict[str, tuple[int, int]]:
