@@ -12,8 +12,9 @@ columns id, status, attempts, last_error, claimed_at, sent_at.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import ColumnElement, Table, and_, or_, true, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, or_, update
 from sqlalchemy.engine import Engine
 
 from etablera.models.database import transaction
@@ -32,13 +33,16 @@ def claimable(table: Table, started: datetime, stale: datetime) -> ColumnElement
 def claim(engine: Engine, table: Table, row_id: int, started: datetime, stale: datetime,
           also: ColumnElement[bool] | None = None) -> tuple[int, datetime] | None:
     """Claim row `row_id` (status -> sending) if it is still claimable and `also` holds:
-    (its attempts so far, the claim's time), or None when another sender took it first."""
-    d = table.c
-    with transaction(engine) as conn:
+    (its attempts so far, the claim's time), or None when another sender took it first.
+    One statement, a transaction by itself (`single`: on PostgreSQL no BEGIN and COMMIT
+    round trips)."""
+    statement = _claim_statement(table)
+    if also is not None:
+        statement = statement.where(also)
+    with transaction(engine, single=True) as conn:
         now = utcnow()
-        taken = conn.execute(update(table).where(d.id == row_id, claimable(table, started, stale),
-                                                 true() if also is None else also)
-                             .values(status="sending", claimed_at=now).returning(d.attempts)).first()
+        taken = conn.execute(statement, {"lease_row": row_id, "lease_started": started, "lease_stale": stale,
+                                         "lease_now": now}).first()
     return None if taken is None else (taken.attempts, now)
 
 
@@ -47,7 +51,6 @@ def finish(engine: Engine, table: Table, row_id: int, claimed_at: datetime, atte
     """Mark a claimed row sent, failed or dead (`attempts`: before this one), if the claim
     is still ours (a lease that ran out may have passed it on: then None). `failed_values`:
     more columns for a failure (a back-off); `then(conn)`: more writes in the same transaction."""
-    d = table.c
     attempts += 1
     now = utcnow()
     if error is None:
@@ -56,10 +59,30 @@ def finish(engine: Engine, table: Table, row_id: int, claimed_at: datetime, atte
         values = {"status": "dead" if attempts >= max_attempts else "failed", "attempts": attempts,
                   "last_error": error[:500], **(failed_values or {})}
     with transaction(engine) as conn:
-        changed = conn.execute(update(table).where(d.id == row_id, d.status == "sending", d.claimed_at == claimed_at)
-                               .values(**values)).rowcount
+        changed = conn.execute(_finish_statement(table, tuple(values)),
+                               {"lease_row": row_id, "lease_claimed": claimed_at,
+                                **{f"lease_{k}": v for k, v in values.items()}}).rowcount
         if changed != 1:
             return None
         if then is not None:
             then(conn, now)
     return values["status"]
+
+
+# Built once per table (and set of columns): a statement built at each call cost more of a
+# delivery's time than its round trips (the claimable condition alone ~0.25 ms).
+
+@lru_cache(maxsize=None)
+def _claim_statement(table: Table):
+    d = table.c
+    return (update(table).where(d.id == bindparam("lease_row"),
+                                claimable(table, bindparam("lease_started"), bindparam("lease_stale")))
+            .values(status="sending", claimed_at=bindparam("lease_now")).returning(d.attempts))
+
+
+@lru_cache(maxsize=None)
+def _finish_statement(table: Table, columns: tuple[str, ...]):
+    d = table.c
+    return (update(table).where(d.id == bindparam("lease_row"), d.status == "sending",
+                                d.claimed_at == bindparam("lease_claimed"))
+            .values({name: bindparam(f"lease_{name}") for name in columns}))

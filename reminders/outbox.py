@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import func, or_, select, true, update
+from sqlalchemy import bindparam, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -239,8 +239,7 @@ def _finish(engine: Engine, claim: dict, error: str | None, max_attempts: int) -
 def _summarise(conn, reminder_id: int, now: datetime) -> None:
     """The reminder's status from its deliveries: sent when all are, dead when one is,
     failed when one failed and waits for the next run, else pending."""
-    rows = conn.execute(select(DELIVERIES.c.status, DELIVERIES.c.attempts, DELIVERIES.c.last_error)
-                        .where(DELIVERIES.c.reminder_id == reminder_id)).all()
+    rows = conn.execute(_OF_REMINDER, {"summary_reminder": reminder_id}).all()
     statuses = {row.status for row in rows}
     if statuses == {"sent"}:
         status = "sent"
@@ -251,9 +250,18 @@ def _summarise(conn, reminder_id: int, now: datetime) -> None:
     else:
         status = "pending"
     errors = [row.last_error for row in rows if row.last_error]
-    conn.execute(update(REMINDERS).where(REMINDERS.c.id == reminder_id).values(
-        status=status, attempts=max(row.attempts for row in rows), last_error=errors[-1] if errors else None,
-        sent_at=now if status == "sent" else None))
+    conn.execute(_SUMMARY, {"summary_reminder": reminder_id, "summary_status": status,
+                            "summary_attempts": max(row.attempts for row in rows),
+                            "summary_error": errors[-1] if errors else None,
+                            "summary_sent": now if status == "sent" else None})
+
+
+# Built once: they run at every message sent (a statement built per call cost more than its round trip).
+_OF_REMINDER = (select(DELIVERIES.c.status, DELIVERIES.c.attempts, DELIVERIES.c.last_error)
+                .where(DELIVERIES.c.reminder_id == bindparam("summary_reminder")).order_by(DELIVERIES.c.id))
+_SUMMARY = (update(REMINDERS).where(REMINDERS.c.id == bindparam("summary_reminder"))
+            .values(status=bindparam("summary_status"), attempts=bindparam("summary_attempts"),
+                    last_error=bindparam("summary_error"), sent_at=bindparam("summary_sent")))
 
 
 # --------------------------------------------------------------------------- the message
