@@ -26,11 +26,15 @@ What holds (tests/test_fanout.py runs it on a 20,000-case cohort with two worker
 - Each message (reminder x recipient) is claimed before it is sent: a conditional UPDATE
   (status pending/failed -> sending) that only one deliverer can win, in any number of
   processes (PostgreSQL re-checks the condition after waiting for the row lock), and it is
-  marked sent only if the claim is still the deliverer's own.
+  marked sent only if the claim is still the deliverer's own. A deliverer claims up to
+  CLAIMED_AT_ONCE (20) with one statement and then sends and marks them one by one; a
+  claim whose turn comes after half its lease is renewed first.
 - A worker killed mid-run (SIGKILL, power cut): what its part had not recorded is
   recorded by the next run (idempotent), what it had not claimed is delivered by the next
-  run, and the one message it had claimed and not marked is sent again once its claim
-  is older than `lease_seconds` (config/reminders.toml [delivery], 900 s).
+  run, and the messages it had claimed and not marked (at most CLAIMED_AT_ONCE per part)
+  are sent by the first run after their claims are older than `lease_seconds`
+  (config/reminders.toml [delivery], 900 s): of those only the one in flight can have
+  gone out already.
 - So a message can reach its recipient twice in exactly one case: the process died after
   the channel accepted the message (the mail server's 250, the line written to the file)
   and before it committed "sent" — at most one message per killed deliverer. There is no

@@ -33,17 +33,34 @@ def claimable(table: Table, started: datetime, stale: datetime) -> ColumnElement
 def claim(engine: Engine, table: Table, row_id: int, started: datetime, stale: datetime,
           also: ColumnElement[bool] | None = None) -> tuple[int, datetime] | None:
     """Claim row `row_id` (status -> sending) if it is still claimable and `also` holds:
-    (its attempts so far, the claim's time), or None when another sender took it first.
-    One statement, a transaction by itself (`single`: on PostgreSQL no BEGIN and COMMIT
-    round trips)."""
+    (its attempts so far, the claim's time), or None when another sender took it first."""
+    return claim_many(engine, table, [row_id], started, stale, also).get(row_id)
+
+
+def claim_many(engine: Engine, table: Table, row_ids: list[int], started: datetime, stale: datetime,
+               also: ColumnElement[bool] | None = None) -> dict[int, tuple[int, datetime]]:
+    """Claim those of `row_ids` still claimable (and `also`), all with one statement, a
+    transaction by itself (`single`: on PostgreSQL no BEGIN and COMMIT round trips):
+    {id: (its attempts so far, the claim's time)} of the rows won. A row another sender
+    took first is missing. Send each soon: its lease runs from this moment (`renew`)."""
     statement = _claim_statement(table)
     if also is not None:
         statement = statement.where(also)
     with transaction(engine, single=True) as conn:
         now = utcnow()
-        taken = conn.execute(statement, {"lease_row": row_id, "lease_started": started, "lease_stale": stale,
-                                         "lease_now": now}).first()
-    return None if taken is None else (taken.attempts, now)
+        taken = conn.execute(statement, {"lease_rows": list(row_ids), "lease_started": started,
+                                         "lease_stale": stale, "lease_now": now}).all()
+    return {row.id: (row.attempts, now) for row in taken}
+
+
+def renew(engine: Engine, table: Table, row_id: int, claimed_at: datetime) -> datetime | None:
+    """The claim of `row_id` made at `claimed_at` starts its lease again now (a claimed row
+    whose turn came late): the new claim's time, or None if the claim is no longer ours."""
+    with transaction(engine, single=True) as conn:
+        now = utcnow()
+        changed = conn.execute(_renew_statement(table), {"lease_row": row_id, "lease_claimed": claimed_at,
+                                                          "lease_now": now}).rowcount
+    return now if changed == 1 else None
 
 
 def finish(engine: Engine, table: Table, row_id: int, claimed_at: datetime, attempts: int, error: str | None,
@@ -75,9 +92,17 @@ def finish(engine: Engine, table: Table, row_id: int, claimed_at: datetime, atte
 @lru_cache(maxsize=None)
 def _claim_statement(table: Table):
     d = table.c
-    return (update(table).where(d.id == bindparam("lease_row"),
+    return (update(table).where(d.id.in_(bindparam("lease_rows", expanding=True)),
                                 claimable(table, bindparam("lease_started"), bindparam("lease_stale")))
-            .values(status="sending", claimed_at=bindparam("lease_now")).returning(d.attempts))
+            .values(status="sending", claimed_at=bindparam("lease_now")).returning(d.id, d.attempts))
+
+
+@lru_cache(maxsize=None)
+def _renew_statement(table: Table):
+    d = table.c
+    return (update(table).where(d.id == bindparam("lease_row"), d.status == "sending",
+                                d.claimed_at == bindparam("lease_claimed"))
+            .values(claimed_at=bindparam("lease_now")))
 
 
 @lru_cache(maxsize=None)

@@ -4,16 +4,18 @@
 responsible officers as they are when it is addressed, the coordinators of the case's
 municipality for an organisation that has none, and for an escalation the coordinators
 too; a notice, reminders/notices.py, to the coordinators), then sends the
-deliveries one by one: claim (a short transaction), send, mark sent or failed (another).
+deliveries: claim a few (one statement), then each in turn: send, mark sent or failed (a
+short transaction).
 A failed delivery keeps its attempts and last error and is retried by the next run;
 after `max_attempts` it is `dead` and stays visible. A claim left behind by a delivery
 that died (SIGKILL, power cut) is taken again after the lease: the message it was sending
-may or may not have gone out, so it is sent again (at least once, never silently lost).
+may or may not have gone out, so it is sent again (at least once, never silently lost);
+the others it had claimed had not, and go out once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Callable
@@ -43,7 +45,11 @@ MAX_LIST = 100_000         # reminders in one list_reminders answer
 STEP_LABELS = {"warning": ("Varning", "Warning"), "overdue": ("Försenad", "Overdue"),
                "escalation": ("Eskalering", "Escalation")}
 Sender = Callable[..., None]
-CANDIDATES = 500           # deliveries read at a time by deliver (each still claimed on its own)
+CANDIDATES = 500           # deliveries read at a time by deliver
+# Deliveries claimed with one statement (then each sent and marked on its own). A deliverer
+# that dies leaves at most these claimed: the one in flight may have gone out and is sent
+# again after the lease; the rest had not and are sent once, after the lease.
+CLAIMED_AT_ONCE = 20
 
 
 @dataclass
@@ -128,8 +134,9 @@ def recipients(config: ReminderConfig, row, coordinators: dict[str, list[str]]) 
 def deliver(engine: Engine, *, config: ReminderConfig | None = None, case_config: Config | None = None,
             send: Sender | None = None, reclaim_after: float | None = None,
             limit: int | None = None, municipalities: Collection[str] | None = None) -> DeliveryResult:
-    """Send what is pending (and what failed before this run). Each delivery is claimed,
-    sent and marked on its own, so a crash loses at most the one in flight.
+    """Send what is pending (and what failed before this run). Deliveries are claimed
+    CLAIMED_AT_ONCE at a time, then each is sent and marked on its own, so a crash sends at
+    most the one in flight twice and delays the rest it had claimed by the lease.
     `municipalities` limits it to the reminders recorded for those codes (one part of a
     fanned-out check); deliverers with overlapping codes are still safe (the claim)."""
     config = config or get_reminder_config()
@@ -142,30 +149,30 @@ def deliver(engine: Engine, *, config: ReminderConfig | None = None, case_config
         urls = addresses(conn, config.delivery)
     done = 0
     stale = started - timedelta(seconds=lease)
-    for row in _candidates(engine, started, stale, municipalities):
-        if limit is not None and done >= limit:
+    for rows in _batches(_candidates(engine, started, stale, municipalities), CLAIMED_AT_ONCE):
+        if limit is not None:
+            rows = rows[:max(0, limit - done)]
+        if not rows:
             break
-        claim = _claim(engine, row, started, stale)
-        if claim is None:        # another deliverer took it first
-            continue
-        done += 1
-        subject, body = render(claim, case_config, config.delivery.language, config.delivery.base_url)
-        url = urls.get(claim["recipient"]) or config.delivery.default_url
-        error = None
-        try:
-            send(url, subject, body, recipient=claim["recipient"],
-                 message_id=f"<reminder-{claim['reminder_id']}-{claim['delivery_id']}@etablera>")
-        except channels.DeliveryError as exc:
-            error = str(exc) or type(exc).__name__
-        except Exception as exc:  # noqa: BLE001 - a broken channel must not stop the others
-            error = f"{type(exc).__name__}: {str(exc)[:200]}"
-        status = _finish(engine, claim, error, config.delivery.max_attempts)
-        if status == "sent":
-            result.sent += 1
-        elif status == "dead":
-            result.dead += 1
-        elif status == "failed":
-            result.failed += 1
+        for claim in _claims(engine, rows, started, stale, lease):   # those another deliverer took are left out
+            done += 1
+            subject, body = render(claim, case_config, config.delivery.language, config.delivery.base_url)
+            url = urls.get(claim["recipient"]) or config.delivery.default_url
+            error = None
+            try:
+                send(url, subject, body, recipient=claim["recipient"],
+                     message_id=f"<reminder-{claim['reminder_id']}-{claim['delivery_id']}@etablera>")
+            except channels.DeliveryError as exc:
+                error = str(exc) or type(exc).__name__
+            except Exception as exc:  # noqa: BLE001 - a broken channel must not stop the others
+                error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            status = _finish(engine, claim, error, config.delivery.max_attempts)
+            if status == "sent":
+                result.sent += 1
+            elif status == "dead":
+                result.dead += 1
+            elif status == "failed":
+                result.failed += 1
     return result
 
 
@@ -221,12 +228,34 @@ def _candidates(engine: Engine, started: datetime, stale: datetime,
         after = rows[-1]["delivery_id"]
 
 
-def _claim(engine: Engine, row, started: datetime, stale: datetime) -> dict | None:
-    """Claim one delivery (status -> sending) if it is still claimable: a conditional
-    UPDATE only one deliverer can win (PostgreSQL re-checks the condition after waiting
-    for the row's lock), so a message is never claimed by two deliverers at once."""
-    taken = leases.claim(engine, DELIVERIES, row["delivery_id"], started, stale)
-    return None if taken is None else {**row, "attempts": taken[0], "claimed_at": taken[1]}
+def _batches(rows: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _claims(engine: Engine, rows: list, started: datetime, stale: datetime, lease: float) -> Iterator[dict]:
+    """Claim these deliveries (status -> sending) where still claimable, with one
+    conditional UPDATE that only one deliverer can win for each row (PostgreSQL re-checks
+    the condition after waiting for a row's lock): a message is never claimed by two
+    deliverers at once. Yields the claims won, in order; one whose turn comes after half
+    its lease (a slow channel) is renewed first, so that its lease never runs out while
+    it waits to be sent."""
+    taken = leases.claim_many(engine, DELIVERIES, [row["delivery_id"] for row in rows], started, stale)
+    for row in rows:
+        if row["delivery_id"] not in taken:
+            continue
+        attempts, claimed_at = taken[row["delivery_id"]]
+        if (utcnow() - claimed_at).total_seconds() > lease / 2:
+            claimed_at = leases.renew(engine, DELIVERIES, row["delivery_id"], claimed_at)
+            if claimed_at is None:
+                continue
+        yield {**row, "attempts": attempts, "claimed_at": claimed_at}
 
 
 def _finish(engine: Engine, claim: dict, error: str | None, max_attempts: int) -> str | None:

@@ -27,7 +27,7 @@ from etablera.models.agreements import AgreementBook
 from etablera.models.configuration import DEFAULT_DIR
 from etablera.models.database import make_engine
 from etablera.models.ladder import load_reminder_config
-from etablera.models.timestamps import parse_moment
+from etablera.models.timestamps import parse_moment, utcnow
 from etablera.reminders import deadlines, officers, outbox as reminders
 from etablera.reminders.channels import DeliveryError
 
@@ -177,14 +177,40 @@ def test_sigkill_mid_batch_then_next_run_delivers_the_rest(sqlite_url, smtp):
     assert len(inbox.messages) == 3
     with engine.connect() as conn:
         left = Counter(conn.execute(select(ReminderDelivery.c.status)).scalars())
-    assert left == {"sent": 3, "sending": 1, "pending": 8}
-    # The next run leaves a fresh claim alone (the lease), then takes it over once it has run out.
-    assert reminders.deliver(engine, config=CONFIG).sent == 8
+    # It had claimed a batch: the 4th in flight, the rest of the batch not yet sent.
+    claimed = min(reminders.CLAIMED_AT_ONCE, 12)
+    assert left == Counter({"sent": 3, "sending": claimed - 3, "pending": 12 - claimed})
+    # The next run leaves the fresh claims alone (the lease), then takes them over once it has run out.
+    assert reminders.deliver(engine, config=CONFIG).sent == 12 - claimed
     after = reminders.deliver(engine, config=CONFIG, reclaim_after=0)
-    assert after.sent == 1
+    assert after.sent == claimed - 3
     keys = inbox.keys()
     assert len(keys) == 12 and len(set(keys)) == 12            # every (reminder, recipient) exactly once
     assert statuses(engine) == {"sent": 4}
+
+
+def test_a_claim_whose_turn_comes_late_is_renewed_before_it_is_sent(engine):
+    """Deliveries are claimed a batch at a time; behind a slow channel the last of a batch
+    waits for its turn. Each is sent within its lease all the same (renewed when its turn
+    came after half of it), so no other deliverer could have taken it over meanwhile."""
+    for i in range(3):
+        register(engine, pnr("19900101", 100 + i), "0581", "2026-02-20", "2026-03-02", actor="t")
+    deadlines.record_due(engine, parse_moment("2026-04-22"), config=CONFIG, book=NO_AGREEMENTS)
+    lease, ages, sent = 0.4, [], []
+
+    def slow(url, subject, body, recipient, message_id):
+        delivery = int(message_id.rsplit("-", 1)[1].split("@")[0])
+        with engine.connect() as conn:
+            claimed_at = conn.execute(select(ReminderDelivery.c.claimed_at)
+                                      .where(ReminderDelivery.c.id == delivery)).scalar_one()
+        ages.append((utcnow() - claimed_at).total_seconds())
+        sent.append(delivery)
+        time.sleep(0.15)
+
+    result = reminders.deliver(engine, config=CONFIG, send=slow, reclaim_after=lease)
+    assert 3 <= len(sent) <= reminders.CLAIMED_AT_ONCE and result.sent == len(sent) == len(set(sent))
+    assert max(ages) < lease / 2          # the third waited 0.3 s for its turn: renewed just before it went
+    assert set(statuses(engine)) == {"sent"}
 
 
 @pytest.mark.postgres
