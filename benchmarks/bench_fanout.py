@@ -4,9 +4,10 @@ orchestration included.
 
 `etablera stack up` with its Prefect server (on PostgreSQL), the deployments and two
 process workers, on a database of its own, `bench_fanout_<N>`, filled as bench_deadlines
-fills its (bulk SQL: the same spread of stage, establishment and measure due dates, three
-municipalities), kept for the next run (drop it by hand). The day before DAY was checked
-and delivered, as on a running system. Each round, interleaved:
+fills its (bulk SQL: the same spread of stage, establishment and measure due dates), the
+cases then spread over twelve municipalities (MUNICIPALITIES), kept for the next run (drop
+it by hand). The day before DAY was checked and delivered, as on a running system. Each
+round, interleaved:
 
 - fanned out: a flow run of the deployment `deadline-check/daily` for DAY is created
   through the API, as the scheduler creates it; the wall is from that moment until the API
@@ -41,6 +42,10 @@ from benchmarks.bench_stack import _stack_down, _stack_up
 from benchmarks.rounds import interleaved, result
 
 GOAL_S = 10.0
+# The cases are spread over twelve municipalities (of bench_deadlines' three, one held over
+# half of DAY's reminders: its fill ties the municipality and the due dates to the same
+# residues, so one part did most of the work alone).
+MUNICIPALITIES = ("0180", "1480", "1280", "0380", "0580", "0581", "1880", "1980", "0680", "2480", "1283", "0780")
 
 
 def run(options) -> list[Result]:
@@ -136,7 +141,7 @@ def _database(server: str, database: str, cases: int) -> None:
     admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
     with admin.connect() as conn:
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": database}).scalar()
-    if exists and _count(url) == cases:
+    if exists and _count(url) == (cases, len(MUNICIPALITIES)):
         admin.dispose()
         return
     with admin.connect() as conn:
@@ -146,16 +151,23 @@ def _database(server: str, database: str, cases: int) -> None:
     engine = make_engine(url)
     upgrade(engine)
     _fill(engine, cases)
+    codes = ", ".join(f"'{code}'" for code in MUNICIPALITIES)
+    with engine.begin() as conn:        # (a multiplicative hash of the id: no tie to the due dates' arithmetic)
+        conn.execute(text(f"UPDATE cases SET municipality = (ARRAY[{codes}])"
+                          f"[1 + (id::bigint * 48271 % 2147483647) % {len(MUNICIPALITIES)}]"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE cases"))
     engine.dispose()
 
 
-def _count(url: str) -> int:
+def _count(url: str) -> tuple[int, int]:
+    """The cases a kept database holds, and in how many municipalities."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            return conn.execute(text("SELECT count(*) FROM cases")).scalar_one()
+            return tuple(conn.execute(text("SELECT count(*), count(DISTINCT municipality) FROM cases")).one())
     except Exception:  # noqa: BLE001 - no table yet: not current
-        return -1
+        return (-1, -1)
     finally:
         engine.dispose()
 

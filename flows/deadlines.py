@@ -8,9 +8,11 @@
                           retried with back-off)
 
 Where the parts run. When the parent itself runs on a worker of a work pool (the
-deployments of flows/deploy.py, `prefect.yaml`), each part is a flow run of the
-deployment `deadline-check-part/part` (run_deployment): the pool's workers share them,
-each part in its own process, and the parent waits for them. Anywhere else (`etablera
+deployments of flows/deploy.py, `prefect.yaml`), each part but the first is a flow run of
+the deployment `deadline-check-part/part` (run_deployment): the pool's workers share them,
+each part in its own process; the parent runs the first part itself meanwhile (as a
+subflow in its own process, already started on a worker of the pool), then waits for the
+others. Anywhere else (`etablera
 serve`, `etablera deadlines check`, a test) the parts run in the parent's process one
 after the other as subflows: the same work, the same run records, no pool needed.
 `on_workers=True/False` overrides the choice.
@@ -86,9 +88,10 @@ def default_parts() -> int:
 
 def plan_parts(engine, parts: int) -> list[list[str]]:
     """The municipalities to check, dealt into at most `parts` groups of about the same
-    number of running cases (the largest first, each to the lightest group). Includes the
-    municipalities of the agreements and of reminders still waiting for delivery, so no
-    reminder is left out because no case of its municipality runs any more."""
+    number of cases (the largest first, each to the lightest group), and no more groups
+    than municipalities with cases. Includes the municipalities of the agreements and of
+    reminders still waiting for delivery, so no reminder is left out because no case of
+    its municipality runs any more."""
     from sqlalchemy import text
 
     from etablera.models.agreements import AgreementBook
@@ -104,7 +107,11 @@ def plan_parts(engine, parts: int) -> list[list[str]]:
     for agreement in AgreementBook.load(config_dir() / "agreements").agreements:
         for code in agreement.municipalities:
             weights.setdefault(code, 0)
-    groups: list[list[str]] = [[] for _ in range(max(1, min(parts, len(weights))))]
+    # No more groups than municipalities with cases: a part is a process on a worker, and
+    # one for the codes without cases (leftover reminders, agreements) alone cost a
+    # process start for next to nothing (bench_fanout). Those codes join the lightest group.
+    loaded = sum(1 for n in weights.values() if n)
+    groups: list[list[str]] = [[] for _ in range(max(1, min(parts, loaded or len(weights))))]
     load = [0] * len(groups)
     for code in sorted(weights, key=lambda c: (-weights[c], c)):
         lightest = load.index(min(load))
@@ -177,23 +184,30 @@ def _in_a_work_pool() -> bool:
 
 
 def _run_on_workers(groups: list[list[str]], now: str, send: bool, timeout: float) -> list[str]:
-    """Each group as a flow run of the part deployment; waits for them all (or `timeout`).
-    Returns what went wrong (the parts' figures are read from the outbox: a part's
-    result lives in its worker's process, maybe on another machine)."""
+    """The first group here, as a subflow in this flow run's own process (already started,
+    on a worker of the pool); each of the others as a flow run of the part deployment,
+    which the pool's workers start, each in a process of its own. Waits for them all (or
+    `timeout`). Returns what went wrong (the parts' figures are read from the outbox: a
+    part's result lives in its worker's process, maybe on another machine)."""
     from prefect import get_client
     from prefect.deployments import run_deployment
     from prefect.states import Crashed
 
     logger = get_run_logger()
+    own, others = groups[0], groups[1:]
     runs = [run_deployment(f"{PART_FLOW}/{PART_DEPLOYMENT}", timeout=0, as_subflow=True,
-                           parameters={"municipalities": group, "now": now, "send": send}) for group in groups]
-    logger.info("%d parts submitted to the work pool", len(runs))
-    waiting = {run.id: run for run in runs}
+                           parameters={"municipalities": group, "now": now, "send": send}) for group in others]
+    logger.info("%d parts submitted to the work pool; one runs here", len(runs))
     problems = []
+    # Meanwhile this process does a part of the work itself: its slot on the worker would
+    # otherwise only wait, and the others' processes take seconds to start.
+    state = deadline_check_part(own, now, send, return_state=True)
+    if not state.is_completed():
+        problems.append(f"part {', '.join(own)} (here): {state.type.value}")
+    waiting = {run.id: run for run in runs}
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while waiting and time.monotonic() < deadline:
-            time.sleep(1)
             for run_id in list(waiting):
                 run = client.read_flow_run(run_id)
                 if run.state is None or not run.state.is_final():
@@ -201,6 +215,8 @@ def _run_on_workers(groups: list[list[str]], now: str, send: bool, timeout: floa
                 del waiting[run_id]
                 if not run.state.is_completed():
                     problems.append(f"part {run.name}: {run.state.type.value}")
+            if waiting:
+                time.sleep(0.5)
         for run_id, run in waiting.items():
             # Nobody will report its end: mark it, so the UI says what happened.
             client.set_flow_run_state(run_id, Crashed(message=f"no result within {timeout:.0f} s (its worker may "
