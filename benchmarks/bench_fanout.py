@@ -30,7 +30,6 @@ import shutil
 import statistics
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -40,6 +39,7 @@ from sqlalchemy import create_engine, text
 from benchmarks import Result
 from benchmarks.bench_deadlines import DAY, _fill
 from benchmarks.bench_stack import _stack_down, _stack_up
+from benchmarks.prefect_api import api, wait_final
 from benchmarks.rounds import interleaved, result
 
 GOAL_S = 10.0
@@ -72,18 +72,18 @@ def run(options) -> list[Result]:
     rounds = max(3, getattr(options, "rounds", 3))
     parents, seen = [], {}
     try:
-        api = json.loads((run_dir / "status.json").read_text())["prefect_api"]
-        daily = _api(api, "/deployments/name/deadline-check/daily")["id"]
+        prefect = json.loads((run_dir / "status.json").read_text())["prefect_api"]
+        daily = api(prefect, "/deployments/name/deadline-check/daily")["id"]
 
         def fanned(_round: int) -> float:
             started = time.perf_counter()
-            run_id = _api(api, f"/deployments/{daily}/create_flow_run", {"parameters": {"now": DAY.isoformat()}})["id"]
-            state = _wait_final(api, run_id, 600)
+            run_id = api(prefect, f"/deployments/{daily}/create_flow_run", {"parameters": {"now": DAY.isoformat()}})["id"]
+            state = wait_final(prefect, run_id, 600)
             wall = time.perf_counter() - started
             if state != "COMPLETED":
                 raise RuntimeError(f"the fanned-out check ended {state}; see {run_dir}/stack.log")
-            parent = _api(api, f"/flow_runs/{run_id}")
-            parts = _api(api, "/flow_runs/filter", {"flow_runs": {"parent_flow_run_id": {"any_": [run_id]}}})
+            parent = api(prefect, f"/flow_runs/{run_id}")
+            parts = api(prefect, "/flow_runs/filter", {"flow_runs": {"parent_flow_run_id": {"any_": [run_id]}}})
             parents.append(_timeline(parent, parts))
             seen["fanned"] = _outcome(app, channel)
             _forget(app)
@@ -208,24 +208,6 @@ def _outcome(engine, channel: Path) -> tuple[int, int, int]:
     if set(statuses) - {"sent"} or len(taken) != statuses.get("sent", 0):
         raise RuntimeError(f"not every message of {DAY} was sent once: {statuses}, {len(taken)} taken by the channel")
     return reminders, len(taken), max(taken.values(), default=0)
-
-
-def _api(url: str, path: str, body: dict | None = None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url + path, data=data, method="POST" if body is not None else "GET",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def _wait_final(url: str, run_id: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = _api(url, f"/flow_runs/{run_id}")["state"]["type"]
-        if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
-            return state
-        time.sleep(0.2)
-    raise RuntimeError(f"flow run {run_id} not final within {timeout:.0f} s")
 
 
 def _drop(server: str, database: str) -> None:
