@@ -1,5 +1,7 @@
-"""The few calls of the Prefect server's REST API that the fan-out benchmark and its tests
-make (urllib: no prefect client, which would start its own machinery in the caller)."""
+"""The few calls of the Prefect server's REST API that bench_fanout makes (urllib: no
+prefect client, which would start its own machinery in the caller). The tests keep their
+own (tests/test_flows.py `api`): pytest does not put the repository's root, and so this
+package, on their path."""
 
 from __future__ import annotations
 

@@ -25,7 +25,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from benchmarks.prefect_api import wait_final
 from conftest import ROOT, free_port
 from test_flows import api, prefect_env
 from etablera.demo.bulk import write_cohort
@@ -202,7 +201,13 @@ def _parts(url: str, parent: str) -> list[dict]:
 
 
 def _wait_final(url: str, run_id: str, timeout: float) -> str:
-    return wait_final(url, run_id, timeout, ask=_patient, every=1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = _patient(url, f"/flow_runs/{run_id}")["state"]["type"]
+        if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+            return state
+        time.sleep(1)
+    raise AssertionError(f"flow run {run_id} not final within {timeout:.0f} s")
 
 
 def _start_check(url: str, daily_id: str, part_timeout: float) -> str:

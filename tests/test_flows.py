@@ -11,13 +11,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from benchmarks.prefect_api import api
 from conftest import ROOT, free_port, run_cli
 from identities import pnr
 from kit import officer, register
@@ -33,6 +33,14 @@ def prefect_env(tmp_path: Path, **extra) -> dict:
            "PREFECT_LOGGING_LEVEL": "WARNING", **extra}
     env.pop("PREFECT_API_URL", None)
     return env
+
+
+def api(url: str, path: str, body: dict | None = None) -> dict | list:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method="POST" if body is not None else "GET",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
 
 
 def one_overdue_case(engine) -> int:
