@@ -213,6 +213,58 @@ def test_a_claim_whose_turn_comes_late_is_renewed_before_it_is_sent(engine):
     assert set(statuses(engine)) == {"sent"}
 
 
+SIBLING_STATES = [("pending", 0, None), ("sending", 1, None), ("sent", 1, None), ("failed", 2, "refused"),
+                  ("dead", 5, "gone"), ("failed", 1, "")]
+
+
+def test_a_sent_message_sums_up_its_reminder_by_the_same_rules_on_both_databases(db_url):
+    """The delivery just sent beside two others in every combination of states: the
+    reminder's status, attempts, last error and sent time follow the rules of
+    outbox._summarise (the lowest of dead, failed, pending/sending, sent; the most attempts;
+    the newest non-empty error). On PostgreSQL the message is marked and summed up by one
+    statement (outbox.SENT), on SQLite by the general path: both held to the same answers."""
+    import itertools
+    from datetime import date
+    engine = make_engine(db_url)
+    now = utcnow()
+    combos = list(itertools.product(SIBLING_STATES, repeat=2))
+    with engine.begin() as conn:
+        for n, (first, second) in enumerate(combos):
+            reminder = conn.execute(Reminder.insert().values(
+                kind="stage", target_id=n + 1, visit=1, step="warning", municipality="0581", stage="module1",
+                due=date(2026, 4, 1), detected_on=date(2026, 4, 8), recorded_at=now, status="pending",
+                addressed=True, attempts=0)).inserted_primary_key[0]
+            conn.execute(ReminderDelivery.insert(), [
+                {"reminder_id": reminder, "recipient": "now", "status": "pending", "attempts": 2, "last_error": None},
+                *({"reminder_id": reminder, "recipient": f"other{i}", "status": state, "attempts": attempts,
+                   "last_error": error} for i, (state, attempts, error) in enumerate((first, second)))])
+    started = utcnow()
+    for n, (first, second) in enumerate(combos):
+        with engine.connect() as conn:
+            reminder, delivery = conn.execute(
+                select(Reminder.c.id, ReminderDelivery.c.id).join_from(
+                    Reminder, ReminderDelivery, ReminderDelivery.c.reminder_id == Reminder.c.id)
+                .where(Reminder.c.target_id == n + 1, ReminderDelivery.c.recipient == "now")).one()
+        [claim] = reminders._claims(engine, [{"delivery_id": delivery, "reminder_id": reminder}], started,
+                                    started - timedelta(hours=1), 900)
+        assert reminders._finish(engine, claim, None, CONFIG.delivery.max_attempts) == "sent"
+        statuses_ = [first[0], second[0]]
+        expected = ("dead" if "dead" in statuses_ else "failed" if "failed" in statuses_
+                    else "sent" if set(statuses_) == {"sent"} else "pending")
+        errors = [error for _, _, error in (first, second) if error]
+        with engine.connect() as conn:
+            row = conn.execute(select(Reminder).where(Reminder.c.id == reminder)).one()
+        assert (row.status, row.attempts, row.last_error) == (expected, max(3, first[1], second[1]),
+                                                              errors[-1] if errors else None), (first, second)
+        assert (row.sent_at is not None) == (expected == "sent"), (first, second)
+    # and a claim no longer ours is not marked
+    with engine.connect() as conn:
+        delivery = conn.execute(select(ReminderDelivery.c.id).where(ReminderDelivery.c.recipient == "now")).first()[0]
+    stale = {"delivery_id": delivery, "reminder_id": 0, "attempts": 3, "claimed_at": started}
+    assert reminders._finish(engine, stale, None, CONFIG.delivery.max_attempts) is None
+    engine.dispose()
+
+
 @pytest.mark.postgres
 def test_two_checks_at_the_same_moment_record_each_reminder_once(pg_url):
     engine = make_engine(pg_url)
