@@ -18,7 +18,9 @@ round, interleaved:
   went are given beside it.
 - the floor: the same recording and delivery in this process, no Prefect, one pass.
 
-Between rounds DAY's reminders and deliveries are removed again. Both sides must record the
+The parts are ETABLERA_CHECK_PARTS (default 4, as the flow's) and the workers' polling is
+stack.env's; both can be set in the environment to compare. Between rounds DAY's
+reminders and deliveries are removed again. Both sides must record the
 same reminders and deliver every message once (checked each round).
 """
 
@@ -68,7 +70,7 @@ def run(options) -> list[Result]:
     _checked_before(app)
     _forget(app)
     launcher, _ = _stack_up(server, database, run_dir, prefect=True, ETABLERA_STACK_PREFECT_DATABASE=prefect_database,
-                            ETABLERA_CHECK_PARTS="4")
+                            ETABLERA_CHECK_PARTS=os.environ.get("ETABLERA_CHECK_PARTS", "4"))
     rounds = max(3, getattr(options, "rounds", 3))
     parents, seen = [], {}
     try:

@@ -89,7 +89,7 @@ def register(pool: str = POOL, config: ReminderConfig | None = None) -> list[str
 def worker_command(pool: str = POOL, name: str | None = None, limit: int | None = None) -> list[str]:
     """The command line of one worker of `pool` (a process worker: each flow run is a
     subprocess of this Python, with the worker's environment). Set
-    PREFECT_WORKER_QUERY_SECONDS (Prefect's default 10; stack/stack.env sets 2) lower for a
+    PREFECT_WORKER_QUERY_SECONDS (Prefect's default 10; stack/stack.env sets 1) lower for a
     quicker pick-up of the parts."""
     command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
     if name:
