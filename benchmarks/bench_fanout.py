@@ -18,9 +18,9 @@ round, interleaved:
   went are given beside it.
 - the floor: the same recording and delivery in this process, no Prefect, one pass.
 
-The parts are ETABLERA_CHECK_PARTS (default 4, as the flow's) and the workers' polling is
-stack.env's; both can be set in the environment to compare. Between rounds DAY's
-reminders and deliveries are removed again. Both sides must record the
+The parts (ETABLERA_CHECK_PARTS, the flow's default 4) and the workers' polling
+(stack.env's PREFECT_WORKER_QUERY_SECONDS) come from the environment, as for the stack.
+Between rounds DAY's reminders and deliveries are removed again. Both sides must record the
 same reminders and deliver every message once (checked each round).
 """
 
@@ -69,8 +69,7 @@ def run(options) -> list[Result]:
     app = make_engine(f"{server}/{database}")
     _checked_before(app)
     _forget(app)
-    launcher, _ = _stack_up(server, database, run_dir, prefect=True, ETABLERA_STACK_PREFECT_DATABASE=prefect_database,
-                            ETABLERA_CHECK_PARTS=os.environ.get("ETABLERA_CHECK_PARTS", "4"))
+    launcher, _ = _stack_up(server, database, run_dir, prefect=True, ETABLERA_STACK_PREFECT_DATABASE=prefect_database)
     rounds = max(3, getattr(options, "rounds", 3))
     parents, seen = [], {}
     try:
@@ -150,8 +149,8 @@ def _database(server: str, database: str, cases: int) -> None:
     if exists and _count(url) == (cases, len(MUNICIPALITIES)):
         admin.dispose()
         return
+    _drop(server, database)
     with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
         conn.execute(text(f"CREATE DATABASE {database}"))
     admin.dispose()
     engine = make_engine(url)
