@@ -12,6 +12,7 @@ import json
 import os
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +32,7 @@ DEFAULT_URL = "sqlite:///etablera.sqlite3"
 _HELD = threading.local()           # the writers' locks this thread holds (see _writers_queue)
 MIGRATIONS = Path(__file__).with_name("migrations")
 PING_AFTER = 10.0           # seconds in the pool after which a PostgreSQL connection is pinged before use
+_MADE: weakref.WeakSet[Engine] = weakref.WeakSet()      # the engines of this process (dispose_engines)
 
 
 def database_url() -> str:
@@ -75,7 +77,17 @@ def make_engine(url: str | None = None) -> Engine:
         engine = create_engine(url, **codec)
         event.listen(engine.pool, "checkin", _mark_idle)
         event.listen(engine.pool, "checkout", _ping_if_idle(engine.dialect))
+    _MADE.add(engine)
     return engine
+
+
+def dispose_engines() -> None:
+    """Close the pooled connections of every engine this process made: a command's last
+    step, so that its connections end (SQLite checkpoints its log; PostgreSQL sees a clean
+    goodbye) even when the interpreter leaves without collecting them (interfaces/cli/main
+    `run`). The engines stay usable; a later transaction connects again."""
+    for engine in list(_MADE):
+        engine.dispose()
 
 
 def _json_text(value) -> str:

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow
 # only by DDL: models/metadata.Index), nor argon2 (no password is checked).
 NEVER = {"sqlmodel", "pydantic", "pydantic_core", "pendulum", "matplotlib", "prefect", "fastapi", "sqlalchemy.orm",
          "babel", "openpyxl", "structlog", "authlib", "jinja2", "sqlalchemy.dialects.postgresql", "argon2"}
-CODE = "import sys; from etablera.interfaces.cli.main import main; sys.argv[0] = 'etablera'; main()"
+# As the console script runs it (pyproject's [project.scripts]).
+CODE = "import sys; from etablera.interfaces.cli.main import run; sys.argv[0] = 'etablera'; sys.exit(run())"
 
 
 def _run(env: dict, *args: str, importtime: bool = False) -> subprocess.CompletedProcess:
@@ -95,3 +96,22 @@ def test_a_changed_configuration_file_is_validated_again(env, tmp_path):
     broken = subprocess.run([sys.executable, "-c", CODE, "case", "show", case_id], capture_output=True, text=True,
                             env=env, cwd=ROOT, timeout=120)
     assert broken.returncode != 0 and "municipalities.toml" in broken.stderr      # a broken file is never skipped
+
+
+def test_the_command_closes_its_connections_before_it_leaves_without_collecting(env, tmp_path):
+    """The console script skips the interpreter's last garbage collection (gc.freeze), so it
+    closes its connections itself first: SQLite's log is checkpointed and removed as at
+    any last close, what was written is there for the next command, and a refusal keeps
+    its exit code."""
+    database = tmp_path / "own.sqlite3"            # no connection of this process on it
+    env = {**env, "ETABLERA_DATABASE_URL": f"sqlite:///{database}"}
+    _run(env, "init")
+    registered = _run(env, "case", "register", "--person", "19900101-0017", "--municipality", "0180",
+                      "--permit-date", "2025-01-02", "--json")
+    case_id = json.loads(registered.stdout)["id"]
+    assert not database.with_name("own.sqlite3-wal").exists()       # closed, not left to the exit
+    assert json.loads(_run(env, "case", "show", str(case_id), "--json").stdout)["id"] == case_id
+    refused = subprocess.run([sys.executable, "-c", CODE, "case", "show", "999999", "--json"], capture_output=True,
+                             text=True, env=env, cwd=ROOT, timeout=120)
+    assert refused.returncode == 2 and json.loads(refused.stdout)["error"]["field"] == "id"
+    assert not database.with_name("own.sqlite3-wal").exists()

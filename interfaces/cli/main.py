@@ -12,6 +12,7 @@ gives the field; with --json, stdout has {"error": {"code", "field", "message", 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import sys
@@ -249,6 +250,26 @@ def _demo_users(doc: dict, lang: str) -> str:
     return "\n".join([_w("demo_users", lang, password=doc["password"])]
                      + [f"  {u['id']:<16} {u['role']:<12} {u['organisation']:<6} "
                         f"{u['municipality'] or u['office'] or _w('all_municipalities', lang)}" for u in doc["users"]])
+
+
+def run() -> None:
+    """The console script `etablera`: `main`, then out without the interpreter's last
+    garbage collection.
+
+    Leaving, Python collects every object the command made or imported; for SQLAlchemy's
+    objects alone that is about 40 ms, a fifth of `etablera case show`. The connections
+    are closed first (`dispose_engines`), and then every object still alive is set aside
+    from collection (`gc.freeze`), so the collection at exit finds nothing to do. The
+    process's memory goes back to the system as with any exit; what a command wrote is
+    committed before it returns. Only the console script does this: a test or a program that
+    calls `main` goes on collecting as usual."""
+    try:
+        main()
+    finally:
+        database = sys.modules.get("etablera.models.database")     # not imported by every command
+        if database is not None:
+            database.dispose_engines()
+        gc.freeze()
 
 
 def main(argv: list[str] | None = None) -> None:
