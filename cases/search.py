@@ -7,9 +7,7 @@ What the query is decides how it is answered:
   exactly that number (`ix_cases_person`);
 - digits that are no identity number, or `#123`: that case;
 - anything else is a name: each word a prefix of the given or the family name, compared
-  in their folded forms (statemachine/person.py `fold`: "ozl" finds "Özlem"), by an
-  indexed range of `given_key`/`family_key` within each of the user's municipalities
-  (the indexes (municipality, given_key) and (municipality, family_key)).
+  in their folded forms (statemachine/person.py `fold`: "ozl" finds "Özlem").
 
 Every case a search shows is in the access log (one row per case, action `search`, one
 INSERT, committed before the answer is returned; the kind of search, never its words); a
@@ -21,8 +19,21 @@ of a case takes in turn, is held for the INSERT only.
 The statement of each kind of query is built once (the number, the id, the words and the
 municipalities are bound parameters).
 
-The name statement is written per database so that each uses its index: on PostgreSQL
-`LIKE 'prefix%'` (% and _ escaped, by !) over the keys' varchar_pattern_ops indexes; on SQLite,
+How a name is found, within the user's municipalities: the longest word leads.
+- A lead word of three characters ("ahm", what most people type first): each case lies
+  in two indexes under the head of its folded names (the first three characters,
+  models/case.py `name_head`), newest last; each index gives its newest cases under that
+  head, the other words checked on them, and stops at the page's 21st; the two lists are
+  merged newest first. At a million cases that is 21 entries of each index where the
+  prefix's range was thousands ("ahm" in Stockholm), all read to keep the newest.
+- Two characters: each head index's range of heads, every case of it read, the newest kept.
+- Longer ("mohammed"): the range of the whole word in (municipality, given_key) and
+  (municipality, family_key), the cases of that prefix alone, the newest kept. (Under the
+  head, "mohammed" would read every "Mohammadi" of the family index to find none.)
+- A user of every municipality: the same ranges of (given_key) and (family_key).
+
+A prefix is written per database so that each uses its index: on PostgreSQL
+`LIKE 'prefix%'` (% and _ escaped, by !) over text/varchar_pattern_ops indexes; on SQLite,
 whose LIKE is case-insensitive and so uses no ordinary index, the same prefix as a range
 (`key >= 'ozl' AND key < 'ozl' || U+10FFFF`; the keys are already folded).
 """
@@ -33,12 +44,13 @@ import re
 from datetime import date
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, or_, select, union_all
 from sqlalchemy.engine import Engine
 
 from etablera.access import scope
 from etablera.access.principal import OUTSIDE, Principal
 from etablera.cases.audit import CASES
+from etablera.models.case import NAME_HEAD, name_head
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.identity import IdentityError, parse_identity
@@ -96,7 +108,7 @@ def search(engine: Engine, who: Principal, query: str, *, limit: int = DEFAULT_L
     if kind == "case" and not 1 <= value <= MAX_ID:
         return _answer(kind, limit, [], False, config, lang)
     dialect = engine.dialect.name
-    found = _select(kind, len(value) if kind == "name" else 0, _places(who.municipalities), dialect)
+    found = _select(*_shape(kind, value, who.municipalities), dialect)
     values = {**_values(kind, value, who.municipalities, dialect), "limit": limit + 1}
     apart = dialect == "sqlite"         # SQLite: the read outside the writers' lock (queues.list_cases)
     with transaction(engine, write=not apart, single=apart) as conn:
@@ -120,39 +132,63 @@ def statement(kind: str, value, municipalities: tuple[str, ...] | None, dialect:
     """The SELECT that answers a parsed query (`parse_query`) for `municipalities` (None:
     all) on `dialect` (sqlite | postgresql), newest first, with its values (`search` runs
     the same statement with the values beside it)."""
-    words = len(value) if kind == "name" else 0
-    return _select(kind, words, _places(municipalities), dialect).params(
+    return _select(*_shape(kind, value, municipalities), dialect).params(
         {**_values(kind, value, municipalities, dialect), "limit": DEFAULT_LIMIT + 1})
 
 
-def _places(municipalities: tuple[str, ...] | None) -> str | None:
-    return None if municipalities is None else "one" if len(municipalities) == 1 else "many"
+def _shape(kind: str, value, municipalities: tuple[str, ...] | None) -> tuple:
+    """What the statement of a query depends on: its kind, its number of words, the user's
+    places (None: every municipality; one; many) and its lead word's length, as
+    `_select` takes them."""
+    places = None if municipalities is None else "one" if len(municipalities) == 1 else "many"
+    if kind != "name":
+        return kind, 0, places, None
+    lead = len(_lead_first(value)[0])
+    return kind, len(value), places, "short" if lead < NAME_HEAD else "head" if lead == NAME_HEAD else "longer"
+
+
+def _lead_first(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The words with the longest first (the first of those): it leads the search."""
+    lead = max(range(len(words)), key=lambda i: (len(words[i]), -i))
+    return (words[lead], *words[:lead], *words[lead + 1:])
 
 
 @lru_cache(maxsize=64)
-def _select(kind: str, words: int, places: str | None, dialect: str):
-    """The statement of one kind of query (built once: the values are bound parameters)."""
+def _select(kind: str, words: int, places: str | None, lead: str | None, dialect: str):
+    """The statement of one shape of query (`_shape`; built once: the values are bound
+    parameters)."""
     query = select(*_COLUMNS).order_by(CASES.c.id.desc()).limit(bindparam("limit"))
     if kind == "number":                # every case of the number: one outside scope is logged as refused
         return query.where(CASES.c.person == bindparam("value"))
     if kind == "case":
         return query.where(CASES.c.id == bindparam("value"))
-    # Each municipality's range of the prefix, on (municipality, given_key) and
-    # (municipality, family_key): never the whole country's cases of the prefix.
-    if places == "one":
-        query = query.where(CASES.c.municipality == bindparam("municipality"))
-    elif places == "many":
-        query = query.where(CASES.c.municipality.in_(bindparam("municipalities", expanding=True)))
-    query = query.where(and_(*(or_(_prefix(CASES.c.given_key, i, dialect), _prefix(CASES.c.family_key, i, dialect))
-                               for i in range(words))))
+    others = [_word(i, dialect) for i in range(1, words)]
+    place = (None if places is None else CASES.c.municipality == bindparam("municipality") if places == "one"
+             else CASES.c.municipality.in_(bindparam("municipalities", expanding=True)))
+    if place is not None and lead != "longer":
+        # Each name's index under the head, newest first: the head itself (three
+        # characters) or, for two, its range of heads.
+        newest = []
+        for key in (CASES.c.given_key, CASES.c.family_key):
+            first = _prefix(name_head(key), 0, dialect) if lead == "short" else name_head(key) == bindparam("head")
+            ids = select(CASES.c.id).where(place, first, *others).order_by(CASES.c.id.desc())\
+                .limit(bindparam("limit")).subquery()
+            newest.append(select(ids.c.id))
+        return query.where(CASES.c.id.in_(union_all(*newest)))
+    # A longer lead word: its range of (municipality, given_key) and (municipality,
+    # family_key), the cases of that prefix alone (every one read, the newest kept); a user
+    # of every municipality: the same of (given_key) and (family_key). On SQLite the ids
+    # first, from the two indexes alone (each entry holds its rowid, the id), then the rows
+    # of those ids only; PostgreSQL weighs it by its statistics.
+    query = query.where(*([] if place is None else [place]), _word(0, dialect), *others)
     if dialect == "sqlite":
-        # The ids first, from the two name indexes alone (each entry holds its rowid, the
-        # id), then the rows of those ids only: not a row read for every case of the prefix
-        # in the municipality (thousands for "Ali") to keep the newest. PostgreSQL reads
-        # the table backwards by id instead, stopping at the newest matches.
-        newest = query.with_only_columns(CASES.c.id)
-        return select(*_COLUMNS).where(CASES.c.id.in_(newest)).order_by(CASES.c.id.desc())
+        return select(*_COLUMNS).where(CASES.c.id.in_(query.with_only_columns(CASES.c.id))).order_by(CASES.c.id.desc())
     return query
+
+
+def _word(i: int, dialect: str):
+    """Word i is a prefix of the given or the family name."""
+    return or_(_prefix(CASES.c.given_key, i, dialect), _prefix(CASES.c.family_key, i, dialect))
 
 
 def _prefix(column, i: int, dialect: str):
@@ -164,7 +200,8 @@ def _prefix(column, i: int, dialect: str):
 def _values(kind: str, value, municipalities: tuple[str, ...] | None, dialect: str) -> dict:
     if kind != "name":
         return {"value": value}
-    values: dict = {}
+    value = _lead_first(value)
+    values: dict = {"head": value[0][:NAME_HEAD]}
     if municipalities is not None:
         values.update({"municipality": municipalities[0]} if len(municipalities) == 1
                       else {"municipalities": list(municipalities)})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, String, Table, text
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, String, Table, func, literal_column, text
 
 from etablera.models.metadata import Index, metadata
 from etablera.models.timestamps import UTCDateTime
@@ -73,7 +73,7 @@ Case = Table(
     # Name search: a prefix of the folded given or family name (cases/search.py).
     Index("ix_cases_given_key", "given_key", postgresql_ops={"given_key": "varchar_pattern_ops"}),
     Index("ix_cases_family_key", "family_key", postgresql_ops={"family_key": "varchar_pattern_ops"}),
-    # ... within the user's municipalities (migration 0009).
+    # ... within the user's municipalities (migration 0009), and by the name's head, below.
     Index("ix_cases_municipality_given_key", "municipality", "given_key",
           postgresql_ops={"given_key": "varchar_pattern_ops"}),
     Index("ix_cases_municipality_family_key", "municipality", "family_key",
@@ -100,6 +100,28 @@ Case = Table(
     Index("ix_cases_queue_followup", "municipality", "state_since", "state", "id",
           sqlite_where=text(FOLLOWED_UP_SQL), postgresql_where=text(FOLLOWED_UP_SQL)),
 )
+
+# Name search within the user's municipalities (cases/search.py; migration 0018): each
+# case under the first NAME_HEAD characters of its folded given and family name, newest
+# last, so that a search for "ahm" reads the newest matches of its municipality and stops
+# at the page's 21st, where (municipality, key) holds the prefix's thousands of cases in
+# name order, all read to keep the newest. The expression is spelt as the statements
+# spell it (literal 1 and 3: a database uses an expression index only for the same
+# expression); on PostgreSQL text_pattern_ops, so that a shorter word's LIKE 'oz%' reads
+# one range of it too.
+NAME_HEAD = 3
+
+
+def name_head(column):
+    """The first NAME_HEAD characters of a folded name key, as its index holds them."""
+    return func.substr(column, literal_column("1"), literal_column(str(NAME_HEAD)))
+
+
+for _key in ("given", "family"):
+    Index(f"ix_cases_municipality_{_key}_head", Case.c.municipality,
+          name_head(Case.c[f"{_key}_key"]).label(f"{_key}_head"), Case.c.id,
+          postgresql_ops={f"{_key}_head": "text_pattern_ops"})
+
 
 # A measure (insats) in module 2, or a component of a local job track in module 3.
 #
