@@ -73,7 +73,8 @@ _COLUMNS = (CASES.c.id, CASES.c.person, CASES.c.given_name, CASES.c.family_name,
 
 
 def parse_query(query: str | None, today: date) -> tuple[str, object]:
-    """What `query` asks for: ("number", 12 digits) | ("case", id) | ("name", words)."""
+    """What `query` asks for: ("number", 12 digits) | ("case", id) | ("name", words), the
+    words longest first (the first leads the search; of equal ones, the first typed)."""
     text = " ".join(str(query or "").split())
     if not text:
         raise BadInput("search_query_missing", field="query")
@@ -94,7 +95,7 @@ def parse_query(query: str | None, today: date) -> tuple[str, object]:
     words = [w for w in re.split(r"[\s,]+", fold(text)) if w][:MAX_WORDS]
     if not words or max(len(w) for w in words) < MIN_NAME:
         raise BadInput("search_query_too_short", field="query", min=MIN_NAME)
-    return "name", tuple(words)
+    return "name", tuple(sorted(words, key=len, reverse=True))
 
 
 def search(engine: Engine, who: Principal, query: str, *, limit: int = DEFAULT_LIMIT, lang: str = "sv",
@@ -143,14 +144,8 @@ def _shape(kind: str, value, municipalities: tuple[str, ...] | None) -> tuple:
     places = None if municipalities is None else "one" if len(municipalities) == 1 else "many"
     if kind != "name":
         return kind, 0, places, None
-    lead = len(_lead_first(value)[0])
+    lead = len(value[0])
     return kind, len(value), places, "short" if lead < NAME_HEAD else "head" if lead == NAME_HEAD else "longer"
-
-
-def _lead_first(words: tuple[str, ...]) -> tuple[str, ...]:
-    """The words with the longest first (the first of those): it leads the search."""
-    lead = max(range(len(words)), key=lambda i: (len(words[i]), -i))
-    return (words[lead], *words[:lead], *words[lead + 1:])
 
 
 @lru_cache(maxsize=64)
@@ -200,7 +195,6 @@ def _prefix(column, i: int, dialect: str):
 def _values(kind: str, value, municipalities: tuple[str, ...] | None, dialect: str) -> dict:
     if kind != "name":
         return {"value": value}
-    value = _lead_first(value)
     values: dict = {"head": value[0][:NAME_HEAD]}
     if municipalities is not None:
         values.update({"municipality": municipalities[0]} if len(municipalities) == 1
