@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from etablera.reports.outcomes import ESTABLISHED
-from etablera.reports.percentiles import empty_stats, histogram_stats, percentile_sql
+from etablera.reports.percentiles import empty_stats, histogram_stats, histograms
 from etablera.reports.rows import fetch, muni_entry, share
 from etablera.reports.scope import ALL, Scope
 from etablera.statemachine.process import STATE
@@ -38,11 +38,10 @@ def establishment(conn: Connection, scope: Scope) -> dict:
                CAST(MAX(base.starters) AS BIGINT) AS starters
         FROM months CROSS JOIN base LEFT JOIN done ON done.month <= months.m
         GROUP BY months.m ORDER BY months.m""", {})
-    source = (f"SELECT 'permit' AS k1, municipality AS k2, days AS value, CAST(SUM(n) AS BIGINT) AS n "
-              f"FROM report_exits WHERE exit_state IN ({established}) GROUP BY municipality, days "
-              f"UNION ALL SELECT 'permit', '{ALL}', days, CAST(SUM(n) AS BIGINT) FROM report_exits "
-              f"WHERE exit_state IN ({established}) GROUP BY days")
-    times = {r.k2: histogram_stats(r) for r in fetch(conn, percentile_sql(source), {})}
+    exits = histograms(fetch(conn, f"""
+        SELECT 'permit', municipality, days, CAST(SUM(n) AS BIGINT) FROM report_exits
+        WHERE exit_state IN ({established}) GROUP BY municipality, days""", {}))
+    times = {key: histogram_stats(hist) for key, hist in exits.get("permit", {}).items()}
     keys = ("starters", "established", "within", "open", "work", "own_business", "studies")
     per = {row.start_municipality: {k: getattr(row, k) or 0 for k in keys} for row in cohort}
     for code in scope.municipalities:

@@ -1,8 +1,10 @@
 """The follow-up report (uppföljningsrapport): the figures the parties committed to follow,
 per municipality, track and period, as one JSON-able document.
 
-Every figure is computed by set-based SQL in the database (the same statements on SQLite
-and PostgreSQL); Python only names and arranges the rows that come back. The heavy part
+Every count is taken by set-based SQL in the database (the same statements on SQLite and
+PostgreSQL); Python names and arranges the rows that come back, and takes the quartiles
+of the histograms of whole days the database counted (reports/percentiles.py: a row
+per stage, municipality and day, however many the cases). The heavy part
 of the history, a case's stays in each stage with its days on hold left out, is kept in
 the derived tables `report_visits` and `report_cases` (reports/facts.py), which
 `build_report` first brings up to date.
@@ -25,7 +27,7 @@ Definitions (also written into the document, under "method"):
 - percentiles: "linear between closest ranks" (the method of PostgreSQL's percentile_cont
   and of numpy's default): for n sorted values x1..xn, position h = 1 + p(n-1), value
   x⌊h⌋ + (h-⌊h⌋)(x⌊h⌋+1 - x⌊h⌋). Computed from the histogram of whole days with running
-  counts (SUM OVER), so it is exact and the same on both databases;
+  counts, so it is exact and the same on both databases;
 - established: left for work, own business or studies; within the frame: on or before
   the case's establishment due date (two years from the permit, or the later reception,
   moved by time on hold);

@@ -3,9 +3,9 @@ out), and the modules skipped, by reason."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from etablera.reports.percentiles import empty_stats, histogram_stats, percentile_sql
+from etablera.reports.percentiles import histogram_stats, histograms
 from etablera.reports.rows import fetch, muni_entry
 from etablera.reports.scope import ALL, Scope
 from etablera.statemachine.process import STAGE, stage_label
@@ -15,34 +15,35 @@ STAGES = tuple(STAGE)
 
 def time_in_stage(conn: Connection, scope: Scope) -> dict:
     """Days in each stage (stays that ended in the period), days on hold excluded, with the
-    distribution (stays per 30 days) for the charts. The histogram by whole days is built
-    once, in a temporary table, and every figure is computed from it."""
-    conn.execute(text("DROP TABLE IF EXISTS report_hist"))
-    conn.execute(text(
-        "CREATE TEMPORARY TABLE report_hist AS SELECT stage, municipality, days, COUNT(*) AS n, "
-        "SUM(paused_days) AS paused, SUM(CASE WHEN paused_days > 0 THEN 1 ELSE 0 END) AS with_pause "
-        f"FROM report_visits WHERE days IS NOT NULL AND end_day BETWEEN :first AND :last"
-        f"{scope.where('municipality')} GROUP BY stage, municipality, days"), scope.params())
-    source = (f"SELECT stage AS k1, municipality AS k2, days AS value, n FROM report_hist "
-              f"UNION ALL SELECT stage, '{ALL}', days, CAST(SUM(n) AS BIGINT) FROM report_hist GROUP BY stage, days")
-    rows = fetch(conn, percentile_sql(source), {})
-    stats = {(r.k1, r.k2): histogram_stats(r) for r in rows}
-    buckets = fetch(conn, "SELECT stage, days / 30 AS bucket, CAST(SUM(n) AS BIGINT) FROM report_hist "
-                          "GROUP BY stage, days / 30 ORDER BY stage, days / 30", {})
-    paused = fetch(conn, "SELECT stage, CAST(SUM(paused) AS BIGINT), CAST(SUM(with_pause) AS BIGINT) "
-                         "FROM report_hist GROUP BY stage", {})
-    conn.execute(text("DROP TABLE report_hist"))
-    paused_by = {stage: (days or 0, n or 0) for stage, days, n in paused}
-    munis = sorted({k2 for (_, k2) in stats if k2 != ALL} | set(scope.municipalities))
+    distribution (stays per 30 days) for the charts. The stays are counted by stage,
+    municipality and whole day in one index scan, and every figure is computed from those
+    counts."""
+    rows = fetch(conn, "SELECT stage, municipality, days, COUNT(*), CAST(SUM(paused_days) AS BIGINT), "
+                       "CAST(SUM(CASE WHEN paused_days > 0 THEN 1 ELSE 0 END) AS BIGINT) "
+                       "FROM report_visits WHERE days IS NOT NULL AND end_day BETWEEN :first AND :last"
+                       f"{scope.where('municipality')} GROUP BY stage, municipality, days", scope.params())
+    hists = histograms((stage, muni, days, n) for stage, muni, days, n, _, _ in rows)
+    paused_by: dict[str, list[int]] = {}
+    for stage, _, _, _, paused, with_pause in rows:
+        totals = paused_by.setdefault(stage, [0, 0])
+        totals[0] += paused
+        totals[1] += with_pause
+    munis = sorted({m for h in hists.values() for m in h if m != ALL} | set(scope.municipalities))
     out = []
     for stage in STAGES:
+        hist = hists.get(stage, {})
+        buckets: dict[int, int] = {}
+        for days, n in hist.get(ALL, {}).items():
+            bucket = int(days / 30)                  # as SQL's integer division: toward zero
+            buckets[bucket] = buckets.get(bucket, 0) + n
+        paused, with_pause = paused_by.get(stage, (0, 0))
         out.append({
             "stage": stage, "label": stage_label(stage, scope.lang),
-            **stats.get((stage, ALL), empty_stats()),
-            "paused_days_excluded": paused_by.get(stage, (0, 0))[0],
-            "stays_with_pause": paused_by.get(stage, (0, 0))[1],
-            "histogram_30_days": [{"from_day": b * 30, "count": n} for s, b, n in buckets if s == stage],
-            "by_municipality": [{**muni_entry(scope, m), **stats.get((stage, m), empty_stats())} for m in munis],
+            **histogram_stats(hist.get(ALL, {})),
+            "paused_days_excluded": paused,
+            "stays_with_pause": with_pause,
+            "histogram_30_days": [{"from_day": b * 30, "count": buckets[b]} for b in sorted(buckets)],
+            "by_municipality": [{**muni_entry(scope, m), **histogram_stats(hist.get(m, {}))} for m in munis],
         })
     return {"unit": "days", "stages": out}
 
