@@ -167,12 +167,13 @@ def cases_sql(d: Dialect) -> str:
     terminal = ", ".join(f"'{s}'" for s in TERMINAL)
     return f"""
 INSERT INTO report_cases (case_id, seq, target_group, permit_day, establishment_due_day, registered_day,
-                          start_municipality, exit_state, exit_day, exit_municipality, exit_track)
+                          start_municipality, exit_state, exit_day, exit_municipality, exit_track, exit_days)
 SELECT c.id, c.last_seq, c.target_group, {d.day_of_date('c.permit_date')},
        {d.day_of_date('c.establishment_due')},
        v1.start_day, v1.start_municipality,
        vx.end_state, vx.end_day, vx.municipality,
-       CASE WHEN vx.stage = '{TRACK_STAGE}' AND vx.end_trigger = '{COMPLETE_TRACK}' THEN vx.track END
+       CASE WHEN vx.stage = '{TRACK_STAGE}' AND vx.end_trigger = '{COMPLETE_TRACK}' THEN vx.track END,
+       vx.end_day - {d.day_of_date('c.permit_date')}
 FROM {STALE} s
 CROSS JOIN cases c
 CROSS JOIN report_visits v1

@@ -23,7 +23,7 @@ import json
 from datetime import date
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from etablera.models.database import make_engine
 from etablera.cases import followup
@@ -232,6 +232,39 @@ def test_percentiles_match_percentile_cont(pg_url):
     module1 = stage(doc, "module1")
     assert [module1["p25"], module1["median"], module1["p75"], module1["p90"]] == [pytest.approx(v) for v in row]
     engine.dispose()
+
+
+@pytest.mark.parametrize("municipalities", [(), (A,)])
+def test_starters_and_exits_are_counted_as_their_index_is_read(engine, municipalities):
+    """SQLite counts the period's starters and exits in one scan of an index in their
+    grouping's order, with no sort of every case (models/followup.py), for the nation and
+    for one municipality (whose entries it seeks), and the cases' exit days match."""
+    build_cohort(engine)
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("CREATE TEMPORARY TABLE report_"):
+            statements.append((statement, parameters))
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        build_report(engine, make_scope(**PERIOD, municipalities=municipalities))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) == 2
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        for statement, parameters in statements:
+            query = statement[statement.index(" AS") + 3:]
+            plan = [row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {query}", parameters)]
+            read = ("SEARCH" if municipalities else "SCAN") + " report_cases USING COVERING INDEX "
+            if "report_starters" in statement:       # only the few counted rows are sorted, by month
+                assert plan[0] == "CO-ROUTINE counted", plan
+                assert plan[2:] == ["SCAN counted", "USE TEMP B-TREE FOR GROUP BY"], plan
+                assert plan[1].startswith(read + "ix_report_cases_starters"), plan
+            else:
+                assert len(plan) == 1 and plan[0].startswith(read + "ix_report_cases_exits"), plan
+        assert conn.execute(text("SELECT COUNT(exit_days), SUM(CASE WHEN exit_days IS NOT exit_day - permit_day "
+                                 "THEN 1 ELSE 0 END) FROM report_cases")).one() == (4, 0)
 
 
 def test_stockholm_day_in_sqlite_matches_zoneinfo(engine):
