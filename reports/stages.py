@@ -17,17 +17,16 @@ def time_in_stage(conn: Connection, scope: Scope) -> dict:
     """Days in each stage (stays that ended in the period), days on hold excluded, with the
     distribution (stays per 30 days) for the charts. The stays are counted by stage,
     municipality and whole day in one index scan, and every figure is computed from those
-    counts."""
-    rows = fetch(conn, "SELECT stage, municipality, days, COUNT(*), CAST(SUM(paused_days) AS BIGINT), "
-                       "CAST(SUM(CASE WHEN paused_days > 0 THEN 1 ELSE 0 END) AS BIGINT) "
-                       "FROM report_visits WHERE days IS NOT NULL AND end_day BETWEEN :first AND :last"
-                       f"{scope.where('municipality')} GROUP BY stage, municipality, days", scope.params())
-    hists = histograms((stage, muni, days, n) for stage, muni, days, n, _, _ in rows)
-    paused_by: dict[str, list[int]] = {}
-    for stage, _, _, _, paused, with_pause in rows:
-        totals = paused_by.setdefault(stage, [0, 0])
-        totals[0] += paused
-        totals[1] += with_pause
+    counts; the days on hold are summed from the stays that paused."""
+    params = scope.params()
+    in_period = f"end_day BETWEEN :first AND :last{scope.where('municipality')}"
+    hists = histograms(fetch(conn, "SELECT stage, municipality, days, COUNT(*) FROM report_visits "
+                                   f"WHERE days IS NOT NULL AND {in_period} GROUP BY stage, municipality, days",
+                             params))
+    # The few stays that paused, apart (models/followup.py: ix_report_visits_paused).
+    paused_by = {stage: (days, n) for stage, days, n in fetch(
+        conn, "SELECT stage, CAST(SUM(paused_days) AS BIGINT), COUNT(*) FROM report_visits "
+              f"WHERE paused_days > 0 AND days IS NOT NULL AND {in_period} GROUP BY stage", params)}
     munis = sorted({m for h in hists.values() for m in h if m != ALL} | set(scope.municipalities))
     out = []
     for stage in STAGES:
