@@ -20,32 +20,32 @@ def overdue(conn: Connection, scope: Scope) -> dict:
     d = Dialect(conn.dialect.name)
     levels = _ladder_levels(scope.today)
     running = ", ".join(f"'{s}'" for s in STAGE_OF)
-    stage_of = " ".join(f"WHEN '{s}' THEN '{stage}'" for s, stage in STAGE_OF.items())
     params = scope.params()
     for i, (_, after, upto, _) in enumerate(levels):
         params[f"after{i}"], params[f"upto{i}"] = bind_date(conn, after), bind_date(conn, upto)
 
-    def level_case(column: str) -> str:
-        whens = " ".join(f"WHEN {column} <= :upto{i}" + (f" AND {column} > :after{i}" if after else "")
-                         + f" THEN '{step}'" for i, (step, after, _, _) in enumerate(levels))
-        return f"CASE {whens} END"
+    def counted(column: str) -> str:
+        """A count per step: the due dates in its window (Ladder.windows: they do not overlap)."""
+        return ", ".join(f"SUM(CASE WHEN {column} <= :upto{i}" + (f" AND {column} > :after{i}" if after else "")
+                         + " THEN 1 ELSE 0 END)" for i, (_, after, _, _) in enumerate(levels))
+
+    def per_step(rows) -> list[tuple[str, str, str, int]]:
+        """(municipality, key, a count per step) as (municipality, key, step, count), none of 0."""
+        return [(muni, key, levels[i][0], n) for muni, key, *counts in rows for i, n in enumerate(counts) if n]
     # The windows are contiguous: a due date has reached some step iff it is on or before
-    # the latest window's end. One index range, no OR.
+    # the latest window's end. The running cases are counted by (municipality, state) as
+    # the active cases' index holds them, with no sort; a state is named by its stage here.
     params["reach"] = bind_date(conn, max(upto for _, _, upto, _ in levels))
-    reached = "due <= :reach"
-    stages = fetch(conn, f"SELECT municipality, CASE state {stage_of} END AS stage, {level_case('due')} AS level, "
-                         f"COUNT(*) FROM cases{d.indexed_by('ix_cases_due_report')} "
-                         f"WHERE due IS NOT NULL AND ({reached}) AND state IN ({running})"
-                         f"{scope.where('municipality')} GROUP BY municipality, CASE state {stage_of} END, "
-                         f"{level_case('due')}", params)
+    stages = per_step((muni, STAGE_OF[state], *counts) for muni, state, *counts in fetch(
+        conn, f"SELECT municipality, state, {counted('due')} FROM cases{d.indexed_by('ix_cases_queue_state')} "
+              f"WHERE {d.true('active')} AND state IN ({running}) AND due <= :reach{scope.where('municipality')} "
+              "GROUP BY municipality, state", params))
     open_states = ", ".join(f"'{s}'" for s in OPEN_MEASURE_STATES)
-    m_reached = "m.due <= :reach"
-    measures = fetch(conn, f"SELECT c.municipality, m.type, {level_case('m.due')} AS level, COUNT(*) "
-                           f"FROM measures m{d.indexed_by('ix_measures_open_due_case')} "
-                           f"JOIN cases c{d.indexed_by('ix_cases_report')} ON c.id = m.case_id "
-                           f"WHERE m.state IN ({open_states}) AND ({m_reached}) AND c.state IN ({running})"
-                           f"{scope.where('c.municipality')} GROUP BY c.municipality, m.type, "
-                           f"{level_case('m.due')}", params)
+    measures = per_step(fetch(conn, f"SELECT c.municipality, m.type, {counted('m.due')} "
+                                    f"FROM measures m{d.indexed_by('ix_measures_open_due_case')} "
+                                    f"JOIN cases c{d.indexed_by('ix_cases_report')} ON c.id = m.case_id "
+                                    f"WHERE m.state IN ({open_states}) AND m.due <= :reach AND c.state IN ({running})"
+                                    f"{scope.where('c.municipality')} GROUP BY c.municipality, m.type", params))
     overdue_steps = {step for step, _, _, is_overdue in levels if is_overdue}
     step_labels = {"warning": ("Snart förfallen", "Due soon"), "overdue": ("Försenad", "Overdue"),
                    "escalation": ("Eskalerad", "Escalated")}

@@ -74,5 +74,9 @@ class Dialect:
         range over 20 % of a million rows from one over 2 %; PostgreSQL's has, and needs none."""
         return f" INDEXED BY {index}" if self.sqlite else ""
 
+    def true(self, column: str) -> str:
+        """A boolean column is true, as a partial index over it spells it (models/case.py)."""
+        return f"{column} = 1" if self.sqlite else column
+
     def as_text(self, column: str) -> str:
         return f"CAST({column} AS TEXT)"
