@@ -180,8 +180,8 @@ def _ladder_steps() -> tuple[str, ...]:
 
 
 def _levels(today: date):
-    from etablera.reports.overdue import _ladder_levels
-    return _ladder_levels(today)
+    from etablera.reports.overdue import ladder_levels
+    return ladder_levels(today)
 
 
 def _window(ladder: str, today: date) -> tuple[date | None, date | None]:

@@ -14,11 +14,14 @@ from etablera.reports.scope import Scope
 from etablera.reports.sql import Dialect
 from etablera.statemachine.process import OPEN_MEASURE_STATES, STAGE_OF, stage_label
 
+Level = tuple[str, date | None, date, bool]        # step, due after, due up to, counts as overdue
 
-def overdue(conn: Connection, scope: Scope) -> dict:
-    """Stages and measures whose due date has reached a step of the reminder ladder now."""
+
+def overdue(conn: Connection, scope: Scope, levels: list[Level] | None = None) -> dict:
+    """Stages and measures whose due date has reached a step of the reminder ladder now
+    (`levels`: ladder_levels(scope.today), when the caller has them already)."""
     d = Dialect(conn.dialect.name)
-    levels = _ladder_levels(scope.today)
+    levels = levels if levels is not None else ladder_levels(scope.today)
     running = ", ".join(f"'{s}'" for s in STAGE_OF)
     params = scope.params()
     for i, (_, after, upto, _) in enumerate(levels):
@@ -88,14 +91,14 @@ def _stage_ladder():
 
 
 def ladder_steps() -> tuple[str, ...]:
-    """The names of the stage ladder's rungs, as `_ladder_levels` names its windows (without
+    """The names of the stage ladder's rungs, as `ladder_levels` names its windows (without
     counting any working days: a list's `ladder` filter is checked against them on every
     view of the worklist)."""
     ladder = _stage_ladder()
     return (NO_LADDER,) if ladder is None else tuple(rung.step for rung in ladder.rungs)
 
 
-def _ladder_levels(today: date) -> list[tuple[str, date | None, date, bool]]:
+def ladder_levels(today: date) -> list[Level]:
     """(step, due after, due up to, counts as overdue) per rung of the stage ladder."""
     ladder = _stage_ladder()
     if ladder is None:

@@ -37,6 +37,8 @@ Definitions (also written into the document, under "method"):
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import Engine
 
@@ -47,7 +49,7 @@ from etablera.reports.facts import refresh_in
 from etablera.reports.flow import corrections, flow, states_now
 from etablera.reports.followups import followups
 from etablera.reports.outcomes import ESTABLISHED, target_group_outcomes, track_outcomes
-from etablera.reports.overdue import overdue
+from etablera.reports.overdue import ladder_levels, overdue
 from etablera.reports.scope import Scope
 from etablera.reports.sql import Dialect
 from etablera.reports.stages import skips, time_in_stage
@@ -64,6 +66,16 @@ def build_report(engine: Engine, scope: Scope, *, refresh: bool = True) -> dict:
 def report_in(conn: Connection, scope: Scope, *, refresh: bool = True) -> dict:
     """The report in the transaction of `conn` (a write transaction when `refresh`), for a
     caller that reads more from the same snapshot (reports/export.py)."""
+    # The reminder ladder's windows for today are read beside the counting: its first read
+    # in a process validates the ladder over two years of working days and imports the
+    # holiday calendar (a tenth of a second or more), while SQLite, counting, lets go of
+    # the interpreter.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-ladder") as beside:
+        levels = beside.submit(ladder_levels, scope.today)
+        return _document(conn, scope, refresh, levels)
+
+
+def _document(conn: Connection, scope: Scope, refresh: bool, levels: Future) -> dict:
     refreshed = refresh_in(conn).cases if refresh else 0
     d = Dialect(conn.dialect.name)
     prepare(conn, d, scope)
@@ -84,7 +96,7 @@ def report_in(conn: Connection, scope: Scope, *, refresh: bool = True) -> dict:
         "tracks": track_outcomes(conn, scope),
         "target_groups": target_group_outcomes(conn, scope),
         "skips": skips(conn, scope),
-        "overdue": overdue(conn, scope),
+        "overdue": overdue(conn, scope, levels.result()),
         "followups": followups(conn, scope),
         "method": method(scope),
         "refreshed_cases": refreshed,
