@@ -112,9 +112,10 @@ def prepare(conn: Connection, d: Dialect, scope: Scope) -> None:
 
     Each is counted in one scan of an index in the order it is grouped by, the period's
     days tested from the index (models/followup.py), where a range of days would have to
-    sort every row before counting it; the starters are then summed up by month on the
-    establishment curve, a few thousand rows. SQLite, without statistics, would take the
-    range: it is told which index."""
+    sort every row before counting it; the starters, so counted by their days to exit (tens
+    of thousands of rows at a million cases), are then summed up by month on the
+    establishment curve. SQLite, without statistics, would take the range: it is told which
+    index."""
     established = ", ".join(f"'{s}'" for s in ESTABLISHED)
     month = f"CASE WHEN exit_state IN ({established}) THEN (exit_days * {MONTH_NUM}) / {MONTH_DEN} END"
     for table in ("report_starters", "report_exits"):
