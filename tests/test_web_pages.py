@@ -4,7 +4,10 @@ h1 and no skipped heading levels, a label for every control, text contrast ≥ 4
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 
 import pytest
@@ -259,6 +262,33 @@ def test_text_colours_have_aa_contrast():
              (var["muted"], "#f3f2f1"), (var["accent"], var["warn-bg"]), (var["accent"], var["bad-bg"])]
     for fg, bg in pairs:
         assert _contrast(fg, bg) >= 4.5, (fg, bg, round(_contrast(fg, bg), 2))
+
+
+STARTED = """
+import sys
+from fastapi.testclient import TestClient
+from etablera.interfaces.http.app import create_app
+from etablera.models.database import make_engine, upgrade
+from etablera.models.ladder import load_reminder_config
+engine = make_engine(sys.argv[1])
+upgrade(engine)
+app = create_app(engine)
+before = ("holidays" in sys.modules, load_reminder_config.cache_info().currsize)
+with TestClient(app):
+    print(before, ("holidays" in sys.modules, load_reminder_config.cache_info().currsize))
+"""
+
+
+def test_the_reminder_ladder_and_the_holiday_calendar_are_read_at_start_not_by_the_first_page(tmp_path):
+    """The start page's ladder filter and counts need the reminder ladder (validated over two
+    years of working days) and the holiday calendar: a worker reads them as it starts, so
+    its first officer does not wait for them (about a tenth of a second). In a process of
+    its own: this one has both already."""
+    done = subprocess.run([sys.executable, "-c", STARTED, f"sqlite:///{tmp_path / 'start.sqlite3'}"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "ETABLERA_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "(False, 0) (True, 1)"
 
 
 def test_every_template_compiles_in_every_language_before_the_first_request():

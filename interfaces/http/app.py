@@ -105,6 +105,8 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     from etablera.access import accounts
     from etablera.interfaces.http.request_log import RequestLog
     from etablera.models.database import get_engine
+    from etablera.models.timestamps import local_date, utcnow
+    from etablera.reports.overdue import ladder_levels
 
     @asynccontextmanager
     async def lifespan(application: FastAPI):
@@ -112,6 +114,10 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         templating.compile_all()
         accounts.dummy_hash()                   # before the first login, so every refusal takes as long
+        # The reminder ladder, which the start page's counts and filter read: its first read
+        # validates it over two years of working days and imports the holiday calendar (about
+        # a tenth of a second), here rather than while the first officer waits.
+        ladder_levels(local_date(utcnow()))
         # What is loaded by now (the libraries, the process table, the templates) lives as
         # long as the process: out of the collector's way, so that a full collection does
         # not walk it in the middle of a request.
