@@ -4,9 +4,9 @@ report reads instead of the whole audit trail.
 `FollowUp` is recorded by an officer 90, 180 and 360 days after a case left for work, own
 business or studies: is the person still there? One per case and day.
 
-`ReportVisit` and `ReportCase` are *derived* (härledda): every value in them is computed
-by SQL from `audit_events` and `cases` (reports/facts.py) and can be rebuilt
-from them at any time. A visit (besök) is one stay of a case in one time-frame stage,
+`ReportVisit`, `ReportCase`, `ReportMeasure` and `ReportTransfer` are *derived*
+(härledda): every value in them is computed by SQL from `audit_events`, `cases` and
+`measures` (reports/facts.py) and can be rebuilt from them at any time. A visit (besök) is one stay of a case in one time-frame stage,
 from the event that entered the stage to the event that left it, with the days on hold
 counted apart. `ReportCase.seq` is the case's `last_seq` the rows were computed from: a
 case whose `last_seq` has moved on is recomputed before the next report. Days are
@@ -15,7 +15,7 @@ Stockholm calendar days counted from 1970-01-01 (integers, the same on every dat
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Integer, String, Table, UniqueConstraint, text
+from sqlalchemy import Column, Date, ForeignKey, Integer, String, Table, UniqueConstraint, text
 
 from etablera.models.case import Case, Measure
 from etablera.models.metadata import Index, metadata
@@ -95,6 +95,35 @@ ReportCase = Table(
     Index("ix_report_cases_registered", "registered_day", "start_municipality", "exit_state", "exit_day",
           "permit_day", "establishment_due_day"),
     Index("ix_report_cases_exit", "exit_day", "exit_municipality", "exit_state", "permit_day", "target_group"),
+)
+
+# An open measure of a running case, with the case's municipality now (derived from
+# `measures` and `cases`, recomputed with its case's other rows: every change of a measure
+# or of its case's state or municipality is an event of the case). The report counts the
+# overdue measures from these, by municipality and type, in one scan of the index in that
+# order, where the live tables needed a lookup of each open measure's case.
+ReportMeasure = Table(
+    "report_measures", metadata,
+    Column("case_id", Integer, primary_key=True),
+    Column("measure_id", Integer, primary_key=True),
+    Column("municipality", String(4), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("due", Date, nullable=False),
+    Index("ix_report_measures_due", "municipality", "type", "due"),
+)
+
+# A transfer of a case to another municipality (derived from its audit event; a corrected
+# transfer and its correction are left out, as everywhere in the report). The report counts
+# the period's transfers from these by day, where the audit trail needed each transfer
+# event's row, data and all, to read where it came from.
+ReportTransfer = Table(
+    "report_transfers", metadata,
+    Column("case_id", Integer, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("day", Integer, nullable=False),               # the Stockholm day of the transfer
+    Column("municipality", String(4), nullable=False),    # where the case went
+    Column("from_municipality", String(4)),
+    Index("ix_report_transfers_day", "day", "municipality", "from_municipality"),
 )
 
 

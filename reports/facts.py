@@ -1,4 +1,5 @@
-"""Keeping the report's derived tables (report_visits, report_cases) up to date.
+"""Keeping the report's derived tables (report_visits, report_cases, report_measures,
+report_transfers) up to date.
 
 The audit trail answers every follow-up question, but a visit (one stay in a stage, its
 days on hold excluded) takes window functions over every state change of a case: over a
@@ -8,8 +9,10 @@ those (models/followup.py says what the columns mean).
 
 `refresh` recomputes exactly the cases whose `last_seq` differs from the seq their rows
 were computed from (new cases, changed cases), in one transaction: the stale case ids go
-into a temporary table, their old rows are deleted, and two INSERT ... SELECT statements
-rebuild them from the audit trail. After the first build a refresh costs one index scan
+into a temporary table, their old rows are deleted, and four INSERT ... SELECT statements
+rebuild them: the visits, the cases' rows and the transfers from the audit trail, the
+open measures of the running ones from the live tables (every change of a measure is an
+event of its case). After the first build a refresh costs one index scan
 of `cases` plus the work for the cases that changed: the stale ids drive both statements
 (`stale CROSS JOIN ...`, which SQLite's planner takes as the join order; left to itself it
 scans the whole audit trail in (case, seq) order and probes the stale ids). Nothing is
@@ -38,12 +41,14 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import Engine
 
 from etablera.models.database import transaction
-from etablera.statemachine.process import COMPLETE_TRACK, DECIDE, ON_HOLD, STATES, TERMINAL, TRACK_STAGE
+from etablera.statemachine.process import (COMPLETE_TRACK, DECIDE, ON_HOLD, OPEN_MEASURE_STATES, STAGE_OF, STATES,
+                                           TERMINAL, TRACK_STAGE, TRANSFER)
 from etablera.reports.sql import Dialect
 
 # A constant key for PostgreSQL's advisory lock: two reports refreshing at once take turns.
 _LOCK_KEY = 5_360_030_001
 STALE = "report_stale"
+DERIVED_BY_CASE = ("report_visits", "report_cases", "report_measures", "report_transfers")
 
 
 # A corrected step and its correction, as if neither had happened (models/casework.Correction).
@@ -81,10 +86,12 @@ def refresh_in(conn: Connection) -> RefreshResult:
         f"INSERT INTO {STALE} (case_id) SELECT c.id FROM cases c LEFT JOIN report_cases f ON f.case_id = c.id "
         "WHERE f.case_id IS NULL OR f.seq <> c.last_seq")).rowcount
     if stale:
-        conn.execute(text(f"DELETE FROM report_visits WHERE case_id IN (SELECT case_id FROM {STALE})"))
-        conn.execute(text(f"DELETE FROM report_cases WHERE case_id IN (SELECT case_id FROM {STALE})"))
+        for table in DERIVED_BY_CASE:
+            conn.execute(text(f"DELETE FROM {table} WHERE case_id IN (SELECT case_id FROM {STALE})"))
         conn.execute(text(visits_sql(d)))
         conn.execute(text(cases_sql(d)))
+        conn.execute(text(MEASURES_SQL))
+        conn.execute(text(transfers_sql(d)))
     conn.execute(text(f"DROP TABLE {STALE}"))
     return RefreshResult(cases=max(stale, 0))
 
@@ -179,4 +186,31 @@ CROSS JOIN cases c
 CROSS JOIN report_visits v1
 LEFT JOIN report_visits vx ON vx.case_id = c.id AND vx.end_state IN ({terminal})
 WHERE c.id = s.case_id AND v1.case_id = s.case_id AND v1.visit = 1
+"""
+
+
+# The open measures of the stale cases that are running, where each case is now (the
+# stale ids first, then each case by its key and its measures by theirs).
+MEASURES_SQL = f"""
+INSERT INTO report_measures (case_id, measure_id, municipality, type, due)
+SELECT c.id, m.id, c.municipality, m.type, m.due
+FROM {STALE} s
+CROSS JOIN cases c
+CROSS JOIN measures m
+WHERE c.id = s.case_id AND m.case_id = s.case_id
+  AND c.state IN ({", ".join(f"'{s}'" for s in STAGE_OF)})
+  AND m.state IN ({", ".join(f"'{s}'" for s in OPEN_MEASURE_STATES)})
+"""
+
+
+def transfers_sql(d: Dialect) -> str:
+    """The stale cases' transfers that stand (neither corrected nor a correction), each on
+    its Stockholm day. Read through the transfers' index (a few in a hundred cases move),
+    not through every event of every stale case."""
+    return f"""
+INSERT INTO report_transfers (case_id, seq, day, municipality, from_municipality)
+SELECT e.case_id, e.seq, {d.local_day('e.at')}, e.municipality, {d.json_text('e.data', 'from_municipality')}
+FROM audit_events e
+WHERE e.trigger = '{TRANSFER}' AND e.case_id IN (SELECT case_id FROM {STALE})
+  AND NOT EXISTS ({CORRECTED.format(event='e')})
 """

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from etablera.reports.facts import CORRECTED
 from etablera.reports.outcomes import EXIT_STATES
 from etablera.reports.rows import bind_instant, fetch, muni_entry, state_label
 from etablera.reports.scope import Scope
-from etablera.reports.sql import Dialect
 from etablera.statemachine.process import STATES, TERMINAL
 
 
@@ -36,20 +34,16 @@ def states_now(conn: Connection, scope: Scope) -> dict:
     }
 
 
-def flow(conn: Connection, d: Dialect, scope: Scope) -> dict:
+def flow(conn: Connection, scope: Scope) -> dict:
     """Entries (registrations), exits by outcome and transfers in the period."""
     params = scope.params()
     entries = fetch(conn, "SELECT municipality, CAST(SUM(n) AS BIGINT) FROM report_starters "
                           "GROUP BY municipality", {})
     exits = fetch(conn, "SELECT municipality, exit_state, CAST(SUM(n) AS BIGINT) FROM report_exits "
                         "GROUP BY municipality, exit_state", {})
-    start, end = scope.instants()
-    origin = d.json_text("data", "from_municipality")
-    transfers = fetch(conn, f"SELECT municipality, {origin}, COUNT(*) FROM audit_events "
-                            "WHERE trigger = 'transfer' AND at >= :start AND at < :end "
-                            f"AND NOT EXISTS ({CORRECTED.format(event='audit_events')}) "
-                            f"GROUP BY municipality, {origin}",
-                      {**params, "start": bind_instant(conn, start), "end": bind_instant(conn, end)})
+    # The period's transfers that stand (report_transfers: a corrected one left out).
+    transfers = fetch(conn, "SELECT municipality, from_municipality, COUNT(*) FROM report_transfers "
+                            "WHERE day BETWEEN :first AND :last GROUP BY municipality, from_municipality", params)
     per: dict[str, dict] = {}
 
     def entry(code):

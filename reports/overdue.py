@@ -12,7 +12,7 @@ from etablera.models.ladder import get_reminder_config
 from etablera.reports.rows import bind_date, fetch, muni_entry
 from etablera.reports.scope import Scope
 from etablera.reports.sql import Dialect
-from etablera.statemachine.process import OPEN_MEASURE_STATES, STAGE_OF, stage_label
+from etablera.statemachine.process import STAGE_OF, stage_label
 
 Level = tuple[str, date | None, date, bool]        # step, due after, due up to, counts as overdue
 
@@ -43,12 +43,12 @@ def overdue(conn: Connection, scope: Scope, levels: list[Level] | None = None) -
         conn, f"SELECT municipality, state, {counted('due')} FROM cases{d.indexed_by('ix_cases_queue_state')} "
               f"WHERE {d.true('active')} AND state IN ({running}) AND due <= :reach{scope.where('municipality')} "
               "GROUP BY municipality, state", params))
-    open_states = ", ".join(f"'{s}'" for s in OPEN_MEASURE_STATES)
-    measures = per_step(fetch(conn, f"SELECT c.municipality, m.type, {counted('m.due')} "
-                                    f"FROM measures m{d.indexed_by('ix_measures_open_due_case')} "
-                                    f"JOIN cases c{d.indexed_by('ix_cases_report')} ON c.id = m.case_id "
-                                    f"WHERE m.state IN ({open_states}) AND m.due <= :reach AND c.state IN ({running})"
-                                    f"{scope.where('c.municipality')} GROUP BY c.municipality, m.type", params))
+    # The open measures of running cases, where each case is now (report_measures, kept
+    # with the other derived rows: the caller refreshed them), in their index's order.
+    measures = per_step(fetch(conn, f"SELECT municipality, type, {counted('due')} "
+                                    f"FROM report_measures{d.indexed_by('ix_report_measures_due')} "
+                                    f"WHERE due <= :reach{scope.where('municipality')} "
+                                    "GROUP BY municipality, type", params))
     overdue_steps = {step for step, _, _, is_overdue in levels if is_overdue}
     step_labels = {"warning": ("Snart förfallen", "Due soon"), "overdue": ("Försenad", "Overdue"),
                    "escalation": ("Eskalerad", "Escalated")}

@@ -89,7 +89,7 @@ def _document(conn: Connection, scope: Scope, refresh: bool, levels: Future) -> 
                                      for c in scope.municipalities],
                   "national": not scope.municipalities},
         "states_now": states_now(conn, scope),
-        "flow": flow(conn, d, scope),
+        "flow": flow(conn, scope),
         "corrections": corrections(conn, scope),
         "time_in_stage": time_in_stage(conn, scope),
         "establishment": establishment(conn, scope),

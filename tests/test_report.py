@@ -21,19 +21,22 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 
 from etablera.models.database import make_engine
 from etablera.cases import followup
 from etablera.reports.report import build_report
 from etablera.reports.scope import make_scope
 from etablera.reports.facts import refresh
+from etablera.reports.overdue import ladder_levels
+from etablera.models import Case, Measure
+from etablera.statemachine.process import OPEN_MEASURE_STATES, STAGE_OF
 from identities import pnr
 import kit
-from kit import advance, at, register
+from kit import add_measure, advance, at, change_measure, correct, register
 
 A, B = "0581", "0180"
 TODAY = date(2026, 11, 23)
@@ -220,6 +223,136 @@ def test_refresh_recomputes_only_changed_cases(cohort_engine):
     assert visits == [("module1", None)]      # still in module 1: one open visit
 
 
+
+def overdue_measures_now(engine, today: date) -> dict[tuple[str, str, str], int]:
+    """The overdue measures as the live tables give them: each open measure of a running
+    case, by its case's municipality now, its type and the ladder step its due date is in."""
+    levels = ladder_levels(today)
+    running = tuple(STAGE_OF)
+    counts: dict[tuple[str, str, str], int] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(select(Measure.c.type, Measure.c.due, Case.c.municipality, Case.c.state)
+                            .join(Case, Case.c.id == Measure.c.case_id)
+                            .where(Measure.c.state.in_(OPEN_MEASURE_STATES))).all()
+    for kind, due, municipality, state in rows:
+        for step, after, upto, _ in levels:
+            if state in running and due <= upto and (after is None or due > after):
+                counts[municipality, kind, step] = counts.get((municipality, kind, step), 0) + 1
+    return counts
+
+
+def overdue_measures_reported(doc) -> dict[tuple[str, str, str], int]:
+    """The same from the report: per municipality by step, per type by step, summed over
+    the other key (the report gives the two margins)."""
+    part = doc["overdue"]["measures"]
+    per_muni = {(m["municipality"], step): n for m in part["by_municipality"] for step, n in m["by_level"].items() if n}
+    per_type = {(t["key"], step): n for t in part["by_type"] for step, n in t["by_level"].items() if n}
+    return per_muni, per_type
+
+
+def margins(counts: dict[tuple[str, str, str], int]):
+    per_muni: dict = {}
+    per_type: dict = {}
+    for (municipality, kind, step), n in counts.items():
+        per_muni[municipality, step] = per_muni.get((municipality, step), 0) + n
+        per_type[kind, step] = per_type.get((kind, step), 0) + n
+    return per_muni, per_type
+
+
+def test_overdue_measures_follow_their_cases(any_engine):
+    """The overdue measures are those of running cases, counted where each case is now
+    and by the ladder step its due date has reached, as the live tables say, before and
+    after measures end, a case pauses and resumes and a case moves (each recomputed by
+    the report's refresh from the derived open measures)."""
+    today = date.today()
+    long_ago, lately = today - timedelta(days=60), today - timedelta(days=3)
+    soon = today + timedelta(days=2)
+
+    def in_module2(serial: int, municipality: str) -> int:
+        c = register(any_engine, pnr("19900707", serial), municipality, "2025-01-01", "2025-01-10")
+        advance(any_engine, c, "hold_talk", "2025-01-20")
+        advance(any_engine, c, "establish_plan", "2025-02-01", plan="handlingsplan")
+        return c
+
+    stays, pauses, moves, ends = (in_module2(n, A) for n in (701, 702, 703, 704))
+    elsewhere = in_module2(705, B)
+    measures = {}
+    for c in (stays, pauses, moves, ends, elsewhere):
+        for kind, due in (("sfi", long_ago), ("internship", lately), ("validation", soon),
+                          ("health", today + timedelta(days=200))):
+            measures[c, kind] = add_measure(any_engine, c, kind, "2025-02-05", due=due)
+    scope = make_scope(today=today)
+
+    def agrees() -> None:
+        expected = overdue_measures_now(any_engine, today)
+        assert expected                             # some measure is overdue at every turn
+        assert overdue_measures_reported(build_report(any_engine, scope)) == margins(expected)
+        for municipality in (A, B):
+            doc = build_report(any_engine, make_scope([municipality], today=today))
+            assert overdue_measures_reported(doc) == margins(
+                {key: n for key, n in expected.items() if key[0] == municipality})
+
+    agrees()
+    change_measure(any_engine, measures[ends, "sfi"], "cancel", "2025-02-06", reason="absence")
+    change_measure(any_engine, measures[ends, "internship"], "start", "2025-02-06")
+    advance(any_engine, pauses, "pause", "2025-02-07", reason="illness")
+    advance(any_engine, moves, "transfer", "2025-02-08", municipality=B)
+    agrees()
+    with any_engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM report_measures WHERE case_id = :c"),
+                            {"c": pauses}).scalar() == 0          # on hold: none of its measures counts
+    advance(any_engine, pauses, "resume", "2025-02-10")
+    change_measure(any_engine, measures[ends, "internship"], "complete", "2025-02-11")
+    agrees()
+
+
+
+def test_a_transfer_counts_on_its_stockholm_day(any_engine):
+    """A transfer half an hour into the new year in Stockholm (still the old year in UTC)
+    is a transfer of the new year."""
+    c = register(any_engine, pnr("19900808", 801), A, "2025-11-01", "2025-11-10")
+    advance(any_engine, c, "transfer", "2026-01-01 00:30", municipality=B)
+    year = {y: build_report(any_engine, make_scope([A], start=date(y, 1, 1), end=date(y, 12, 31), today=TODAY))
+            for y in (2025, 2026)}
+    assert (year[2025]["flow"]["transfers_out"], year[2026]["flow"]["transfers_out"]) == (0, 1)
+
+
+def test_the_migration_derives_the_measures_and_transfers_as_a_refresh_does(any_engine):
+    """Migration 0021 fills report_measures and report_transfers on a database that has
+    cases (their measures open, ended and on hold; transfers standing and corrected) with
+    the rows the refresh derives."""
+    from alembic import command
+    from alembic.config import Config
+    from etablera.models.database import MIGRATIONS
+
+    build_cohort(any_engine)
+    c = register(any_engine, pnr("19900909", 901), A, "2025-01-01", "2025-01-10")
+    advance(any_engine, c, "hold_talk", "2025-01-20")
+    advance(any_engine, c, "establish_plan", "2025-02-01", plan="handlingsplan")
+    for kind in ("sfi", "internship", "health"):
+        add_measure(any_engine, c, kind, "2025-02-02", due=date(2025, 3, 1))
+    change_measure(any_engine, add_measure(any_engine, c, "validation", "2025-02-02"), "cancel", "2025-02-03",
+                   reason="absence")
+    moved = advance(any_engine, c, "transfer", "2025-02-04", municipality=B)
+    correct(any_engine, c, moved["seq"], "2025-02-05", actor="admin", reason="wrong_case", note="Fel kommun")
+    advance(any_engine, c, "transfer", "2025-02-06", municipality=B)
+    refresh(any_engine)
+    derived = "SELECT * FROM {} ORDER BY 1, 2"
+
+    def rows():
+        with any_engine.connect() as conn:
+            return {t: conn.execute(text(derived.format(t))).all() for t in ("report_measures", "report_transfers")}
+    refreshed = rows()
+    assert len(refreshed["report_measures"]) == 3 and len(refreshed["report_transfers"]) == 2   # case 3's and c's second
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with any_engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0020")
+        command.upgrade(config, "0021")
+    assert rows() == refreshed
+
+
 def test_percentiles_match_percentile_cont(pg_url):
     """On PostgreSQL our ROW_NUMBER-free histogram method equals percentile_cont."""
     engine = make_engine(pg_url)
@@ -243,15 +376,17 @@ COUNTED_AS_READ = {
     "FROM report_visits WHERE days IS NOT NULL": "ix_report_visits_stage_muni_days",
     "WHERE paused_days > 0": "ix_report_visits_paused",
     "WHERE skipped <> '[]'": "ix_report_visits_skips",
+    "FROM report_measures": "ix_report_measures_due",
 }
 
 
 @pytest.mark.parametrize("municipalities", [(), (A,)])
 def test_the_big_counts_are_taken_as_their_index_is_read(engine, municipalities):
-    """SQLite counts the period's starters, exits, stays, paused stays and skips each in
-    one scan of a covering index in its grouping's order, with no sort of the rows read
-    (only of the few already counted), for the nation; for one municipality it seeks that
-    municipality's entries where the index is led by it. And the cases' exit days match."""
+    """SQLite counts the period's starters, exits, stays, paused stays, skips and the
+    overdue measures each in one scan of a covering index in its grouping's order, with no
+    sort of the rows read (only of the few already counted), for the nation; for one
+    municipality it seeks that municipality's entries where the index is led by it. And
+    the cases' exit days match."""
     build_cohort(engine)
     statements = {}
 
@@ -274,7 +409,7 @@ def test_the_big_counts_are_taken_as_their_index_is_read(engine, municipalities)
             assert len(reads) == 1, plan
             index = COUNTED_AS_READ[piece]
             assert re.fullmatch(rf"(SCAN|SEARCH) report_\w+ USING COVERING INDEX {index}( \(.*\))?", reads[0]), plan
-            led_by_municipality = index.startswith(("ix_report_cases", "ix_report_visits_skips"))
+            led_by_municipality = index.startswith(("ix_report_cases", "ix_report_visits_skips", "ix_report_measures"))
             if municipalities and led_by_municipality:
                 assert reads[0].startswith("SEARCH") and "municipality=?" in reads[0], plan
             # A sort may follow only a step that counted first (a materialised or co-routine
