@@ -6,9 +6,9 @@ business or studies: is the person still there? One per case and day.
 
 `ReportVisit`, `ReportCase`, `ReportMeasure` and `ReportTransfer` are *derived*
 (härledda): every value in them is computed by SQL from `audit_events`, `cases` and
-`measures` (reports/facts.py) and can be rebuilt from them at any time. A visit (besök) is one stay of a case in one time-frame stage,
-from the event that entered the stage to the event that left it, with the days on hold
-counted apart. `ReportCase.seq` is the case's `last_seq` the rows were computed from: a
+`measures` (reports/facts.py) and can be rebuilt from them at any time. A visit (besök)
+is one stay of a case in one time-frame stage, from the event that entered the stage to
+the event that left it, with the days on hold counted apart. `ReportCase.seq` is the case's `last_seq` the rows were computed from: a
 case whose `last_seq` has moved on is recomputed before the next report. Days are
 Stockholm calendar days counted from 1970-01-01 (integers, the same on every database).
 """

@@ -74,6 +74,13 @@ class Dialect:
         range over 20 % of a million rows from one over 2 %; PostgreSQL's has, and needs none."""
         return f" INDEXED BY {index}" if self.sqlite else ""
 
+    def unindexed(self, column: str) -> str:
+        """A column whose index SQLite's planner must not choose for a condition on it (unary
+        plus: SQLite's way to say so). Without statistics it takes an equality on the first
+        column of any index as equally narrow, and may read a case's events through the
+        index of their trigger instead of the one of their case."""
+        return f"+{column}" if self.sqlite else column
+
     def true(self, column: str) -> str:
         """A boolean column is true, as a partial index over it spells it (models/case.py)."""
         return f"{column} = 1" if self.sqlite else column

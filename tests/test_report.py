@@ -30,7 +30,9 @@ from etablera.models.database import make_engine
 from etablera.cases import followup
 from etablera.reports.report import build_report
 from etablera.reports.scope import make_scope
+from etablera.reports import facts
 from etablera.reports.facts import refresh
+from etablera.reports.sql import Dialect
 from etablera.reports.overdue import ladder_levels
 from etablera.models import Case, Measure
 from etablera.statemachine.process import OPEN_MEASURE_STATES, STAGE_OF
@@ -317,6 +319,28 @@ def test_a_transfer_counts_on_its_stockholm_day(any_engine):
     assert (year[2025]["flow"]["transfers_out"], year[2026]["flow"]["transfers_out"]) == (0, 1)
 
 
+def cohort_with_measures_and_transfers(engine) -> None:
+    """The cohort, and a case with open and ended measures, a corrected transfer and one
+    that stands."""
+    build_cohort(engine)
+    c = register(engine, pnr("19900909", 901), A, "2025-01-01", "2025-01-10")
+    advance(engine, c, "hold_talk", "2025-01-20")
+    advance(engine, c, "establish_plan", "2025-02-01", plan="handlingsplan")
+    for kind in ("sfi", "internship", "health"):
+        add_measure(engine, c, kind, "2025-02-02", due=date(2025, 3, 1))
+    change_measure(engine, add_measure(engine, c, "validation", "2025-02-02"), "cancel", "2025-02-03",
+                   reason="absence")
+    moved = advance(engine, c, "transfer", "2025-02-04", municipality=B)
+    correct(engine, c, moved["seq"], "2025-02-05", actor="admin", reason="wrong_case", note="Fel kommun")
+    advance(engine, c, "transfer", "2025-02-06", municipality=B)
+
+
+def derived_rows(engine) -> dict[str, list]:
+    with engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2")).all()
+                for t in ("report_measures", "report_transfers")}
+
+
 def test_the_migration_derives_the_measures_and_transfers_as_a_refresh_does(any_engine):
     """Migration 0021 fills report_measures and report_transfers on a database that has
     cases (their measures open, ended and on hold; transfers standing and corrected) with
@@ -325,24 +349,9 @@ def test_the_migration_derives_the_measures_and_transfers_as_a_refresh_does(any_
     from alembic.config import Config
     from etablera.models.database import MIGRATIONS
 
-    build_cohort(any_engine)
-    c = register(any_engine, pnr("19900909", 901), A, "2025-01-01", "2025-01-10")
-    advance(any_engine, c, "hold_talk", "2025-01-20")
-    advance(any_engine, c, "establish_plan", "2025-02-01", plan="handlingsplan")
-    for kind in ("sfi", "internship", "health"):
-        add_measure(any_engine, c, kind, "2025-02-02", due=date(2025, 3, 1))
-    change_measure(any_engine, add_measure(any_engine, c, "validation", "2025-02-02"), "cancel", "2025-02-03",
-                   reason="absence")
-    moved = advance(any_engine, c, "transfer", "2025-02-04", municipality=B)
-    correct(any_engine, c, moved["seq"], "2025-02-05", actor="admin", reason="wrong_case", note="Fel kommun")
-    advance(any_engine, c, "transfer", "2025-02-06", municipality=B)
+    cohort_with_measures_and_transfers(any_engine)
     refresh(any_engine)
-    derived = "SELECT * FROM {} ORDER BY 1, 2"
-
-    def rows():
-        with any_engine.connect() as conn:
-            return {t: conn.execute(text(derived.format(t))).all() for t in ("report_measures", "report_transfers")}
-    refreshed = rows()
+    refreshed = derived_rows(any_engine)
     assert len(refreshed["report_measures"]) == 3 and len(refreshed["report_transfers"]) == 2   # case 3's and c's second
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -350,7 +359,27 @@ def test_the_migration_derives_the_measures_and_transfers_as_a_refresh_does(any_
         config.attributes["connection"] = conn
         command.downgrade(config, "0020")
         command.upgrade(config, "0021")
-    assert rows() == refreshed
+    assert derived_rows(any_engine) == refreshed
+
+
+def test_the_transfers_are_found_alike_case_by_case_and_by_their_trigger(any_engine, monkeypatch):
+    """A refresh finds the stale cases' transfers case by case (a day's changes: by the
+    case's index, on SQLite told not to take the trigger's) or, for many stale cases, by
+    the trigger's index: the same rows either way."""
+    cohort_with_measures_and_transfers(any_engine)
+    if any_engine.dialect.name == "sqlite":
+        with any_engine.connect() as conn:
+            conn.execute(text(f"CREATE TEMPORARY TABLE {facts.STALE} (case_id INTEGER PRIMARY KEY)"))
+            query = "SELECT" + facts.transfers_sql(Dialect("sqlite"), 1).split("SELECT", 1)[1]
+            plan = [row[3] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {query}"))]
+        assert any(re.fullmatch(r"SEARCH e USING INDEX \w+ \(case_id=\?\)", step) for step in plan), plan
+    refresh(any_engine)
+    by_case = derived_rows(any_engine)
+    monkeypatch.setattr(facts, "TRANSFERS_BY_TRIGGER", 0)
+    with any_engine.begin() as conn:
+        conn.execute(text("UPDATE report_cases SET seq = -1"))
+    assert refresh(any_engine).cases == 6
+    assert derived_rows(any_engine) == by_case
 
 
 def test_percentiles_match_percentile_cont(pg_url):
