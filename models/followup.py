@@ -1,5 +1,5 @@
-"""Follow-up (uppföljning): the follow-ups recorded after an exit, and the two tables the
-report reads instead of the whole audit trail.
+"""Follow-up (uppföljning): the follow-ups recorded after an exit, and the derived tables
+the report reads instead of the whole audit trail.
 
 `FollowUp` is recorded by an officer 90, 180 and 360 days after a case left for work, own
 business or studies: is the person still there? One per case and day.

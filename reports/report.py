@@ -4,10 +4,10 @@ per municipality, track and period, as one JSON-able document.
 Every count is taken by set-based SQL in the database (the same statements on SQLite and
 PostgreSQL); Python names and arranges the rows that come back, and takes the quartiles
 of the histograms of whole days the database counted (reports/percentiles.py: a row
-per stage, municipality and day, however many the cases). The heavy part
-of the history, a case's stays in each stage with its days on hold left out, is kept in
-the derived tables `report_visits` and `report_cases` (reports/facts.py), which
-`build_report` first brings up to date.
+per stage, municipality and day, however many the cases). The heavy part of the history,
+a case's stays in each stage with its days on hold left out, is kept in derived tables
+(reports/facts.py: the stays, the cases' entries and exits, the open measures, the
+transfers), which `build_report` first brings up to date.
 
 This module assembles the document; each section is computed in a module named by what it
 holds: the selection (scope.py), the caseload now and the period's flow (flow.py), stays
