@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import ARRAY, Connection, bindparam, func, insert, select, update
 
 from etablera.models import AccessLog, Case
 from etablera.models.prepared import Prepared
@@ -32,7 +32,15 @@ _UPDATE_CASE = Prepared(update(CASES).where(CASES.c.id == bindparam("_id"),
 _INSERT_EVENT = Prepared(insert(EVENTS))
 ACCESS = AccessLog
 _INSERT_ACCESS = Prepared(insert(ACCESS))
-_INSERT_ACCESSES = insert(ACCESS)             # many rows, one executemany
+_INSERT_ACCESSES = insert(ACCESS)             # many rows, one executemany (SQLite: in process, cheap)
+# On PostgreSQL the same rows as one INSERT ... SELECT over unnest(case ids): psycopg's
+# executemany pipelines a statement per row, and 50 rows (a worklist's page) cost 0.8-1.0 ms
+# of the web worker's CPU against 0.19 ms for this, which is a quarter of the page's.
+_ACCESS_COLUMNS = ("at", "actor", "role", "organisation", "action", "detail")
+_INSERT_ACCESSES_UNNEST = Prepared(insert(ACCESS).from_select(
+    [*_ACCESS_COLUMNS, "case_id"],
+    select(*(bindparam(name, type_=ACCESS.c[name].type) for name in _ACCESS_COLUMNS),
+           func.unnest(bindparam("case_ids", type_=ARRAY(ACCESS.c.case_id.type))))))
 # With RETURNING, SQLAlchemy sends several rows as one INSERT ... VALUES (...), (...)
 # ("insertmanyvalues"): one statement, so one transaction by itself.
 _INSERT_ACCESSES_RETURNING = insert(AccessLog).returning(AccessLog.c.id)
@@ -137,6 +145,10 @@ def log_accesses(conn: Connection, *, actor: str, role: str | None, organisation
                  action: str, detail: str | None = None) -> None:
     """One access-log row per case of `case_ids`, the same moment, in one statement."""
     at = utcnow()
+    if conn.dialect.name == "postgresql":
+        _INSERT_ACCESSES_UNNEST.rowcount(conn, {"at": at, "actor": actor, "role": role, "organisation": organisation,
+                                                "action": action, "detail": detail, "case_ids": list(case_ids)})
+        return
     conn.execute(_INSERT_ACCESSES, [{"at": at, "actor": actor, "role": role, "organisation": organisation,
                                    "case_id": case_id, "action": action, "detail": detail} for case_id in case_ids])
 
