@@ -14,11 +14,14 @@ from etablera.cases.audit import CASES, EVENTS, verify
 from etablera.demo.bulk import MEASURES, write_cohort
 from etablera.statemachine.decide import next_state
 from etablera.statemachine.process import STATE, TRIGGER
+from conftest import drop_pg_schema, fresh_pg_url
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
 # The chain's hashes differ with the moment recorded and with each erasable value's random
-# salt (cases/sealing.py); both sides' chains are verified below instead.
-IGNORED = {"recorded_at", "prev_hash", "hash", "last_hash", "id", "salts"}
+# salt (cases/sealing.py); both sides' chains are verified below instead. On PostgreSQL each
+# event records its writing transaction's id (txid, the feed's order), one per step there
+# and one per chunk here.
+IGNORED = {"recorded_at", "prev_hash", "hash", "last_hash", "id", "salts", "txid"}
 
 
 def _dump(engine) -> tuple[list, list, list]:
@@ -49,13 +52,30 @@ def _dump(engine) -> tuple[list, list, list]:
     return strip(cases), strip(measures), strip(events)
 
 
-@pytest.mark.parametrize("count", [60])
-def test_bulk_writes_what_the_engine_writes(tmp_path, count):
-    engine_db = make_engine(f"sqlite:///{tmp_path / 'engine.sqlite3'}")
-    bulk_db = make_engine(f"sqlite:///{tmp_path / 'bulk.sqlite3'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def two_databases(request, tmp_path, monkeypatch):
+    """Two empty databases of one kind, migrated, sharing one audit key: on PostgreSQL the
+    bulk writer copies its rows in (COPY), on SQLite it inserts them."""
     from etablera.models.database import upgrade
-    upgrade(engine_db)
-    upgrade(bulk_db)
+    monkeypatch.setenv("ETABLERA_AUDIT_KEY_FILE", str(tmp_path / "audit.key"))
+    if request.param == "sqlite":
+        urls = [f"sqlite:///{tmp_path / name}" for name in ("engine.sqlite3", "bulk.sqlite3")]
+    else:
+        server = request.getfixturevalue("pg_server")
+        urls = [fresh_pg_url(server) for _ in range(2)]
+    engines = [make_engine(url) for url in urls]
+    for engine in engines:
+        upgrade(engine)
+    yield engines
+    for engine, url in zip(engines, urls):
+        engine.dispose()
+        if request.param == "postgres":
+            drop_pg_schema(server, url)
+
+
+@pytest.mark.parametrize("count", [60])
+def test_bulk_writes_what_the_engine_writes(two_databases, count):
+    engine_db, bulk_db = two_databases
     for plan in cohort.scripts(count, seed=11, now=NOW, first_index=1):
         cohort.play(engine_db, plan)
     stats = write_cohort(bulk_db, count, seed=11, workers=1, now=NOW)
