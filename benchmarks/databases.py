@@ -11,14 +11,15 @@ from typing import Iterator
 @contextmanager
 def fresh_engine(workdir: Path, name: str, postgres: str | None = None) -> Iterator:
     """An engine on an empty database called `name`: `workdir/NAME.sqlite3` (any old copy
-    removed first), or database `etablera_bench_NAME` on the server of the URL `postgres`."""
+    removed first), or database `etablera_bench_NAME` (hyphens as underscores) on the server
+    of the URL `postgres`."""
     from sqlalchemy.engine import make_url
 
     from etablera.models.database import make_engine
 
     server = None
     if postgres:
-        database = f"etablera_bench_{name}"
+        database = f"etablera_bench_{name.replace('-', '_')}"      # a bare identifier (import-floor)
         server = make_engine(postgres).execution_options(isolation_level="AUTOCOMMIT")
         with server.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database}")

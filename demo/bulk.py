@@ -5,8 +5,9 @@ Nothing here decides anything about the process: validation is `clean_data`, the
 `decide` (the process table's routes, effects and rules), the chain is `journal.link`,
 measures are `new_measure` / `moved_measure` / `follow`, track components are
 `track_measures` (statemachine/measures.py), through cases/rows.py's `CaseRows`. Only the I/O
-differs from the engine: ids are assigned up front (cases from the current maximum, measures in a block per chunk) and rows go in
-with executemany, one transaction per chunk.
+differs from the engine: ids are assigned up front (cases from the current maximum, measures
+in a block per chunk) and rows go in with executemany on SQLite and COPY on PostgreSQL
+(cases/rows.insert_many), one transaction per chunk.
 """
 
 from __future__ import annotations
