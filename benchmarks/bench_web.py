@@ -24,7 +24,8 @@ running cases, so it is not one row in a warm cache; every view of a case writes
 access-log rows, as in real use.
 
 The cohort is written by `bulk.write_cohort` (the engine's own rows; a million took 19
-minutes on PostgreSQL and 24 on SQLite, built side by side on two cores) and kept for
+minutes on PostgreSQL and 24 on SQLite, built side by side on two cores, and 11 minutes on
+PostgreSQL alone once the rows went in by COPY) and kept for
 the next run: `<workdir>/web-<N>.sqlite3` and the PostgreSQL schema `bench_web_<N>`
 (drop it by hand when no longer wanted). A kept cohort is rebuilt when its case count
 differs or its cases have no names (one written before the demo named its people); one
