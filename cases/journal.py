@@ -33,18 +33,21 @@ _INSERT_EVENT = Prepared(insert(EVENTS))
 ACCESS = AccessLog
 _INSERT_ACCESS = Prepared(insert(ACCESS))
 _INSERT_ACCESSES = insert(ACCESS)             # many rows, one executemany (SQLite: in process, cheap)
-# On PostgreSQL the same rows as one INSERT ... SELECT over unnest(case ids): psycopg's
-# executemany pipelines a statement per row, and 50 rows (a worklist's page) cost 0.8-1.0 ms
-# of the web worker's CPU against 0.19 ms for this, which is a quarter of the page's.
-_ACCESS_COLUMNS = ("at", "actor", "role", "organisation", "action", "detail")
-# The rows in the list's order (the order of their ids), as executemany writes them.
-_SHOWN = func.unnest(bindparam("case_ids", type_=ARRAY(ACCESS.c.case_id.type))).table_valued(
-    "case_id", with_ordinality="position").render_derived()
+# On PostgreSQL several rows of one moment go in as one INSERT ... SELECT over unnest of
+# their case ids and actions: psycopg's executemany pipelines a statement per row, and 50
+# rows (a worklist's page) cost 0.8-1.0 ms of the web worker's CPU against 0.19 ms for
+# this, which is a quarter of the page's; a case page's two rows (show, history) by
+# SQLAlchemy's insertmanyvalues cost 0.08 ms more than this. In the given order (the
+# rows' ids follow it), as executemany writes them.
+_ACCESS_COLUMNS = ("at", "actor", "role", "organisation", "detail")
+_ROWS = func.unnest(bindparam("case_ids", type_=ARRAY(ACCESS.c.case_id.type)),
+                    bindparam("actions", type_=ARRAY(ACCESS.c.action.type))).table_valued(
+    "case_id", "action", with_ordinality="position").render_derived()
 _INSERT_ACCESSES_UNNEST = Prepared(insert(ACCESS).from_select(
-    [*_ACCESS_COLUMNS, "case_id"],
-    select(*(bindparam(name, type_=ACCESS.c[name].type) for name in _ACCESS_COLUMNS), _SHOWN.c.case_id)
-    .order_by(_SHOWN.c.position)))
-# With RETURNING, SQLAlchemy sends several rows as one INSERT ... VALUES (...), (...)
+    [*_ACCESS_COLUMNS, "case_id", "action"],
+    select(*(bindparam(name, type_=ACCESS.c[name].type) for name in _ACCESS_COLUMNS), _ROWS.c.case_id,
+           _ROWS.c.action).order_by(_ROWS.c.position)))
+# SQLite: with RETURNING, SQLAlchemy sends several rows as one INSERT ... VALUES (...), (...)
 # ("insertmanyvalues"): one statement, so one transaction by itself.
 _INSERT_ACCESSES_RETURNING = insert(AccessLog).returning(AccessLog.c.id)
 
@@ -138,10 +141,12 @@ def log_access(conn: Connection, *, actor: str, case_id: int | None, action: str
     transaction(single=True))."""
     row = {"at": at or utcnow(), "actor": actor, "role": role, "organisation": organisation, "case_id": case_id,
            "action": action, "detail": detail}
-    if also:
-        conn.execute(_INSERT_ACCESSES_RETURNING, [row] + [{**row, "action": name} for name in also]).all()
-    else:
+    if not also:
         _INSERT_ACCESS.rowcount(conn, row)
+    elif conn.dialect.name == "postgresql":
+        _insert_rows(conn, row, [case_id] * (1 + len(also)), [action, *also])
+    else:
+        conn.execute(_INSERT_ACCESSES_RETURNING, [row] + [{**row, "action": name} for name in also]).all()
 
 
 def log_accesses(conn: Connection, *, actor: str, role: str | None, organisation: str | None, case_ids: list[int],
@@ -149,11 +154,17 @@ def log_accesses(conn: Connection, *, actor: str, role: str | None, organisation
     """One access-log row per case of `case_ids`, the same moment, in one statement."""
     at = utcnow()
     if conn.dialect.name == "postgresql":
-        _INSERT_ACCESSES_UNNEST.rowcount(conn, {"at": at, "actor": actor, "role": role, "organisation": organisation,
-                                                "action": action, "detail": detail, "case_ids": list(case_ids)})
+        _insert_rows(conn, {"at": at, "actor": actor, "role": role, "organisation": organisation, "detail": detail},
+                     list(case_ids), [action] * len(case_ids))
         return
     conn.execute(_INSERT_ACCESSES, [{"at": at, "actor": actor, "role": role, "organisation": organisation,
                                    "case_id": case_id, "action": action, "detail": detail} for case_id in case_ids])
+
+
+def _insert_rows(conn: Connection, common: dict, case_ids: list, actions: list[str]) -> None:
+    """PostgreSQL: access-log rows alike but for their case ids and actions, in one statement."""
+    _INSERT_ACCESSES_UNNEST.rowcount(conn, {**{name: common[name] for name in _ACCESS_COLUMNS},
+                                            "case_ids": case_ids, "actions": actions})
 
 
 __all__ = ["Case", "append", "link", "check_version", "event_time", "load_case", "log_access", "log_accesses"]

@@ -336,6 +336,22 @@ def test_every_read_is_in_the_access_log(any_engine, case_id):
         ("history", case_id, None)]
 
 
+def test_a_case_shown_with_its_history_logs_both_reads_in_one_statement(any_engine, case_id):
+    """The case page's view: a row for the case and one for its history, in that order, of
+    one moment (on PostgreSQL one INSERT ... SELECT over unnest, cases/journal.py)."""
+    from etablera.cases import queries
+    reader = Principal("h0581", "Officer", "officer", "kommun", ("0581",), home="0581")
+    queries.view_case(any_engine, reader, case_id, history=True)
+    rows = access(any_engine, actor="h0581")
+    assert [(r["action"], r["case_id"], r["detail"], r["role"], r["organisation"]) for r in rows] == [
+        ("show", case_id, None, "officer", "kommun"), ("history", case_id, None, "officer", "kommun")]
+    assert rows[0]["at"] == rows[1]["at"]
+    outsider = Principal("h0180", "Officer", "officer", "kommun", ("0180",), home="0180")
+    with pytest.raises(NotFound):
+        queries.view_case(any_engine, outsider, case_id, history=True)
+    assert [(r["action"], r["case_id"]) for r in access(any_engine, actor="h0180")] == [("denied:show", case_id)]
+
+
 # --- the command line ------------------------------------------------------------------
 
 def test_cli_notes_and_documents(cli_env, tmp_path, monkeypatch, documents_dir):
