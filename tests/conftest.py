@@ -99,7 +99,12 @@ def sqlite_url(tmp_path) -> str:
 
 
 @pytest.fixture
-def pg_url(pg_server) -> str:
+def pg_url(pg_server, tmp_path, monkeypatch) -> str:
+    # The audit key of a server database defaults to ./var/audit.key in the working
+    # directory (cases/audit_key.py): the test's own folder instead, for it and the
+    # commands it runs, unless the test chose a file itself.
+    if not os.environ.get("ETABLERA_AUDIT_KEY_FILE"):
+        monkeypatch.setenv("ETABLERA_AUDIT_KEY_FILE", str(tmp_path / "audit.key"))
     url = fresh_pg_url(pg_server)
     engine = make_engine(url)
     upgrade(engine)
