@@ -34,11 +34,11 @@ ACCESS = AccessLog
 _INSERT_ACCESS = Prepared(insert(ACCESS))
 _INSERT_ACCESSES = insert(ACCESS)             # many rows, one executemany (SQLite: in process, cheap)
 # On PostgreSQL several rows of one moment go in as one INSERT ... SELECT over unnest of
-# their case ids and actions: psycopg's executemany pipelines a statement per row, and 50
-# rows (a worklist's page) cost 0.8-1.0 ms of the web worker's CPU against 0.19 ms for
-# this, which is a quarter of the page's; a case page's two rows (show, history) by
-# SQLAlchemy's insertmanyvalues cost 0.08 ms more than this. In the given order (the
-# rows' ids follow it), as executemany writes them.
+# their case ids and actions. psycopg's executemany pipelines a statement per row: 50 rows
+# (a worklist's page) cost 0.8-1.0 ms of the web worker's CPU that way, about a quarter of
+# the page's, and 0.19 ms this way; a case page's two rows (show, history) cost 0.04 ms
+# more by SQLAlchemy's insertmanyvalues. The rows go in the given order (their ids follow
+# it), as executemany writes them.
 _ACCESS_COLUMNS = ("at", "actor", "role", "organisation", "detail")
 _ROWS = func.unnest(bindparam("case_ids", type_=ARRAY(ACCESS.c.case_id.type)),
                     bindparam("actions", type_=ARRAY(ACCESS.c.action.type))).table_valued(

@@ -115,8 +115,9 @@ def insert_many(conn, table, rows: list[dict]) -> None:
 
     SQLite takes them by executemany. PostgreSQL takes them by COPY ... FROM STDIN in
     text form, where psycopg writes each value as its text (a JSON column's value is the
-    processor's JSON text, stored as it is): a chunk of the cohort (5,000 cases, 55,000
-    events) in a third of executemany's time, which pipelined an INSERT per row."""
+    processor's JSON text, stored as it is). executemany pipelined an INSERT per row: a
+    chunk of the cohort (5,000 cases, 55,000 events) took 2.2 s and 1.24 s of the
+    writer's CPU that way, 1.8 s and 0.85 s by COPY."""
     if not rows:
         return
     columns = list(rows[0])
