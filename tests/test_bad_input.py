@@ -36,11 +36,13 @@ def shared(request, tmp_path_factory):
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
+    key = str(tmp_path_factory.mktemp("bad_input_key") / "audit.key")   # not ./var/audit.key (PostgreSQL's default)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ETABLERA_DATABASE_URL", url)
         mp.setenv("ETABLERA_ACTOR", "handl01")
+        mp.setenv("ETABLERA_AUDIT_KEY_FILE", key)
         ids = _build_world()
-    yield {"ids": ids, "url": url}
+    yield {"ids": ids, "url": url, "key": key}
     cached = engine_for(url)
     cached.dispose()
     engine_for.cache_clear()
@@ -52,6 +54,7 @@ def shared(request, tmp_path_factory):
 def shared_world(shared, monkeypatch):
     monkeypatch.setenv("ETABLERA_DATABASE_URL", shared["url"])
     monkeypatch.setenv("ETABLERA_ACTOR", "handl01")
+    monkeypatch.setenv("ETABLERA_AUDIT_KEY_FILE", shared["key"])
     return shared
 
 

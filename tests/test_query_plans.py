@@ -70,19 +70,35 @@ def _build(url: str) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def big_sqlite(tmp_path_factory):
+def big_sqlite(tmp_path_factory, plans_key):
     folder = tmp_path_factory.mktemp("plans")
-    engine = _build(f"sqlite:///{folder / 'plans.sqlite3'}")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ETABLERA_AUDIT_KEY_FILE", plans_key)
+        engine = _build(f"sqlite:///{folder / 'plans.sqlite3'}")
     yield engine
     engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def big_pg(pg_server):
+def plans_key(tmp_path_factory) -> str:
+    """The audit key of these databases, beside the tests' files (a PostgreSQL database's
+    default is ./var/audit.key in the working directory)."""
+    return str(tmp_path_factory.mktemp("plans_key") / "audit.key")
+
+
+@pytest.fixture(autouse=True)
+def _plans_key(plans_key, monkeypatch):
+    monkeypatch.setenv("ETABLERA_AUDIT_KEY_FILE", plans_key)
+
+
+@pytest.fixture(scope="session")
+def big_pg(pg_server, plans_key):
     from conftest import drop_pg_schema, fresh_pg_url
     url = fresh_pg_url(pg_server)
     try:
-        engine = _build(url)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("ETABLERA_AUDIT_KEY_FILE", plans_key)
+            engine = _build(url)
         yield engine
         engine.dispose()
     finally:
