@@ -61,20 +61,21 @@ AUDITOR = Principal("granskare", "Granskare", "auditor", "kommun", None, via="te
 
 # --- the database ------------------------------------------------------------------------
 
-def _build(url: str) -> Engine:
+def _build(url: str, key: str) -> Engine:
+    """The cohort at `url`, its audit key in the file `key` (as the tests then use it)."""
     engine = make_engine(url)
     upgrade(engine)
-    write_cohort(engine, SEED, seed=17, now=NOW - timedelta(days=1), workers=1)
-    copy_cohort(engine, SIZE)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ETABLERA_AUDIT_KEY_FILE", key)
+        write_cohort(engine, SEED, seed=17, now=NOW - timedelta(days=1), workers=1)
+        copy_cohort(engine, SIZE)
     return engine
 
 
 @pytest.fixture(scope="session")
 def big_sqlite(tmp_path_factory, plans_key):
     folder = tmp_path_factory.mktemp("plans")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ETABLERA_AUDIT_KEY_FILE", plans_key)
-        engine = _build(f"sqlite:///{folder / 'plans.sqlite3'}")
+    engine = _build(f"sqlite:///{folder / 'plans.sqlite3'}", plans_key)
     yield engine
     engine.dispose()
 
@@ -96,9 +97,7 @@ def big_pg(pg_server, plans_key):
     from conftest import drop_pg_schema, fresh_pg_url
     url = fresh_pg_url(pg_server)
     try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("ETABLERA_AUDIT_KEY_FILE", plans_key)
-            engine = _build(url)
+        engine = _build(url, plans_key)
         yield engine
         engine.dispose()
     finally:
