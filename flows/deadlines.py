@@ -63,6 +63,7 @@ from prefect import flow, get_run_logger, task
 
 from etablera.flows.prefect_env import prefect_defaults
 from etablera.models.database import get_engine, transaction
+from etablera.models.keeping import keep_connections
 from etablera.models.ladder import get_reminder_config
 from etablera.models.timeframes import is_working_day
 from etablera.models.timestamps import local_date, parse_moment, utcnow
@@ -122,14 +123,16 @@ def plan_parts(engine, parts: int) -> list[list[str]]:
 
 @task(name="record-reminders", retries=2, retry_delay_seconds=[5, 30])
 def record(now_iso: str, municipalities: list[str] | None = None) -> dict:
-    result = deadlines.record_due(get_engine(), parse_moment(now_iso), municipalities=municipalities)
+    with keep_connections():            # a transaction per batch of cases: one connection for them all
+        result = deadlines.record_due(get_engine(), parse_moment(now_iso), municipalities=municipalities)
     get_run_logger().info("recorded %d new reminders on %s: %s", result.total, result.today, result.by_step)
     return result.as_dict()
 
 
 @task(name="deliver-reminders")
 def deliver(municipalities: list[str] | None = None) -> dict:
-    result = reminders.deliver(get_engine(), municipalities=municipalities)
+    with keep_connections():            # transactions per message: one connection for them all
+        result = reminders.deliver(get_engine(), municipalities=municipalities)
     logger = get_run_logger()
     logger.info("delivered: %s", result.as_dict())
     if result.failed:

@@ -23,6 +23,8 @@ from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
+from etablera.models.keeping import kept_connections
+
 try:
     import fcntl
 except ImportError:         # not on Windows: there SQLite's busy handler alone queues writers
@@ -151,7 +153,14 @@ def transaction(engine: Engine, write: bool = True, *, single: bool = False) -> 
     would see what had committed by its own start: a case and its history from two
     moments). A read never waits or fails for that; writes stay at READ COMMITTED with
     their version checks.
+
+    Inside `keep_connections()` (models/keeping.py: a command's or a worker's run), a
+    SQLite engine's transactions on this thread reuse one connection.
     """
+    kept = _kept(engine)
+    if kept is not None:
+        yield from _on_kept(kept, engine, write)
+        return
     conn = engine.connect()
     if write:
         conn = conn.execution_options(etablera_write=True)
@@ -165,6 +174,36 @@ def transaction(engine: Engine, write: bool = True, *, single: bool = False) -> 
             yield conn
     finally:
         conn.close()
+
+
+def _kept(engine: Engine) -> Connection | None:
+    """This thread's kept connection of `engine`, opened now if need be; None where nothing
+    is kept (outside keep_connections, on PostgreSQL, or while it is in use)."""
+    kept = kept_connections()
+    if kept is None or engine.dialect.name != "sqlite":
+        return None
+    conn, pool = kept.get(engine, (None, None))
+    if conn is not None and (pool is not engine.pool or conn.closed or conn.invalidated):
+        if not conn.closed:         # the engine was disposed since (a restore may have replaced the file)
+            conn.invalidate()       # closed now, not left to its discarded pool
+            conn.close()
+        conn = None
+    if conn is None:
+        conn = engine.connect()
+        kept[engine] = (conn, engine.pool)
+    return None if conn.in_transaction() else conn
+
+
+def _on_kept(conn: Connection, engine: Engine, write: bool) -> Iterator[Connection]:
+    """`transaction`'s body on a kept connection (the generator it yields from)."""
+    conn.execution_options(etablera_write=write)        # in place, read by _sqlite_begin
+    try:
+        with _writers_queue(engine, write), conn.begin():
+            yield conn
+    except BaseException:
+        kept_connections().pop(engine, None)
+        conn.close()
+        raise
 
 
 BULK_TABLES = ("cases", "measures", "audit_events", "access_log")

@@ -79,7 +79,7 @@ def backup(options, file, pages, pause):
 @click.option("--force", is_flag=True, help="Overwrite a database (and document store) that is not empty.")
 @click.option("--without-audit-key", is_flag=True,
               help="Restore although the audit key is missing (the bound identity numbers cannot be checked).")
-@common
+@common(keep=False)
 def restore(options, file, force, without_audit_key):
     """Restore a backup of `etablera backup` into the configured SQLite database and its
     document store. Stop the web interface and the scheduler first. Put the audit key

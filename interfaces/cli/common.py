@@ -9,6 +9,7 @@ import os
 import click
 
 from etablera.interfaces.cli.output import Options
+from etablera.models.keeping import keep_connections
 from etablera.statemachine.errors import BadInput
 from etablera.statemachine.messages import Code
 from etablera.cases.parsing import parse_at
@@ -32,8 +33,16 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-def common(func):
-    """--actor, --json and --lang on a command; passes `options` as the first argument."""
+def common(func=None, *, keep: bool = True):
+    """--actor, --json and --lang on a command; passes `options` as the first argument.
+
+    The command runs in `keep_connections()` (models/keeping.py): its transactions on a
+    SQLite file share one connection, given back to the pool when it ends. `keep=False`
+    for a command that serves or forks (a kept connection must not reach a child) or
+    replaces the database file."""
+    if func is None:
+        return functools.partial(common, keep=keep)
+
     @click.option("--actor", default=lambda: os.environ.get("ETABLERA_ACTOR", ""), show_default="$ETABLERA_ACTOR",
                   help="Who does this (officer id).")
     @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON document.")
@@ -41,7 +50,12 @@ def common(func):
                   help="Language of labels (Swedish by default).")
     @functools.wraps(func)
     def wrapper(actor, as_json, lang, **kwargs):
-        return func(Options(actor=actor or "unknown", as_json=as_json, lang=lang), **kwargs)
+        options = Options(actor=actor or "unknown", as_json=as_json, lang=lang)
+        if not keep:
+            return func(options, **kwargs)
+        with keep_connections():
+            return func(options, **kwargs)
+    wrapper.keeps_connections = keep
     return wrapper
 
 

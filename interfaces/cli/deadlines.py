@@ -183,7 +183,7 @@ def officer_list(options, municipality, role):
 
 @click.command()
 @click.option("--port", default=4200, show_default=True, help="Port of the local Prefect server (when started).")
-@common
+@common(keep=False)
 def serve(options, port):
     """Start the schedules: the daily deadline check and the monthly follow-up report (cron,
     time zone and report folder from config/reminders.toml). Without PREFECT_API_URL, a

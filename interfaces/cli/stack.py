@@ -54,7 +54,7 @@ def stack():
 @click.option("--no-prefect", is_flag=True, help="Leave out the Prefect server, the deployments and the workers.")
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("var/stack"),
               show_default=True, help="Where status.json (each process's pid) and HAProxy's admin socket are.")
-@common
+@common(keep=False)
 def up(options, env_file, port, web_ports, prefect_port, workers, no_prefect, run_dir):
     """Start the production topology on 127.0.0.1 and keep it running until Ctrl-C or SIGTERM.
 

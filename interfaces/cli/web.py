@@ -28,7 +28,7 @@ DEFAULT_THREADS = 4     # see interfaces/http/app.py: create_app
 @click.option("--secure-cookies", is_flag=True,
               help="Always mark cookies Secure. Without it they are Secure when the request came over HTTPS: "
                    "directly, or through a proxy listed in ETABLERA_TRUSTED_PROXIES (its X-Forwarded-Proto).")
-@common
+@common(keep=False)
 def web(options, host, port, workers, threads, secure_cookies):
     """The web interface and the HTTP API (OpenAPI at /api/v1/openapi.json). --lang sets the
     pages' language for a visitor who has not chosen one; --json prints where it listens as
