@@ -99,12 +99,16 @@ def stepper(engine):
 
 def walk(engine, ids: list[int]) -> float:
     """The four persisted steps of WALK through the use case for every case (step by step
-    across the cases, as a day's work goes); returns transitions per second."""
+    across the cases, as a day's work goes), on one thread with its connection kept, as a
+    command or a worker runs them (models/keeping.py); returns transitions per second."""
+    from etablera.models.keeping import keep_connections
+
     step = stepper(engine)
     started = time.perf_counter()
-    for trigger, raw in WALK:
-        for case_id in ids:
-            step(case_id, trigger, dict(raw))
+    with keep_connections():
+        for trigger, raw in WALK:
+            for case_id in ids:
+                step(case_id, trigger, dict(raw))
     return len(ids) * len(WALK) / (time.perf_counter() - started)
 
 

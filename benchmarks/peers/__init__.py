@@ -164,8 +164,11 @@ class Etablera:
         return self._register(person)
 
     def steps(self, ids: list[int], step: str, data: dict, k: int) -> None:
-        for case_id in ids:
-            self._step(case_id, step, dict(data))
+        from etablera.models.keeping import keep_connections
+
+        with keep_connections():            # one connection for the run, as the SpiffWorkflow peer keeps its own
+            for case_id in ids:
+                self._step(case_id, step, dict(data))
 
     def where(self, case_id: int) -> str:
         with self.engine.connect() as conn:
