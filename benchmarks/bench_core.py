@@ -129,11 +129,22 @@ def _transitions(label: str, url: str, goal: float | None, rounds: int) -> Resul
                   note="each: read case, machine, version-checked update + hash-chained event + access-log row, commit")
 
 
+# What each step of WALK changes on the case row besides its state, version and chain head
+# (hold_talk, establish_plan, pause, resume, as `decide` writes them): the floor's UPDATE
+# sets the same columns, so it maintains the same indexes (state and state_since at every
+# step, due only when a stage begins) and its commits write as many pages.
+FLOOR_SETS = (
+    (),
+    ("due", "plan", "stage_seq", "stage_started"),
+    ("paused_at", "paused_from"),
+    ("paused_at", "paused_from"),
+)
+
+
 def raw_floor(engine, ids: list[int], rounds: int, first: int = 0) -> float:
     """The same I/O per transition in plain SQL on the driver: read the case, update its
-    state, due date and chain head with a version check, insert an audit row and the
-    access-log row of who did it, commit. (The same indexed columns change as in the
-    engine's walk, so the commits weigh the same.)"""
+    state and what the engine's step changes with it (FLOOR_SETS) with a version check,
+    insert an audit row and the access-log row of who did it, commit."""
     raw = engine.raw_connection()
     driver = raw.driver_connection
     sqlite = engine.dialect.name == "sqlite"
@@ -141,6 +152,10 @@ def raw_floor(engine, ids: list[int], rounds: int, first: int = 0) -> float:
     cursor = driver.cursor()
     now = datetime.now(timezone.utc)
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
+    updates = [f"UPDATE cases SET state = {mark}, state_since = {mark}, version = {mark}, last_seq = {mark}, "
+               f"last_hash = {mark}, last_event_at = {mark}"
+               + "".join(f", {column} = {mark}" for column in columns)
+               + f" WHERE id = {mark} AND version = {mark}" for columns in FLOOR_SETS]
     started = time.perf_counter()
     for n in range(first, first + rounds):
         for case_id in ids:
@@ -148,12 +163,14 @@ def raw_floor(engine, ids: list[int], rounds: int, first: int = 0) -> float:
                 cursor.execute("BEGIN IMMEDIATE")
             cursor.execute(f"SELECT version, last_seq, state FROM cases WHERE id = {mark}", (case_id,))
             version, seq, state = cursor.fetchone()
-            new_state = STATES_CYCLE[(n + case_id) % len(STATES_CYCLE)]
+            k = (n + case_id) % len(STATES_CYCLE)
+            new_state = STATES_CYCLE[k]
             due = (now + timedelta(days=30 + n)).date()
-            cursor.execute(f"UPDATE cases SET state = {mark}, due = {mark}, version = {mark}, last_seq = {mark}, "
-                           f"last_hash = {mark}, last_event_at = {mark} WHERE id = {mark} AND version = {mark}",
-                           (new_state, due.isoformat() if sqlite else due, version + 1, seq + 1, "f" * 64, stamp,
-                            case_id, version))
+            extra = {1: (due.isoformat() if sqlite else due, "handlingsplan", seq + 1,
+                         now.date().isoformat() if sqlite else now.date()),
+                     2: (stamp, state), 3: (None, None)}.get(k, ())
+            cursor.execute(updates[k], (new_state, stamp, version + 1, seq + 1, "f" * 64, stamp, *extra,
+                                        case_id, version))
             cursor.execute(f"INSERT INTO audit_events (case_id, seq, at, recorded_at, actor, trigger, from_state, "
                            f"to_state, municipality, reason, note, skipped, data, prev_hash, hash) VALUES "
                            f"({', '.join([mark] * 15)})",
