@@ -41,7 +41,9 @@ def keep_connections() -> Iterator[None]:
         yield
     finally:
         kept, _LOCAL.kept = _LOCAL.kept, None
-        for conn, _pool in kept.values():
+        for engine, (conn, pool) in kept.items():
+            if pool is not engine.pool and not conn.closed:
+                conn.invalidate()       # its pool was disposed meanwhile: closed now, not left to it
             conn.close()
 
 

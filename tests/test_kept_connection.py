@@ -114,6 +114,14 @@ def test_after_the_engine_is_disposed_the_next_transaction_keeps_a_new_connectio
         assert _driver(engine) is second and engine.pool.checkedout() == 1
 
 
+def test_a_connection_of_a_pool_disposed_before_the_block_ends_is_closed_with_it(engine):
+    with keep_connections():
+        first = _driver(engine)
+        engine.dispose()
+    with pytest.raises(sqlite3.ProgrammingError):
+        first.execute("SELECT 1")
+
+
 def test_a_nested_block_is_part_of_the_outer_one(engine):
     with keep_connections():
         first = _driver(engine)
