@@ -129,15 +129,17 @@ def _transitions(label: str, url: str, goal: float | None, rounds: int) -> Resul
                   note="each: read case, machine, version-checked update + hash-chained event + access-log row, commit")
 
 
-# What each step of WALK changes on the case row besides its state, version and chain head
+# What each step of WALK sets on the case row besides its state, version and chain head
 # (hold_talk, establish_plan, pause, resume, as `decide` writes them): the floor's UPDATE
 # sets the same columns, so it maintains the same indexes (state and state_since at every
-# step, due only when a stage begins) and its commits write as many pages.
+# step; due when a stage begins, and again on resume, which moves the due dates by the
+# pause: by nothing in a walk paused for a moment, hence `due = due`) and its commits write
+# as many pages.
 FLOOR_SETS = (
     (),
     ("due", "plan", "stage_seq", "stage_started"),
     ("paused_at", "paused_from"),
-    ("paused_at", "paused_from"),
+    ("due = due", "establishment_due = establishment_due", "paused_at", "paused_from"),
 )
 
 
@@ -154,7 +156,7 @@ def raw_floor(engine, ids: list[int], rounds: int, first: int = 0) -> float:
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
     updates = [f"UPDATE cases SET state = {mark}, state_since = {mark}, version = {mark}, last_seq = {mark}, "
                f"last_hash = {mark}, last_event_at = {mark}"
-               + "".join(f", {column} = {mark}" for column in columns)
+               + "".join(f", {column}" if "=" in column else f", {column} = {mark}" for column in columns)
                + f" WHERE id = {mark} AND version = {mark}" for columns in FLOOR_SETS]
     started = time.perf_counter()
     for n in range(first, first + rounds):
@@ -166,8 +168,8 @@ def raw_floor(engine, ids: list[int], rounds: int, first: int = 0) -> float:
             k = (n + case_id) % len(STATES_CYCLE)
             new_state = STATES_CYCLE[k]
             due = (now + timedelta(days=30 + n)).date()
-            extra = {1: (due.isoformat() if sqlite else due, "handlingsplan", seq + 1,
-                         now.date().isoformat() if sqlite else now.date()),
+            day = due.isoformat() if sqlite else due
+            extra = {1: (day, "handlingsplan", seq + 1, now.date().isoformat() if sqlite else now.date()),
                      2: (stamp, state), 3: (None, None)}.get(k, ())
             cursor.execute(updates[k], (new_state, stamp, version + 1, seq + 1, "f" * 64, stamp, *extra,
                                         case_id, version))
