@@ -37,6 +37,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of value and floor, interleaved")
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args()
+    # A PostgreSQL cohort's audit key defaults to ./var/audit.key in the working directory
+    # (cases/audit_key.py): the benchmarks keep theirs in their own folder, for themselves
+    # and the servers they start, unless one is chosen.
+    os.environ.setdefault("ETABLERA_AUDIT_KEY_FILE", os.path.abspath(os.path.join(options.workdir, "audit.key")))
     names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_"))
     if options.only:
         names = [n for n in names if n.removeprefix("bench_") in options.only]
