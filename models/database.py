@@ -23,7 +23,7 @@ from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
-from etablera.models.keeping import kept_connections
+from etablera.models.keeping import give_back, kept_connections
 
 try:
     import fcntl
@@ -184,9 +184,7 @@ def _kept(engine: Engine) -> Connection | None:
         return None
     conn, pool = kept.get(engine, (None, None))
     if conn is not None and (pool is not engine.pool or conn.closed or conn.invalidated):
-        if not conn.closed:         # the engine was disposed since (a restore may have replaced the file)
-            conn.invalidate()       # closed now, not left to its discarded pool
-            conn.close()
+        give_back(engine, conn, pool)       # disposed since (a restore may have replaced the file), or dead
         conn = None
     if conn is None:
         conn = engine.connect()

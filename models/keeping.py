@@ -43,9 +43,15 @@ def keep_connections() -> Iterator[None]:
     finally:
         kept, _LOCAL.kept = _LOCAL.kept, None
         for engine, (conn, pool) in kept.items():
-            if pool is not engine.pool and not conn.closed:
-                conn.invalidate()       # its pool was disposed meanwhile: closed now, not left to it
-            conn.close()
+            give_back(engine, conn, pool)
+
+
+def give_back(engine, conn, pool) -> None:
+    """A kept connection back to `pool`; closed at once instead when the engine has been
+    disposed since (`pool` is no longer its pool: nobody would close it but the collector)."""
+    if pool is not engine.pool and not conn.closed:
+        conn.invalidate()
+    conn.close()
 
 
 def kept_connections() -> dict | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import os
@@ -50,11 +51,8 @@ def common(func=None, *, keep: bool = True):
                   help="Language of labels (Swedish by default).")
     @functools.wraps(func)
     def wrapper(actor, as_json, lang, **kwargs):
-        options = Options(actor=actor or "unknown", as_json=as_json, lang=lang)
-        if not keep:
-            return func(options, **kwargs)
-        with keep_connections():
-            return func(options, **kwargs)
+        with keep_connections() if keep else contextlib.nullcontext():
+            return func(Options(actor=actor or "unknown", as_json=as_json, lang=lang), **kwargs)
     wrapper.keeps_connections = keep
     return wrapper
 
