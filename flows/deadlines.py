@@ -1,26 +1,37 @@
 """The daily deadline check as Prefect flows: thin orchestration of plain functions.
 
-    deadline-check        the parent: splits the municipalities into groups and runs one
-                          part per group, then sums up
-    deadline-check-part   one group: record (reminders.deadlines.record_due, one
-                          set-based pass over those municipalities' cases) and deliver
-                          (reminders.outbox.deliver, those municipalities' reminders,
-                          retried with back-off)
+    deadline-check        the parent: records the day's reminders (reminders.deadlines.
+                          record_due, one set-based pass), splits the municipalities into
+                          groups and delivers in one part per group, then sums up
+    deadline-check-part   one group: deliver (reminders.outbox.deliver, those
+                          municipalities' reminders, retried with back-off), then help
+                          with the other groups' (`help_with`); records the group first
+                          when run on its own (`record=True`)
+
+Why the parent records and the parts deliver: recording is a few set-based statements
+(about 0.9 s at a million cases, bench_fanout), delivering is a round trip or two and a
+channel write per message (about 7 s for the same day). Recorded up front, every group's
+messages are there to take from the start, so the parent and each part, once done with
+their own group, go on with the others': the outbox's claims (below) make any number of
+deliverers over the same messages safe, and no process waits for another one's start.
 
 Where the parts run. When the parent itself runs on a worker of a work pool (the
 deployments of flows/deploy.py, `prefect.yaml`), each part but the first is a flow run of
 the deployment `deadline-check-part/part` (run_deployment): the pool's workers share them,
 each part in its own process; the parent runs the first part itself meanwhile (as a
 subflow in its own process, already started on a worker of the pool), then waits for the
-others. Anywhere else (`etablera
-serve`, `etablera deadlines check`, a test) the parts run in the parent's process one
-after the other as subflows: the same work, the same run records, no pool needed.
-`on_workers=True/False` overrides the choice.
+others. A part started seconds later (a process start and Prefect's imports, bench_fanout)
+finds its group partly or wholly delivered by those that started first, and helps with
+what is left. Anywhere else (`etablera serve`, `etablera deadlines check`, a test) the
+parts run in the parent's process one after the other as subflows: the same work, the
+same run records, no pool needed. `on_workers=True/False` overrides the choice.
 
 The groups (plan_parts): the municipalities of the running cases, of the agreements and of
 the reminders still waiting for delivery, dealt into `parts` groups of about the same
-number of cases (default 4; ETABLERA_CHECK_PARTS). Every municipality is in exactly one
-group, so the parts together record exactly what one unfiltered pass records.
+number of cases (default 2; ETABLERA_CHECK_PARTS). Every municipality is in exactly one
+group, so the parts together deliver everything one unfiltered pass delivers; each part
+helps with the others in a rotated order (part i: i+1, i+2, ...), so that the helpers
+start on different messages.
 
 What holds (tests/test_fanout.py runs it on a 20,000-case cohort with two workers):
 - Each reminder is recorded once: the outbox's unique key (kind, target, visit, step) and
@@ -31,12 +42,14 @@ What holds (tests/test_fanout.py runs it on a 20,000-case cohort with two worker
   marked sent only if the claim is still the deliverer's own. A deliverer claims up to
   CLAIMED_AT_ONCE (20) with one statement and then sends and marks them one by one; a
   claim whose turn comes after half its lease is renewed first.
-- A worker killed mid-run (SIGKILL, power cut): what its part had not recorded is
-  recorded by the next run (idempotent), what it had not claimed is delivered by the next
-  run, and the messages it had claimed and not marked (at most CLAIMED_AT_ONCE per part)
-  are sent by the first run after their claims are older than `lease_seconds`
-  (config/reminders.toml [delivery], 900 s): of those only the one in flight can have
-  gone out already.
+- A worker killed mid-run (SIGKILL, power cut): what its part had not claimed is
+  delivered in the same run by the parent and the other parts (they help with every
+  group), else by the next run; the messages it had claimed and not marked (at most
+  CLAIMED_AT_ONCE per part) are sent by the first run after their claims are older than
+  `lease_seconds` (config/reminders.toml [delivery], 900 s): of those only the one in
+  flight can have gone out already. A parent killed before its record step ended leaves
+  the day unrecorded or partly recorded: the next run records it (idempotent, with the
+  ladder's catch-up).
 - So a message can reach its recipient twice in exactly one case: the process died after
   the channel accepted the message (the mail server's 250, the line written to the file)
   and before it committed "sent" — at most one message per killed deliverer. There is no
@@ -71,7 +84,12 @@ from etablera.reminders import deadlines, outbox as reminders
 
 PART_FLOW = "deadline-check-part"
 PART_DEPLOYMENT = "part"
-DEFAULT_PARTS = 4
+# Two: the parent's part and one on a worker, one per worker of the stack. Each part more
+# is a flow run's process start (about two seconds of CPU) while the delivery itself is
+# bound by its commits and the channel's writes: on the stack's two cores 4 parts took
+# 13.3 s at a million cases where 2 took 9.7 s (bench_fanout). More pay where the workers
+# have cores of their own and a slow channel (a mail server) dominates.
+DEFAULT_PARTS = 2
 PART_TIMEOUT = 1800          # seconds the parent waits for a part run on a worker
 
 
@@ -122,7 +140,7 @@ def plan_parts(engine, parts: int) -> list[list[str]]:
 
 
 @task(name="record-reminders", retries=2, retry_delay_seconds=[5, 30])
-def record(now_iso: str, municipalities: list[str] | None = None) -> dict:
+def record_day(now_iso: str, municipalities: list[str] | None = None) -> dict:
     with keep_connections():            # a transaction per batch of cases: one connection for them all
         result = deadlines.record_due(get_engine(), parse_moment(now_iso), municipalities=municipalities)
     get_run_logger().info("recorded %d new reminders on %s: %s", result.total, result.today, result.by_step)
@@ -130,23 +148,28 @@ def record(now_iso: str, municipalities: list[str] | None = None) -> dict:
 
 
 @task(name="deliver-reminders")
-def deliver(municipalities: list[str] | None = None) -> dict:
+def deliver(groups: list[list[str]]) -> dict:
+    """Deliver the reminders of each group of municipalities in turn: the part's own, then
+    those it helps with (what another deliverer claimed first is left to it)."""
+    engine = get_engine()
+    total = reminders.DeliveryResult()
     with keep_connections():            # transactions per message: one connection for them all
-        result = reminders.deliver(get_engine(), municipalities=municipalities)
+        for group in groups:
+            total += reminders.deliver(engine, municipalities=group)
     logger = get_run_logger()
-    logger.info("delivered: %s", result.as_dict())
-    if result.failed:
+    logger.info("delivered: %s", total.as_dict())
+    if total.failed:
         # Prefect retries the task with back-off; what still fails waits for the next run.
-        raise DeliveryIncomplete(f"{result.failed} deliveries failed (kept for retry), {result.dead} dead")
-    return result.as_dict()
+        raise DeliveryIncomplete(f"{total.failed} deliveries failed (kept for retry), {total.dead} dead")
+    return total.as_dict()
 
 
-def _deliver_with_retries(municipalities: list[str] | None) -> bool:
+def _deliver_with_retries(groups: list[list[str]]) -> bool:
     """Deliver with the configured retries; True when something was left for the next run."""
     delivery = get_reminder_config().delivery
     attempt = deliver.with_options(retries=delivery.retries, retry_delay_seconds=list(delivery.retry_delay_seconds),
                                    retry_jitter_factor=delivery.retry_jitter_factor)
-    state = attempt(municipalities, return_state=True)
+    state = attempt(groups, return_state=True)
     if state.is_failed():
         get_run_logger().warning("delivery incomplete after %d retries; the rest waits for the next run",
                                  delivery.retries)
@@ -154,13 +177,19 @@ def _deliver_with_retries(municipalities: list[str] | None) -> bool:
 
 
 @flow(name=PART_FLOW, log_prints=False)
-def deadline_check_part(municipalities: list[str], now: str, send: bool = True) -> dict:
-    """One part of the daily check: record and deliver the reminders of these
-    municipalities (codes) as of `now` (ISO datetime)."""
-    get_run_logger().info("part: %d municipalities (%s)", len(municipalities), ", ".join(municipalities))
-    summary = {"municipalities": municipalities, "check": record(now, municipalities)}
+def deadline_check_part(municipalities: list[str], now: str, send: bool = True, record: bool = True,
+                        help_with: list[list[str]] | None = None) -> dict:
+    """One part of the daily check: deliver the reminders of these municipalities (codes)
+    as of `now` (ISO datetime), then help with those of the groups `help_with`. `record`:
+    record the group's reminders first (a part run on its own; the parent of a fanned-out
+    check records the whole day before it starts its parts)."""
+    get_run_logger().info("part: %d municipalities (%s), helping with %d more groups", len(municipalities),
+                          ", ".join(municipalities), len(help_with or ()))
+    summary: dict = {"municipalities": municipalities}
+    if record:
+        summary["check"] = record_day(now, municipalities)
     if send:
-        summary["incomplete"] = _deliver_with_retries(municipalities)
+        summary["incomplete"] = _deliver_with_retries([municipalities, *(help_with or ())])
     return summary
 
 
@@ -186,27 +215,36 @@ def _in_a_work_pool() -> bool:
     return True
 
 
+def _others(groups: list[list[str]], i: int) -> list[list[str]]:
+    """The groups part `i` helps with once its own is delivered: the others, from the
+    next one on (each part starts helping somewhere else)."""
+    return groups[i + 1:] + groups[:i]
+
+
 def _run_on_workers(groups: list[list[str]], now: str, send: bool, timeout: float) -> list[str]:
     """The first group here, as a subflow in this flow run's own process (already started,
     on a worker of the pool); each of the others as a flow run of the part deployment,
-    which the pool's workers start, each in a process of its own. Waits for them all (or
-    `timeout`). Returns what went wrong (the parts' figures are read from the outbox: a
-    part's result lives in its worker's process, maybe on another machine)."""
+    which the pool's workers start, each in a process of its own. Every part helps with
+    the others' groups once its own is done. Waits for them all (or `timeout`). Returns
+    what went wrong (the parts' figures are read from the outbox: a part's result lives in
+    its worker's process, maybe on another machine)."""
     from prefect import get_client
     from prefect.deployments import run_deployment
     from prefect.states import Crashed
 
     logger = get_run_logger()
-    own, others = groups[0], groups[1:]
     runs = [run_deployment(f"{PART_FLOW}/{PART_DEPLOYMENT}", timeout=0, as_subflow=True,
-                           parameters={"municipalities": group, "now": now, "send": send}) for group in others]
+                           parameters={"municipalities": group, "now": now, "send": send, "record": False,
+                                       "help_with": _others(groups, i)})
+            for i, group in enumerate(groups) if i > 0]
     logger.info("%d parts submitted to the work pool; one runs here", len(runs))
     problems = []
-    # Meanwhile this process does a part of the work itself: its slot on the worker would
-    # otherwise only wait, and the others' processes take seconds to start.
-    state = deadline_check_part(own, now, send, return_state=True)
+    # Meanwhile this process delivers its own group and then helps with the others': their
+    # processes take seconds to start, and the day is recorded already.
+    state = deadline_check_part(groups[0], now, send, record=False, help_with=_others(groups, 0),
+                                return_state=True)
     if not state.is_completed():
-        problems.append(f"part {', '.join(own)} (here): {state.type.value}")
+        problems.append(f"part {', '.join(groups[0])} (here): {state.type.value}")
     waiting = {run.id: run for run in runs}
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
@@ -243,16 +281,15 @@ def deadline_check(now: str | None = None, send: bool = True, scheduled: bool = 
         return {"today": local_date(moment).isoformat(), "skipped": "not a working day"}
     started = utcnow()
     engine = get_engine()
+    check = record_day(moment.isoformat())          # the whole day, one pass: then every part can deliver
     groups = plan_parts(engine, parts or default_parts())
     workers = _in_a_work_pool() if on_workers is None else on_workers
     logger.info("%d parts (%s)", len(groups), "on the work pool's workers" if workers else "in this process")
     if workers:
         problems = _run_on_workers(groups, moment.isoformat(), send, part_timeout)
-        check = deadlines.recorded_since(engine, started, local_date(moment)).as_dict()
         incomplete = bool(problems)
     else:
-        results = [deadline_check_part(group, moment.isoformat(), send) for group in groups]
-        check = _sum_checks(local_date(moment), [r["check"] for r in results])
+        results = [deadline_check_part(group, moment.isoformat(), send, record=False) for group in groups]
         problems, incomplete = [], any(r.get("incomplete") for r in results)
     summary = {"check": check, "parts": len(groups), "on_workers": workers}
     if send:
@@ -263,16 +300,6 @@ def deadline_check(now: str | None = None, send: bool = True, scheduled: bool = 
         logger.error("incomplete: %s; the next run completes the rest", "; ".join(problems))
         raise PartsIncomplete("; ".join(problems))
     return summary
-
-
-def _sum_checks(today, checks: list[dict]) -> dict:
-    """The parts' CheckResult dicts as one (as if one pass had recorded them)."""
-    total = deadlines.CheckResult(today)
-    for check in checks:
-        for subject, per in check["by_subject"].items():
-            for step, n in per.items():
-                total.add(subject, step, n)
-    return total.as_dict()
 
 
 if __name__ == "__main__":      # `python -m etablera.flows.deadlines` runs one check now

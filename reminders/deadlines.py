@@ -37,7 +37,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import (Connection, Date, Integer, String, and_, case, cast, exists, func, literal, literal_column,
+from sqlalchemy import (Connection, Date, Integer, String, and_, case, cast, exists, literal, literal_column,
                         null, select, true)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -122,25 +122,6 @@ def record_due(engine: Engine, now: datetime | None = None, *, config: ReminderC
             if municipalities is not None and row["municipality"] not in municipalities:
                 continue
             result.add("agreement", row["step"], _insert_values(conn, row))
-    return result
-
-
-def recorded_since(engine: Engine, since: datetime, today: date, *,
-                   config: ReminderConfig | None = None) -> CheckResult:
-    """What checks recorded at or after `since`, per subject and step: the figures of a
-    check whose parts ran in other processes (flows/deadlines.py)."""
-    config = config or get_reminder_config()
-    result = CheckResult(today)
-    for subject in ("stage", "establishment", "measure", "followup", "agreement"):
-        for rung in config.ladder(subject).rungs:
-            result.add(subject, rung.step, 0)
-    r = REMINDERS.c
-    with transaction(engine, write=False) as conn:
-        for kind, step, n in conn.execute(select(r.kind, r.step, func.count()).where(r.recorded_at >= since)
-                                          .group_by(r.kind, r.step)):
-            subject = "agreement" if kind.startswith("agreement.") else kind
-            if subject in result.counts:
-                result.add(subject, step, n)
     return result
 
 
@@ -294,4 +275,4 @@ def agreement_rows(book: AgreementBook, ladder: Ladder, today: date, recorded: d
     return rows
 
 
-__all__ = ["CheckResult", "agreement_dates", "agreement_rows", "record_due", "recorded_since"]
+__all__ = ["CheckResult", "agreement_dates", "agreement_rows", "record_due"]

@@ -62,6 +62,9 @@ class DeliveryResult:
     def as_dict(self) -> dict:
         return {"addressed": self.addressed, "sent": self.sent, "failed": self.failed, "dead": self.dead}
 
+    def __add__(self, other: "DeliveryResult") -> "DeliveryResult":
+        return DeliveryResult(*(a + b for a, b in zip(self.as_dict().values(), other.as_dict().values())))
+
 
 # --------------------------------------------------------------------------- addressing
 

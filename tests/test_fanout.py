@@ -1,12 +1,14 @@
 """The daily check fanned out per group of municipalities (issue 15, item 2).
 
 Plain functions: the parts' filtered passes together record exactly what one pass records
-and deliver each message once (SQLite and PostgreSQL). Slow, on PostgreSQL: a 20,000-case
-demo cohort, one day checked in a single process, then the same day fanned out through a
-Prefect server and two process workers of one work pool (flows/deploy.py), compared
-reminder by reminder; then with one worker SIGKILLed while a part runs on it, and the next
-run completing the rest with nothing delivered twice but the one message in flight per
-killed deliverer (flows/deadlines.py says why)."""
+and deliver each message once (SQLite and PostgreSQL), also when every deliverer goes on
+with the others' groups. Slow, on PostgreSQL: a 20,000-case demo cohort, one day checked
+in a single process, then the same day fanned out through a Prefect server and two process
+workers of one work pool (flows/deploy.py), compared reminder by reminder; then, with the
+cohort's past reminders waiting for delivery too, one worker SIGKILLed while a part runs
+on it: the parent and the other part deliver everything it had not claimed in the same
+run, and the next run the rest, with nothing delivered twice but the one message in
+flight per killed deliverer (flows/deadlines.py says why)."""
 
 from __future__ import annotations
 
@@ -52,12 +54,15 @@ def keys(engine, day: str) -> Counter:
                                                       .where(R.detected_on == parse_moment(day).date())))
 
 
-def messages(engine, day: str) -> dict[int, tuple]:
-    """Each delivery of the reminders of `day`: id -> (reminder key, recipient, status)."""
+def messages(engine, day: str | None) -> dict[int, tuple]:
+    """Each delivery of the reminders of `day` (None: of every day): id -> (reminder key,
+    recipient, status)."""
+    query = (select(D.id, R.kind, R.target_id, R.visit, R.step, D.recipient, D.status)
+             .select_from(ReminderDelivery.join(Reminder, R.id == D.reminder_id)))
+    if day is not None:
+        query = query.where(R.detected_on == parse_moment(day).date())
     with transaction(engine, write=False) as conn:
-        rows = conn.execute(select(D.id, R.kind, R.target_id, R.visit, R.step, D.recipient, D.status)
-                            .select_from(ReminderDelivery.join(Reminder, R.id == D.reminder_id))
-                            .where(R.detected_on == parse_moment(day).date())).all()
+        rows = conn.execute(query).all()
     return {r.id: ((r.kind, r.target_id, r.visit, r.step), r.recipient, r.status) for r in rows}
 
 
@@ -105,6 +110,46 @@ def test_the_parts_record_and_deliver_what_one_pass_does(db_url):
     assert all(n > 0 for n in per_part)
     assert set(sent.values()) == {1} and sum(per_part) == len(sent) == len(single_messages)
     assert {(k, to) for k, to, status in messages(engine, DAY).values() if status == "sent"} == single_messages
+    engine.dispose()
+
+
+def test_deliverers_that_help_with_every_group_send_each_message_once(db_url):
+    """As the parts of a fanned-out check do: the day recorded once, then three deliverers
+    at the same time, each over its own group first and then the others' (the parts'
+    rotated order): every message is sent once, and each deliverer sent some."""
+    import threading
+
+    from etablera.flows.deadlines import _others
+
+    engine = make_engine(db_url)
+    write_cohort(engine, 600, seed=11, workers=1, now=NOW)
+    checked_before(engine)
+    deadlines.record_due(engine, parse_moment(DAY))
+    groups = plan_parts(engine, 3)
+    assert len(groups) == 3
+    sent, by = Counter(), Counter()
+    lock, start = threading.Lock(), threading.Barrier(len(groups))
+
+    def deliverer(i: int) -> None:
+        def send(url, subject, body, recipient, message_id):
+            with lock:
+                sent[message_id] += 1
+                by[i] += 1
+            time.sleep(0.002)                  # a channel takes its time: the others catch up
+        start.wait()
+        for group in [groups[i], *_others(groups, i)]:
+            outbox.deliver(engine, municipalities=group, send=send)
+
+    threads = [threading.Thread(target=deliverer, args=(i,)) for i in range(len(groups))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    day = messages(engine, DAY)
+    assert len(day) > 30 and {status for _, _, status in day.values()} == {"sent"}
+    assert set(sent.values()) == {1} and len(sent) == len(day)
+    assert [groups[i] for i in (1, 2)] == _others(groups, 0) and _others(groups, 2) == groups[:2]
+    assert all(by[i] > 0 for i in range(len(groups))), by
     engine.dispose()
 
 
@@ -223,12 +268,12 @@ def _channel(path: Path) -> Counter:
     return Counter(json.loads(line)["message_id"] for line in path.read_text().splitlines() if line.strip())
 
 
-def _sent_in(engine, codes: list[str]) -> int:
+def _waiting(engine) -> int:
+    """Messages not sent yet, of every day."""
     with transaction(engine, write=False) as conn:
-        return conn.execute(select(text("count(*)")).select_from(
-            ReminderDelivery.join(Reminder, R.id == D.reminder_id))
-            .where(D.status == "sent", R.municipality.in_(codes),
-                   R.detected_on == parse_moment(DAY).date())).scalar()
+        return conn.execute(select(text("count(*)")).select_from(ReminderDelivery)
+                            .where(D.status != "sent")).scalar() + conn.execute(
+            select(text("count(*)")).select_from(Reminder).where(R.addressed.is_(False))).scalar()
 
 
 def _delivery_of(message_id: str) -> int:
@@ -304,29 +349,39 @@ def test_fanned_out_on_two_workers_is_the_single_check_and_survives_a_killed_wor
             assert set(taken.values()) == {1} and {_delivery_of(m) for m in taken} == set(fanned)
 
             # 3. Again, with a worker SIGKILLed while a part runs on it (not the parent's).
+            # The parent and the first part to start deliver every group once done with
+            # their own, so DAY alone (under a second of work here) would be sent before
+            # the other part's process is up: the cohort's past reminders wait for delivery
+            # too (a mail server that was down for days), enough for all three to share.
             forget(app, DAY)
             channel.unlink()
+            with transaction(app) as conn:
+                backlog = conn.execute(Reminder.update().where(R.detected_on < parse_moment(DAY).date())
+                                       .values(status="pending", addressed=False)).rowcount
+            figures["backlog"] = backlog
             parent = _start_check(url, daily["id"], part_timeout=120)
-            victim = codes = None
+            victim = None
             deadline = time.monotonic() + 300
-            while codes is None and time.monotonic() < deadline:
+            while victim is None and time.monotonic() < deadline:
                 for run in _parts(url, parent):
                     for name in ("w1", "w2"):
                         if run["state"]["type"] == "RUNNING" and parent not in workers.ran(name) \
                                 and run["id"] in workers.ran(name):
-                            victim, codes = name, run["parameters"]["municipalities"]
+                            victim = name
                 time.sleep(0.3)
             assert victim is not None, "no part ran on the worker without the parent"
-            while time.monotonic() < deadline and not _sent_in(app, codes):
-                time.sleep(0.05)                     # kill it mid-delivery
+            time.sleep(1.0)                          # its delivery under way
+            waiting = _waiting(app)
             workers.kill(victim)
+            assert waiting > 0, "the messages were all sent before the part was killed: a larger backlog is needed"
             assert _wait_final(url, parent, 600) == "FAILED"      # the parent says a part is lost
-            left = messages(app, DAY)
+            left = messages(app, None)
             in_flight = {i for i, (_, _, status) in left.items() if status == "sending"}
             unsent = {i for i, (_, _, status) in left.items() if status != "sent"}
-            figures["killed"] = {"unsent": len(unsent), "in_flight": len(in_flight)}
-            # claimed and not marked: a batch at most per part on the killed worker (two slots)
-            assert unsent and len(in_flight) <= 2 * outbox.CLAIMED_AT_ONCE
+            figures["killed"] = {"waiting": waiting, "unsent": len(unsent), "in_flight": len(in_flight)}
+            # The others delivered all the killed part had not claimed, in the same run; what
+            # it had claimed and not marked is a batch at most per part on its worker.
+            assert unsent == in_flight and len(in_flight) <= 2 * outbox.CLAIMED_AT_ONCE
 
             # The next run (a restarted worker; the claims' lease has run out) completes it.
             with transaction(app) as conn:
@@ -336,8 +391,8 @@ def test_fanned_out_on_two_workers_is_the_single_check_and_survives_a_killed_wor
             parent = _start_check(url, daily["id"], part_timeout=600)
             assert _wait_final(url, parent, 600) == "COMPLETED"
             assert keys(app, DAY) == single
-            final = messages(app, DAY)
-            assert {(k, to) for k, to, _ in final.values()} == single_messages
+            final = messages(app, None)
+            assert {(k, to) for k, to, _ in messages(app, DAY).values()} == single_messages
             assert {status for _, _, status in final.values()} == {"sent"}
             taken = _channel(channel)
             assert {_delivery_of(m) for m in taken} == set(final)                # nothing lost

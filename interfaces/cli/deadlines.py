@@ -39,7 +39,7 @@ def deadlines():
                                           "Replays a day: reminders already recorded are not recorded again.")
 @click.option("--send/--no-send", default=True, show_default=True, help="Deliver what is pending after the check.")
 @click.option("--parts", type=click.IntRange(min=1), default=None,
-              help="Groups of municipalities the check runs in (default $ETABLERA_CHECK_PARTS or 4).")
+              help="Groups of municipalities the check runs in (default $ETABLERA_CHECK_PARTS or 2).")
 @common
 def check(options, now, send, parts):
     """Run the deadline check once, as a Prefect flow (record, then deliver), against the
