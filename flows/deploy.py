@@ -12,8 +12,9 @@ workers) registers, and the workers' command line.
 
 No image and no source checkout: the entrypoints are module paths in the installed
 package (`etablera.flows.deadlines.deadline_check`), which a process worker imports in the
-flow run's subprocess. The workers' environment (ETABLERA_DATABASE_URL, ETABLERA_CONFIG,
-ETABLERA_NOTIFY_DEFAULT, ...) is the flow runs' environment. `prefect.yaml` at the
+flow run's subprocess, started with the registering Python (`engine_command`). The
+workers' environment (ETABLERA_DATABASE_URL, ETABLERA_CONFIG, ETABLERA_NOTIFY_DEFAULT, ...)
+is the flow runs' environment. `prefect.yaml` at the
 repository root declares the same deployments for `prefect deploy --all`.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shlex
 import sys
 
 from etablera.models.ladder import ReminderConfig, get_reminder_config
@@ -63,7 +65,8 @@ def deployments(config: ReminderConfig, pool: str = POOL) -> list:
     from etablera.flows.serve import report_folder
 
     daily, monthly = config.schedule, config.report
-    common = {"work_pool_name": pool, "entrypoint_type": EntrypointType.MODULE_PATH}
+    common = {"work_pool_name": pool, "entrypoint_type": EntrypointType.MODULE_PATH,
+              "job_variables": {"command": engine_command()}}
     return [deadline_check.to_deployment(name=DAILY, parameters={"scheduled": True},
                                          schedule=CronSchedule(cron=daily.cron, timezone=daily.timezone), **common),
             deadline_check_part.to_deployment(name=PART_DEPLOYMENT, **common),
@@ -72,6 +75,16 @@ def deployments(config: ReminderConfig, pool: str = POOL) -> list:
                                          **common),
             gallring.deployment(**common),          # monthly, on config/retention.toml's schedule
             webhooks.deployment(**common)]          # every minute
+
+
+def engine_command() -> str:
+    """How a process worker starts a flow run of these deployments: Prefect's engine in
+    this Python, the installation that registers them and that the workers run (the stack,
+    the compose file's image). Without a command a process worker starts a workspace
+    supervisor first, a second Python process per run that resolves pull steps and
+    project dependencies these deployments do not have: about a second of CPU per part
+    run, on the cores the check needs (bench_fanout)."""
+    return shlex.join([sys.executable, "-m", "prefect.engine"])
 
 
 def register(pool: str = POOL, config: ReminderConfig | None = None) -> list[str]:
@@ -99,4 +112,4 @@ def worker_command(pool: str = POOL, name: str | None = None, limit: int | None 
     return command
 
 
-__all__ = ["POOL", "deployments", "ensure_pool", "register", "worker_command"]
+__all__ = ["POOL", "deployments", "engine_command", "ensure_pool", "register", "worker_command"]
