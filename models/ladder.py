@@ -240,6 +240,8 @@ class Delivery(Section):
                                    BeforeValidator(_a_list, json_schema_input_type=int | list[int])] = (10, 60)
     retry_jitter_factor: Annotated[float, Field(ge=0)] = 0.2
     lease_seconds: Positive = Field(900, description="a claimed message whose delivery died is sent again after this")
+    senders: Positive = Field(4, description="messages one delivery sends at the same time (threads); a delivery "
+                                             "that dies may have sent the one in flight of each")
     language: Literal["sv", "en"] = "sv"
 
 
@@ -300,7 +302,8 @@ class ReminderConfig:
                          "default_url": redact(self.delivery.default_url),
                          "max_attempts": self.delivery.max_attempts, "retries": self.delivery.retries,
                          "retry_delay_seconds": list(self.delivery.retry_delay_seconds),
-                         "lease_seconds": self.delivery.lease_seconds, "language": self.delivery.language},
+                         "lease_seconds": self.delivery.lease_seconds, "senders": self.delivery.senders,
+                         "language": self.delivery.language},
             "schedule": self.schedule.model_dump(),
             "report": self.report.model_dump(),
         }

@@ -4,18 +4,20 @@
 responsible officers as they are when it is addressed, the coordinators of the case's
 municipality for an organisation that has none, and for an escalation the coordinators
 too; a notice, reminders/notices.py, to the coordinators), then sends the
-deliveries: claim a few (one statement), then each in turn: send, mark sent or failed (a
-short transaction).
+deliveries, in `senders` threads ([delivery]) that each claim a few (one statement), then
+send each in turn and mark it sent or failed (a short transaction).
 A failed delivery keeps its attempts and last error and is retried by the next run;
 after `max_attempts` it is `dead` and stays visible. A claim left behind by a delivery
-that died (SIGKILL, power cut) is taken again after the lease: the message it was sending
-may or may not have gone out, so it is sent again (at least once, never silently lost);
-the others it had claimed had not, and go out once.
+that died (SIGKILL, power cut) is taken again after the lease: the messages its senders
+were sending may or may not have gone out, so they are sent again (at least once, never
+silently lost); the others it had claimed had not, and go out once.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Callable
@@ -46,9 +48,9 @@ STEP_LABELS = {"warning": ("Varning", "Warning"), "overdue": ("Försenad", "Over
                "escalation": ("Eskalering", "Escalation")}
 Sender = Callable[..., None]
 CANDIDATES = 500           # deliveries read at a time by deliver
-# Deliveries claimed with one statement (then each sent and marked on its own). A deliverer
-# that dies leaves at most these claimed: the one in flight may have gone out and is sent
-# again after the lease; the rest had not and are sent once, after the lease.
+# Deliveries claimed with one statement by one sender (then each sent and marked on its
+# own). A sender that dies leaves at most these claimed: the one in flight may have gone
+# out and is sent again after the lease; the rest had not and are sent once, after the lease.
 CLAIMED_AT_ONCE = 20
 
 
@@ -136,12 +138,16 @@ def recipients(config: ReminderConfig, row, coordinators: dict[str, list[str]]) 
 
 def deliver(engine: Engine, *, config: ReminderConfig | None = None, case_config: Config | None = None,
             send: Sender | None = None, reclaim_after: float | None = None,
-            limit: int | None = None, municipalities: Collection[str] | None = None) -> DeliveryResult:
+            limit: int | None = None, municipalities: Collection[str] | None = None,
+            senders: int | None = None) -> DeliveryResult:
     """Send what is pending (and what failed before this run). Deliveries are claimed
-    CLAIMED_AT_ONCE at a time, then each is sent and marked on its own, so a crash sends at
-    most the one in flight twice and delays the rest it had claimed by the lease.
-    `municipalities` limits it to the reminders recorded for those codes (one part of a
-    fanned-out check); deliverers with overlapping codes are still safe (the claim)."""
+    CLAIMED_AT_ONCE at a time, then each is sent and marked on its own, by `senders`
+    threads (default: the [delivery] setting), each with batches of its own: a channel's
+    wait (a mail server's answer, a file's fsync) and a commit's overlap the others'. So a
+    crash sends at most the one in flight of each sender twice and delays the rest they
+    had claimed by the lease. `limit`: at most this many messages. `municipalities` limits
+    it to the reminders recorded for those codes (one part of a fanned-out check);
+    deliverers with overlapping codes are still safe (the claim)."""
     config = config or get_reminder_config()
     case_config = case_config or get_config()
     send = send or channels.send
@@ -150,32 +156,48 @@ def deliver(engine: Engine, *, config: ReminderConfig | None = None, case_config
     lease = config.delivery.lease_seconds if reclaim_after is None else reclaim_after
     with transaction(engine, write=False) as conn:
         urls = addresses(conn, config.delivery)
-    done = 0
     stale = started - timedelta(seconds=lease)
-    for rows in _batches(_candidates(engine, started, stale, municipalities), CLAIMED_AT_ONCE):
-        if limit is not None:
-            rows = rows[:max(0, limit - done)]
-        if not rows:
-            break
-        for claim in _claims(engine, rows, started, stale, lease):   # those another deliverer took are left out
-            done += 1
-            subject, body = render(claim, case_config, config.delivery.language, config.delivery.base_url)
-            url = urls.get(claim["recipient"]) or config.delivery.default_url
-            error = None
-            try:
-                send(url, subject, body, recipient=claim["recipient"],
-                     message_id=f"<reminder-{claim['reminder_id']}-{claim['delivery_id']}@etablera>")
-            except channels.DeliveryError as exc:
-                error = str(exc) or type(exc).__name__
-            except Exception as exc:  # noqa: BLE001 - a broken channel must not stop the others
-                error = f"{type(exc).__name__}: {str(exc)[:200]}"
-            status = _finish(engine, claim, error, config.delivery.max_attempts)
-            if status == "sent":
-                result.sent += 1
-            elif status == "dead":
-                result.dead += 1
-            elif status == "failed":
-                result.failed += 1
+    batches = _batches(_candidates(engine, started, stale, municipalities), CLAIMED_AT_ONCE)
+    taking = threading.Lock()          # the batches (a generator) and the figures are shared
+    handed = 0
+
+    def next_batch() -> list:
+        nonlocal handed
+        with taking:
+            rows = next(batches, [])
+            if limit is not None:
+                rows = rows[:max(0, limit - handed)]
+            handed += len(rows)
+            return rows
+
+    def one(claim: dict) -> None:
+        subject, body = render(claim, case_config, config.delivery.language, config.delivery.base_url)
+        url = urls.get(claim["recipient"]) or config.delivery.default_url
+        error = None
+        try:
+            send(url, subject, body, recipient=claim["recipient"],
+                 message_id=f"<reminder-{claim['reminder_id']}-{claim['delivery_id']}@etablera>")
+        except channels.DeliveryError as exc:
+            error = str(exc) or type(exc).__name__
+        except Exception as exc:  # noqa: BLE001 - a broken channel must not stop the others
+            error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        status = _finish(engine, claim, error, config.delivery.max_attempts)
+        with taking:
+            if status in ("sent", "dead", "failed"):
+                setattr(result, status, getattr(result, status) + 1)
+
+    def sender() -> None:
+        while rows := next_batch():
+            for claim in _claims(engine, rows, started, stale, lease):  # those another deliverer took are left out
+                one(claim)
+
+    count = senders or config.delivery.senders
+    if count == 1:
+        sender()                       # in this thread (and on its kept connection, if any)
+    else:
+        with ThreadPoolExecutor(count, thread_name_prefix="etablera-sender") as pool:
+            for running in [pool.submit(sender) for _ in range(count)]:
+                running.result()       # a sender's database error is the caller's
     return result
 
 

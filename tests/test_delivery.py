@@ -156,6 +156,34 @@ def test_recipients_fall_back_to_the_default_channel(engine, tmp_path):
     assert sorted(sent) == [(CONFIG.delivery.default_url, "coordinator:0581"), (CONFIG.delivery.default_url, "nobody")]
 
 
+def test_senders_share_the_deliveries_and_send_each_once(db_url):
+    """A delivery's senders (threads, each claiming batches of its own) send every message
+    once between them; `limit` still bounds the whole delivery."""
+    engine = make_engine(db_url)
+    officers.add_officer(engine, "k1", name="Kim", org="kommun", municipality="0581")
+    officers.add_officer(engine, "af1", name="Alex", org="af", municipality="0581")
+    for i in range(40):
+        register(engine, pnr("19900101", 100 + i), "0581", "2026-02-20", "2026-03-02", actor="t",
+                 kommun_officer="k1", af_officer="af1")
+    deadlines.record_due(engine, parse_moment("2026-04-22"), config=CONFIG, book=NO_AGREEMENTS)
+    sent, by = Counter(), Counter()
+
+    def slow(url, subject, body, recipient, message_id):
+        sent[message_id] += 1
+        by[threading.current_thread().name] += 1
+        time.sleep(0.005)                       # a channel's wait: the other senders go on meanwhile
+
+    first = reminders.deliver(engine, config=CONFIG, send=slow, limit=25, senders=4)
+    assert first.sent == len(sent) == 25
+    rest = reminders.deliver(engine, config=CONFIG, send=slow, senders=4)
+    with engine.connect() as conn:
+        deliveries = Counter(conn.execute(select(ReminderDelivery.c.status)).scalars())
+    assert deliveries == {"sent": 120} and first.sent + rest.sent == 120       # 40 escalations, 3 recipients
+    assert set(sent.values()) == {1} and len(sent) == 120
+    assert len(by) > 1 and all(name.startswith("etablera-sender") for name in by)
+    engine.dispose()
+
+
 @pytest.mark.slow
 def test_sigkill_mid_batch_then_next_run_delivers_the_rest(sqlite_url, smtp):
     engine = make_engine(sqlite_url)
