@@ -40,7 +40,7 @@ What holds (tests/test_fanout.py runs it on a 20,000-case cohort with two worker
   (status pending/failed -> sending) that only one deliverer can win, in any number of
   processes (PostgreSQL re-checks the condition after waiting for the row lock), and it is
   marked sent only if the claim is still the deliverer's own. Each of a deliverer's
-  `senders` threads ([delivery], 4) claims up to CLAIMED_AT_ONCE (20) with one statement
+  `senders` threads ([delivery], 2) claims up to CLAIMED_AT_ONCE (20) with one statement
   and then sends and marks them one by one; a claim whose turn comes after half its
   lease is renewed first.
 - A worker killed mid-run (SIGKILL, power cut): what its part had not claimed is
@@ -54,7 +54,7 @@ What holds (tests/test_fanout.py runs it on a 20,000-case cohort with two worker
 - So a message can reach its recipient twice in exactly one case: the process died after
   the channel accepted the message (the mail server's 250, the line written to the file)
   and before it committed "sent" — at most one message per sender of a killed deliverer
-  (`senders`, 4 a process). There is no
+  (`senders`, 2 a process). There is no
   way to know whether the channel took it, and losing a reminder is worse than repeating
   one. Nothing else is ever sent twice: not by two workers, not by a retry, not by a
   second run at the same moment.

@@ -240,7 +240,7 @@ class Delivery(Section):
                                    BeforeValidator(_a_list, json_schema_input_type=int | list[int])] = (10, 60)
     retry_jitter_factor: Annotated[float, Field(ge=0)] = 0.2
     lease_seconds: Positive = Field(900, description="a claimed message whose delivery died is sent again after this")
-    senders: Positive = Field(4, description="messages one delivery sends at the same time (threads); a delivery "
+    senders: Positive = Field(2, description="messages one delivery sends at the same time (threads); a delivery "
                                              "that dies may have sent the one in flight of each")
     language: Literal["sv", "en"] = "sv"
 
