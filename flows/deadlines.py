@@ -10,17 +10,18 @@
 
 Why the parent records and the parts deliver: recording is a few set-based statements
 (about 0.9 s at a million cases, bench_fanout), delivering is a round trip or two and a
-channel write per message (about 7 s for the same day). Recorded up front, every group's
-messages are there to take from the start, so the parent and each part, once done with
-their own group, go on with the others': the outbox's claims (below) make any number of
-deliverers over the same messages safe, and no process waits for another one's start.
+channel write per message (about 7 s for the same day). Recorded in one pass, every
+group's messages are there to take as soon as it ends, so the parent and each part, once
+done with their own group, go on with the others': the outbox's claims (below) make any
+number of deliverers over the same messages safe, and no process waits for another one's
+start.
 
 Where the parts run. When the parent itself runs on a worker of a work pool (the
 deployments of flows/deploy.py, `prefect.yaml`), each part but the first is a flow run of
-the deployment `deadline-check-part/part` (run_deployment): the pool's workers share them,
-each part in its own process; the parent runs the first part itself meanwhile (as a
-subflow in its own process, already started on a worker of the pool), then waits for the
-others. A part started seconds later (a process start and Prefect's imports, bench_fanout)
+the deployment `deadline-check-part/part` (run_deployment), submitted before the parent
+records the day, so that their processes start meanwhile: the pool's workers share them,
+each part in its own process; the parent runs the first part itself (as a subflow in its
+own process, already started on a worker of the pool), then waits for the others. A part started seconds later (a process start and Prefect's imports, bench_fanout)
 finds its group partly or wholly delivered by those that started first, and helps with
 what is left. Anywhere else (`etablera serve`, `etablera deadlines check`, a test) the
 parts run in the parent's process one after the other as subflows: the same work, the
@@ -223,30 +224,28 @@ def _others(groups: list[list[str]], i: int) -> list[list[str]]:
     return groups[i + 1:] + groups[:i]
 
 
-def _run_on_workers(groups: list[list[str]], now: str, send: bool, timeout: float) -> list[str]:
-    """The first group here, as a subflow in this flow run's own process (already started,
-    on a worker of the pool); each of the others as a flow run of the part deployment,
-    which the pool's workers start, each in a process of its own. Every part helps with
-    the others' groups once its own is done. Waits for them all (or `timeout`). Returns
-    what went wrong (the parts' figures are read from the outbox: a part's result lives in
-    its worker's process, maybe on another machine)."""
-    from prefect import get_client
+def _submit_parts(groups: list[list[str]], now: str, send: bool) -> list:
+    """Each group but the first as a flow run of the part deployment, which the pool's
+    workers start, each in a process of its own (seconds: a worker's poll, a process start,
+    Prefect's imports); every part helps with the others' groups once its own is done."""
     from prefect.deployments import run_deployment
-    from prefect.states import Crashed
 
-    logger = get_run_logger()
     runs = [run_deployment(f"{PART_FLOW}/{PART_DEPLOYMENT}", timeout=0, as_subflow=True,
                            parameters={"municipalities": group, "now": now, "send": send, "record": False,
                                        "help_with": _others(groups, i)})
             for i, group in enumerate(groups) if i > 0]
-    logger.info("%d parts submitted to the work pool; one runs here", len(runs))
+    get_run_logger().info("%d parts submitted to the work pool; one runs here", len(runs))
+    return runs
+
+
+def _wait_for_parts(runs: list, timeout: float) -> list[str]:
+    """Waits for the part runs on workers to end (or `timeout`); returns what went wrong
+    (the parts' figures are read from the outbox: a part's result lives in its worker's
+    process, maybe on another machine)."""
+    from prefect import get_client
+    from prefect.states import Crashed
+
     problems = []
-    # Meanwhile this process delivers its own group and then helps with the others': their
-    # processes take seconds to start, and the day is recorded already.
-    state = deadline_check_part(groups[0], now, send, record=False, help_with=_others(groups, 0),
-                                return_state=True)
-    if not state.is_completed():
-        problems.append(f"part {', '.join(groups[0])} (here): {state.type.value}")
     waiting = {run.id: run for run in runs}
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
@@ -259,7 +258,7 @@ def _run_on_workers(groups: list[list[str]], now: str, send: bool, timeout: floa
                 if not run.state.is_completed():
                     problems.append(f"part {run.name}: {run.state.type.value}")
             if waiting:
-                time.sleep(0.5)
+                time.sleep(0.2)
         for run_id, run in waiting.items():
             # Nobody will report its end: mark it, so the UI says what happened.
             client.set_flow_run_state(run_id, Crashed(message=f"no result within {timeout:.0f} s (its worker may "
@@ -283,15 +282,24 @@ def deadline_check(now: str | None = None, send: bool = True, scheduled: bool = 
         return {"today": local_date(moment).isoformat(), "skipped": "not a working day"}
     started = utcnow()
     engine = get_engine()
-    check = record_day(moment.isoformat())          # the whole day, one pass: then every part can deliver
+    at = moment.isoformat()
     groups = plan_parts(engine, parts or default_parts())
     workers = _in_a_work_pool() if on_workers is None else on_workers
     logger.info("%d parts (%s)", len(groups), "on the work pool's workers" if workers else "in this process")
+    # On a pool the parts' processes start while this one records the day (the one pass of
+    # the check: then every part has every group's messages to deliver). A part that starts
+    # before the record has ended finds less to deliver, never more: this process
+    # delivers its own group and then helps with all the others'.
+    runs = _submit_parts(groups, at, send) if workers else []
+    check = record_day(at)
     if workers:
-        problems = _run_on_workers(groups, moment.isoformat(), send, part_timeout)
+        state = deadline_check_part(groups[0], at, send, record=False, help_with=_others(groups, 0),
+                                    return_state=True)
+        problems = [] if state.is_completed() else [f"part {', '.join(groups[0])} (here): {state.type.value}"]
+        problems += _wait_for_parts(runs, part_timeout)
         incomplete = bool(problems)
     else:
-        results = [deadline_check_part(group, moment.isoformat(), send, record=False) for group in groups]
+        results = [deadline_check_part(group, at, send, record=False) for group in groups]
         problems, incomplete = [], any(r.get("incomplete") for r in results)
     summary = {"check": check, "parts": len(groups), "on_workers": workers}
     if send:
