@@ -21,11 +21,12 @@ deployments of flows/deploy.py, `prefect.yaml`), each part but the first is a fl
 the deployment `deadline-check-part/part` (run_deployment), submitted before the parent
 records the day, so that their processes start meanwhile: the pool's workers share them,
 each part in its own process; the parent runs the first part itself (as a subflow in its
-own process, already started on a worker of the pool), then waits for the others. A part started seconds later (a process start and Prefect's imports, bench_fanout)
-finds its group partly or wholly delivered by those that started first, and helps with
-what is left. Anywhere else (`etablera serve`, `etablera deadlines check`, a test) the
-parts run in the parent's process one after the other as subflows: the same work, the
-same run records, no pool needed. `on_workers=True/False` overrides the choice.
+own process, already started on a worker of the pool), then waits for the others. A part
+started seconds later (a process start and Prefect's imports, bench_fanout) finds its
+group partly or wholly delivered by those that started first, and helps with what is left.
+Anywhere else (`etablera serve`, `etablera deadlines check`, a test) the parts run in the
+parent's process one after the other as subflows: the same work, the same run records, no
+pool needed. `on_workers=True/False` overrides the choice.
 
 The groups (plan_parts): the municipalities of the running cases, of the agreements and of
 the reminders still waiting for delivery, dealt into `parts` groups of about the same
@@ -44,21 +45,20 @@ What holds (tests/test_fanout.py runs it on a 20,000-case cohort with two worker
   `senders` threads ([delivery], 2) claims up to CLAIMED_AT_ONCE (20) with one statement
   and then sends and marks them one by one; a claim whose turn comes after half its
   lease is renewed first.
-- A worker killed mid-run (SIGKILL, power cut): what its part had not claimed is
-  delivered in the same run by the parent and the other parts (they help with every
-  group), else by the next run; the messages it had claimed and not marked (at most
-  CLAIMED_AT_ONCE per sender of each part) are sent by the first run after their claims
-  are older than `lease_seconds` (config/reminders.toml [delivery], 900 s): of those only
-  the one in flight of each sender can have gone out already. A parent killed before its record step ended leaves
-  the day unrecorded or partly recorded: the next run records it (idempotent, with the
-  ladder's catch-up).
+- A worker killed mid-run (SIGKILL, power cut): what its part had not claimed is delivered
+  in the same run by the parent and the other parts (they help with every group), else by
+  the next run; the messages it had claimed and not marked (at most CLAIMED_AT_ONCE per
+  sender of each part) are sent by the first run after their claims are older than
+  `lease_seconds` (config/reminders.toml [delivery], 900 s): of those only the one in
+  flight of each sender can have gone out already. A parent killed before its record step
+  ended leaves the day unrecorded (one transaction): the next run records it (idempotent,
+  with the ladder's catch-up).
 - So a message can reach its recipient twice in exactly one case: the process died after
   the channel accepted the message (the mail server's 250, the line written to the file)
   and before it committed "sent" — at most one message per sender of a killed deliverer
-  (`senders`, 2 a process). There is no
-  way to know whether the channel took it, and losing a reminder is worse than repeating
-  one. Nothing else is ever sent twice: not by two workers, not by a retry, not by a
-  second run at the same moment.
+  (`senders`, 2 a process). There is no way to know whether the channel took it, and
+  losing a reminder is worse than repeating one. Nothing else is ever sent twice: not by
+  two workers, not by a retry, not by a second run at the same moment.
 - A part that never reports back (its worker died, so Prefect never learns it ended) is
   waited for `part_timeout` seconds, then marked Crashed; the parent fails with a message
   saying the next run completes its work.
