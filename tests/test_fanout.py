@@ -7,8 +7,8 @@ in a single process, then the same day fanned out through a Prefect server and t
 workers of one work pool (flows/deploy.py), compared reminder by reminder; then, with the
 cohort's past reminders waiting for delivery too, one worker SIGKILLed while a part runs
 on it: the parent and the other part deliver everything it had not claimed in the same
-run, and the next run the rest, with nothing delivered twice but the one message in
-flight per killed deliverer (flows/deadlines.py says why)."""
+run, and the next run the rest, with nothing delivered twice but the message in flight
+of each sender of the killed deliverer (flows/deadlines.py says why)."""
 
 from __future__ import annotations
 
