@@ -6,7 +6,9 @@ worklist with its six queue counts) and the case page at p95 ≤ 100 ms with no 
 the same proxy as the floor. wrk keeps 40 requests in flight for SECONDS each (closed
 loop), carrying one officer's session cookie; the case page cycles through 500 of the
 officer's running cases. HAProxy's admin socket says how the requests fell on the two
-replicas.
+replicas. Beside each p95 stands the CPU each request cost the replicas, PostgreSQL,
+HAProxy and wrk (from /proc): the clients never pause, so the pages' p95 is set by the
+CPU per request the two cores share, and that line says where it goes.
 
 The cohort is bench_web's (`bulk.write_cohort`, the same checks for a kept one), in a
 database of its own, `bench_stack_<N>`, kept for the next run (drop it by hand). Where
@@ -20,6 +22,7 @@ import csv
 import io
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -32,7 +35,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from benchmarks import Result
-from benchmarks.bench_web import LUA, _current, _fill, _free_port, _login, _officer_and_cases
+from benchmarks.bench_web import (LUA, _comm, _cpu_seconds, _current, _fill, _free_port, _login, _officer_and_cases,
+                                  _postgres_processes, _workers)
 
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = 30
@@ -57,7 +61,7 @@ def run(options) -> list[Result]:
         cookie, _, counts = _login(base)
         runs = {"static file": ["/static/app.css"], "start page (worklist, queue counts)": ["/worklist"],
                 "case page": [f"/cases/{i}" for i in ids]}
-        figures = {page: _wrk(base, cookie, paths, run_dir) for page, paths in runs.items()}
+        figures = {page: _wrk(base, cookie, paths, run_dir, launcher.pid) for page, paths in runs.items()}
     finally:
         _stack_down(launcher)
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -71,7 +75,8 @@ def run(options) -> list[Result]:
             note=f"{f['requests'] / f['seconds']:,.0f} req/s, p50 {f['p50']:.1f} ms, p99 {f['p99']:.1f} ms, "
                  f"{errors} errors; per replica {f['split']}, taken out {f['downs']} times; static floor "
                  f"{floor['requests'] / floor['seconds']:,.0f} req/s, p50 {floor['p50']:.1f} ms, "
-                 f"p95 {floor['p95']:.1f} ms; {cases:,} cases, {CLIENTS} clients, {SECONDS} s, two replicas"
+                 f"p95 {floor['p95']:.1f} ms; {cases:,} cases, {CLIENTS} clients, {SECONDS} s, two replicas; "
+                 f"CPU per request {_cpu_line(f)} (static floor {_cpu_line(floor)})"
                  + (f"; queues {' '.join(f'{k} {v:,}' for k, v in counts.items())}" if "start" in page else "")))
     return results
 
@@ -179,16 +184,45 @@ def _served(run_dir: Path) -> dict[str, tuple[int, int]]:
             for r in rows if r["pxname"] == "web" and r["svname"].startswith("web")}
 
 
-def _wrk(base: str, cookie: str, paths: list[str], run_dir: Path) -> dict:
+def _wrk(base: str, cookie: str, paths: list[str], run_dir: Path, launcher: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(LUA % {"paths": ", ".join(json.dumps(p) for p in paths), "cookie": cookie, "bodies": ""})
-    before = _served(run_dir)
+    before, cpu_before = _served(run_dir), _stack_cpu(launcher)
     try:
         out = subprocess.run(["wrk", "-t2", f"-c{CLIENTS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", fh.name,
                               base + paths[0]], capture_output=True, text=True, timeout=SECONDS + 60).stdout
     finally:
         os.unlink(fh.name)
-    after = _served(run_dir)
+    after, cpu_after = _served(run_dir), _stack_cpu(launcher)
     figures = json.loads(next(l for l in reversed(out.splitlines()) if l.startswith("{")))
+    n = max(figures["requests"], 1)
     return {**figures, "split": "/".join(str(after[k][0] - before[k][0]) for k in sorted(after)),
-            "downs": sum(after[k][1] - before[k][1] for k in after)}
+            "downs": sum(after[k][1] - before[k][1] for k in after),
+            "cpu_ms": {part: (cpu_after[part] - cpu_before[part]) / n * 1000 for part in cpu_after}}
+
+
+CPU_PARTS = ("replicas", "PostgreSQL", "HAProxy", "wrk")
+
+
+def _stack_cpu(launcher: int) -> dict[str, float]:
+    """CPU seconds used so far by each part of the load: the web replicas (every process
+    below the launcher but HAProxy), HAProxy, the PostgreSQL server's processes (the
+    stack's database is the only one at work) and the load tool (this process's ended
+    children: wrk). A process that ended meanwhile counts 0, so a part's figure is at
+    most what it used. With the replicas' own CPU beside the page's p95 the figure says
+    where a request's time goes: the load is closed-loop, so p95 follows CPU per request."""
+    below, todo = [], [launcher]
+    while todo:
+        children = _workers(todo.pop())
+        below += children
+        todo += children
+    proxy = [pid for pid in below if _comm(Path(f"/proc/{pid}")) == "haproxy"]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"replicas": _cpu_seconds(pid for pid in below if pid not in proxy),
+            "PostgreSQL": _cpu_seconds(_postgres_processes()), "HAProxy": _cpu_seconds(proxy),
+            "wrk": children.ru_utime + children.ru_stime}
+
+
+def _cpu_line(figures: dict) -> str:
+    cpu = figures["cpu_ms"]
+    return ", ".join(f"{part} {cpu[part]:.2f} ms" for part in CPU_PARTS)
