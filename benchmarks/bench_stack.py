@@ -35,8 +35,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from benchmarks import Result
-from benchmarks.bench_web import (LUA, _comm, _cpu_seconds, _current, _fill, _free_port, _login, _officer_and_cases,
-                                  _postgres_processes, _workers)
+from benchmarks.bench_web import (LUA, _by_pid, _comm, _current, _fill, _free_port, _login, _officer_and_cases,
+                                  _postgres_processes, _used, _workers)
 
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = 30
@@ -198,19 +198,19 @@ def _wrk(base: str, cookie: str, paths: list[str], run_dir: Path, launcher: int)
     n = max(figures["requests"], 1)
     return {**figures, "split": "/".join(str(after[k][0] - before[k][0]) for k in sorted(after)),
             "downs": sum(after[k][1] - before[k][1] for k in after),
-            "cpu_ms": {part: (cpu_after[part] - cpu_before[part]) / n * 1000 for part in cpu_after}}
+            "cpu_ms": {part: _used(cpu_before[part], cpu_after[part]) / n * 1000 for part in cpu_after}}
 
 
 CPU_PARTS = ("replicas", "PostgreSQL", "HAProxy", "wrk")
 
 
-def _stack_cpu(launcher: int) -> dict[str, float]:
-    """CPU seconds used so far by each part of the load: the web replicas (every process
-    below the launcher but HAProxy), HAProxy, the PostgreSQL server's processes (the
-    stack's database is the only one at work) and the load tool (this process's ended
-    children: wrk). A process that ended meanwhile counts 0, so a part's figure is at
-    most what it used. With the replicas' own CPU beside the page's p95 the figure says
-    where a request's time goes: the load is closed-loop, so p95 follows CPU per request."""
+def _stack_cpu(launcher: int) -> dict[str, dict[int, float]]:
+    """CPU seconds used so far by each process of each part of the load, by pid: the web
+    replicas (every process below the launcher but HAProxy), HAProxy, the PostgreSQL
+    server's processes (the stack's database is the only one at work) and the load tool
+    (this process's ended children, under pid 0: wrk). With the replicas' own CPU beside
+    the page's p95 the figure says where a request's time goes: the load is closed-loop,
+    so p95 follows CPU per request."""
     below, todo = [], [launcher]
     while todo:
         children = _workers(todo.pop())
@@ -218,9 +218,9 @@ def _stack_cpu(launcher: int) -> dict[str, float]:
         todo += children
     proxy = [pid for pid in below if _comm(Path(f"/proc/{pid}")) == "haproxy"]
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"replicas": _cpu_seconds(pid for pid in below if pid not in proxy),
-            "PostgreSQL": _cpu_seconds(_postgres_processes()), "HAProxy": _cpu_seconds(proxy),
-            "wrk": children.ru_utime + children.ru_stime}
+    return {"replicas": _by_pid(pid for pid in below if pid not in proxy),
+            "PostgreSQL": _by_pid(_postgres_processes()), "HAProxy": _by_pid(proxy),
+            "wrk": {0: children.ru_utime + children.ru_stime}}
 
 
 def _cpu_line(figures: dict) -> str:

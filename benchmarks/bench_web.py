@@ -323,16 +323,25 @@ def _search_bodies(base: str, cookie: str, csrf: str, queries: list[str]) -> lis
     return bodies
 
 
-def _cpu_seconds(pids) -> float:
-    """User + system CPU time of the processes (those that ended meanwhile count 0)."""
-    total = 0.0
+def _by_pid(pids) -> dict[int, float]:
+    """User + system CPU seconds of each of the processes so far, by pid (one that has
+    ended is left out)."""
+    used = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def _used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two readings of `_by_pid`: what each process of the second
+    used since the first (all of it, if it started since). A process that ended meanwhile
+    counts nothing (subtracting its first reading would take off what it had used before),
+    so the figure is at most what the processes used."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def _workers(master: int) -> list[int]:
@@ -372,7 +381,7 @@ def _wrk(base: str, cookie: str, paths: list[str], server: subprocess.Popen, bod
                         "bodies": ", ".join(json.dumps(b) for b in bodies)})
     port = int(base.rsplit(":", 1)[1])
     workers = _workers(server.pid)
-    before = _cpu_seconds(workers), _cpu_seconds(_postgres_processes())
+    before = _by_pid(workers), _by_pid(_postgres_processes())
     try:
         load = subprocess.Popen(["wrk", "-t2", f"-c{CLIENTS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", fh.name,
                                  base + paths[0]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -381,11 +390,11 @@ def _wrk(base: str, cookie: str, paths: list[str], server: subprocess.Popen, bod
         out, _ = load.communicate(timeout=SECONDS + 60)
     finally:
         os.unlink(fh.name)
-    after = _cpu_seconds(workers), _cpu_seconds(_postgres_processes())
+    after = _by_pid(workers), _by_pid(_postgres_processes())
     figures = json.loads(next(l for l in reversed(out.splitlines()) if l.startswith("{")))
     n = max(figures["requests"], 1)
-    return {**figures, "split": split, "app_ms": (after[0] - before[0]) / n * 1000,
-            "db_ms": (after[1] - before[1]) / n * 1000}
+    return {**figures, "split": split, "app_ms": _used(before[0], after[0]) / n * 1000,
+            "db_ms": _used(before[1], after[1]) / n * 1000}
 
 
 def _measure(name: str, url: str, cases: int) -> list[Result]:
