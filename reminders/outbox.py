@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -65,7 +65,7 @@ class DeliveryResult:
         return {"addressed": self.addressed, "sent": self.sent, "failed": self.failed, "dead": self.dead}
 
     def __add__(self, other: "DeliveryResult") -> "DeliveryResult":
-        return DeliveryResult(*(a + b for a, b in zip(self.as_dict().values(), other.as_dict().values())))
+        return DeliveryResult(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
 
 # --------------------------------------------------------------------------- addressing
