@@ -345,7 +345,8 @@ def _used(before: dict[int, float], after: dict[int, float]) -> float:
 
 
 def _workers(master: int) -> list[int]:
-    """The web workers: the child processes of gunicorn's master."""
+    """The child processes of `master`: gunicorn's web workers here, each level of the stack
+    launcher's tree in bench_stack."""
     children = []
     for proc in Path("/proc").iterdir():
         try:
