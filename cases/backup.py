@@ -350,13 +350,13 @@ def _stage_documents(tar: tarfile.TarFile, source: Path, manifest: dict, store: 
 def _copy_in(copy: Path, target: Path, force: bool) -> None:
     """The checked copy into the configured database through the backup API, under the
     writers' lock: SQLite itself replaces the pages and deals with the target's log."""
-    from etablera.models.database import make_engine, _writers_queue
+    from etablera.models.database import make_engine, writers_queue
     if force and _rows_in(target).get("not_a_database"):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{target}{suffix}").unlink(missing_ok=True)
     engine = make_engine(f"sqlite:///{target}")
     try:
-        with _writers_queue(engine, True):
+        with writers_queue(engine, True):
             src = sqlite3.connect(copy, isolation_level=None)
             dst = sqlite3.connect(target, isolation_level=None, timeout=30)
             try:

@@ -31,7 +31,7 @@ except ImportError:         # not on Windows: there SQLite's busy handler alone 
     fcntl = None
 
 DEFAULT_URL = "sqlite:///etablera.sqlite3"
-_HELD = threading.local()           # the writers' locks this thread holds (see _writers_queue)
+_HELD = threading.local()           # the writers' locks this thread holds (see writers_queue)
 MIGRATIONS = Path(__file__).with_name("migrations")
 PING_AFTER = 10.0           # seconds in the pool after which a PostgreSQL connection is pinged before use
 _MADE: weakref.WeakSet[Engine] = weakref.WeakSet()      # the engines of this process (dispose_engines)
@@ -45,6 +45,7 @@ def database_url() -> str:
 
 
 SQLITE_CACHE_KB = 64 * 1024         # pages kept by each connection, at most (allocated as used)
+LOG_LIMIT_BYTES = 64 * 1024 * 1024  # the write-ahead log's file is cut back to this when the log starts again
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -52,8 +53,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # cache_size: SQLite's own default is 2 MB a connection, less than the indexes of a large
     # caseload; a write that touches more pages than that spills to the WAL and reads back.
+    # journal_size_limit: a log that grew under a long write (an import, a cohort, a busy
+    # hour: models/wal.py) does not keep its size on disk once it starts again.
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "foreign_keys=ON",
-                   f"cache_size=-{SQLITE_CACHE_KB}"):
+                   f"cache_size=-{SQLITE_CACHE_KB}", f"journal_size_limit={LOG_LIMIT_BYTES}"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
@@ -170,7 +173,7 @@ def transaction(engine: Engine, write: bool = True, *, single: bool = False) -> 
         elif not write:
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
     try:
-        with _writers_queue(engine, write), conn.begin():
+        with writers_queue(engine, write), conn.begin():
             yield conn
     finally:
         conn.close()
@@ -196,7 +199,7 @@ def _on_kept(conn: Connection, engine: Engine, write: bool) -> Iterator[Connecti
     """`transaction`'s body on a kept connection (the generator it yields from)."""
     conn.execution_options(etablera_write=write)        # in place, read by _sqlite_begin
     try:
-        with _writers_queue(engine, write), conn.begin():
+        with writers_queue(engine, write), conn.begin():
             yield conn
     except BaseException:
         kept_connections().pop(engine, None)
@@ -221,7 +224,7 @@ def settle(engine: Engine, tables: tuple[str, ...] = BULK_TABLES) -> None:
 
 
 @contextmanager
-def _writers_queue(engine: Engine, write: bool) -> Iterator[None]:
+def writers_queue(engine: Engine, write: bool) -> Iterator[None]:
     """On a SQLite file, writers (threads and processes) take turns on an flock before
     BEGIN IMMEDIATE. SQLite's own busy handler polls with sleeps of up to 100 ms, so
     under many concurrent writers (the web interface logs every view) some wait seconds;

@@ -14,8 +14,22 @@ without bound (23 GB was seen while a cohort was written).
 and runs a PASSIVE checkpoint every `interval` seconds on a thread of its own: it copies
 what no reader still needs and waits for nobody, so writers go on meanwhile, and once it
 has copied everything the next commit starts the log again from its beginning. Several
-processes may each run one; a checkpoint that finds another under way just skips. (No
-FULL or TRUNCATE checkpoints: they block every writer while they wait for readers.)
+processes may each run one; a checkpoint that finds another under way just skips.
+
+A passive checkpoint alone does not bound the log. The log starts again from its beginning
+only when a transaction begins with every page copied, and a passive checkpoint copies the
+log as it was when it began: while writers leave no gap between them, each finds new pages
+behind it, and the log grows for as long as the load lasts (`etablera web` on SQLite, 40
+clients on the case page: 720 MB in 60 s, a steady 12 MB/s, before this was bounded). So
+when the log has reached `restart_pages`, the thread takes the writers' turn itself
+(models/database.writers_queue: every writer of every process waits behind it) and runs
+a RESTART checkpoint: it copies what the passive one left and waits, at most
+`RESTART_WAIT_MS`, for the readers still on the old log to finish; then the next commit
+writes the log from its beginning, and SQLite cuts the file back to `LOG_LIMIT_BYTES`
+(the connections' journal_size_limit, models/database.py). A reader that takes longer (a
+report, a backup) makes it give up and try again a turn later. (No RESTART without the
+writers' turn: SQLite would make writers poll for its lock with sleeps. No TRUNCATE: it
+waits the same and only also shrinks the file, which journal_size_limit does.)
 """
 
 from __future__ import annotations
@@ -28,13 +42,19 @@ from typing import Iterator
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from etablera.models.database import writers_queue
+
 log = logging.getLogger("etablera.wal")
+
+RESTART_PAGES = 8192            # 32 MB of log in 4 KB pages: then the writers' turn, to start it again
+RESTART_WAIT_MS = 200           # how long a restart waits for readers on the old log, writers waiting too
 
 
 class BackgroundCheckpoints:
-    def __init__(self, engine: Engine, *, interval: float = 1.0):
-        self.engine, self.interval = engine, interval
+    def __init__(self, engine: Engine, *, interval: float = 1.0, restart_pages: int = RESTART_PAGES):
+        self.engine, self.interval, self.restart_pages = engine, interval, restart_pages
         self.last: tuple[int, int, int] | None = None     # (busy, pages in the log, pages copied)
+        self.restarts = 0                                   # RESTART checkpoints that completed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -60,13 +80,29 @@ class BackgroundCheckpoints:
         self.checkpoint()                       # what the last requests wrote
 
     def checkpoint(self) -> tuple[int, int, int]:
-        """One passive checkpoint: (busy, pages in the log, pages copied) as SQLite reports them."""
+        """One passive checkpoint, followed by a restart in the writers' turn when the log
+        has reached `restart_pages`: (busy, pages in the log, pages copied) as SQLite
+        reports them for the last."""
         raw = self.engine.raw_connection()
         try:
-            self.last = tuple(raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+            driver = raw.driver_connection
+            self.last = tuple(driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+            if self.last[1] >= self.restart_pages:
+                self.last = self._restart(driver)
             return self.last
         finally:
             raw.close()
+
+    def _restart(self, driver) -> tuple[int, int, int]:
+        timeout = driver.execute("PRAGMA busy_timeout").fetchone()[0]
+        with writers_queue(self.engine, True):
+            driver.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+            try:
+                done = tuple(driver.execute("PRAGMA wal_checkpoint(RESTART)").fetchone())
+            finally:
+                driver.execute(f"PRAGMA busy_timeout={timeout}")
+        self.restarts += not done[0]
+        return done
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

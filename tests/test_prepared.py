@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 import kit
 from etablera.cases.audit import CASES, EVENTS
-from etablera.models.database import _writers_queue, make_engine, transaction, upgrade
+from etablera.models.database import writers_queue, make_engine, transaction, upgrade
 from etablera.models.prepared import Prepared, bind_processor, result_processor
 from etablera.models.timestamps import UTCDateTime
 from identities import pnr
@@ -120,7 +120,7 @@ def test_text_written_otherwise_goes_to_sqlalchemys_reader():
 
 
 def _hold(engine, entered: threading.Event, leave: threading.Event, log: list, name: str) -> None:
-    with _writers_queue(engine, True):          # the lock alone (SQLite's own would serialize a transaction)
+    with writers_queue(engine, True):          # the lock alone (SQLite's own would serialize a transaction)
         log.append(f"{name} in")
         entered.set()
         leave.wait(5)
@@ -142,7 +142,7 @@ def test_the_writers_lock_kept_per_thread_excludes_other_threads_and_follows_a_r
         other.start()
         assert entered.wait(5)
         leave.set()
-        with _writers_queue(engine, True):
+        with writers_queue(engine, True):
             log.append("main in")
         other.join(5)
         assert log == ["other in", "other out", "main in"], replaced
