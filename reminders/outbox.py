@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -62,7 +62,7 @@ class DeliveryResult:
     dead: int = 0
 
     def as_dict(self) -> dict:
-        return {"addressed": self.addressed, "sent": self.sent, "failed": self.failed, "dead": self.dead}
+        return asdict(self)
 
     def __add__(self, other: "DeliveryResult") -> "DeliveryResult":
         return DeliveryResult(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
