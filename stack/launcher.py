@@ -209,7 +209,7 @@ class Launcher:
                                ready=lambda u=url: _answers(f"{u}/readyz"), url=url + "/"))
         self.start(Service("haproxy", ["haproxy", "-db", "-f", str(HAPROXY_CONFIG)], {
             **self.base_env, "ETABLERA_HAPROXY_BIND": f"{s.host}:{s.port}",
-            "ETABLERA_HAPROXY_STATS": str(self.stats_socket),
+            "ETABLERA_HAPROXY_STATS": str(self.stats_socket), "ETABLERA_WEB_THREADS": str(s.threads),
             **{f"ETABLERA_WEB{n}": f"{s.host}:{p}" for n, p in enumerate(s.web_ports, 1)}},
             ready=lambda: _answers(f"{s.url}readyz"), url=s.url))
         if server is not None:
