@@ -72,7 +72,7 @@ def test_the_haproxy_configuration_is_valid_as_both_topologies_set_it(haproxy, t
     file = read_env_file(ENV_FILE)
     loopback = {"ETABLERA_HAPROXY_BIND": "127.0.0.1:8080", "ETABLERA_WEB1": "127.0.0.1:8001",
                 "ETABLERA_WEB2": "127.0.0.1:8002", "ETABLERA_HAPROXY_STATS": str(tmp_path / "haproxy.sock"),
-                "ETABLERA_WEB_THREADS": file["ETABLERA_WEB_THREADS"]}
+                "ETABLERA_WEB_THREADS": str(load(environ={}).threads)}
     # compose.yaml's values as compose gives them to the container (`--env-file stack/stack.env`)
     contained = {k: re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: file.get(m[1], m[2]), str(v))
                  for k, v in compose["environment"].items()}
@@ -412,7 +412,7 @@ def test_twenty_clients_through_haproxy_while_a_replica_is_killed(stack, world):
     # HAProxy sent neither replica more requests at once than it works on (`--threads`): the
     # rest waited in HAProxy's queue, so only those few were in hand on web1 when it died. (The
     # kill itself counts web1's retried requests once more: its peak is read before.)
-    threads = int(stack.env.get("ETABLERA_WEB_THREADS") or read_env_file(ENV_FILE)["ETABLERA_WEB_THREADS"])
+    threads = load(environ=stack.env).threads           # what the launcher gave the replicas and HAProxy
     peaks = {name: (int(row["slim"]), int(row["smax"])) for name, row in held.items()}
     peaks["web2 at the end"] = int(stack.stats()["web2"]["smax"])
     assert peaks == {"web1": (threads, threads), "web2": (threads, threads), "web2 at the end": threads}, peaks
