@@ -63,9 +63,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def _sqlite_begin(conn: Connection) -> None:
     # Straight on the driver: this runs once per transaction, and SQLAlchemy's statement
-    # path would cost more than the BEGIN itself.
-    write = conn._execution_options.get("etablera_write")
-    conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
+    # path would cost more than the BEGIN itself. On a kept connection the transaction is
+    # already open on the driver (`_on_kept`): a statement SQLAlchemy runs inside it joins it.
+    driver = conn.connection.driver_connection
+    if not driver.in_transaction:
+        driver.execute("BEGIN IMMEDIATE" if conn._execution_options.get("etablera_write") else "BEGIN DEFERRED")
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -192,19 +194,38 @@ def _kept(engine: Engine) -> Connection | None:
     if conn is None:
         conn = engine.connect()
         kept[engine] = (conn, engine.pool)
-    return None if conn.in_transaction() else conn
+    return None if conn.in_transaction() or conn.connection.driver_connection.in_transaction else conn
 
 
 def _on_kept(conn: Connection, engine: Engine, write: bool) -> Iterator[Connection]:
-    """`transaction`'s body on a kept connection (the generator it yields from)."""
-    conn.execution_options(etablera_write=write)        # in place, read by _sqlite_begin
+    """`transaction`'s body on a kept connection (the generator it yields from). The
+    transaction is begun and committed on the driver: SQLAlchemy's transaction around it
+    (its Transaction object, the begin and commit events, the in-place execution option
+    telling `_sqlite_begin` which BEGIN) was a tenth of a persisted step's own time. A
+    statement SQLAlchemy runs inside joins it (`_sqlite_begin`), and is committed with it."""
+    driver = conn.connection.driver_connection
+    path = _enter_queue(engine, write)
     try:
-        with writers_queue(engine, write), conn.begin():
+        driver.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
+        try:
             yield conn
-    except BaseException:
-        kept_connections().pop(engine, None)
-        conn.close()
-        raise
+            if conn.in_transaction():
+                conn.commit()
+            else:
+                driver.commit()
+        except BaseException:
+            kept_connections().pop(engine, None)
+            try:
+                if conn.in_transaction():
+                    conn.rollback()
+                elif not conn.invalidated:
+                    driver.rollback()
+            finally:
+                conn.close()
+            raise
+    finally:
+        if path is not None:
+            _leave_queue(path)
 
 
 BULK_TABLES = ("cases", "measures", "audit_events", "access_log")
@@ -230,18 +251,32 @@ def writers_queue(engine: Engine, write: bool) -> Iterator[None]:
     under many concurrent writers (the web interface logs every view) some wait seconds;
     the kernel wakes the next writer as soon as the lock is free. Released after commit.
     Each thread keeps its lock file open (`_locked`): opening it was a tenth of a step."""
-    path = engine.url.database if write and engine.dialect.name == "sqlite" else None
-    held = _HELD.__dict__.setdefault("paths", set())
-    if not path or path == ":memory:" or fcntl is None or path in held:
-        yield           # (a write inside a write of the same thread meets SQLite's busy timeout, as before)
-        return
-    lock = _locked(path)
-    held.add(path)
+    path = _enter_queue(engine, write)
     try:
         yield
     finally:
-        held.discard(path)
-        fcntl.flock(lock, fcntl.LOCK_UN)
+        if path is not None:
+            _leave_queue(path)
+
+
+def _enter_queue(engine: Engine, write: bool) -> str | None:
+    """`writers_queue`'s entry: the path whose writers' lock this thread now holds (for
+    `_leave_queue`), or None where there is none to take (a read, PostgreSQL, memory, a
+    write inside a write of the same thread, which meets SQLite's busy timeout as before)."""
+    if not write or fcntl is None or engine.dialect.name != "sqlite":
+        return None
+    path = engine.url.database
+    held = _HELD.__dict__.setdefault("paths", set())
+    if not path or path == ":memory:" or path in held:
+        return None
+    _locked(path)
+    held.add(path)
+    return path
+
+
+def _leave_queue(path: str) -> None:
+    _HELD.paths.discard(path)
+    fcntl.flock(_HELD.files[path].fd, fcntl.LOCK_UN)
 
 
 def _locked(path: str) -> int:

@@ -12,15 +12,17 @@ import threading
 import click
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 import kit
 from identities import pnr
 from etablera.cases.audit import verify
 from etablera.interfaces.cli.common import common
-from etablera.models import AuditEvent
-from etablera.models.database import make_engine, transaction
+from etablera.cases.journal import log_access
+from etablera.models import AccessLog, AuditEvent
+from etablera.models.database import make_engine, transaction, upgrade
 from etablera.models.keeping import keep_connections, kept_connections
+from etablera.models.timestamps import utcnow
 
 
 @pytest.fixture
@@ -101,6 +103,34 @@ def test_a_failed_transaction_is_rolled_back_and_gives_up_the_kept_connection(en
         assert engine.pool.checkedout() == 1            # kept afresh
     with transaction(engine, write=False) as conn:
         assert conn.execute(text("SELECT x FROM t")).scalars().all() == [2]
+
+
+def test_statements_on_the_driver_alone_commit_and_roll_back_with_the_kept_transaction(engine):
+    # The kept transaction is begun and committed on the driver (models/database._on_kept):
+    # a step's prepared statements never open SQLAlchemy's own, and a statement that
+    # does (conn.execute) joins the one already open.
+    upgrade(engine)
+    with keep_connections():
+        with transaction(engine) as conn:
+            log_access(conn, actor="a", case_id=None, action="prepared only")
+            assert not conn.in_transaction() and conn.connection.driver_connection.in_transaction
+        with pytest.raises(ZeroDivisionError):
+            with transaction(engine) as conn:
+                log_access(conn, actor="b", case_id=None, action="prepared, then refused")
+                1 / 0
+        with transaction(engine) as conn:
+            log_access(conn, actor="c", case_id=None, action="prepared")
+            conn.execute(insert(AccessLog).values(at=utcnow(), actor="c", action="and SQLAlchemy's"))
+            assert conn.in_transaction()
+        with pytest.raises(ZeroDivisionError):
+            with transaction(engine) as conn:
+                log_access(conn, actor="d", case_id=None, action="prepared")
+                conn.execute(insert(AccessLog).values(at=utcnow(), actor="d", action="and SQLAlchemy's, refused"))
+                1 / 0
+        with transaction(engine, write=False) as conn:
+            actors = conn.execute(select(AccessLog.c.actor).order_by(AccessLog.c.id)).scalars().all()
+        assert actors == ["a", "c", "c"]
+        assert engine.pool.checkedout() == 1            # kept again after each refusal, still one
 
 
 def test_after_the_engine_is_disposed_the_next_transaction_keeps_a_new_connection(engine):
