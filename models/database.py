@@ -283,21 +283,17 @@ def _locked(path: str) -> int:
     """Takes the writers' lock of `path` on this thread's open descriptor of the lock file.
     An flock belongs to an open file description, so each thread keeps its own (two
     threads sharing one would both hold the lock at once), and a forked child opens its
-    own (it would share its parent's). If the file was removed or replaced meanwhile, the
-    lock is taken again on the file now at that path."""
+    own (it would share its parent's). If the file was removed or replaced meanwhile (its
+    link count is 0: unlinked, or renamed over), the lock is taken again on the file now
+    at that path. One fstat: a stat of the path beside it cost twice as much."""
     files = _HELD.__dict__.setdefault("files", {})
-    name = f"{path}-writers.lock"
     while True:
         kept = files.get(path)
         if kept is None or kept.pid != os.getpid():
-            kept = files[path] = _LockFile(name)
+            kept = files[path] = _LockFile(f"{path}-writers.lock")
         fcntl.flock(kept.fd, fcntl.LOCK_EX)
-        try:
-            now, ours = os.stat(name), os.fstat(kept.fd)
-            if (now.st_dev, now.st_ino) == (ours.st_dev, ours.st_ino):
-                return kept.fd
-        except FileNotFoundError:
-            pass
+        if os.fstat(kept.fd).st_nlink:
+            return kept.fd
         fcntl.flock(kept.fd, fcntl.LOCK_UN)
         del files[path]
 

@@ -5,6 +5,7 @@ open per thread still excludes other threads, and follows a lock file that was r
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -134,9 +135,13 @@ def test_the_writers_lock_kept_per_thread_excludes_other_threads_and_follows_a_r
     with transaction(engine):                   # this thread now keeps its lock file open
         pass
     lock = Path(f"{tmp_path / 'lock.sqlite3'}-writers.lock")
-    for replaced in (False, True):
-        if replaced:
+    for replaced in (None, "removed", "renamed over"):
+        if replaced == "removed":
             lock.unlink()                       # a new file at the path: the kept descriptor's is gone
+        elif replaced == "renamed over":
+            other_file = lock.with_name("elsewhere")
+            other_file.touch()
+            os.replace(other_file, lock)        # the kept descriptor's file has no name left
         log, entered, leave = [], threading.Event(), threading.Event()
         other = threading.Thread(target=_hold, args=(engine, entered, leave, log, "other"))
         other.start()
