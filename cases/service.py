@@ -161,7 +161,7 @@ def _advance(engine: Engine, who: Principal, case_id: int, trigger: str, raw: di
              config: Config) -> dict:
     spec = TRIGGER[trigger]
     with transaction(engine) as conn:
-        row = load_case(conn, case_id)
+        row = load_case(conn, case_id, for_step=True)
         check_case(who, row, change=True)
         check_version(row, expect_version)
         if spec is REGISTER or row["state"] not in spec.sources:

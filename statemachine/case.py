@@ -56,7 +56,7 @@ class Case:
         return getattr(self, name, default)
 
 
-_NAMES = tuple(f.name for f in fields(Case))
+FIELDS = _NAMES = tuple(f.name for f in fields(Case))
 _VALUES = itemgetter(*_NAMES)
 _PUT = tuple(Case.__dict__[name].__set__ for name in _NAMES)      # the slots' own setters
 _new = object.__new__
