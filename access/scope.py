@@ -14,8 +14,6 @@ not exist (404, the same message): its existence is itself personal data.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -44,29 +42,34 @@ def log(engine: Engine, who: Principal, case_id: int | None, action: str, detail
 
 class Attempt:
     """What a use case is attempting, for the access log: the case becomes known once a
-    measure is read (`attempt.case_id = ...`)."""
+    measure is read (`attempt.case_id = ...`). The context manager `refusals_logged` gives."""
+    __slots__ = ("case_id", "action", "_engine", "_who")
 
-    def __init__(self, case_id: int | None, action: str):
-        self.case_id, self.action = case_id, action
+    def __init__(self, case_id: int | None, action: str, engine: Engine, who: Principal):
+        self.case_id, self.action, self._engine, self._who = case_id, action, engine, who
+
+    def __enter__(self) -> "Attempt":
+        return self
+
+    def __exit__(self, kind, exc, _traceback) -> bool:
+        if kind is not None and issubclass(kind, EtableraError):
+            action, who = self.action, self._who
+            denied = getattr(exc, "denied", None)
+            if denied is not None:
+                log(self._engine, who, self.case_id, f"denied:{action}", denied)
+            elif exc.code not in ("no_such_case", "no_such_measure"):     # nothing there to log against
+                log(self._engine, who, self.case_id, action,
+                    getattr(exc, "logged", None) or f"refused ({type(exc).__name__}, {exc.http_status})")
+        return False
 
 
-@contextmanager
-def refusals_logged(engine: Engine, who: Principal, case_id: int | None, action: str):
+def refusals_logged(engine: Engine, who: Principal, case_id: int | None, action: str) -> Attempt:
     """Around a use case's transaction: a refusal, whose transaction rolled back with
     everything it wrote, is logged in a transaction of its own (a refusal of scope as
     `denied:<action>`, saying why; any other as `<action>`, refused, or with the words the
-    use case gave the exception as `logged`: what was attempted)."""
-    attempt = Attempt(case_id, action)
-    try:
-        yield attempt
-    except EtableraError as exc:
-        denied = getattr(exc, "denied", None)
-        if denied is not None:
-            log(engine, who, attempt.case_id, f"denied:{action}", denied)
-        elif exc.code not in ("no_such_case", "no_such_measure"):     # nothing there to log against
-            log(engine, who, attempt.case_id, action,
-                getattr(exc, "logged", None) or f"refused ({type(exc).__name__}, {exc.http_status})")
-        raise
+    use case gave the exception as `logged`: what was attempted). A class, not a
+    generator: every use case opens one."""
+    return Attempt(case_id, action, engine, who)
 
 
 def check_case(who: Principal, case, *, change: bool) -> None:
