@@ -64,7 +64,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _sqlite_begin(conn: Connection) -> None:
     # Straight on the driver: this runs once per transaction, and SQLAlchemy's statement
     # path would cost more than the BEGIN itself. On a kept connection the transaction is
-    # already open on the driver (`_on_kept`): a statement SQLAlchemy runs inside it joins it.
+    # already open on the driver (`_OnKept`): a statement SQLAlchemy runs inside it joins it.
     driver = conn.connection.driver_connection
     if not driver.in_transaction:
         driver.execute("BEGIN IMMEDIATE" if conn._execution_options.get("etablera_write") else "BEGIN DEFERRED")

@@ -106,7 +106,7 @@ def test_a_failed_transaction_is_rolled_back_and_gives_up_the_kept_connection(en
 
 
 def test_statements_on_the_driver_alone_commit_and_roll_back_with_the_kept_transaction(engine):
-    # The kept transaction is begun and committed on the driver (models/database._on_kept):
+    # The kept transaction is begun and committed on the driver (models/database._OnKept):
     # a step's prepared statements never open SQLAlchemy's own, and a statement that
     # does (conn.execute) joins the one already open.
     upgrade(engine)
