@@ -284,13 +284,16 @@ def _events_behind(engine, query: dict, who) -> dict[int, int]:
     from etablera.models.casework import Correction
     from etablera.reports.sql import day_number
     from etablera.statemachine.process import OPEN_MEASURE_STATES, STAGE_OF, STATE
+    # Today as the list just read it: TODAY is the day the tests were collected, and a run
+    # that passes midnight in Stockholm would compare the list's day with the day before.
+    today = local_date(utcnow())
     with transaction(engine, write=False) as conn:
         def rows(table, *where):
             return [dict(r) for r in conn.execute(select(table).where(*where)).mappings()]
         now = {r["id"]: r for r in rows(CASES)}
         first = date.fromisoformat(query[next(k for k in query if k.endswith("_from"))]) if any(
             k.endswith("_from") for k in query) else date(1900, 1, 1)
-        last = date.fromisoformat(query.get("transfer_to") or query.get("track_to") or TODAY.isoformat())
+        last = date.fromisoformat(query.get("transfer_to") or query.get("track_to") or today.isoformat())
         out: dict[int, int] = {}
         if "transfer" in query:
             corrected = {(x["case_id"], seq) for x in rows(Correction)
@@ -317,7 +320,7 @@ def _events_behind(engine, query: dict, who) -> dict[int, int]:
                         and (kind == "left" or v["end_state"] in ends[kind])):
                     out[v["case_id"]] = out.get(v["case_id"], 0) + 1
         else:
-            after, upto = _window(query["measure_ladder"], TODAY)
+            after, upto = _window(query["measure_ladder"], today)
             for m in rows(Measure):
                 case = now[m["case_id"]]
                 if (m["state"] in OPEN_MEASURE_STATES and case["state"] in STAGE_OF and case["state"] in STATE
