@@ -225,23 +225,27 @@ class _OnKept:
         return self.conn
 
     def __exit__(self, kind, _value, _traceback) -> bool:
-        conn = self.conn
         try:
             if kind is None:
-                try:
-                    if conn.in_transaction():
-                        conn.commit()
-                    else:
-                        self.driver.commit()
-                    return False
-                except BaseException:
-                    self._give_up()
-                    raise
-            self._give_up()
-            return False
+                self._commit()
+            else:
+                self._give_up()
         finally:
             if self.path is not None:
                 _leave_queue(self.path)
+        return False
+
+    def _commit(self) -> None:
+        """Commit (SQLAlchemy's own commit where a statement of its joined); a commit that
+        fails gives up the connection like any other failure."""
+        try:
+            if self.conn.in_transaction():
+                self.conn.commit()
+            else:
+                self.driver.commit()
+        except BaseException:
+            self._give_up()
+            raise
 
     def _give_up(self) -> None:
         """Roll back and give the connection back to the pool: the next transaction keeps one afresh."""

@@ -42,7 +42,7 @@ class Case:
         try:
             values = _VALUES(row)
         except KeyError:
-            return cls(**{name: row[name] for name in _NAMES if name in row})
+            return cls(**{name: row[name] for name in FIELDS if name in row})
         case = _new(cls)
         for put, value in zip(_PUT, values):
             put(case, value)
@@ -56,7 +56,7 @@ class Case:
         return getattr(self, name, default)
 
 
-FIELDS = _NAMES = tuple(f.name for f in fields(Case))
-_VALUES = itemgetter(*_NAMES)
-_PUT = tuple(Case.__dict__[name].__set__ for name in _NAMES)      # the slots' own setters
+FIELDS = tuple(f.name for f in fields(Case))
+_VALUES = itemgetter(*FIELDS)
+_PUT = tuple(Case.__dict__[name].__set__ for name in FIELDS)      # the slots' own setters
 _new = object.__new__
