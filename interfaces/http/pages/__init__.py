@@ -10,12 +10,11 @@ it names, linked; nothing is validated here that the service does not decide.
 One module per what a page shows: `login` (login, logout, language), `worklist`, `case`
 (the case page and its forms), `register`, `audit` (skip audit, access log), `report`;
 `common` holds what they share (rendering, the error page, refusals beside a form, the
-CSRF-checked form). `router` is all of them, for the application to include.
+CSRF-checked form, and `router`, on which every module declares its routes). Importing the
+modules here declares them all; `router` is what the application includes.
 """
 
 from __future__ import annotations
-
-from fastapi import APIRouter
 
 from etablera.interfaces.http.pages import audit, case, login, person, queues, register, report, search, worklist
 from etablera.interfaces.http.pages import journal
@@ -23,8 +22,7 @@ from etablera.interfaces.http.pages import corrections
 from etablera.interfaces.http.pages import assignment
 from etablera.interfaces.http.pages import sso
 from etablera.interfaces.http.pages import extract
+from etablera.interfaces.http.pages.common import router
 
-router = APIRouter(include_in_schema=False)
-for _module in (login, worklist, case, register, audit, report, person, search, queues, journal, corrections,
-                assignment, sso, extract):
-    router.include_router(_module.router)
+__all__ = ["router", "audit", "case", "login", "person", "queues", "register", "report", "search", "worklist",
+           "journal", "corrections", "assignment", "sso", "extract"]

@@ -6,7 +6,7 @@ cases/assignment.py; a refusal comes back beside its form with what was typed.""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -16,10 +16,9 @@ from etablera.cases import assignment
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
 from etablera.interfaces.http.pages.case import CaseId, case_form, case_panel, refused_form
-from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
+from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render, router
 from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError, Forbidden
 
-router = APIRouter(include_in_schema=False)
 FORM = "responsibility"            # the form's name in a refusal (form_error.trigger)
 
 # The words of these forms and the reassign page (Swedish, English).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -15,11 +15,10 @@ from etablera.cases.parsing import parse_bound
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.api import MAX_ID
 from etablera.interfaces.http.auth import engine_of, page_principal
-from etablera.interfaces.http.pages.common import checked_form, lang_of, render, web_message
+from etablera.interfaces.http.pages.common import checked_form, lang_of, render, router, web_message
 from etablera.models.configuration import get_config
 from etablera.statemachine.errors import BadInput
 
-router = APIRouter(include_in_schema=False)
 SKIP_PAGE = 100
 SKIP_SORTS = {"at": ("datum, äldst först", "date, oldest first"), "-at": ("datum, senast först", "date, newest first"),
               "case": ("ärende", "case"), "municipality": ("kommun", "municipality"), "actor": ("vem", "who"),

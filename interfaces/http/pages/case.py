@@ -10,7 +10,7 @@ from datetime import date
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -21,7 +21,7 @@ from etablera.cases.parsing import parse_at, parse_day
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.api import MAX_ID
 from etablera.interfaces.http.auth import engine_of, page_principal
-from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
+from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render, router
 from etablera.models.configuration import get_config
 from etablera.models.timestamps import local_date, utcnow
 from etablera.statemachine.errors import BadInput, ConcurrentChange, EtableraError, Forbidden, NotFound
@@ -31,7 +31,6 @@ from etablera.statemachine.process import (ASIDE, DECIDE, MEASURE_ACTION, MEASUR
                                            OTHER, STATES, TRANSFER, TRIGGER)
 from etablera.statemachine.process import CASEWORK
 
-router = APIRouter(include_in_schema=False)
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
 MeasureId = Annotated[int, Path(ge=1, le=MAX_ID)]
 

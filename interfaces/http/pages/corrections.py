@@ -6,7 +6,7 @@ registration's warning (the establishment time already over) right after registe
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from etablera.access.principal import Principal
@@ -15,13 +15,12 @@ from etablera.cases.late_registration import registration_warnings
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
 from etablera.interfaces.http.pages.case import CaseId, case_context, case_form, case_panel
-from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
+from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render, router
 from etablera.models.configuration import get_config
 from etablera.models.timestamps import show
 from etablera.statemachine.errors import BadInput, EtableraError
 from etablera.statemachine.process import REGISTER, state_label, trigger_label
 
-router = APIRouter(include_in_schema=False)
 FORM = "correction"           # the form's name in a refusal (form_error.trigger)
 
 # The panel's words, Swedish and English.

@@ -4,16 +4,15 @@ printable HTML document."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from etablera.cases.extract import ROLES, extract, to_html
 from etablera.interfaces.http.auth import engine_of, page_principal
-from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
+from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render, router
 from etablera.statemachine.errors import BadInput, Forbidden
 
-router = APIRouter(include_in_schema=False)
 
 
 def _allowed(request: Request):

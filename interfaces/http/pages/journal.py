@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -20,12 +20,11 @@ from etablera.interfaces.http.api import MAX_ID
 from etablera.interfaces.http.api_journal import attach_upload, download, upload_form
 from etablera.interfaces.http.auth import csrf_ok, engine_of, identify, page_principal
 from etablera.interfaces.http.pages.case import CaseId, case_panel, refused_form
-from etablera.interfaces.http.pages.common import checked_form
+from etablera.interfaces.http.pages.common import checked_form, router
 from etablera.models.document_types import KNOWN_TYPES
 from etablera.statemachine.errors import EtableraError, Forbidden, NotFound
 from etablera.statemachine.process import CASEWORK
 
-router = APIRouter(include_in_schema=False)
 DocumentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 NOTE_FORM, DOCUMENT_FORM = CASEWORK.add_note, CASEWORK.add_document
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -16,13 +16,12 @@ from etablera.access.scope import empty_scope_refusal, principal_for
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import (LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, cookies_secure,
                                            csrf_ok, engine_of, identify)
-from etablera.interfaces.http.pages.common import lang_of, render
+from etablera.interfaces.http.pages.common import lang_of, render, router
 from etablera.models.login_settings import login_settings
 from etablera.models.timestamps import STOCKHOLM, utcnow
 from etablera.statemachine.errors import EtableraError, NotPermitted
 from etablera.statemachine.messages import Code
 
-router = APIRouter(include_in_schema=False)
 _SAFE_NEXT = re.compile(r"^/(?!/)[\w\-./?=&%#]*$")
 SSO_COOKIE = "etablera_sso"         # this browser's session came through the provider (for logging out there)
 

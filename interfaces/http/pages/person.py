@@ -4,20 +4,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from etablera.access.scope import Principal
 from etablera.cases.person import update_person
 from etablera.interfaces.http.auth import engine_of, page_principal
 from etablera.interfaces.http.pages.case import CaseId, case_form, case_panel, refused_form
-from etablera.interfaces.http.pages.common import checked_form
+from etablera.interfaces.http.pages.common import checked_form, router
 from etablera.models.configuration import get_config
 from etablera.statemachine.errors import BadInput
 from etablera.statemachine.fields import describe
 from etablera.statemachine.person import DETAILS
 from etablera.statemachine.process import CASEWORK, REGISTER
 
-router = APIRouter(include_in_schema=False)
 FORM = "person"                 # the form's name in a refusal (form_error.trigger)
 
 

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from etablera.access.principal import Principal
 from etablera.cases import exports, list_query, saved_filters
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
-from etablera.interfaces.http.pages.common import lang_of
+from etablera.interfaces.http.pages.common import lang_of, router
 from etablera.statemachine.errors import EtableraError
 
-router = APIRouter(include_in_schema=False)
 PAGE = 25            # rows of a worklist page: each one shown by name is an access-log row
 WORDS = {
     "queues": ("Köer", "Queues"),

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from etablera.access.scope import Principal, require_role
 from etablera.cases import service
 from etablera.interfaces.http.auth import engine_of, page_principal
-from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
+from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render, router
 from etablera.models.configuration import get_config
 from etablera.statemachine.errors import EtableraError
 from etablera.statemachine.fields import describe
 from etablera.statemachine.process import REGISTER
 
-router = APIRouter(include_in_schema=False)
 
 
 def register_fields(lang: str) -> list[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from etablera.access import scope
@@ -13,11 +13,10 @@ from etablera.access.scope import Principal
 from etablera.cases.parsing import parse_day
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
-from etablera.interfaces.http.pages.common import lang_of, render
+from etablera.interfaces.http.pages.common import lang_of, render, router
 from etablera.interfaces.http.pages.report_links import attach, figure_links
 from etablera.models.configuration import get_config
 
-router = APIRouter(include_in_schema=False)
 
 
 def _report_doc(request: Request, who: Principal, municipality: str, start: str, end: str) -> dict:

@@ -4,16 +4,15 @@ number or a name; the results link to each case by its id only."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from etablera.cases.search import MAX_QUERY, search
 from etablera.interfaces.http.auth import engine_of, page_principal
-from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
+from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render, router
 from etablera.statemachine.errors import BadInput
 
-router = APIRouter(include_in_schema=False)
 
 
 @router.get("/search", response_class=HTMLResponse)

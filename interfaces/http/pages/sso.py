@@ -7,18 +7,18 @@ outcome is in the access log like the password logins (`login`, `login_refused`)
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from etablera.access import accounts, oidc
 from etablera.access.scope import empty_scope_refusal, principal_for
 from etablera.interfaces.http.auth import SESSION_COOKIE, cookies_secure, engine_of
+from etablera.interfaces.http.pages.common import router
 from etablera.interfaces.http.pages.login import _SAFE_NEXT, SSO_COOKIE, _log_login, login_form
 from etablera.models.login_settings import OidcSection, login_settings
 from etablera.statemachine.errors import Forbidden, NotFound
 
-router = APIRouter(include_in_schema=False)
 PENDING_COOKIE = "etablera_oidc"
 PENDING_PATH = "/login/oidc"
 PENDING_SECONDS = 600

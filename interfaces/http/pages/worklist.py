@@ -7,7 +7,7 @@ back beside the field, as typed (unless it held an identity number)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -15,14 +15,13 @@ from etablera.access.principal import Principal
 from etablera.cases import list_query, queues, saved_filters
 from etablera.interfaces.http import i18n
 from etablera.interfaces.http.auth import engine_of, page_principal
-from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render
+from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render, router
 from etablera.interfaces.http.pages.queues import (PAGE, counted_lists, list_url, report_filters, sort_options,
                                                    start_page_parts, words)
 from etablera.models.configuration import get_config
 from etablera.statemachine.errors import EtableraError
 from etablera.statemachine.process import STATES
 
-router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", include_in_schema=False)
