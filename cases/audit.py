@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import Connection, select
 
@@ -22,6 +22,7 @@ from etablera.cases.breaks import Break, Note
 from etablera.cases.document_check import journal_breaks
 from etablera.cases.sealing import hashed_form
 from etablera.models import AuditEvent, Case
+from etablera.models.timestamps import UTC_ISO, utc_digits
 from etablera.statemachine.messages import Code
 
 GENESIS = "0" * 64
@@ -35,7 +36,8 @@ _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",
 
 
 def _instant(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    """isoformat(timespec="microseconds") of the instant in UTC (tests/test_audit_chain.py)."""
+    return utc_digits(value, UTC_ISO)
 
 
 def event_hash(prev_hash: str, event: dict) -> str:

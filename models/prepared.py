@@ -22,7 +22,7 @@ before/after_execute events of Core statements.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any, Mapping
@@ -30,7 +30,7 @@ from typing import Any, Mapping
 from sqlalchemy import Connection, Date
 from sqlalchemy.exc import DBAPIError
 
-from etablera.models.timestamps import UTCDateTime
+from etablera.models.timestamps import UTC_TEXT, UTCDateTime, utc_digits
 
 
 class Prepared:
@@ -173,12 +173,8 @@ def _named(processors: dict):
 def _utc_text(fallback):
     """UTCDateTime on SQLite: the UTC wall clock as SQLite's DATETIME stores it."""
     def process(value):
-        if type(value) is datetime:
-            # Cut the "+00:00" off UTC's isoformat: replace(tzinfo=None) cost more than the formatting.
-            if value.tzinfo is timezone.utc:
-                return value.isoformat(" ", "microseconds")[:26]
-            if value.tzinfo is not None:
-                return value.astimezone(timezone.utc).isoformat(" ", "microseconds")[:26]
+        if type(value) is datetime and value.tzinfo is not None:
+            return utc_digits(value, UTC_TEXT)
         return fallback(value)
     return process
 

@@ -42,6 +42,21 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def utc_digits(moment: datetime, layout: str) -> str:
+    """`layout` (UTC_TEXT, UTC_ISO) filled with the UTC wall clock of an aware instant: the
+    digits isoformat gives, at half its cost. An aware datetime's isoformat asks its zone
+    for the offset and formats it, which took more than the rest (2.1 µs here against 1.2
+    µs for the digits alone); the offset of UTC is known."""
+    if moment.tzinfo is not timezone.utc:
+        moment = moment.astimezone(timezone.utc)
+    return layout % (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
+                     moment.microsecond)
+
+
+UTC_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"             # as SQLite's DATETIME keeps it
+UTC_ISO = "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00"         # isoformat(timespec="microseconds")
+
+
 def local_date(moment: datetime) -> date:
     """The Stockholm calendar date of an instant (deadlines are Swedish dates)."""
     return moment.astimezone(STOCKHOLM).date()
