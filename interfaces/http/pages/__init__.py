@@ -16,7 +16,10 @@ modules here declares them all; `router` is what the application includes.
 
 from __future__ import annotations
 
-from etablera.interfaces.http.pages import audit, case, login, person, queues, register, report, search, worklist
+# The order the modules are imported in is the order their routes are tried in: the start
+# page and the case page, which officers open all day, first.
+from etablera.interfaces.http.pages import worklist, case
+from etablera.interfaces.http.pages import audit, login, person, queues, register, report, search
 from etablera.interfaces.http.pages import journal
 from etablera.interfaces.http.pages import corrections
 from etablera.interfaces.http.pages import assignment
