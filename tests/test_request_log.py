@@ -146,6 +146,42 @@ def test_an_unexpected_error_and_a_refused_body_carry_the_id_too(engine, lines):
     assert requests_of(lines)[-1]["status"] == 413
 
 
+def test_the_line_written_straight_is_the_line_the_record_gives():
+    """Where the JSON handler is the only one a request's line reaches (the web process),
+    the line is written without a record; it must be the text the record would give."""
+    from etablera.interfaces.http import request_log
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(json_formatter())
+    logger = logging.getLogger(request_log.LOGGER)
+    propagate, level = logger.propagate, logger.level
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    event = {"event": "request", "request_id": "from-the-balancer-0001", "user": "h0581", "route": "/cases/{case_id}",
+             "method": "GET", "status": 200, "duration_ms": 4.2, "level": "info", "logger": request_log.LOGGER}
+    passes_all = logging.Filter()           # refuses nothing, but a filter sends the line as a record
+    try:
+        assert request_log._only_handler() is handler
+        request_log._log(dict(event))
+        logger.addFilter(passes_all)
+        assert request_log._only_handler() is None
+        request_log._log(dict(event))
+        logger.removeFilter(passes_all)
+        second = logging.StreamHandler(io.StringIO())
+        second.setFormatter(json_formatter())
+        logger.addHandler(second)           # two handlers: each must see the record
+        assert request_log._only_handler() is None
+        logger.removeHandler(second)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate, logger.level = propagate, level
+    straight, recorded = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert list(straight) == list(recorded) and set(straight) == FIELDS
+    assert {**straight, "timestamp": None} == {**recorded, "timestamp": None} == {**event, "timestamp": None}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", straight["timestamp"])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_web_process_writes_json_lines_only(sqlite_url, tmp_path, workers):
