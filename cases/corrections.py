@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -122,11 +122,15 @@ def _touched_measures(conn, data: dict) -> dict[int, dict]:
     return {row["id"]: row for row in rows}
 
 
+# Built once: building a select at each call took three times its run (115 against 28 µs
+# on SQLite), and every case page and history asks it.
+_CORRECTED = (select(CORRECTIONS.c.corrected_seq, CORRECTIONS.c.correction_seq)
+              .where(CORRECTIONS.c.case_id == bindparam("case_id")))
+
+
 def corrected_steps(conn, case_id: int) -> dict[int, int]:
     """The case's corrected steps: {mistaken step's seq: its correction's seq}."""
-    rows = conn.execute(select(CORRECTIONS.c.corrected_seq, CORRECTIONS.c.correction_seq)
-                        .where(CORRECTIONS.c.case_id == case_id)).all()
-    return {corrected: correction for corrected, correction in rows}
+    return {corrected: correction for corrected, correction in conn.execute(_CORRECTED, {"case_id": case_id})}
 
 
 def with_corrections(conn, case_id: int, events: list[dict], lang: str) -> list[dict]:
