@@ -36,7 +36,7 @@ _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",
 
 
 def _instant(value: datetime) -> str:
-    """isoformat(timespec="microseconds") of the instant in UTC (tests/test_audit_chain.py)."""
+    """isoformat(timespec="microseconds") of the instant in UTC (tests/test_utc_digits.py)."""
     return utc_digits(value, UTC_ISO)
 
 

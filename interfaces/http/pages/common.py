@@ -20,8 +20,8 @@ from etablera.statemachine.process import TRIGGERS
 
 # Every page's route, declared by its module on this one router: FastAPI 0.150 keeps an
 # included router as a node that a request's match walks through (twice: to match, then to
-# handle), so fourteen routers included in a fifteenth cost a case page 0.2 ms of matching
-# where one flat list of its routes costs a tenth of that.
+# handle). With fourteen routers included in a fifteenth, a request that matched no route
+# took 0.68 ms to be answered 404, 0.45 ms with the pages' routes in one list.
 router = APIRouter(include_in_schema=False)
 
 # The pages' language for a visitor who has not chosen one (`etablera web --lang`).
