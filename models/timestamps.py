@@ -44,9 +44,9 @@ def utcnow() -> datetime:
 
 def utc_digits(moment: datetime, layout: str) -> str:
     """`layout` (UTC_TEXT, UTC_ISO) filled with the UTC wall clock of an aware instant: the
-    digits isoformat gives, at half its cost. An aware datetime's isoformat asks its zone
-    for the offset and formats it, which took more than the rest (2.1 µs here against 1.2
-    µs for the digits alone); the offset of UTC is known."""
+    digits isoformat gives, for less. An aware datetime's isoformat asks its zone for the
+    offset and formats it; the offset of UTC is known. Measured alternating in one process:
+    SQLite's text 1.71 µs by isoformat, 1.33-1.45 µs by this."""
     if moment.tzinfo is not timezone.utc:
         moment = moment.astimezone(timezone.utc)
     return layout % (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
