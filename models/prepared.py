@@ -88,6 +88,14 @@ class Prepared:
         finally:
             cursor.close()
 
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[dict]:
+        """Every row of a select, in its order, each as `first` gives it."""
+        cursor, plan = self.run(conn, params)
+        try:
+            return [plan.row(cursor, row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
 
 def _watched(conn: Connection) -> bool:
     """Whether anyone listens to the cursor-execute events of `conn`: its engine's (and the

@@ -54,8 +54,13 @@ def test_a_case_and_its_events_read_on_the_driver_are_what_sqlalchemy_reads(engi
         ours = Prepared(SELECT_CASE).first(conn, {"case_id": case_id})
         their_events = [dict(row) for row in conn.execute(SELECT_EVENTS, {"case_id": case_id}).mappings()]
         first_event = events.first(conn, {"case_id": case_id})
+        all_events = events.all(conn, {"case_id": case_id})
         assert Prepared(SELECT_CASE).first(conn, {"case_id": case_id + 1000}) is None
+        assert events.all(conn, {"case_id": case_id + 1000}) == []
     assert ours == theirs
+    assert all_events == their_events and [e["seq"] for e in all_events] == [1, 2, 3]
+    assert [{k: type(v) for k, v in e.items()} for e in all_events] == \
+        [{k: type(v) for k, v in e.items()} for e in their_events]
     assert {k: type(v) for k, v in ours.items()} == {k: type(v) for k, v in theirs.items()}
     assert ours["paused_at"].tzinfo is not None and isinstance(ours["permit_date"], date)
     assert first_event == their_events[0] and first_event["data"] == their_events[0]["data"]
