@@ -25,6 +25,7 @@ from etablera.access.addresses import check_email, check_notify
 from etablera.models.config_lookup import as_search, find, find_stamped
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
+from etablera.models.prepared import Prepared
 from etablera.models.snapshot import kept
 from etablera.models.timestamps import show, utcnow
 from etablera.models.users import ORGANISATIONS, ROLES, ApiToken, User, WebSession
@@ -248,10 +249,11 @@ def start_session(engine: Engine, user_id: str, now: datetime | None = None) -> 
 # What a request needs of its user (never the password hash).
 _PRINCIPAL = (USERS.c.id, USERS.c.name, USERS.c.role, USERS.c.organisation, USERS.c.municipality, USERS.c.office,
               USERS.c.active)
-# Built once, the digest a parameter: every request looks its session up.
-_SESSION_QUERY = (select(SESSIONS.c.csrf, SESSIONS.c.expires_at, SESSIONS.c.absolute_expires_at,
-                         SESSIONS.c.ended_at, *_PRINCIPAL)
-                  .join(USERS, USERS.c.id == SESSIONS.c.user_id).where(SESSIONS.c.id == bindparam("digest")))
+# Built once, the digest a parameter, run on the driver (models/prepared.py): every page
+# request looks its session up.
+_SESSION_QUERY = Prepared(select(SESSIONS.c.csrf, SESSIONS.c.expires_at, SESSIONS.c.absolute_expires_at,
+                                 SESSIONS.c.ended_at, *_PRINCIPAL)
+                          .join(USERS, USERS.c.id == SESSIONS.c.user_id).where(SESSIONS.c.id == bindparam("digest")))
 
 
 def _principal_doc(row) -> dict:
@@ -266,7 +268,7 @@ def find_session(engine: Engine, secret: str | None, now: datetime | None = None
     now = now or utcnow()
     digest = _digest(secret)
     with transaction(engine, write=False, single=True) as conn:
-        row = conn.execute(_SESSION_QUERY, {"digest": digest}).mappings().first()
+        row = _SESSION_QUERY.first(conn, {"digest": digest})
     if row is None or row["ended_at"] is not None or not row["active"]:
         return None
     if now >= row["expires_at"] or now >= row["absolute_expires_at"]:
