@@ -89,34 +89,23 @@ def view_case(engine: Engine, who: Principal, case_id: int, *, lang: str = "sv",
     case outside their municipalities is NotFound, like a missing one, and the attempt is
     logged.
 
-    On SQLite the log row has a write transaction of its own, after the reads: a write
+    The log row has a write transaction of its own, after the reads: on SQLite a write
     transaction holds the one writers' lock of the database for every process, and the
-    reads and the documents built from them took most of its time. On PostgreSQL it goes
-    in with the reads, before their commit (an INSERT meets no conflict at REPEATABLE
-    READ): a transaction of its own cost the web worker a connection checkout and
-    isolation switch more."""
+    reads and the documents built from them took most of its time."""
     config = config or get_config()
     actions = ("history",) if only_history else ("show", "history") if history else ("show",)
-    apart = engine.dialect.name != "postgresql"
     with transaction(engine, write=False) as conn:
         case = load_case(conn, case_id)
         visible = who.sees(case["municipality"])
         if visible:
             doc, events = read_case(conn, case, config, lang, history=history or only_history)
-        if not apart:
-            _log_view(conn, who, case_id, actions, visible)
-    if apart:
-        with transaction(engine, single=True) as conn:
-            _log_view(conn, who, case_id, actions, visible)
+    logged = actions if visible else (f"denied:{actions[0]}",)
+    with transaction(engine, single=True) as conn:
+        log_access(conn, actor=who.id, case_id=case_id, action=logged[0], also=logged[1:], role=who.role,
+                   organisation=who.organisation, detail=None if visible else OUTSIDE)
     if not visible:
         raise NotFound("no_such_case", field="id", case=case_id)
     return doc, events
-
-
-def _log_view(conn, who: Principal, case_id: int, actions: tuple[str, ...], visible: bool) -> None:
-    logged = actions if visible else (f"denied:{actions[0]}",)
-    log_access(conn, actor=who.id, case_id=case_id, action=logged[0], also=logged[1:], role=who.role,
-               organisation=who.organisation, detail=None if visible else OUTSIDE)
 
 
 def show_case(engine: Engine, who: Principal, case_id: int, *, lang: str = "sv", config: Config | None = None) -> dict:
