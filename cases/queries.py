@@ -68,7 +68,7 @@ def case_doc(case, measures, config: Config, lang: str) -> dict:
 
 # Built once, the case id a parameter, and run on the driver (models/prepared.py): the case
 # page reads both on every view, and SQLAlchemy's execution of each cost 50-115 µs more of
-# the web worker's CPU than the statement's own run (PostgreSQL, 353 cases' pages).
+# the web worker's CPU than the statement's own run (PostgreSQL, each read of 353 cases).
 _MEASURES_OF = Prepared(select(MEASURES).where(MEASURES.c.case_id == bindparam("case_id")).order_by(MEASURES.c.id))
 _EVENTS_OF = Prepared(select(*(EVENTS.c[name] for name in HISTORY_COLUMNS))
                       .where(EVENTS.c.case_id == bindparam("case_id")).order_by(EVENTS.c.seq))
