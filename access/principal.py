@@ -62,13 +62,15 @@ class Principal:
                 "can_audit": self.can_audit}
 
 
-def principal_for(user: dict, via: str = "session") -> Principal:
-    """The scope of a user (a `user_doc`), from their role, organisation and office."""
+def principal_for(user: dict, via: str = "session", offices: dict | None = None) -> Principal:
+    """The scope of a user (a `user_doc`), from their role, organisation and office.
+    `offices`: af_offices() read once by a caller that scopes many users (each read is a
+    stat of the file)."""
     role, org, home = user["role"], user["organisation"], user["municipality"]
     if role == "admin" or (role == "auditor" and not home and not user["office"]):
         scope = None
     elif org == "af" and user["office"]:
-        office = af_offices().get(user["office"])
+        office = (af_offices() if offices is None else offices).get(user["office"])
         codes = office.municipalities if office else ()
         scope = tuple(dict.fromkeys(codes + ((home,) if home else ())))
     else:

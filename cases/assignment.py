@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, or_, select, true
+from sqlalchemy import Connection, and_, or_, select, true
 from sqlalchemy.engine import Engine
 
-from etablera.access.accounts import role_words
+from etablera.access.accounts import af_offices, role_words
 from etablera.access.principal import Principal, principal_for
 from etablera.access.scope import check_case, log, refusals_logged, write_access
 from etablera.cases.audit import CASES
@@ -98,13 +98,23 @@ def check_officers(conn: Connection, data: dict, municipality: str) -> None:
 
 def candidates(engine: Engine, municipality: str) -> dict[str, list[str]]:
     """The ids that may be made responsible for a case in `municipality`, per column (for
-    the assign form's suggestions)."""
+    the assign form's suggestions). Only the users whose scope can hold the municipality
+    are read: their own municipality is it, or they are AF officers of an office that
+    covers it (a taking role is never scoped to everything); `principal_for` decides for
+    each of those, as for a login. Reading and scoping every user was 3.9 ms of a
+    coordinator's case page with 313 users."""
     out: dict[str, set[str]] = {field: set() for field in OFFICER_FIELDS}
-    with transaction(engine, write=False) as conn:
+    offices = af_offices()
+    covering = [code for code, office in offices.items() if municipality in office.municipalities]
+    with transaction(engine, write=False, single=True) as conn:      # one statement: no BEGIN, COMMIT
         for user in conn.execute(select(USERS.c.id, USERS.c.role, USERS.c.organisation, USERS.c.municipality,
                                         USERS.c.office)
-                                 .where(USERS.c.active == true(), USERS.c.role.in_(TAKING_ROLES))).mappings():
-            if user["organisation"] in FIELD_OF and principal_for({**user, "name": user["id"]}).sees(municipality):
+                                 .where(USERS.c.active == true(), USERS.c.role.in_(TAKING_ROLES),
+                                        USERS.c.organisation.in_(list(FIELD_OF)),
+                                        or_(USERS.c.municipality == municipality,
+                                            and_(USERS.c.organisation == "af", USERS.c.office.in_(covering)))
+                                        )).mappings():
+            if principal_for({**user, "name": user["id"]}, offices=offices).sees(municipality):
                 out[FIELD_OF[user["organisation"]]].add(user["id"])
     return {field: sorted(ids) for field, ids in out.items()}
 

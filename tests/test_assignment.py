@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 import kit
 from cli_kit import counts, etablera
@@ -19,6 +19,7 @@ from kit import advance, assign, officer, reassign_all, register, take
 from web_kit import PASSWORD, login
 from etablera.access import accounts
 from etablera.access.principal import principal_for
+from etablera.cases import assignment
 from etablera.cases.audit import CASES, EVENTS, verify
 from etablera.interfaces.http.app import create_app
 from etablera.models import AccessLog, Reminder, ReminderDelivery
@@ -109,6 +110,34 @@ def test_registration_accepts_officers_who_serve_the_municipality(db):
     c = new_case(db, 13, kommun_officer="k.reg", af_officer=officer(db, "af.reg", "0581", "af"))
     assert [(case_row(db, i)["kommun_officer"], case_row(db, i)["af_officer"]) for i in (a, b, c)] == [
         ("h0581", "af-nkpg"), (None, "af-nkpg"), ("k.reg", "af.reg")]
+
+
+def test_the_assign_forms_suggestions_are_exactly_who_serves_the_municipality(db):
+    """`candidates` reads only the users whose scope can hold the municipality (their own
+    municipality, or an AF office covering it): it must still name exactly every active
+    officer or coordinator that `principal_for` (a login's scope) lets serve there, as
+    scoping every user does, and no one else."""
+    for user_id, role, org, municipality, office in (
+            ("af-home", "officer", "af", "0180", "norrkoping"),        # office elsewhere, home here
+            ("af-lost", "officer", "af", "0581", None),
+            ("af-coord", "coordinator", "af", None, "stockholm"),
+            ("gone", "officer", "kommun", "0180", None),
+            ("chef", "admin", "kommun", None, None)):
+        accounts.add_user(db, user_id, name=f"Test {user_id}", role=role, organisation=org,
+                          municipality=municipality, office=office, password=PASSWORD)
+    accounts.deactivate_user(db, "gone")
+    with transaction(db) as conn:       # an office since removed from af_offices.toml: the home municipality only
+        conn.execute(update(accounts.USERS).where(accounts.USERS.c.id == "af-lost").values(office="vanished"))
+    users = accounts.list_users(db)
+    for municipality in ("0581", "0583", "0180", "0114", "1480", "9999"):
+        expected = {field: sorted(u["id"] for u in users if u["active"] and u["role"] in assignment.TAKING_ROLES
+                                  and assignment.FIELD_OF.get(u["organisation"]) == field
+                                  and principal_for(u).sees(municipality))
+                    for field in assignment.OFFICER_FIELDS}
+        assert assignment.candidates(db, municipality) == expected, municipality
+    assert "af-home" in assignment.candidates(db, "0180")["af_officer"]
+    assert "af-home" in assignment.candidates(db, "0583")["af_officer"]
+    assert "gone" not in assignment.candidates(db, "0180")["kommun_officer"]
 
 
 @pytest.mark.parametrize("field, officer_id, code", REFUSALS)
