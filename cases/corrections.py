@@ -70,8 +70,7 @@ def _correct(engine: Engine, who: Principal, case_id: int, seq, reason, note, ex
                                  .where(EVENTS.c.case_id == case_id, EVENTS.c.seq > seq,
                                         EVENTS.c.trigger.in_(list(TRIGGER)))
                                  .order_by(EVENTS.c.seq)).mappings().all()
-            corrected = set(conn.execute(select(CORRECTIONS.c.corrected_seq)
-                                         .where(CORRECTIONS.c.case_id == case_id)).scalars())
+            corrected = set(corrected_steps(conn, case_id))
             check_correctable(step, list(later), corrected)
             at = event_time(at, case["last_event_at"])
             changes = restored(step["data"]["before"])
@@ -157,22 +156,17 @@ def with_corrections(conn, case_id: int, events: list[dict], lang: str) -> list[
     return events
 
 
-def latest_step(engine: Engine, who: Principal, case_id: int) -> dict | None:
-    """The step `who` may correct now on the case (for the case page, whose view is
-    logged): the latest uncorrected step, with the state it would go back to; None when
-    `who` may not correct steps or there is none (only the registration is left, or the
-    step was recorded before steps kept what they changed)."""
-    if who.role not in ROLES:
+def latest_step(who: Principal, history: list[dict]) -> dict | None:
+    """The step `who` may correct now, found in the case's history as the case page read it
+    (`queries.view_case`'s event documents, a corrected step marked by `with_corrections`):
+    the latest uncorrected step of the process, with the state it would go back to and its
+    time as shown; None when `who` may not correct steps or there is none (only the
+    registration is left, or the step was recorded before steps kept what they changed).
+    Read from the page's own snapshot: a read of its own here (the case, its corrections,
+    every step) was a sixth of a coordinator's case page."""
+    if who.role not in ROLES or not who.can_change:
         return None
-    with transaction(engine, write=False) as conn:
-        check_case(who, load_case(conn, case_id), change=True)
-        corrected = set(conn.execute(select(CORRECTIONS.c.corrected_seq)
-                                     .where(CORRECTIONS.c.case_id == case_id)).scalars())
-        steps = conn.execute(select(EVENTS.c.seq, EVENTS.c.at, EVENTS.c.trigger, EVENTS.c.from_state,
-                                    EVENTS.c.to_state, EVENTS.c.data)
-                             .where(EVENTS.c.case_id == case_id, EVENTS.c.trigger.in_(list(TRIGGER)))
-                             .order_by(EVENTS.c.seq.desc()))
-        step = next((row for row in steps.mappings() if row["seq"] not in corrected), None)
+    step = next((e for e in reversed(history) if e["trigger"] in TRIGGER and "corrected_by" not in e), None)
     if step is None or step["trigger"] == REGISTER.name or "before" not in (step["data"] or {}):
         return None
     return {"seq": step["seq"], "at": step["at"], "trigger": step["trigger"], "from_state": step["from_state"],

@@ -137,6 +137,28 @@ def test_only_the_latest_step_and_never_the_registration(any_engine):
     _verified(any_engine)
 
 
+def test_the_step_offered_for_correction_is_the_one_correct_takes(any_engine):
+    """The case page offers the step `latest_step` finds in the history it read (one
+    snapshot, no read of its own): the latest uncorrected step of the process, past a
+    measure; after each correction the one before; never the registration; never to an
+    officer."""
+    from etablera.cases.corrections import latest_step
+    from etablera.cases.queries import view_case
+
+    def offered(who=COORDINATOR):
+        step = latest_step(who, view_case(any_engine, COORDINATOR, case_id, history=True)[1])
+        return step and (step["seq"], step["trigger"], step["from_state"], step["to_state"])
+
+    case_id = _in_module2(any_engine, 5)
+    steps = {e["trigger"]: e["seq"] for e in history(any_engine, case_id)}
+    assert offered() == (steps["establish_plan"], "establish_plan", "module1.talk_held", "module2.preparing")
+    assert offered(OFFICER) is None
+    correct(any_engine, case_id, offered()[0], actor=COORDINATOR, reason="wrong_step", note="x")
+    assert offered() == (steps["hold_talk"], "hold_talk", "module1.registered", "module1.talk_held")
+    correct(any_engine, case_id, offered()[0], actor=COORDINATOR, reason="wrong_step", note="x")
+    assert offered() is None
+
+
 def test_a_step_recorded_before_steps_kept_their_before_is_refused(any_engine):
     from etablera.cases.agreements import agreement_book
     from etablera.cases.journal import append, load_case

@@ -59,7 +59,7 @@ def words(lang: str) -> dict[str, str]:
 
 
 @case_panel
-def responsibility_panel(request: Request, who: Principal, case: dict, lang: str) -> dict:
+def responsibility_panel(request: Request, who: Principal, case: dict, _history: list[dict], lang: str) -> dict:
     rw = words(lang)
     field = assignment.FIELD_OF.get(who.organisation)
     can_take = (case["active"] and who.role in assignment.TAKING_ROLES and field is not None

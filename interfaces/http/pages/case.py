@@ -74,7 +74,8 @@ def timeline(events: list[dict], municipality: str, lang: str) -> list[dict]:
 
 
 # What other page modules add to the case page: each panel is called with (request, who,
-# case, lang) and returns the values its template part (`case_<panel>.html`) reads.
+# case, history, lang) (the case document and its history as the page read them, in one
+# snapshot) and returns the values its template part (`case_<panel>.html`) reads.
 PANELS: list = []
 
 
@@ -153,7 +154,7 @@ def case_context(request: Request, who: Principal, case_id: int) -> dict:
             "can_add_measure": who.can_change and case["state"] in MEASURE_STATES,
             "measure_actions": {m["id"]: measure_actions(m["state"]) for m in case["measures"]},
             "state_labels": {s.name: (s.en if lang == "en" else s.sv) for s in STATES},
-            **{k: v for panel in PANELS for k, v in panel(request, who, case, lang).items()}}
+            **{k: v for panel in PANELS for k, v in panel(request, who, case, events, lang).items()}}
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)

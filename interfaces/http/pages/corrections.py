@@ -17,7 +17,6 @@ from etablera.interfaces.http.auth import engine_of, page_principal
 from etablera.interfaces.http.pages.case import CaseId, case_context, case_form, case_panel
 from etablera.interfaces.http.pages.common import checked_form, form_error, lang_of, render, router
 from etablera.models.configuration import get_config
-from etablera.models.timestamps import show
 from etablera.statemachine.errors import BadInput, EtableraError
 from etablera.statemachine.process import REGISTER, state_label, trigger_label
 
@@ -46,16 +45,16 @@ def words(lang: str) -> dict[str, str]:
 
 
 @case_panel
-def correction_panel(request: Request, who: Principal, case: dict, lang: str) -> dict:
+def correction_panel(request: Request, who: Principal, case: dict, history: list[dict], lang: str) -> dict:
     """The latest step a coordinator may correct (None: nothing to offer), and the
     registration's warnings right after the register page's redirect."""
     late = registration_warnings(case, lang) if request.query_params.get("saved") == REGISTER.name else []
-    step = corrections.latest_step(engine_of(request), who, case["id"])
+    step = corrections.latest_step(who, history)
     if step is None:
         return {"registration_warnings": late, "correction": None}
     reasons = get_config().reasons[corrections.REASONS]
     return {"registration_warnings": late, "correction": {
-        "seq": step["seq"], "at": (show(step["at"]) or "")[:16].replace("T", " "),
+        "seq": step["seq"], "at": (step["at"] or "")[:16].replace("T", " "),
         "label": trigger_label(step["trigger"], lang), "back_to": state_label(step["from_state"], lang),
         "words": words(lang),
         "fields": [{"name": "reason", "label": words(lang)["reason"], "kind": "reason", "required": True,

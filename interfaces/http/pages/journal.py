@@ -30,7 +30,7 @@ NOTE_FORM, DOCUMENT_FORM = CASEWORK.add_note, CASEWORK.add_document
 
 
 @case_panel
-def journal_panel(request: Request, who: Principal, case: dict, lang: str) -> dict:
+def journal_panel(request: Request, who: Principal, case: dict, _history: list[dict], lang: str) -> dict:
     settings = settings_for(engine_of(request))
     accept = [t for t in settings.types] + [ext for t in settings.types for ext in KNOWN_TYPES.get(t, ())]
     return {"journal_editable": who.can_change, "note_max": notes.MAX_NOTE,

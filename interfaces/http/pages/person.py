@@ -27,7 +27,7 @@ def person_fields(lang: str) -> list[dict]:
 
 
 @case_panel
-def person_panel(request: Request, who: Principal, case: dict, lang: str) -> dict:
+def person_panel(request: Request, who: Principal, case: dict, _history: list[dict], lang: str) -> dict:
     return {"person_fields": person_fields(lang), "person_editable": who.can_change}
 
 
