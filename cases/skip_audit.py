@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, and_, bindparam, cast, exists, func, insert, select
+from sqlalchemy import String, and_, bindparam, cast, exists, func, insert, select, text
 from sqlalchemy.engine import Engine
 
 from etablera.access import scope
@@ -25,6 +25,7 @@ from etablera.cases.audit import CASES, EVENTS, events_in
 from etablera.cases.queries import reason_label
 from etablera.cases.sealing import shown
 from etablera.models import AccessLog, Correction
+from etablera.models.audit import SKIPPED_SQL
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
 from etablera.models.timestamps import show, utcnow
@@ -43,6 +44,9 @@ _COLUMNS = (EVENTS.c.case_id, EVENTS.c.seq, EVENTS.c.at, EVENTS.c.actor, EVENTS.
 ACTION = "skips"                 # the access-log action of a case the skip audit showed
 _LOG = AccessLog
 _CORRECTIONS = Correction
+# A step's `skipped` holds the names of the modules it skipped ([] for none): the events that
+# skipped any, spelled as the partial index ix_audit_skips has it (SQLite needs the term itself).
+_SKIPPED = text(SKIPPED_SQL)
 _CORRECTED = exists().where(and_(_CORRECTIONS.c.case_id == EVENTS.c.case_id,
                                  _CORRECTIONS.c.corrected_seq == EVENTS.c.seq))
 
@@ -50,8 +54,9 @@ _CORRECTED = exists().where(and_(_CORRECTIONS.c.case_id == EVENTS.c.case_id,
 def _where(query, scope_now, places, module: str | None, reason: str | None, since, until):
     """`scope_now`: the municipalities the user's scope holds (None: all), matched against
     where each case is now; `places`: the municipalities asked for, where it was at the skip."""
-    text = cast(EVENTS.c.skipped, String)
-    query = query.where(text.like(f'%"module{module}"%' if module else '%"module%'), ~_CORRECTED)
+    query = query.where(_SKIPPED, ~_CORRECTED)     # on ix_audit_skips: the events that skipped a module
+    if module:
+        query = query.where(cast(EVENTS.c.skipped, String).like(f'%"module{module}"%'))
     if scope_now is not None:
         query = query.where(EVENTS.c.case_id.in_(
             select(CASES.c.id).where(CASES.c.municipality.in_(bindparam("now", list(scope_now), expanding=True)))))
