@@ -38,6 +38,34 @@ def page(tmp_path_factory):
     return render(doc, "html"), doc
 
 
+def test_a_chart_is_drawn_once_for_the_same_figures(page):
+    """The charts are kept by the figures they show: a report with the same figures draws
+    nothing and gives the very SVG a fresh drawing gives; a changed figure, or another
+    language, is drawn anew."""
+    import copy
+    from etablera.reports import html as report_html
+    _, doc = page
+    charts = (report_html.time_chart, report_html.establishment_chart, report_html.track_chart,
+              report_html.states_chart)
+    first = [chart(doc) for chart in charts]
+    for chart in charts:
+        chart.drawn.cache_clear()
+    fresh = [chart(copy.deepcopy(doc)) for chart in charts]
+    assert fresh == first
+    before = [chart.drawn.cache_info() for chart in charts]
+    assert [chart(copy.deepcopy(doc)) for chart in charts] == first
+    assert [(c.hits, c.misses) for c in (chart.drawn.cache_info() for chart in charts)] == \
+        [(b.hits + 1, b.misses) for b in before]
+    changed = copy.deepcopy(doc)
+    state = next(s for s in changed["states_now"]["by_state"] if s["count"])
+    state["count"] += 1
+    assert f" {state['count']}<" in report_html.states_chart(changed)
+    assert report_html.states_chart(changed) != first[3]
+    misses = report_html.states_chart.drawn.cache_info().misses
+    report_html.states_chart({**doc, "lang": "en"})
+    assert report_html.states_chart.drawn.cache_info().misses == misses + 1
+
+
 def test_html_is_self_contained(page):
     html, _ = page
     assert html.startswith("<!DOCTYPE html>") and CSP in html
