@@ -18,6 +18,7 @@ from etablera.models.timestamps import UTCDateTime
 # partial index only for a query holding the index's WHERE term itself. A few in a hundred
 # events skip; without it every view of the skip audit read the whole trail.
 SKIPPED_SQL = "CAST(skipped AS VARCHAR) != '[]'"
+_SKIPPING = {"sqlite_where": text(SKIPPED_SQL), "postgresql_where": text(SKIPPED_SQL)}
 
 # One thing that happened to a case: a transition, a measure change, a transfer.
 AuditEvent = Table(
@@ -46,10 +47,8 @@ AuditEvent = Table(
     UniqueConstraint("case_id", "seq", name="uq_audit_case_seq"),
     Index("ix_audit_trigger_at", "trigger", "at"),
     Index("ix_audit_feed", "txid", "id"),
-    Index("ix_audit_skips", "at", "case_id", "seq", sqlite_where=text(SKIPPED_SQL),
-          postgresql_where=text(SKIPPED_SQL)),
-    Index("ix_audit_skips_case", "case_id", "seq", sqlite_where=text(SKIPPED_SQL),
-          postgresql_where=text(SKIPPED_SQL)),
+    Index("ix_audit_skips", "at", "case_id", "seq", **_SKIPPING),
+    Index("ix_audit_skips_case", "case_id", "seq", **_SKIPPING),
 )
 
 # Who looked at or changed which case's personal data, when (append-only).
