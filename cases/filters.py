@@ -13,10 +13,12 @@ from etablera.models.configuration import Config, get_config
 from etablera.statemachine.errors import BadInput
 from etablera.statemachine.fields import check_municipality
 from etablera.statemachine.messages import Code
-from etablera.statemachine.process import STATE
+from etablera.statemachine.process import STATE, TRIGGER
 
 MODULES = frozenset(s.split(".")[0] for s in STATE if "." in s)     # module1, module2, ... (a state's parent)
-SKIPPABLE_MODULES = ("2", "3")
+# The modules a route of the process table can skip ("2", "3"): the skip audit's module filter.
+SKIPPABLE_MODULES = tuple(sorted({module.removeprefix("module") for trigger in TRIGGER.values()
+                                  for route in trigger.routes for module in route.skips}))
 
 
 def municipality(code: str | None, *, field: str = "municipality", config: Config | None = None) -> str | None:
