@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
 from sqlalchemy import Connection, select
 
 from etablera.cases.breaks import Break, Note
@@ -32,7 +33,13 @@ HASHED = ("case_id", "seq", "at", "recorded_at", "actor", "trigger", "from_state
           "municipality", "reason", "note", "skipped", "data")
 
 
+# The canonical JSON: compact, keys sorted, UTF-8 as it is. orjson writes it (a fifth of the
+# standard library's time, a fortieth of a persisted step); the standard library's, which
+# wrote every hash before, spells it the same but for floats in exponent form (1e+16 for
+# 1e16) and NaN, and writes what orjson refuses (integers beyond 64 bits, keys that are not
+# strings). tests/test_event_hash.py holds the two together.
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+_SORTED = orjson.OPT_SORT_KEYS
 
 
 def _instant(value: datetime) -> str:
@@ -40,15 +47,34 @@ def _instant(value: datetime) -> str:
     return utc_digits(value, UTC_ISO)
 
 
+def _body(event: dict) -> list:
+    form = hashed_form(event)
+    body = [form.get(k) for k in HASHED]
+    body[2], body[3] = _instant(body[2]), _instant(body[3])          # at, recorded_at
+    return body
+
+
 def event_hash(prev_hash: str, event: dict) -> str:
     """SHA-256 over the previous hash and the event's fields (HASHED order) as a JSON list:
     canonical (fixed order, sorted keys inside `data`, UTC instants) and injective. Each
     erasable value with a salt counts as its commitment (cases/sealing.py), so erasing it
     leaves the hash as it was."""
-    form = hashed_form(event)
-    body = [form.get(k) for k in HASHED]
-    body[2], body[3] = _instant(body[2]), _instant(body[3])          # at, recorded_at
+    body = _body(event)
+    try:
+        text = orjson.dumps(body, option=_SORTED)
+    except orjson.JSONEncodeError:
+        return _standard_hash(prev_hash, body)
+    return hashlib.sha256(prev_hash.encode() + text).hexdigest()
+
+
+def _standard_hash(prev_hash: str, body: list) -> str:
     return hashlib.sha256((prev_hash + _CANONICAL.encode(body)).encode("utf-8")).hexdigest()
+
+
+def hash_holds(prev_hash: str, event: dict, digest: str) -> bool:
+    """Whether `digest` is the event's hash: as `event_hash` makes it, or as the standard
+    library's JSON spelled an event holding a float in exponent form when it was written."""
+    return event_hash(prev_hash, event) == digest or _standard_hash(prev_hash, _body(event)) == digest
 
 
 @dataclass
@@ -155,7 +181,7 @@ def check(conn: Connection, case_ids: list[int] | None = None, *, store=None, ke
                 elif row["prev_hash"] != prev_hash:
                     breaks.append(Break(case_id, row["seq"], "audit_not_linked"))
                     intact = False
-                elif event_hash(prev_hash, dict(row)) != row["hash"]:
+                elif not hash_holds(prev_hash, dict(row), row["hash"]):
                     breaks.append(Break(case_id, row["seq"], "audit_content_changed"))
                     intact = False
             prev_hash, expected_seq, last_to = row["hash"], row["seq"] + 1, row["to_state"]
