@@ -104,8 +104,10 @@ def link(case, changes: dict, event: dict, recorded_at: datetime) -> tuple[dict,
 def append(conn: Connection, case, changes: dict, event: dict, *, access: dict | None = None) -> dict:
     """Apply `changes` to the case and append `event`; returns the stored event. `access`:
     the access-log row of who did it (access/scope.access_row), written with them. On
-    PostgreSQL the three go in one statement, one round trip instead of three (`_together`)."""
-    stored, values = link(case, changes, event, utcnow())
+    PostgreSQL the three go in one statement, one round trip instead of three (`_together`).
+    The event is recorded at the access-log row's moment, when there is one: one instant,
+    read once, in both."""
+    stored, values = link(case, changes, event, access["at"] if access is not None else utcnow())
     if access is not None and conn.dialect.name == "postgresql":
         params = {"_id": case["id"], "_version": case["version"], **{f"c_{k}": v for k, v in values.items()},
                   **{f"e_{k}": v for k, v in stored.items()}, **{f"a_{k}": v for k, v in access.items()}}
