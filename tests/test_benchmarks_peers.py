@@ -68,10 +68,13 @@ def test_peers_without_the_extra_says_so_in_one_line(bench, monkeypatch, capsys)
     assert err.count("\n") == 1 and "SpiffWorkflow" in err and "[bench]" in err
 
 
-def test_every_benchmark_starts_with_the_load_line(bench, monkeypatch, capsys):
+def test_every_benchmark_starts_with_the_load_line(bench, monkeypatch, capsys, tmp_path):
     """python -m benchmarks prints the load line before each module it runs (the modules
     themselves replaced by stand-ins here), and the table starts with it."""
     import benchmarks.__main__ as runner
+    # The runner sets the benchmarks' audit key file in the environment when none is set:
+    # this test's own, so that no later test finds its key moved (tests/test_backup.py did).
+    monkeypatch.setenv("ETABLERA_AUDIT_KEY_FILE", str(tmp_path / "audit.key"))
     ran = []
 
     def stand_in(name):
