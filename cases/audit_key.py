@@ -53,12 +53,13 @@ def key_path(engine: Engine) -> Path:
 def load_key(engine: Engine, *, create: bool = False) -> bytes | None:
     """The audit key of `engine`'s database; None when there is none and `create` is false."""
     path = key_path(engine)
-    if create and not path.exists():
-        create_key(path)
     try:
-        stat = path.stat()
+        stat = path.stat()                  # one stat a registration: the key is there but once
     except FileNotFoundError:
-        return None
+        if not create:
+            return None
+        create_key(path)                    # (or another process did, first)
+        stat = path.stat()
     return _read(str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
