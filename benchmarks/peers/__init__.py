@@ -7,8 +7,10 @@ establish the plan, put on hold, resume), step by step across the cases, one com
 transaction per step with its history row:
 
 - etablera: the use cases themselves (`register`, `advance`: version check, hash-chained
-  audit event, due dates), as benchmarks/bench_core.py measures them, followed in the
-  same round by bench_core's raw-SQL floor over the same cases;
+  audit event, due dates), as benchmarks/bench_core.py measures them, registration and
+  steps alike on one connection kept for the slice (models/keeping.py), as a command or a
+  worker runs them and as the SpiffWorkflow peer keeps its own; followed in the same round
+  by bench_core's raw-SQL floor over the same cases;
 - SpiffWorkflow: process.bpmn with user tasks, the workflow serialized per step
   (peers/spiff.py);
 - transitions + SQLAlchemy ORM: a python-transitions machine and an ORM model, one
@@ -112,7 +114,7 @@ def _round(workdir: Path, newcomers: list[str]) -> dict:
             for key in _turn(list(contestants), turn):
                 contestant = contestants[key]
                 started = time.perf_counter()
-                ids[key] += [contestant.register(person, "0581") for person in part]
+                ids[key] += contestant.registers(part, "0581")
                 spent[key]["registered"] += time.perf_counter() - started
             turn += 1
         contestants["floor"] = Floor(contestants["etablera"], workdir / "peers-floor.sqlite3")
@@ -160,8 +162,11 @@ class Etablera:
         upgrade(self.engine)
         self._register, self._step = registrar(self.engine), stepper(self.engine)
 
-    def register(self, person: str, municipality: str) -> int:
-        return self._register(person)
+    def registers(self, people: list[str], municipality: str) -> list[int]:
+        from etablera.models.keeping import keep_connections
+
+        with keep_connections():            # one connection for the run, as for the steps below
+            return [self._register(person) for person in people]
 
     def steps(self, ids: list[int], step: str, data: dict, k: int) -> None:
         from etablera.models.keeping import keep_connections

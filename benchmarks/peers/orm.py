@@ -87,6 +87,9 @@ class Orm:
                                 at=datetime.now(timezone.utc), data=data))
             session.commit()
 
+    def registers(self, people: list[str], municipality: str) -> list[int]:
+        return [self.register(person, municipality) for person in people]
+
     def steps(self, ids: list[int], step: str, data: dict, _k: int) -> None:
         for case_id in ids:
             self.step(case_id, step, dict(data))

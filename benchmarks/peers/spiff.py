@@ -77,6 +77,9 @@ class Spiff:
                          json.dumps(data)))
         self.db.execute("COMMIT")
 
+    def registers(self, people: list[str], municipality: str) -> list[int]:
+        return [self.register(person, municipality) for person in people]
+
     def steps(self, ids: list[int], step: str, data: dict, _k: int) -> None:
         for case_id in ids:
             self.step(case_id, step, dict(data))
