@@ -96,10 +96,19 @@ def skip_page(engine: Engine, who: Principal, *, municipality: str | None = None
     ties = [EVENTS.c.case_id.desc(), EVENTS.c.seq.desc()] if descending and key == "case" \
         else [EVENTS.c.case_id, EVENTS.c.seq]
     scope_now, places = who.municipalities, [municipality] if municipality else []
-    query = _where(select(*_COLUMNS), scope_now, places, module, reason, since, until).order_by(*order, *ties)
+    # The page's events are found by their keys first, from an index alone where one holds
+    # every column the filters and the order read (ix_audit_skips*), and only they are read
+    # from the table: sorted by one of the other columns, every event of a module was read
+    # whole to be sorted.
+    keys = [EVENTS.c.case_id, EVENTS.c.seq, *([] if column is None else [column])]
+    page = (_where(select(*keys), scope_now, places, module, reason, since, until).order_by(*order, *ties)
+            .limit(limit + 1).offset(offset).subquery("page"))
+    query = (select(*_COLUMNS).join_from(EVENTS, page, and_(EVENTS.c.case_id == page.c.case_id,
+                                                            EVENTS.c.seq == page.c.seq))
+             .order_by(*order, *ties))
     counted = _where(select(func.count()).select_from(EVENTS), scope_now, places, module, reason, since, until)
     with transaction(engine) as conn:
-        rows = conn.execute(query.limit(limit + 1).offset(offset)).mappings().all()
+        rows = conn.execute(query).mappings().all()
         total = conn.execute(counted).scalar_one()
         _log_shown(conn, who, rows[:limit])
     more = len(rows) > limit

@@ -178,11 +178,11 @@ def run_hot_paths(engine: Engine, folder, serial: int = 424) -> list[tuple[str, 
         for who in (AUDITOR, COORDINATOR):          # the skip audit in each order, and filtered to a module
             for sort in ("at", "-at", "case", "municipality", "actor", "-reason"):
                 step(f"skip audit by {sort} ({who.role})", skip_audit.skip_page, engine, who, sort=sort)
-            # (a module's skips sorted by municipality, actor or reason are read and sorted
-            # whole: no index holds them in those orders)
-            for module, sort in (("2", "at"), ("3", "-at"), ("2", "case")):
+            for module, sort in (("2", "at"), ("3", "-at"), ("2", "case"), ("3", "municipality")):
                 step(f"skip audit of module {module} by {sort} ({who.role})", skip_audit.skip_page, engine, who,
                      module=module, sort=sort)
+            step(f"skip audit of a reason in a municipality ({who.role})", skip_audit.skip_page, engine, who,
+                 reason="job_offer", municipality=who.home or "0180")
     finally:
         event.remove(Engine, "before_cursor_execute", recorder)
     return recorder.seen
