@@ -39,7 +39,6 @@ HASHED = ("case_id", "seq", "at", "recorded_at", "actor", "trigger", "from_state
 # 1e16) and NaN, and writes what orjson refuses (integers beyond 64 bits, keys that are not
 # strings). tests/test_event_hash.py holds the two together.
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-_SORTED = orjson.OPT_SORT_KEYS
 
 
 def _instant(value: datetime) -> str:
@@ -59,9 +58,12 @@ def event_hash(prev_hash: str, event: dict) -> str:
     canonical (fixed order, sorted keys inside `data`, UTC instants) and injective. Each
     erasable value with a salt counts as its commitment (cases/sealing.py), so erasing it
     leaves the hash as it was."""
-    body = _body(event)
+    return _hash(prev_hash, _body(event))
+
+
+def _hash(prev_hash: str, body: list) -> str:
     try:
-        text = orjson.dumps(body, option=_SORTED)
+        text = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
         return _standard_hash(prev_hash, body)
     return hashlib.sha256(prev_hash.encode() + text).hexdigest()
@@ -74,7 +76,8 @@ def _standard_hash(prev_hash: str, body: list) -> str:
 def hash_holds(prev_hash: str, event: dict, digest: str) -> bool:
     """Whether `digest` is the event's hash: as `event_hash` makes it, or as the standard
     library's JSON spelled an event holding a float in exponent form when it was written."""
-    return event_hash(prev_hash, event) == digest or _standard_hash(prev_hash, _body(event)) == digest
+    body = _body(event)
+    return _hash(prev_hash, body) == digest or _standard_hash(prev_hash, body) == digest
 
 
 @dataclass

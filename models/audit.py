@@ -18,10 +18,9 @@ from etablera.models.timestamps import UTCDateTime
 # partial index only for a query holding the index's WHERE term itself. A few in a hundred
 # events skip; without it every view of the skip audit read the whole trail.
 SKIPPED_SQL = "CAST(skipped AS VARCHAR) != '[]'"
-# The events that skipped one module (the skip audit's module filter), each with an index of
-# its own: matched on the skipping events' index, every skip of the other module was read
-# from the table to be left out (at 300,000 cases 280-660 ms a view). The modules the
-# process table can skip (tests/test_skip_audit_indexes.py holds the two together).
+# The events that skipped one module (the skip audit's module filter), spelled as their
+# indexes have it, for each module the process table can skip (tests/test_skip_audit_indexes.py
+# holds the two together).
 SKIPPED_MODULE_SQL = {module: f"CAST(skipped AS VARCHAR) LIKE '%\"module{module}\"%'" for module in ("2", "3")}
 
 

@@ -6,8 +6,8 @@ The statements are not copied here: the real use cases run against a database of
 their counts, search by number and by name, the deadline pass, an import, a register
 extract, gallring's selection, the skip audit's page and count), a `before_cursor_execute`
 listener records each statement with its parameters, and each one that reads `cases`,
-`audit_events` or `measures` is EXPLAINed with those parameters. A full scan of one of those tables fails the test, naming
-the use case and the plan.
+`audit_events` or `measures` is EXPLAINed with those parameters. A full scan of one of
+those tables fails the test, naming the use case and the plan.
 
 The database: the bulk writer (`etablera.demo.bulk.write_cohort`, the engine's own rows)
 writes `SEED` cases, which benchmarks/copies.py copies in SQL up to `SIZE` (new ids, a
