@@ -26,6 +26,7 @@ the end of this module in the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from types import SimpleNamespace
 
 # --- states -------------------------------------------------------------------------
@@ -240,8 +241,10 @@ class Trigger:
     routes: tuple[Route, ...]
     offer: str = OTHER
 
-    @property
+    @cached_property
     def sources(self) -> tuple[str, ...]:
+        """The states it may fire in, each once, in the routes' order (worked out once: every
+        step asks)."""
         seen: dict[str, None] = {}
         for route in self.routes:
             seen.update(dict.fromkeys(route.sources))
