@@ -19,15 +19,23 @@ giving back (SQLAlchemy's pool checkout, reset and checkin, and its Connection) 
 - A nested block is part of the outer one. Never around a process that forks or serves
   (`etablera web`, `stack up`, `serve`) or a restore, which replaces the file: a kept
   connection must not reach a child, and a server's threads are not this thread.
+
+What a run looks up once is kept the same way (`for_the_run`): the configuration
+(models/configuration.get_config) is found by the working directory and
+`$ETABLERA_CONFIG_DIR`, and asking the environment for a name it does not hold (os.environ
+raises and catches two KeyErrors) together with the getcwd was 3% of a persisted step, asked
+at every step. A run sees the configuration it found first, as it would see one set of
+files.
 """
 
 from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 _LOCAL = threading.local()
+T = TypeVar("T")
 
 
 @contextmanager
@@ -37,11 +45,11 @@ def keep_connections() -> Iterator[None]:
     if getattr(_LOCAL, "kept", None) is not None:
         yield
         return
-    _LOCAL.kept = {}
+    _LOCAL.kept, _LOCAL.run = {}, {}
     try:
         yield
     finally:
-        kept, _LOCAL.kept = _LOCAL.kept, None
+        kept, _LOCAL.kept, _LOCAL.run = _LOCAL.kept, None, None
         for engine, (conn, pool) in kept.items():
             give_back(engine, conn, pool)
 
@@ -58,3 +66,18 @@ def kept_connections() -> dict | None:
     """This thread's kept connections (engine -> (connection, the pool it came from)), or
     None outside `keep_connections`."""
     return getattr(_LOCAL, "kept", None)
+
+
+_UNSET = object()
+
+
+def for_the_run(name: str, make: Callable[[], T]) -> T:
+    """`make()`, made at its first use inside `keep_connections` on this thread and given
+    again until the block ends; made at every call outside one."""
+    run = getattr(_LOCAL, "run", None)
+    if run is None:
+        return make()
+    value = run.get(name, _UNSET)
+    if value is _UNSET:
+        value = run[name] = make()
+    return value

@@ -18,6 +18,7 @@ from etablera.models.agreements import AgreementBook
 from etablera.models.config_catalog import FILES, json_schema
 from etablera.models.config_files import DEFAULT_DIR, ConfigError, search_path, shown
 from etablera.models.configuration import config_dir, get_config
+from etablera.models.keeping import keep_connections
 
 
 @pytest.fixture(autouse=True)
@@ -247,3 +248,25 @@ def test_without_a_writable_cache_each_command_validates(tmp_path, monkeypatch):
     blocked.write_text("not a directory")
     monkeypatch.setenv(snapshot.CACHE_ENV, str(blocked / "snapshots"))
     assert snapshot.kept("probe", ("a",), lambda: 42) == 42
+
+
+def test_a_run_sees_the_configuration_it_found_first(tmp_path, monkeypatch):
+    """Inside keep_connections (a command's or a worker's run) get_config looks the search
+    path up once; outside, every call follows the working directory and the environment,
+    and a new run looks it up again."""
+    own = tmp_path / "own"
+    copy("measures.toml", own, 'sv = "Praktik"', 'sv = "Praktik (ETABLERA_CONFIG_DIR)"')
+    monkeypatch.chdir(tmp_path)
+    with keep_connections():
+        first = get_config()
+        assert first.sources["measures.toml"] == DEFAULT_DIR / "measures.toml"
+        monkeypatch.setenv("ETABLERA_CONFIG_DIR", str(own))
+        assert get_config() is first
+        with keep_connections():                        # a nested block is part of the run
+            assert get_config() is first
+    assert get_config().sources["measures.toml"] == own / "measures.toml"
+    with keep_connections():
+        assert get_config().sources["measures.toml"] == own / "measures.toml"
+        monkeypatch.delenv("ETABLERA_CONFIG_DIR")
+        assert get_config().sources["measures.toml"] == own / "measures.toml"
+    assert get_config() is first
