@@ -243,14 +243,14 @@ class Trigger:
 
     @cached_property
     def sources(self) -> tuple[str, ...]:
-        """The states it may fire in, each once, in the routes' order (worked out once: every
-        step asks)."""
+        """The states it may fire in, each once, in the routes' order (this and `has_rules`
+        worked out once: every step asks)."""
         seen: dict[str, None] = {}
         for route in self.routes:
             seen.update(dict.fromkeys(route.sources))
         return tuple(seen)
 
-    @property
+    @cached_property
     def has_rules(self) -> bool:
         """Whether a route of this trigger applies named rules (rules.py: they read the
         agreements, which a step of any other trigger need not load)."""
