@@ -26,6 +26,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from etablera.models.keeping import for_the_run
 from etablera.statemachine.errors import EtableraError
 
 ENV_FILE = "ETABLERA_AUDIT_KEY_FILE"
@@ -51,8 +52,11 @@ def key_path(engine: Engine) -> Path:
 
 
 def load_key(engine: Engine, *, create: bool = False) -> bytes | None:
-    """The audit key of `engine`'s database; None when there is none and `create` is false."""
-    path = key_path(engine)
+    """The audit key of `engine`'s database; None when there is none and `create` is false.
+    Its path is found once in a command's or a worker's run (models/keeping.for_the_run:
+    the environment, and the working directory for an absolute path, were a tenth of the
+    key's lookup at every registration)."""
+    path = for_the_run(("audit key", engine), lambda: key_path(engine))
     try:
         stat = path.stat()                  # one stat a registration: the key is there but once
     except FileNotFoundError:

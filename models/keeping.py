@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Hashable, Iterator, TypeVar
 
 _LOCAL = threading.local()
 T = TypeVar("T")
@@ -71,7 +71,7 @@ def kept_connections() -> dict | None:
 _UNSET = object()
 
 
-def for_the_run(name: str, make: Callable[[], T]) -> T:
+def for_the_run(name: Hashable, make: Callable[[], T]) -> T:
     """`make()`, made at its first use inside `keep_connections` on this thread and given
     again until the block ends; made at every call outside one."""
     run = getattr(_LOCAL, "run", None)

@@ -17,11 +17,12 @@ from sqlalchemy import func, insert, select, text
 import kit
 from identities import pnr
 from etablera.cases.audit import verify
+from etablera.cases.audit_key import load_key
 from etablera.interfaces.cli.common import common
 from etablera.cases.journal import log_access
 from etablera.models import AccessLog, AuditEvent
 from etablera.models.database import make_engine, transaction, upgrade
-from etablera.models.keeping import keep_connections, kept_connections
+from etablera.models.keeping import for_the_run, keep_connections, kept_connections
 from etablera.models.timestamps import utcnow
 
 
@@ -259,3 +260,31 @@ def test_only_the_commands_that_serve_fork_or_replace_the_file_keep_nothing():
     keeping = {name: getattr(command.callback, "keeps_connections", None) for name, command in _commands(cli)}
     assert None not in keeping.values(), [name for name, keeps in keeping.items() if keeps is None]
     assert {name for name, keeps in keeping.items() if not keeps} == {"web", "stack up", "restore", "serve"}
+
+
+def test_a_run_makes_what_it_keeps_once_and_the_next_run_makes_it_again(engine, tmp_path, monkeypatch):
+    """for_the_run: once per keep_connections block (a nested one included), at every call
+    outside one. The audit key's file is found so: a run keeps the path it found first."""
+    made = []
+
+    def make():
+        made.append(1)
+        return len(made)
+
+    assert for_the_run("x", make) == 1 and for_the_run("x", make) == 2
+    with keep_connections():
+        assert for_the_run("x", make) == 3
+        with keep_connections():
+            assert for_the_run("x", make) == 3
+        assert for_the_run("x", make) == 3
+    with keep_connections():
+        assert for_the_run("x", make) == 4
+
+    first, second = tmp_path / "first.key", tmp_path / "second.key"
+    monkeypatch.setenv("ETABLERA_AUDIT_KEY_FILE", str(first))
+    with keep_connections():
+        key = load_key(engine, create=True)
+        monkeypatch.setenv("ETABLERA_AUDIT_KEY_FILE", str(second))
+        assert load_key(engine) == key and not second.exists()
+    assert load_key(engine) is None                     # outside the run: the file the environment names now
+    assert load_key(engine, create=True) != key and second.exists()
