@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Union
 
 import etablera.config
+from etablera.models.keeping import for_the_run
 
 ENV = "ETABLERA_CONFIG_DIR"
 DEFAULT_DIR = Path(etablera.config.__file__).resolve().parent     # the packaged defaults
@@ -67,7 +68,15 @@ Where = Union[Path, str, tuple[Path, ...], None]
 
 def search_path() -> tuple[Path, ...]:
     """The directories a file is looked for in, first first (cached per environment and
-    working directory)."""
+    working directory). Found once in a command's or a worker's run
+    (models/keeping.for_the_run): every file of the run (the configuration, the agreements,
+    the reminder ladder, the document settings) comes from one search path, and asking the
+    environment for an unset name (os.environ raises and catches two KeyErrors) and the
+    working directory at every step was 3% of a persisted step."""
+    return for_the_run("config search path", _looked_up)
+
+
+def _looked_up() -> tuple[Path, ...]:
     try:
         cwd = os.getcwd()
     except OSError:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from etablera.models.config_lookup import (DEFAULT_DIR, ConfigError, ConfigIssue, Label, Where, as_search, find,
                                            find_stamped, search_path)
-from etablera.models.keeping import for_the_run
 from etablera.models.snapshot import kept
 from etablera.models.timeframes import Frame
 
@@ -114,12 +113,6 @@ def config_dir() -> Path:
 
 
 def get_config() -> Config:
-    """The configuration of the search path; looked up once in a command's or a worker's
-    run (models/keeping.for_the_run)."""
-    return for_the_run("config", _looked_up)
-
-
-def _looked_up() -> Config:
     return load_config(search_path())
 
 

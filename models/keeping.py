@@ -20,13 +20,13 @@ giving back (SQLAlchemy's pool checkout, reset and checkin, and its Connection) 
   (`etablera web`, `stack up`, `serve`) or a restore, which replaces the file: a kept
   connection must not reach a child, and a server's threads are not this thread.
 
-What a run looks up once is kept the same way (`for_the_run`): the configuration
-(models/configuration.get_config), found by the working directory and
+What a run looks up once is kept the same way (`for_the_run`): the configuration's search
+path (models/config_lookup.search_path), found by the working directory and
 `$ETABLERA_CONFIG_DIR`, and the audit key's file (cases/audit_key.py), found by
 `$ETABLERA_AUDIT_KEY_FILE` and the working directory. Asking the environment for a name it
 does not hold (os.environ raises and catches two KeyErrors) and the getcwd were 3% of a
-persisted step, asked at every step. A run sees the configuration it found first, as it
-would see one set of files.
+persisted step, asked at every step. A run reads every configuration file from the
+directories it found first.
 """
 
 from __future__ import annotations

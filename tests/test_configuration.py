@@ -251,8 +251,8 @@ def test_without_a_writable_cache_each_command_validates(tmp_path, monkeypatch):
 
 
 def test_a_run_sees_the_configuration_it_found_first(tmp_path, monkeypatch):
-    """Inside keep_connections (a command's or a worker's run) get_config looks the search
-    path up once; outside, every call follows the working directory and the environment,
+    """Inside keep_connections (a command's or a worker's run) the search path is looked up
+    once; outside, every call follows the working directory and the environment,
     and a new run looks it up again."""
     own = tmp_path / "own"
     copy("measures.toml", own, 'sv = "Praktik"', 'sv = "Praktik (ETABLERA_CONFIG_DIR)"')
@@ -262,6 +262,7 @@ def test_a_run_sees_the_configuration_it_found_first(tmp_path, monkeypatch):
         assert first.sources["measures.toml"] == DEFAULT_DIR / "measures.toml"
         monkeypatch.setenv("ETABLERA_CONFIG_DIR", str(own))
         assert get_config() is first
+        assert config_dir() == DEFAULT_DIR              # every file of the run: one search path
         with keep_connections():                        # a nested block is part of the run
             assert get_config() is first
     assert get_config().sources["measures.toml"] == own / "measures.toml"
