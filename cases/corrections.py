@@ -132,13 +132,18 @@ def corrected_steps(conn, case_id: int) -> dict[int, int]:
     return {corrected: correction for corrected, correction in conn.execute(_CORRECTED, {"case_id": case_id})}
 
 
+def corrections_pending(events: list[dict]) -> bool:
+    """Whether `with_corrections` reads the database for this history (it has a correction)."""
+    return any(e["trigger"] == CASEWORK.correct for e in events)
+
+
 def with_corrections(conn, case_id: int, events: list[dict], lang: str) -> list[dict]:
     """A case's history (event documents) with each corrected step marked by its correction
     (`corrected_by`, `correction`: words for the timeline) and each correction by the step
     it corrects. Reads nothing for a history without a correction: a correction's row is
     written with its own event (`correct`), and neither is ever deleted (most case
     pages; one round trip of the eight a page took on PostgreSQL)."""
-    if not any(e["trigger"] == CASEWORK.correct for e in events):
+    if not corrections_pending(events):
         return events
     corrected = corrected_steps(conn, case_id)
     if not corrected:

@@ -98,14 +98,19 @@ _JOURNAL_DOCUMENTS = select(DOCUMENTS.c.id, DOCUMENTS.c.seq, DOCUMENTS.c.filenam
                             DOCUMENTS.c.size, DOCUMENTS.c.erased_at).where(DOCUMENTS.c.case_id == bindparam("case_id"))
 
 
+def journal_pending(events: list[dict]) -> bool:
+    """Whether `with_journal` reads the database for this history (it has notes or documents)."""
+    return any(e["trigger"] in (CASEWORK.add_note, CASEWORK.add_document) for e in events)
+
+
 def with_journal(conn, case_id: int, events: list[dict]) -> list[dict]:
     """The case's history documents with, on each `add_note` event, the note (`journal`:
     {note: {id, text}}) and on each `add_document` event the document ({document: {id,
     filename, content_type, size, url}}), read in `conn` (the caller logs the view). Reads
     nothing for a case without notes or documents."""
-    kinds = {e["trigger"] for e in events}
-    if CASEWORK.add_note not in kinds and CASEWORK.add_document not in kinds:
+    if not journal_pending(events):
         return events
+    kinds = {e["trigger"] for e in events}
     found: dict[int, dict] = {}
     if CASEWORK.add_note in kinds:
         for r in conn.execute(_JOURNAL_NOTES, {"case_id": case_id}).mappings():

@@ -69,9 +69,14 @@ def _stored(event_data: dict, key: str, lang: str):
     return Code("; ".join(value)) if isinstance(value, list) else Code(value or "")
 
 
+def track_pending(case_row) -> bool:
+    """Whether `track_status` reads the database for this case (it is in a track)."""
+    return bool(case_row["track"]) and case_row["state"] in (IN_TRACK, ON_HOLD)
+
+
 def track_status(conn: Connection, case_row, lang: str = "sv") -> dict:
     """`track_valid` and `track_warning` (in `lang`) for one case (None when it is not in a track)."""
-    if not case_row["track"] or case_row["state"] not in (IN_TRACK, ON_HOLD):
+    if not track_pending(case_row):
         return {"track_valid": None, "track_warning": None}
     warning = lost_tracks(conn, CASES.c.id == case_row["id"], lang).get(case_row["id"])
     return {"track_valid": warning is None, "track_warning": warning}
