@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from identities import pnr
 from kit import add_measure, add_note, advance, attach, change_measure, correct, register
@@ -21,8 +21,6 @@ from etablera.demo.bulk import write_cohort
 from etablera.models import AccessLog
 from etablera.models.configuration import get_config
 from etablera.models.database import transaction
-
-pytestmark = pytest.mark.postgres
 
 A = "0581"
 EVERYWHERE = Principal("revisor", "Revisor", "auditor", "kommun", None)
@@ -70,6 +68,7 @@ def _three_statements(conn, case_id: int) -> tuple[dict, list, list]:
             queries._EVENTS_OF.all(conn, {"case_id": case_id}))
 
 
+@pytest.mark.postgres
 def test_one_statement_reads_the_rows_the_three_read(pg_engine):
     write_cohort(pg_engine, 150, seed=3, workers=1, now=NOW)
     _casework(pg_engine)
@@ -85,6 +84,7 @@ def test_one_statement_reads_the_rows_the_three_read(pg_engine):
     assert {"ongoing", "completed", "cancelled"} <= kinds       # the instants and reasons a measure gathers
 
 
+@pytest.mark.postgres
 def test_the_documents_are_those_of_the_rows_and_the_reads_they_need(pg_engine):
     write_cohort(pg_engine, 60, seed=4, workers=1, now=NOW)
     cases = _casework(pg_engine)
@@ -119,6 +119,7 @@ def _statements(engine, work) -> list[str]:
     return seen
 
 
+@pytest.mark.postgres
 def test_a_case_page_is_one_read_and_the_log_row(pg_engine):
     cases = _casework(pg_engine)
     plain = register(pg_engine, pnr("19940404", 24), A, "2025-01-10", "2025-02-03")
@@ -132,6 +133,7 @@ def test_a_case_page_is_one_read_and_the_log_row(pg_engine):
                            (cases["journal"], "history")]
 
 
+@pytest.mark.postgres
 def test_a_case_outside_the_users_municipalities_is_not_found_and_logged(pg_engine):
     from etablera.statemachine.errors import NotFound
     case_id = _casework(pg_engine)["journal"]
@@ -143,3 +145,23 @@ def test_a_case_outside_the_users_municipalities_is_not_found_and_logged(pg_engi
         logged = conn.execute(select(AccessLog.c.case_id, AccessLog.c.action, AccessLog.c.actor)
                               .where(AccessLog.c.actor == ELSEWHERE.id)).all()
     assert logged == [(case_id, "denied:show", ELSEWHERE.id)]
+    with transaction(pg_engine, write=False) as conn:
+        detail = conn.execute(select(AccessLog.c.detail, AccessLog.c.role, AccessLog.c.organisation)
+                              .where(AccessLog.c.actor == ELSEWHERE.id)).one()
+    assert tuple(detail) == (queries.OUTSIDE, "officer", "kommun")
+
+
+@pytest.mark.parametrize("history, only_history, actions", [(False, False, ["show"]), (True, False, ["show", "history"]),
+                                                            (False, True, ["history"])])
+def test_the_log_rows_say_what_was_read_by_whom_on_both_databases(any_engine, history, only_history, actions):
+    case_id = register(any_engine, pnr("19950505", 25), A, "2025-01-10", "2025-02-03")
+    seen = Principal("h0581", "Handläggare", "officer", "kommun", (A,), A)
+    with transaction(any_engine, write=False) as conn:
+        last = conn.execute(select(func.max(AccessLog.c.id))).scalar() or 0
+    queries.view_case(any_engine, seen, case_id, history=history, only_history=only_history)
+    with transaction(any_engine, write=False) as conn:
+        rows = conn.execute(select(AccessLog.c.case_id, AccessLog.c.action, AccessLog.c.actor, AccessLog.c.role,
+                                   AccessLog.c.organisation, AccessLog.c.detail, AccessLog.c.at)
+                            .where(AccessLog.c.id > last).order_by(AccessLog.c.id)).all()
+    assert [tuple(r[:6]) for r in rows] == [(case_id, a, "h0581", "officer", "kommun", None) for a in actions]
+    assert len({r.at for r in rows}) == 1 and rows[0].at.tzinfo is not None
