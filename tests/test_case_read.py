@@ -80,7 +80,7 @@ def test_one_statement_reads_the_rows_the_three_read(pg_engine):
             assert repr(queries._read_rows(conn, case_id, True)) == repr(_three_statements(conn, case_id))
             case, measures, events = queries._read_rows(conn, case_id, False)
             assert events == [] and repr((case, measures)) == repr(_three_statements(conn, case_id)[:2])
-    kinds = {m["state"] for case_id in ids for m in _three_statements(pg_engine.connect(), case_id)[1]}
+        kinds = {m["state"] for case_id in ids for m in _three_statements(conn, case_id)[1]}
     assert {"ongoing", "completed", "cancelled"} <= kinds       # the instants and reasons a measure gathers
 
 
