@@ -91,13 +91,13 @@ def _json_list(table, names: tuple[str, ...], order):
             .where(table.c.case_id == CASES.c.id).scalar_subquery())
 
 
-MEASURE_COLUMNS = tuple(c.key for c in MEASURES.c)
+_MEASURE_COLUMNS = tuple(c.key for c in MEASURES.c)
 
 
 @cache
 def _view(history: bool) -> Prepared:
     """The statement: the case's columns, its measures and (if `history`) its events."""
-    lists = [_json_list(MEASURES, MEASURE_COLUMNS, MEASURES.c.id).label("measures")]
+    lists = [_json_list(MEASURES, _MEASURE_COLUMNS, MEASURES.c.id).label("measures")]
     if history:
         lists.append(_json_list(EVENTS, HISTORY_COLUMNS, EVENTS.c.seq).label("events"))
     return Prepared(select(*CASES.c, *lists).where(CASES.c.id == bindparam("case_id")))
@@ -122,7 +122,7 @@ def _utc_instant(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(timezone.utc)
 
 
-_MEASURE_ROW = _from_json(MEASURES, MEASURE_COLUMNS)
+_MEASURE_ROW = _from_json(MEASURES, _MEASURE_COLUMNS)
 _EVENT_ROW = _from_json(EVENTS, HISTORY_COLUMNS)
 
 
@@ -169,26 +169,32 @@ def view_case(engine: Engine, who: Principal, case_id: int, *, lang: str = "sv",
     config = config or get_config()
     actions = ("history",) if only_history else ("show", "history") if history else ("show",)
     want = history or only_history
-    doc = None
     one_statement = engine.dialect.name == "postgresql"
     with transaction(engine, write=False, single=one_statement) as conn:
-        case, measures, rows = _read_rows(conn, case_id, want)
-        visible = who.sees(case["municipality"])
-        if visible and not (one_statement and _reads_more(case, rows)):
-            doc, events = read_case(conn, case, measures, rows, config, lang, history=want)
-    if visible and doc is None:
+        visible, found = _shown(conn, who, case_id, want, config, lang, alone=one_statement)
+    if visible and found is None:       # read again with what its documents read, in one snapshot
         with transaction(engine, write=False) as conn:
-            case, measures, rows = _read_rows(conn, case_id, want)
-            visible = who.sees(case["municipality"])      # the case may have moved meanwhile
-            if visible:
-                doc, events = read_case(conn, case, measures, rows, config, lang, history=want)
+            visible, found = _shown(conn, who, case_id, want, config, lang, alone=False)
     logged = actions if visible else (f"denied:{actions[0]}",)
     with transaction(engine, single=True) as conn:
         log_access(conn, actor=who.id, case_id=case_id, action=logged[0], also=logged[1:], role=who.role,
                    organisation=who.organisation, detail=None if visible else OUTSIDE)
     if not visible:
         raise NotFound("no_such_case", field="id", case=case_id)
-    return doc, events
+    return found
+
+
+def _shown(conn, who: Principal, case_id: int, history: bool, config: Config, lang: str, *,
+           alone: bool) -> tuple[bool, tuple[dict, list[dict]] | None]:
+    """Whether `who` sees the case, and its document and history as `read_case` makes them;
+    `alone`: `conn` is outside a transaction, so a case whose documents read more gives
+    None (`_reads_more`: those reads must see the snapshot of its rows)."""
+    case, measures, rows = _read_rows(conn, case_id, history)
+    if not who.sees(case["municipality"]):
+        return False, None
+    if alone and _reads_more(case, rows):
+        return True, None
+    return True, read_case(conn, case, measures, rows, config, lang, history=history)
 
 
 def show_case(engine: Engine, who: Principal, case_id: int, *, lang: str = "sv", config: Config | None = None) -> dict:
