@@ -52,10 +52,13 @@ def list_cases(engine: Engine, who: Principal, q: ListQuery, *, limit: int = 50,
     queues and saved filters), as `count_lists` counts them, in the same statement as the
     total (under "counts"); a list equal to `q` is counted once.
 
-    The rows and the counts are read in one snapshot. Each case shown by name is in the
-    access log before the page is returned; on SQLite that row is written after the read,
-    in a transaction of its own, so that the writers' lock, which every view of a case
-    takes in turn, is held for the INSERT only and not for the list's reads."""
+    The rows and the counts are read in one snapshot (on PostgreSQL, a transaction at
+    REPEATABLE READ: at READ COMMITTED each statement saw its own, and a case changing
+    between the two made the total disagree with the rows). A list by track first brings
+    the report's stays up to date, in a transaction of its own. Each case shown by name
+    is in the access log before the page is returned; on SQLite that row is written after
+    the read, in a transaction of its own, so that the writers' lock, which every view of
+    a case takes in turn, is held for the INSERT only and not for the list's reads."""
     config = config or get_config()
     today = today or local_date(utcnow())
     if not 1 <= limit <= MAX_LIMIT:
@@ -68,11 +71,11 @@ def list_cases(engine: Engine, who: Principal, q: ListQuery, *, limit: int = 50,
     values = _values(q, who, places, today)
     lists = list(dict.fromkeys([q, *counted]))          # q first: its count is the total
     counting = _counting(engine, who, lists, today)
-    apart = dialect == "sqlite" and not q.track
-    with transaction(engine, write=not apart) as conn:
-        if q.track:               # the stays are the report's derived table: up to date with the trail first
-            from etablera.reports.facts import refresh_in
-            refresh_in(conn)
+    if q.track:               # the stays are the report's derived table: up to date with the trail first
+        from etablera.reports.facts import refresh
+        refresh(engine)
+    apart = dialect == "sqlite"
+    with transaction(engine, write=not apart, snapshot=True) as conn:
         rows = conn.execute(_listing(shape, q.sort), {**values, "limit": limit + 1, "offset": offset}).mappings().all()
         counts = counting.run(conn)
         # A row with a name shows personal data: each such case shown is in the access log.

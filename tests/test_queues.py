@@ -19,6 +19,7 @@ from identities import pnr
 from web_kit import build_world, login
 from etablera.access.accounts import get_user
 from etablera.access.principal import principal_for
+from etablera.cases import queues
 from etablera.cases.audit import CASES
 from etablera.interfaces.http.app import create_app
 from etablera.models.database import transaction
@@ -437,6 +438,29 @@ def test_a_list_that_shows_names_logs_each_named_case_it_showed(queue_world):
     before = len(w.access_rows(action="list", actor="h0581"))
     assert "Özlem" in browser.get("/worklist", params={"queue": "mine"}).text
     assert len(w.access_rows(action="list", actor="h0581")) == before + 2
+
+
+def test_a_lists_rows_and_total_are_one_snapshot_while_a_case_arrives_between_them(queue_world, monkeypatch):
+    """A case registered (committed) after the list's rows are read and before its counts
+    are: the page's total is still the number of its rows, and the next page sees the new
+    case in both. (On PostgreSQL at READ COMMITTED the count saw the new case: total one
+    more than the rows.)"""
+    w = queue_world
+    officer = user(w, "h0581")
+    before_ids, before_total = listed(w, officer, queue="mine")
+    assert before_total == len(before_ids) < queues.MAX_LIMIT
+    counting, arrived = queues._Counting.run, []
+
+    def case_arrives_first(self, conn):
+        if not arrived:
+            arrived.append(new_case(w, 301))
+        return counting(self, conn)
+    monkeypatch.setattr(queues._Counting, "run", case_arrives_first)
+    ids, total = listed(w, officer, queue="mine")
+    assert arrived and arrived[0] not in ids
+    assert (sorted(ids), total) == (sorted(before_ids), before_total)
+    ids, total = listed(w, officer, queue="mine")
+    assert arrived[0] in ids and total == len(ids) == before_total + 1
 
 
 @pytest.mark.parametrize("key, value", [("track", "två ord"), ("track_end", "sideways"), ("transfer", "both"),
