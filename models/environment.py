@@ -9,6 +9,9 @@
 
 Any other value is refused naming ETABLERA_ENV, so that a misspelt `prod` does not
 quietly run a production installation as a development one.
+
+`ETABLERA_SERVICE` names the process within a topology (`etablera stack up` names its
+replicas web1 and web2): their log lines, which share one output, carry it.
 """
 
 from __future__ import annotations
@@ -33,3 +36,11 @@ def environment(environ: Mapping[str, str] = os.environ) -> str:
 
 def production(environ: Mapping[str, str] = os.environ) -> bool:
     return environment(environ) == PRODUCTION
+
+
+SERVICE_VARIABLE = "ETABLERA_SERVICE"
+
+
+def service_name(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The process's name in its topology (ETABLERA_SERVICE), None where it has none."""
+    return environ.get(SERVICE_VARIABLE, "").strip() or None

@@ -186,10 +186,11 @@ def test_the_line_written_straight_is_the_line_the_record_gives():
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_web_process_writes_json_lines_only(sqlite_url, tmp_path, workers):
     """The real `etablera web` (uvicorn alone, and gunicorn with uvicorn's workers): every
-    line on standard output is JSON, a request's line is there, the raw path is not."""
+    line on standard output is JSON, a request's line is there, the raw path is not; named
+    by ETABLERA_SERVICE (as `etablera stack up` names its replicas), every line says so."""
     port = free_port()
     out = open(tmp_path / "stdout", "w+b")
-    env = {**os.environ, "ETABLERA_DATABASE_URL": sqlite_url}
+    env = {**os.environ, "ETABLERA_DATABASE_URL": sqlite_url, "ETABLERA_SERVICE": "web7"}
     process = subprocess.Popen([sys.executable, "-m", "etablera.interfaces.cli.main", "web", "--port", str(port),
                                 "--workers", str(workers)], cwd=ROOT, env=env, stdout=out,
                                stderr=subprocess.PIPE, start_new_session=True)
@@ -222,3 +223,4 @@ def test_the_web_process_writes_json_lines_only(sqlite_url, tmp_path, workers):
     assert (line["route"], line["status"], line["user"]) == ("/cases/{case_id}", 303, None)
     assert "12345" not in text and "Zlatanovicsdottir" not in text and "secret_query" not in text
     assert all(p.get("logger") != "uvicorn.access" for p in parsed)
+    assert {p.get("service") for p in parsed} == {"web7"}

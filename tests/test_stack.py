@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -407,6 +408,12 @@ def test_twenty_clients_through_haproxy_while_a_replica_is_killed(stack, world):
           f"({restarted_at:.1f} s); served per replica before the kill {before}, at the end {after}")
     print(f"failed requests: {len(failures)}" + "".join(f"\n  {t:6.2f} s /{p}: {why}" for t, p, why in failures))
     assert "web1 died (SIGKILL); starting it again" in stack.log.read_text()
+    # The replicas' request lines are in the launcher's output as they wrote them (JSON, no
+    # prefix), each naming its replica; no request line went through the launcher's prefixing.
+    logged = stack.log.read_text(errors="replace").splitlines()
+    served = Counter(json.loads(line)["service"] for line in logged if line.startswith('{"event":"request"'))
+    assert set(served) == {"web1", "web2"} and min(served.values()) > 100, served
+    assert not [line for line in logged if '"event":"request"' in line and not line.startswith("{")]
     assert after["web1"] > served_after, "HAProxy sent the restarted replica no traffic"
     assert after["web2"] > before["web2"]
     # HAProxy sent neither replica more requests at once than it works on (`--threads`): the

@@ -17,6 +17,8 @@ application, so that it times and marks every answer, a 413 or a 500 too):
 - `route`: the route's template (`/api/v1/cases/{case_id}`), null when no route matched.
   The raw path and the query string are never logged: a URL can carry what a person is
   found by. Neither is a form, a body or a header other than the request id.
+- `service`: only where ETABLERA_SERVICE names the process (`etablera stack up`'s
+  replicas, web1 and web2, whose lines share one output); on every line it writes.
 - `/healthz` and `/readyz` answered 200 are not logged (a load balancer asks every few
   seconds); when they are not, they are.
 
@@ -43,6 +45,7 @@ import orjson
 import structlog
 
 from etablera.interfaces.http.health import PATHS as HEALTH_PATHS
+from etablera.models.environment import service_name
 
 LOGGER = "etablera.request"
 HEADER = b"x-request-id"
@@ -189,12 +192,18 @@ def _only_handler() -> logging.StreamHandler | None:
     return found
 
 
-def _add_request_id(_logger, _method, event: dict) -> dict:
-    """Every line written while a request is served carries its id."""
+_service: str | None = None         # the process's name in a topology (`etablera stack up`: web1, web2)
+
+
+def _add_context(_logger, _method, event: dict) -> dict:
+    """Every line written while a request is served carries its id; every line of a
+    process named by ETABLERA_SERVICE (configure_logging) carries that name as `service`."""
     if "request_id" not in event:
         rid = REQUEST_ID.get()
         if rid is not None:
             event["request_id"] = rid
+    if _service is not None:
+        event.setdefault("service", _service)
     return event
 
 
@@ -203,7 +212,7 @@ def _dumps(obj, **_kw) -> str:
 
 
 # What turns an event into its line, after the formatter has taken off its own marks.
-_LINE = (structlog.processors.TimeStamper(fmt="iso", utc=True), _add_request_id,
+_LINE = (structlog.processors.TimeStamper(fmt="iso", utc=True), _add_context,
          structlog.processors.format_exc_info, structlog.processors.JSONRenderer(serializer=_dumps))
 
 
@@ -225,11 +234,14 @@ _handler: logging.Handler | None = None
 def configure_logging(stream: TextIO | None = None, level: int = logging.INFO) -> logging.Handler:
     """The process's logging as JSON lines on `stream` (standard output): one handler on
     the root logger, every other logger's records propagating to it, uvicorn's access log
-    off (it prints raw paths; RequestLog's line says it instead). Once per process: a
-    second call gives the first one's handler."""
-    global _handler
+    off (it prints raw paths; RequestLog's line says it instead). Where ETABLERA_SERVICE
+    is set (the launcher of `etablera stack up` names each replica so, stack/launcher.py),
+    every line carries it as `service`. Once per process: a second call gives the first
+    one's handler."""
+    global _handler, _service
     if _handler is not None:
         return _handler
+    _service = service_name()
     _handler = logging.StreamHandler(stream or sys.stdout)
     _handler.setFormatter(json_formatter())
     root = logging.getLogger()
