@@ -7,8 +7,8 @@ the same proxy as the floor. wrk keeps 40 requests in flight for SECONDS each (c
 loop), carrying one officer's session cookie; the case page cycles through 500 of the
 officer's running cases. HAProxy's admin socket says how the requests fell on the two
 replicas. Beside each p95 stands the CPU each request cost the replicas, PostgreSQL,
-HAProxy and wrk (from /proc): the clients never pause, so the pages' p95 is set by the
-CPU per request the two cores share, and that line says where it goes.
+HAProxy, wrk and the launcher (from /proc): the clients never pause, so the pages' p95 is
+set by the CPU per request the two cores share, and that line says where it goes.
 
 The floor and the two pages are measured in `--rounds` rounds (default 3), interleaved with
 the order rotated (benchmarks/rounds.py): on a shared machine one 30-second run's
@@ -231,14 +231,15 @@ def _wrk(base: str, cookie: str, paths: list[str], run_dir: Path, launcher: int)
             "cpu_ms": {part: _used(cpu_before[part], cpu_after[part]) / n * 1000 for part in cpu_after}}
 
 
-CPU_PARTS = ("replicas", "PostgreSQL", "HAProxy", "wrk")
+CPU_PARTS = ("replicas", "PostgreSQL", "HAProxy", "wrk", "launcher")
 
 
 def _stack_cpu(launcher: int) -> dict[str, dict[int, float]]:
     """CPU seconds used so far by each process of each part of the load, by pid: the web
     replicas (every process below the launcher but HAProxy), HAProxy, the PostgreSQL
     server's processes (the stack's database is the only one at work) and the load tool
-    (this process's ended children, under pid 0: wrk). With the replicas' own CPU beside
+    (this process's ended children, under pid 0: wrk), and the launcher itself (it once
+    copied every request's log lines: stack/launcher.py). With the replicas' own CPU beside
     the page's p95 the figure says where a request's time goes: the load is closed-loop,
     so p95 follows CPU per request."""
     below, todo = [], [launcher]
@@ -250,7 +251,7 @@ def _stack_cpu(launcher: int) -> dict[str, dict[int, float]]:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"replicas": _by_pid(pid for pid in below if pid not in proxy),
             "PostgreSQL": _by_pid(_postgres_processes()), "HAProxy": _by_pid(proxy),
-            "wrk": {0: children.ru_utime + children.ru_stime}}
+            "wrk": {0: children.ru_utime + children.ru_stime}, "launcher": _by_pid([launcher])}
 
 
 def _cpu_line(runs: list[dict]) -> str:
