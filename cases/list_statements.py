@@ -279,10 +279,24 @@ def bound(shape: _Shape) -> frozenset[str]:
     return frozenset(_count(shape).compile().params)
 
 
+def _count_columns(shapes: tuple[_Shape, ...]) -> list:
+    """The count of each list as a column, `q0`, `q1`, ... (each an indexed read; its
+    parameters prefixed `q0_`, `q1_`, ...)."""
+    return [_count(s, f"q{i}_").scalar_subquery().label(f"q{i}") for i, s in enumerate(shapes)]
+
+
 @lru_cache(maxsize=128)
 def _counts(shapes: tuple[_Shape, ...]):
-    """One statement: the count of each list, `q0`, `q1`, ... (each an indexed read)."""
-    return select(*(_count(s, f"q{i}_").scalar_subquery().label(f"q{i}") for i, s in enumerate(shapes)))
+    """One statement: the count of each list (`_count_columns`)."""
+    return select(*_count_columns(shapes))
+
+
+@lru_cache(maxsize=256)
+def _listing_counted(shape: _Shape, sort: str, shapes: tuple[_Shape, ...]):
+    """The list's rows, each carrying the counts of `shapes` (`_count_columns`): one
+    statement, so one snapshot without a transaction. The counts do not depend on the row,
+    and PostgreSQL computes each once for the statement (an InitPlan)."""
+    return _listing(shape, sort).add_columns(*_count_columns(shapes))
 
 
 def _values(q: ListQuery, who: Principal, places: tuple[str, ...] | None, today: date) -> dict:

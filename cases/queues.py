@@ -22,7 +22,7 @@ from etablera.access import scope
 from etablera.access.principal import Principal
 from etablera.cases import recent_counts
 from etablera.cases.list_query import QUEUES, ListQuery
-from etablera.cases.list_statements import _counts, _listing, _shape, _values, bound
+from etablera.cases.list_statements import _counts, _listing, _listing_counted, _shape, _values, bound
 from etablera.cases.worklist import LADDER_STEPS, MAX_LIMIT
 from etablera.models.configuration import Config, get_config
 from etablera.models.database import transaction
@@ -52,13 +52,16 @@ def list_cases(engine: Engine, who: Principal, q: ListQuery, *, limit: int = 50,
     queues and saved filters), as `count_lists` counts them, in the same statement as the
     total (under "counts"); a list equal to `q` is counted once.
 
-    The rows and the counts are read in one snapshot (on PostgreSQL, a transaction at
-    REPEATABLE READ: at READ COMMITTED each statement saw its own, and a case changing
-    between the two made the total disagree with the rows). A list by track first brings
-    the report's stays up to date, in a transaction of its own. Each case shown by name
-    is in the access log before the page is returned; on SQLite that row is written after
-    the read, in a transaction of its own, so that the writers' lock, which every view of
-    a case takes in turn, is held for the INSERT only and not for the list's reads."""
+    The rows and the counts are read in one snapshot. On PostgreSQL they are one statement,
+    each row carrying the counts, outside a transaction: the BEGIN, the COMMIT and the
+    counts' own statement were three of the start page's seven round trips. A list with
+    no rows carries no counts; it is read again with them in a read transaction, as on
+    SQLite (at REPEATABLE READ: at READ COMMITTED a case changing between the statements
+    made the total disagree with the rows). A list by track first brings the report's
+    stays up to date, in a transaction of its own. Each case shown by name is in the
+    access log before the page is returned, written after the read in a statement of its
+    own (on SQLite the writers' lock, which every view of a case takes in turn, is held
+    for the INSERT only and not for the list's reads)."""
     config = config or get_config()
     today = today or local_date(utcnow())
     if not 1 <= limit <= MAX_LIMIT:
@@ -74,16 +77,22 @@ def list_cases(engine: Engine, who: Principal, q: ListQuery, *, limit: int = 50,
     if q.track:               # the stays are the report's derived table: up to date with the trail first
         from etablera.reports.facts import refresh
         refresh(engine)
-    apart = dialect == "sqlite"
-    with transaction(engine, write=not apart, snapshot=True) as conn:
-        rows = conn.execute(_listing(shape, q.sort), {**values, "limit": limit + 1, "offset": offset}).mappings().all()
-        counts = counting.run(conn)
-        # A row with a name shows personal data: each such case shown is in the access log.
-        shown = [r["id"] for r in rows[:limit] if r["given_name"] or r["family_name"]]
-        if not apart:
-            scope.shown(conn, who, shown, LISTED)
-    if apart and shown:
-        with transaction(engine) as conn:
+    given = {**values, "limit": limit + 1, "offset": offset}
+    rows = counts = None
+    if dialect == "postgresql":
+        with transaction(engine, write=False, single=True) as conn:
+            rows = conn.execute(_listing_counted(shape, q.sort, counting.shapes),
+                                {**given, **counting.values}).mappings().all()
+        if rows or not counting.shapes:
+            counts = counting.take(rows[0] if rows else None)
+    if counts is None:
+        with transaction(engine, write=False) as conn:
+            rows = conn.execute(_listing(shape, q.sort), given).mappings().all()
+            counts = counting.run(conn)
+    # A row with a name shows personal data: each such case shown is in the access log.
+    shown = [r["id"] for r in rows[:limit] if r["given_name"] or r["family_name"]]
+    if shown:
+        with transaction(engine, single=True) as conn:
             scope.shown(conn, who, shown, LISTED)
     more = len(rows) > limit
     page = {"today": today.isoformat(), "queue": q.queue, "mine": q.queue == "mine", "sort": q.sort,
@@ -117,7 +126,7 @@ def count_lists(engine: Engine, who: Principal, lists: list[ListQuery], today: d
     cases/recent_counts.py); None for a list outside the principal's scope now (a saved
     filter whose municipality is no longer theirs)."""
     counting = _counting(engine, who, lists, today or local_date(utcnow()))
-    if counting.statement is None:
+    if not counting.shapes:
         return counting.run(None)
     with transaction(engine, write=False, single=True) as conn:
         return counting.run(conn)
@@ -128,12 +137,21 @@ class _Counting:
     """The counts of some lists: those made now, in one statement (`statement`, None if
     there are none), and the large ones counted less than recent_counts.SECONDS ago."""
     engine: Engine
-    statement: Select | None
+    shapes: tuple                   # of the lists counted now: the statement's columns q0, q1, ...
     values: dict
-    slots: list[tuple | None]       # of each list: None (out of scope), ("now", column, key) or ("kept", count)
+    slots: list[tuple | None]       # of each list: None (out of scope), ("now", column name, key) or ("kept", count)
+
+    @property
+    def statement(self) -> Select | None:
+        return _counts(self.shapes) if self.shapes else None
 
     def run(self, conn) -> list[int | None]:
-        row = conn.execute(self.statement, self.values).one() if self.statement is not None else ()
+        """The counts, those made now read by their own statement on `conn`."""
+        return self.take(conn.execute(self.statement, self.values).mappings().one() if self.shapes else None)
+
+    def take(self, row) -> list[int | None]:
+        """The counts, those made now read from `row` (its columns q0, q1, ...: of the
+        statement, or of a list's row that carries them, `_listing_counted`)."""
         counts: list[int | None] = []
         for slot in self.slots:
             if slot is None:
@@ -165,10 +183,10 @@ def _counting(engine: Engine, who: Principal, lists: list[ListQuery], today: dat
             slots.append(("kept", kept))
             continue
         p = f"q{len(shapes)}_"
-        slots.append(("now", len(shapes), list_key))
+        slots.append(("now", f"q{len(shapes)}", list_key))
         shapes.append(shape)
         values.update({p + k: v for k, v in plain.items()})
-    return _Counting(engine, _counts(tuple(shapes)) if shapes else None, values, slots)
+    return _Counting(engine, tuple(shapes), values, slots)
 
 
 def queue_counts(engine: Engine, who: Principal, today: date | None = None) -> dict[str, int]:

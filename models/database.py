@@ -141,8 +141,7 @@ def get_engine() -> Engine:
     return engine_for(database_url())
 
 
-def transaction(engine: Engine, write: bool = True, *, single: bool = False,
-                snapshot: bool = False) -> ContextManager[Connection]:
+def transaction(engine: Engine, write: bool = True, *, single: bool = False) -> ContextManager[Connection]:
     """One database transaction: committed when the block ends, rolled back on any error.
 
     Everything a use case writes (a case's new state, its audit event, its measures) goes
@@ -157,10 +156,7 @@ def transaction(engine: Engine, write: bool = True, *, single: bool = False,
     itself; on PostgreSQL it runs at REPEATABLE READ (at READ COMMITTED each statement
     would see what had committed by its own start: a case and its history from two
     moments). A read never waits or fails for that; writes stay at READ COMMITTED with
-    their version checks. `snapshot`: a write whose reads must see one snapshot too, and
-    whose writes only insert (a list's rows and counts, and its access-log rows), runs at
-    REPEATABLE READ as well: an INSERT changes no row another transaction may have
-    changed, so it cannot fail to serialize.
+    their version checks.
 
     Inside `keep_connections()` (models/keeping.py: a command's or a worker's run), a
     SQLite engine's transactions on this thread reuse one connection.
@@ -168,11 +164,11 @@ def transaction(engine: Engine, write: bool = True, *, single: bool = False,
     kept = _kept(engine)
     if kept is not None:
         return _OnKept(kept, engine, write)
-    return _pooled(engine, write, single, snapshot)
+    return _pooled(engine, write, single)
 
 
 @contextmanager
-def _pooled(engine: Engine, write: bool, single: bool, snapshot: bool = False) -> Iterator[Connection]:
+def _pooled(engine: Engine, write: bool, single: bool) -> Iterator[Connection]:
     """`transaction` on a connection of the pool, given back when it ends."""
     conn = engine.connect()
     if write:
@@ -180,7 +176,7 @@ def _pooled(engine: Engine, write: bool, single: bool, snapshot: bool = False) -
     if engine.dialect.name == "postgresql":
         if single:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        elif snapshot or not write:
+        elif not write:
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
     try:
         with writers_queue(engine, write), conn.begin():

@@ -19,7 +19,7 @@ from identities import pnr
 from web_kit import build_world, login
 from etablera.access.accounts import get_user
 from etablera.access.principal import principal_for
-from etablera.cases import queues
+from etablera.cases import list_query, queues
 from etablera.cases.audit import CASES
 from etablera.interfaces.http.app import create_app
 from etablera.models.database import transaction
@@ -442,25 +442,42 @@ def test_a_list_that_shows_names_logs_each_named_case_it_showed(queue_world):
 
 def test_a_lists_rows_and_total_are_one_snapshot_while_a_case_arrives_between_them(queue_world, monkeypatch):
     """A case registered (committed) after the list's rows are read and before its counts
-    are: the page's total is still the number of its rows, and the next page sees the new
-    case in both. (On PostgreSQL at READ COMMITTED the count saw the new case: total one
-    more than the rows.)"""
+    are (their own statement: `run`), or before the counts are taken from the rows that
+    carry them (PostgreSQL's one statement: `take`): the page's total is still the number
+    of its rows, and the next page sees the new case in both. (On PostgreSQL at READ
+    COMMITTED, two statements, the count saw the new case: total one more than the rows.)"""
     w = queue_world
     officer = user(w, "h0581")
     before_ids, before_total = listed(w, officer, queue="mine")
     assert before_total == len(before_ids) < queues.MAX_LIMIT
-    counting, arrived = queues._Counting.run, []
+    arrived = []
 
-    def case_arrives_first(self, conn):
-        if not arrived:
-            arrived.append(new_case(w, 301))
-        return counting(self, conn)
-    monkeypatch.setattr(queues._Counting, "run", case_arrives_first)
+    def case_arrives_first(counting):
+        def counted(self, *args):
+            if not arrived:
+                arrived.append(new_case(w, 301))
+            return counting(self, *args)
+        return counted
+    for name in ("run", "take"):
+        monkeypatch.setattr(queues._Counting, name, case_arrives_first(getattr(queues._Counting, name)))
     ids, total = listed(w, officer, queue="mine")
     assert arrived and arrived[0] not in ids
     assert (sorted(ids), total) == (sorted(before_ids), before_total)
     ids, total = listed(w, officer, queue="mine")
     assert arrived[0] in ids and total == len(ids) == before_total + 1
+
+
+def test_an_empty_list_still_has_its_total_and_the_queues_counts(queue_world):
+    """A list with no rows carries no counts on PostgreSQL's one statement: they are read
+    again beside it; the same as the start page's own counts, on both databases."""
+    w = queue_world
+    officer = user(w, "h0581")
+    counted = [list_query.ListQuery(queue=name) for name in list_query.QUEUES]
+    expected = kit.queue_counts(w.engine, actor=officer)
+    for query in ({"state": "closed"}, {"queue": "assessment"}):
+        page = queues.list_cases(w.engine, officer, list_query.parse_query(query), counted=counted)
+        assert page["total"] == len(page["items"]) == (0 if "state" in query else 1), query
+        assert dict(zip(list_query.QUEUES, page["counts"])) == expected and expected["assessment"] == 1
 
 
 @pytest.mark.parametrize("key, value", [("track", "två ord"), ("track_end", "sideways"), ("transfer", "both"),
