@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select
 from sqlalchemy.engine import Engine
 
 from etablera.access import scope
@@ -134,20 +133,16 @@ def count_lists(engine: Engine, who: Principal, lists: list[ListQuery], today: d
 
 @dataclass
 class _Counting:
-    """The counts of some lists: those made now, in one statement (`statement`, None if
-    there are none), and the large ones counted less than recent_counts.SECONDS ago."""
+    """The counts of some lists: those made now, in one statement (`_counts` of their
+    shapes), and the large ones counted less than recent_counts.SECONDS ago."""
     engine: Engine
     shapes: tuple                   # of the lists counted now: the statement's columns q0, q1, ...
     values: dict
     slots: list[tuple | None]       # of each list: None (out of scope), ("now", column name, key) or ("kept", count)
 
-    @property
-    def statement(self) -> Select | None:
-        return _counts(self.shapes) if self.shapes else None
-
     def run(self, conn) -> list[int | None]:
         """The counts, those made now read by their own statement on `conn`."""
-        return self.take(conn.execute(self.statement, self.values).mappings().one() if self.shapes else None)
+        return self.take(conn.execute(_counts(self.shapes), self.values).mappings().one() if self.shapes else None)
 
     def take(self, row) -> list[int | None]:
         """The counts, those made now read from `row` (its columns q0, q1, ...: of the
