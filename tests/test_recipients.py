@@ -122,6 +122,28 @@ def test_the_base_url_from_the_environment_and_a_bad_one_refused(monkeypatch, tm
     assert refused.value.field == "delivery.base_url"
 
 
+def test_the_environment_is_applied_once_per_value_and_read_again_when_it_changes(monkeypatch):
+    """The worklist reads the stage ladder on every view: the same values give the same
+    configuration object (validated once), a changed value is seen at the next call, and a
+    bad one is refused every time, not remembered as good."""
+    monkeypatch.setenv("ETABLERA_BASE_URL", "https://a.kommun.example.se")
+    first = get_reminder_config()
+    assert get_reminder_config() is first and first.delivery.base_url == "https://a.kommun.example.se"
+    monkeypatch.setenv("ETABLERA_BASE_URL", "https://b.kommun.example.se")
+    monkeypatch.setenv("ETABLERA_REPORT_DIR", "/srv/rapporter")
+    second = get_reminder_config()
+    assert (second.delivery.base_url, second.report.folder) == ("https://b.kommun.example.se", "/srv/rapporter")
+    assert second.sources["report.folder"] == "$ETABLERA_REPORT_DIR"
+    monkeypatch.setenv("ETABLERA_BASE_URL", "ftp://x.se")
+    for _ in range(2):
+        with pytest.raises(ConfigError):
+            get_reminder_config()
+    monkeypatch.delenv("ETABLERA_BASE_URL")
+    monkeypatch.delenv("ETABLERA_REPORT_DIR")
+    plain = get_reminder_config()
+    assert plain.delivery.base_url != "https://b.kommun.example.se" and "delivery.base_url" not in plain.sources
+
+
 # ------------------------------------------------------------------ one registry, by e-mail
 
 class Inbox:
