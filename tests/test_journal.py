@@ -496,8 +496,11 @@ def test_pages_add_a_note_attach_a_document_and_download_it(world, client, docum
     assert forged.status_code == 403
     assert len(stored_files(documents_dir)) == 1
 
+    assert client.post(f"/cases/{case}/notes", data={"csrf": csrf, "text": "Uppföljning med handledare"},
+                       follow_redirects=False).status_code == 303
     page = client.get(f"/cases/{case}")
-    assert "Samtal om praktik" in page.text
+    listed = re.search(r'<ol class="journal-notes".*?</ol>', page.text, re.S).group(0)
+    assert re.findall(r'<p class="note">([^<]*)</p>', listed) == ["Uppföljning med handledare", "Samtal om praktik"]
     link = re.search(r'href="(/documents/(\d+))" download>intyg\.pdf</a>', page.text)
     assert link and "intyg" not in link.group(1)
     download = client.get(link.group(1))
