@@ -323,6 +323,9 @@ def redact(url: str) -> str:
 
 # Delivery settings a deployment sets in its environment: key -> (variable, its type).
 DELIVERY_ENV = {"base_url": ("ETABLERA_BASE_URL", BaseUrl), "mail_url": ("ETABLERA_NOTIFY_MAIL", MailUrl)}
+# Every variable that overrides a setting, in the order `_with_env` takes their values.
+ENV_OVERRIDES = ("ETABLERA_NOTIFY_DEFAULT", "ETABLERA_REPORT_DIR", *(v for v, _ in DELIVERY_ENV.values()))
+_applied: dict[tuple, tuple[ReminderConfig, ReminderConfig]] = {}    # (id of the loaded, values) -> (it, result)
 
 
 def get_reminder_config() -> ReminderConfig:
@@ -336,16 +339,12 @@ def get_reminder_config() -> ReminderConfig:
     return _with_env(load_reminder_config(search_path()), tuple(os.environ.get(v, "") for v in ENV_OVERRIDES))
 
 
-ENV_OVERRIDES = ("ETABLERA_NOTIFY_DEFAULT", "ETABLERA_REPORT_DIR", *(v for v, _ in DELIVERY_ENV.values()))
-_applied: dict[tuple, tuple[ReminderConfig, ReminderConfig]] = {}    # (id of the loaded, values) -> (it, result)
-
-
 def _with_env(config: ReminderConfig, values: tuple[str, ...]) -> ReminderConfig:
     """`config` with the environment's `values` (of ENV_OVERRIDES) applied; the same
     object for the same loaded configuration and values (the loaded one is kept beside
     it, so its id is not reused while the entry lives)."""
-    key = (id(config), values)
-    hit = _applied.get(key)
+    cache_key = (id(config), values)
+    hit = _applied.get(cache_key)
     if hit is not None and hit[0] is config:
         return hit[1]
     env = dict(zip(ENV_OVERRIDES, values))
@@ -354,19 +353,19 @@ def _with_env(config: ReminderConfig, values: tuple[str, ...]) -> ReminderConfig
     if notify:
         config = replace(config, delivery=config.delivery.model_copy(update={"default_url": notify}))
         sources["delivery.default_url"] = "$ETABLERA_NOTIFY_DEFAULT"
-    for key_, (variable, kind) in DELIVERY_ENV.items():
+    for key, (variable, kind) in DELIVERY_ENV.items():
         value = env[variable].strip()
         if value:
-            config = replace(config, delivery=config.delivery.model_copy(update={key_: _from_env(variable, kind,
-                                                                                                  value)}))
-            sources[f"delivery.{key_}"] = f"${variable}"
+            config = replace(config, delivery=config.delivery.model_copy(update={key: _from_env(variable, kind,
+                                                                                                 value)}))
+            sources[f"delivery.{key}"] = f"${variable}"
     if folder:
         config = replace(config, report=config.report.model_copy(update={"folder": folder}))
         sources["report.folder"] = "$ETABLERA_REPORT_DIR"
     config = replace(config, sources=sources) if sources != config.sources else config
     if len(_applied) >= 16:         # a test setting many values in turn: start again
         _applied.clear()
-    _applied[key] = (loaded, config)
+    _applied[cache_key] = (loaded, config)
     return config
 
 
