@@ -325,7 +325,6 @@ def redact(url: str) -> str:
 DELIVERY_ENV = {"base_url": ("ETABLERA_BASE_URL", BaseUrl), "mail_url": ("ETABLERA_NOTIFY_MAIL", MailUrl)}
 # Every variable that overrides a setting, in the order `_with_env` takes their values.
 ENV_OVERRIDES = ("ETABLERA_NOTIFY_DEFAULT", "ETABLERA_REPORT_DIR", *(v for v, _ in DELIVERY_ENV.values()))
-_applied: dict[tuple, tuple[ReminderConfig, ReminderConfig]] = {}    # (id of the loaded, values) -> (it, result)
 
 
 def get_reminder_config() -> ReminderConfig:
@@ -333,22 +332,19 @@ def get_reminder_config() -> ReminderConfig:
     channel), ETABLERA_BASE_URL (the web interface's address the reminders link to),
     ETABLERA_NOTIFY_MAIL (the mail server for users' e-mail addresses) and
     ETABLERA_REPORT_DIR (the monthly report's folder). A bad value is a ConfigError
-    naming its variable. The overrides are applied once per loaded file and set of values
+    naming its variable. The overrides are applied once per search path and set of values
     (`_with_env`): the worklist asks for the stage ladder on every view, and validating
     ETABLERA_BASE_URL again (a pydantic TypeAdapter built each time) was 450 µs of it."""
-    return _with_env(load_reminder_config(search_path()), tuple(os.environ.get(v, "") for v in ENV_OVERRIDES))
+    return _with_env(search_path(), tuple(os.environ.get(v, "") for v in ENV_OVERRIDES))
 
 
-def _with_env(config: ReminderConfig, values: tuple[str, ...]) -> ReminderConfig:
-    """`config` with the environment's `values` (of ENV_OVERRIDES) applied; the same
-    object for the same loaded configuration and values (the loaded one is kept beside
-    it, so its id is not reused while the entry lives)."""
-    cache_key = (id(config), values)
-    hit = _applied.get(cache_key)
-    if hit is not None and hit[0] is config:
-        return hit[1]
+@lru_cache(maxsize=16)
+def _with_env(directory: Where, values: tuple[str, ...]) -> ReminderConfig:
+    """`load_reminder_config(directory)` with the environment's `values` (of ENV_OVERRIDES)
+    applied: cached as the file's reading is, and a bad value (raised) is never cached."""
+    config = load_reminder_config(directory)
     env = dict(zip(ENV_OVERRIDES, values))
-    loaded, notify, folder = config, env["ETABLERA_NOTIFY_DEFAULT"], env["ETABLERA_REPORT_DIR"]
+    notify, folder = env["ETABLERA_NOTIFY_DEFAULT"], env["ETABLERA_REPORT_DIR"]
     sources = dict(config.sources)
     if notify:
         config = replace(config, delivery=config.delivery.model_copy(update={"default_url": notify}))
@@ -362,11 +358,7 @@ def _with_env(config: ReminderConfig, values: tuple[str, ...]) -> ReminderConfig
     if folder:
         config = replace(config, report=config.report.model_copy(update={"folder": folder}))
         sources["report.folder"] = "$ETABLERA_REPORT_DIR"
-    config = replace(config, sources=sources) if sources != config.sources else config
-    if len(_applied) >= 16:         # a test setting many values in turn: start again
-        _applied.clear()
-    _applied[cache_key] = (loaded, config)
-    return config
+    return replace(config, sources=sources) if sources != config.sources else config
 
 
 def _from_env(variable: str, kind, value: str) -> str:
