@@ -42,15 +42,20 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from benchmarks import Result
-from benchmarks.rounds import interleaved, result, spread
+from benchmarks.bench_web import OFFICER as BENCH_OFFICER
 from benchmarks.bench_web import (LUA, _by_pid, _comm, _current, _fill, _free_port, _login, _officer_and_cases,
                                   _postgres_processes, _used, _workers)
+from benchmarks.plan_cache import VIEWS, start_page_plans
+from benchmarks.rounds import interleaved, result, spread
+from etablera.access.principal import Principal
 
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = 30
 CLIENTS = 40
 GOAL_MS = 100.0
 FLOOR = "static file"
+OFFICER = Principal(BENCH_OFFICER[0], "Bench officer", "officer", "kommun", (BENCH_OFFICER[1],), BENCH_OFFICER[1],
+                    via="bench")
 
 
 def run(options) -> list[Result]:
@@ -64,6 +69,7 @@ def run(options) -> list[Result]:
         return [Result("stack pages", 0, "ms", note="PostgreSQL not reachable: skipped")]
     url = f"{server}/{database}"
     ids = _officer_and_cases(url)
+    plans = start_page_plans(url, OFFICER)
     run_dir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
     launcher, base = _stack_up(server, database, run_dir)
     try:
@@ -98,8 +104,14 @@ def run(options) -> list[Result]:
                  f"p50 {_spread(floor, 'p50')} ms, p95 {_spread(floor, 'p95')} ms; {cases:,} cases, {CLIENTS} "
                  f"clients, {SECONDS} s a round, two replicas; CPU per request, median {_cpu_line(f)} (static "
                  f"floor {_cpu_line(floor)})"
-                 + (f"; queues {' '.join(f'{k} {v:,}' for k, v in counts.items())}" if "start" in page else "")))
+                 + (f"; queues {' '.join(f'{k} {v:,}' for k, v in counts.items())}; its statement planned "
+                    f"{_plans_line(plans)}" if "start" in page else "")))
     return results
+
+
+def _plans_line(plans: list[tuple[int, int]]) -> str:
+    generic, custom = (sum(p[i] for p in plans) for i in (0, 1))
+    return f"generic {generic} / custom {custom} times in {VIEWS} views" + (" (planned at every view)" if not generic else "")
 
 
 def _spread(runs: list[dict], key: str) -> str:

@@ -118,7 +118,11 @@ def _conditions(s: _Shape, p: str = "", window: int | None = None) -> list:
     elif s.queue == "assessment":
         where.append(c.state.in_(AWAITING_ASSESSMENT))
     elif s.queue == "transferred":
-        where.append(c.transferred_at >= bindparam(p + "transferred_since"))
+        # the last TRANSFERRED_DAYS days, both bounds said: PostgreSQL guesses an open range of
+        # an unknown bound at a third of the rows, a closed one at 0.5 %. This count is in
+        # every start page's statement, and with the open range its generic plan looked half
+        # again as dear as a custom one, so every view planned it anew (0.45 ms at a million)
+        where += [c.transferred_at >= bindparam(p + "transferred_since"), c.transferred_at <= bindparam(p + "today")]
     elif s.queue == "followup":
         where += _followup_due(p, window)
     if s.matching == "exact":
