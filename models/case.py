@@ -64,7 +64,6 @@ Case = Table(
     # (its WHERE as each database's check spells it, so the check reads it: 0016).
     Index("uq_cases_active_person", "person", unique=True, **_ACTIVE),
     Index("ix_cases_municipality_state", "municipality", "state"),
-    Index("ix_cases_due", "due"),
     # The worklists: one officer's cases (in a municipality), or a municipality's, by due date (0005).
     Index("ix_cases_worklist_kommun", "kommun_officer", "municipality", "due", "id"),
     Index("ix_cases_worklist_af", "af_officer", "due", "id"),

@@ -17,7 +17,8 @@ from etablera.models.metadata import Index, metadata
 from etablera.models.timestamps import UTCDateTime
 
 # The check scans the establishment due date (two years from the permit) by range, like
-# the stage due date (ix_cases_due): this index on `cases` belongs to the reminders.
+# the stage due date (the report's ix_cases_due_report, models/followup.py): this index on
+# `cases` belongs to the reminders.
 ix_cases_establishment_due = Index("ix_cases_establishment_due", Case.c.establishment_due)
 
 # One rung of the ladder reached by one subject in one visit.
