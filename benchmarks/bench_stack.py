@@ -8,7 +8,9 @@ loop), carrying one officer's session cookie; the case page cycles through 500 o
 officer's running cases. HAProxy's admin socket says how the requests fell on the two
 replicas. Beside each p95 stands the CPU each request cost the replicas, PostgreSQL,
 HAProxy, wrk and the launcher (from /proc): the clients never pause, so the pages' p95 is
-set by the CPU per request the two cores share, and that line says where it goes.
+set by the CPU per request the two cores share, and that line says where it goes. The start
+page's note also says how PostgreSQL planned its statement over 15 views on one connection
+(benchmarks/plan_cache.py): a statement with no generic plan is planned again at every view.
 
 The floor and the two pages are measured in `--rounds` rounds (default 3), interleaved with
 the order rotated (benchmarks/rounds.py): on a shared machine one 30-second run's
