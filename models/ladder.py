@@ -341,7 +341,9 @@ def get_reminder_config() -> ReminderConfig:
 @lru_cache(maxsize=16)
 def _with_env(directory: Where, values: tuple[str, ...]) -> ReminderConfig:
     """`load_reminder_config(directory)` with the environment's `values` (of ENV_OVERRIDES)
-    applied: cached as the file's reading is, and a bad value (raised) is never cached."""
+    applied: cached as the file's reading is, and a bad value (raised) is never cached.
+    Whoever clears `load_reminder_config`'s cache to read a changed file through
+    `get_reminder_config` clears this one too."""
     config = load_reminder_config(directory)
     env = dict(zip(ENV_OVERRIDES, values))
     notify, folder = env["ETABLERA_NOTIFY_DEFAULT"], env["ETABLERA_REPORT_DIR"]
